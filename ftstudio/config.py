@@ -1,0 +1,73 @@
+"""Settings of a studio (paths, base model, limits), as dataclasses with help text."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
+
+
+@dataclass
+class IngestLimits:
+    """Limits that keep one bad upload from exhausting memory or disk."""
+
+    max_file_bytes: int = field(
+        default=200 * 1024**2, metadata={"help": "Largest single file (or archive member) read, in bytes."}
+    )
+    max_archive_bytes: int = field(
+        default=1024**3, metadata={"help": "Largest total uncompressed size of one zip archive, in bytes."}
+    )
+    max_archive_members: int = field(
+        default=100_000, metadata={"help": "Most files read from one zip archive."}
+    )
+    max_archive_depth: int = field(
+        default=3, metadata={"help": "Deepest nesting of zip archives inside zip archives."}
+    )
+    max_text_chars: int = field(
+        default=200_000, metadata={"help": "Longest text kept for one item; longer ones are skipped with a reason."}
+    )
+
+
+@dataclass
+class Settings:
+    """Where the studio keeps its data and which model it starts from."""
+
+    home: Path = field(
+        default_factory=lambda: Path(os.environ.get("FTSTUDIO_HOME", "ftstudio-data")),
+        metadata={"help": "Folder holding studio.duckdb, the model cache and run folders (FTSTUDIO_HOME)."},
+    )
+    base_model: str = field(
+        default_factory=lambda: os.environ.get("FTSTUDIO_BASE_MODEL", EMBEDDED_MODEL),
+        metadata={
+            "help": "Base model: 'embedded:SmolLM2-135M-Instruct', a local folder, a .gguf file, "
+            "or a Hub id (only a Hub id needs network) (FTSTUDIO_BASE_MODEL)."
+        },
+    )
+    ingest: IngestLimits = field(default_factory=IngestLimits)
+    page_size: int = field(default=50, metadata={"help": "Rows per page in the item table."})
+
+    @property
+    def database_path(self) -> Path:
+        return self.home / "studio.duckdb"
+
+    @property
+    def model_cache(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.model_cache, self.runs_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def help_text(config_class: type, name: str) -> str:
+    """The help text of one field of a settings dataclass."""
+    for f in fields(config_class):
+        if f.name == name:
+            return f.metadata.get("help", "")
+    raise KeyError(name)

@@ -1,0 +1,156 @@
+"""The Data tab: projects, upload and import, the import report, the item table and the item view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from ftstudio.config import Settings
+from ftstudio.importing import ImportOptions, import_paths
+from ftstudio.ingest import SUPPORTED_SUFFIXES
+from ftstudio.ingest.records import ColumnMapping
+from ftstudio.pii import MASKERS, check_masker_names
+from ftstudio.samples import load_sample_projects
+from ftstudio.store import TASK_TYPES, Store, StoreError
+from ftstudio.ui.format import ERROR_COLUMNS, error_frame, message, report_markdown
+
+ITEM_COLUMNS = ["id", "kind", "title", "author", "written", "preview", "chars"]
+MAPPING_FIELDS = ("text", "title", "author", "date", "input", "output", "label")
+
+
+def _item_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [[r["id"], r["kind"], r["title"] or "", r["author"] or "",
+          r["written_at"].strftime("%Y-%m-%d") if r["written_at"] else "",
+          " ".join(r["preview"].split())[:160], r["chars"]] for r in rows],
+        columns=ITEM_COLUMNS,
+    )
+
+
+def create_data_tab(store: Store, settings: Settings):
+    """Build the Data tab inside the current Blocks; returns the project dropdown for other tabs to follow."""
+
+    def project_names() -> list[str]:
+        return [p.name for p in store.list_projects()]
+
+    def browse(project_name: str | None, search: str, page: float):
+        if not project_name or store.find_project(project_name) is None:
+            return _item_frame([]), "No project selected: create one or load the sample data.", 1
+        project = store.find_project(project_name)
+        result = store.list_items(project.id, search or "", int(page or 1), settings.page_size)
+        caption = f"{result.total:,} item(s) · page {result.page} of {result.pages}"
+        return _item_frame(result.rows), caption, result.page
+
+    with gr.Row(equal_height=True):
+        project = gr.Dropdown(project_names(), value=(project_names() or [None])[0], label="Project",
+                              info="Each project has its own items, examples, datasets and runs.", scale=3,
+                              elem_id="project-picker")
+        with gr.Accordion("New project", open=not project_names(), elem_id="new-project"):
+            with gr.Row():
+                new_name = gr.Textbox(label="Name", placeholder="e.g. My LinkedIn posts", scale=2)
+                new_task = gr.Dropdown(list(TASK_TYPES), value="generation", label="Task type", scale=1,
+                                       info="generation: text → text · classification: text → label · structured: text → JSON")
+                new_labels = gr.Textbox(label="Labels (classification)", placeholder="phishing, legitimate", scale=2)
+            create_button = gr.Button("Create project", variant="secondary")
+    status = gr.Markdown(elem_id="data-status")
+
+    with gr.Row():
+        with gr.Column(scale=3):
+            files = gr.File(file_count="multiple", label="Drop files, folders' contents or zips here",
+                            file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")
+        with gr.Column(scale=2):
+            mask = gr.CheckboxGroup([(m.description, m.name) for m in MASKERS.values()], label="Mask personal data",
+                                    info="Applied before anything is stored; recorded with the import.")
+            with gr.Accordion("Column mapping for CSV / JSONL / JSON / Parquet", open=False):
+                gr.Markdown("Leave a field empty to guess it from common names (text, content, body, post, …).")
+                mapping_boxes = [gr.Textbox(label=f"{name} column", max_lines=1) for name in MAPPING_FIELDS]
+            with gr.Row():
+                import_button = gr.Button("Import", variant="primary", elem_id="import-button")
+                sample_button = gr.Button("Load sample data", elem_id="sample-button")
+    report = gr.Markdown(elem_id="import-report")
+    errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS), label="Skipped", interactive=False, wrap=True,
+                          visible=False, elem_id="import-errors")
+
+    gr.Markdown("### Items")
+    with gr.Row(equal_height=True):
+        search = gr.Textbox(label="Search", placeholder="words in the text, title or author", scale=4,
+                            elem_id="item-search")
+        prev_button = gr.Button("◀ Previous", scale=1, min_width=80)
+        page = gr.Number(value=1, label="Page", precision=0, minimum=1, scale=1, min_width=80, elem_id="item-page")
+        next_button = gr.Button("Next ▶", scale=1, min_width=80)
+    caption = gr.Markdown(elem_id="item-caption")
+    table = gr.Dataframe(_item_frame([]), interactive=False, wrap=True, max_height=520, elem_id="item-table",
+                         column_widths=["6%", "6%", "20%", "14%", "9%", "39%", "6%"])
+    with gr.Group(elem_id="item-view"):
+        item_title = gr.Textbox(label="Selected item", interactive=False, max_lines=2, elem_id="item-title")
+        with gr.Row():
+            item_text = gr.Textbox(label="Full text", interactive=False, lines=12, max_lines=30, scale=3,
+                                   elem_id="item-text", buttons=["copy"])
+            item_meta = gr.JSON(label="Metadata", scale=2, elem_id="item-meta")
+
+    # --- handlers: widget values in, one domain call, formatted answer out ---
+
+    def on_create(name, task_type, labels_text):
+        labels = [label.strip() for label in (labels_text or "").split(",") if label.strip()] or None
+        try:
+            created = store.create_project(name or "", task_type, labels=labels)
+        except StoreError as error:
+            return gr.update(), message(str(error), "error")
+        return gr.update(choices=project_names(), value=created.name), message(f"Created {created.name}.", "ok")
+
+    def on_import(project_name, uploaded, masks, *mapping_values, progress=gr.Progress()):
+        selected = store.find_project(project_name) if project_name else None
+        if selected is None:
+            return message("Create or pick a project first, then import.", "error"), gr.update(), gr.update(visible=False)
+        if not uploaded:
+            return message("Drop one or more files on the upload area first.", "error"), gr.update(), gr.update(visible=False)
+        mapping = ColumnMapping(**{k: (v or "").strip() or None for k, v in zip(MAPPING_FIELDS, mapping_values)})
+        try:
+            check_masker_names(masks or [])
+            result = import_paths(
+                store, selected, [Path(p) for p in uploaded], settings.ingest,
+                ImportOptions(mask_pii=tuple(masks or ()), mapping=mapping if any(mapping_values) else None),
+                progress=lambda fraction, text: progress(fraction, desc=text),
+            )
+        except (StoreError, ValueError) as error:
+            return message(f"Nothing was imported: {error}", "error"), gr.update(), gr.update(visible=False)
+        frame = error_frame([result])
+        return report_markdown([result]), frame, gr.update(value=frame, visible=not frame.empty)
+
+    def on_samples(progress=gr.Progress()):
+        try:
+            results = load_sample_projects(store, settings, lambda f, text: progress(f, desc=text))
+        except StoreError as error:
+            return gr.update(), message(str(error), "error"), gr.update(), gr.update(visible=False)
+        frame = error_frame(results)
+        return (gr.update(choices=project_names(), value=results[0].project), report_markdown(results),
+                frame, gr.update(value=frame, visible=not frame.empty))
+
+    def on_select(event: gr.SelectData, shown: pd.DataFrame):
+        row = event.index[0]
+        item = store.get_item(int(shown.iloc[row]["id"]))
+        if item is None:
+            return "", "", None
+        head = f"#{item['id']} · {item['kind']} · {item['title'] or '(no title)'} · {item['source']}"
+        return head, item["text"], item["metadata"]
+
+    browse_inputs = [project, search, page]
+    browse_outputs = [table, caption, page]
+    # Writes go through one queue slot: two imports at once would race on the duplicate check.
+    writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
+    hidden = {"api_visibility": "undocumented"}
+    create_button.click(on_create, [new_name, new_task, new_labels], [project, status], api_name="create_project", **writes)
+    import_button.click(
+        on_import, [project, files, mask, *mapping_boxes], [report, errors, errors], api_name="import_files", **writes
+    ).then(browse, browse_inputs, browse_outputs, **hidden)
+    sample_button.click(on_samples, None, [project, report, errors, errors], api_name="load_samples", **writes
+                        ).then(browse, browse_inputs, browse_outputs, **hidden)
+    project.change(lambda p: browse(p, "", 1), project, browse_outputs, **hidden)
+    search.submit(lambda p, s: browse(p, s, 1), [project, search], browse_outputs, **hidden)
+    page.submit(browse, browse_inputs, browse_outputs, api_name="items")
+    prev_button.click(lambda p, s, n: browse(p, s, max(1, int(n or 1) - 1)), browse_inputs, browse_outputs, **hidden)
+    next_button.click(lambda p, s, n: browse(p, s, int(n or 1) + 1), browse_inputs, browse_outputs, **hidden)
+    table.select(on_select, table, [item_title, item_text, item_meta], **hidden)
+    return project, browse, browse_inputs, browse_outputs

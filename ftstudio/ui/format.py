@@ -1,0 +1,40 @@
+"""Turning domain answers into widget values. User and model text is always escaped: shown, never run."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from ftstudio.importing import ImportReport
+
+ERROR_COLUMNS = ["file", "reason"]
+
+
+def escape(text: object) -> str:
+    """Text safe inside gr.Markdown: HTML escaped, and Markdown's own markup characters neutralised."""
+    escaped = html.escape(str(text), quote=True)
+    for ch in "\\`*_[]{}()#+!|~":
+        escaped = escaped.replace(ch, "\\" + ch)
+    return escaped
+
+
+def report_markdown(reports: list[ImportReport]) -> str:
+    lines = []
+    for r in reports:
+        skipped = f" · **{len(r.errors)}** skipped" if r.errors else ""
+        lines.append(
+            f"**{escape(r.project)}**: **{r.imported}** imported · **{r.duplicates}** duplicates{skipped} "
+            f"· {r.seconds:.1f} s"
+        )
+    return "\n\n".join(lines) or "Nothing imported."
+
+
+def error_frame(reports: list[ImportReport]) -> pd.DataFrame:
+    rows = [[e.source, e.reason] for r in reports for e in r.errors]
+    return pd.DataFrame(rows, columns=ERROR_COLUMNS)
+
+
+def message(text: str, kind: str = "info") -> str:
+    icon = {"info": "ℹ️", "ok": "✅", "error": "⚠️"}[kind]
+    return f"{icon} {escape(text)}"
