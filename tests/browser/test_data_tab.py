@@ -1,0 +1,62 @@
+"""The Data tab in real headless Chromium: upload, read the report, browse, and never run imported HTML."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+XSS_POST = (
+    "Security awareness week! Never paste <script>window.__xss = 1; alert('xss')</script> into a form, "
+    "and beware of <img src=x onerror=\"window.__xss = 2\"> tricks."
+)
+SHOTS = Path(os.environ.get("FTSTUDIO_SCREENSHOTS", "screenshots"))
+
+
+def test_upload_report_browse_and_no_script_runs(live_app, page, tmp_path):
+    url, store = live_app
+    store.create_project("Browser posts", "generation")
+    posts = tmp_path / "posts.md"
+    posts.write_text(f"A normal first post about forecasts.\n---\n{XSS_POST}\n---\nA normal first post about forecasts.\n")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{oops\n")
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto(url, wait_until="networkidle")
+    page.get_by_label("Project").first.click()
+    page.get_by_role("option", name="Browser posts").click()
+    page.locator("#upload input[type=file]").set_input_files([str(posts), str(broken)])
+    page.wait_for_load_state("networkidle")
+    page.locator("#import-button").click()
+    report = page.locator("#import-report")
+    report.get_by_text("imported").wait_for()
+    assert "2 imported" in report.inner_text() and "1 duplicates" in report.inner_text()
+    assert "broken.jsonl" in page.locator("#import-errors").inner_text()
+
+    table = page.locator("#item-table")
+    table.get_by_text("Security awareness week").first.wait_for()
+    assert "<script>" in table.inner_text()  # shown as text
+    table.get_by_text("Security awareness week").first.click()
+    page.locator("#item-text textarea").wait_for()
+    page.wait_for_function("document.querySelector('#item-text textarea').value.includes('onerror')")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "data-tab.png"), full_page=True)
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
+    assert page.locator("img[src=x]").count() == 0
+
+
+def test_sample_data_loads_in_one_click(live_app, page):
+    url, _ = live_app
+    page.goto(url, wait_until="networkidle")
+    page.locator("#sample-button").click()
+    page.locator("#import-report").get_by_text("phishing emails").wait_for(timeout=60_000)
+    page.locator("#item-caption").get_by_text("item(s)").wait_for()
+    text = page.locator("#item-caption").inner_text()
+    assert int(text.split()[0]) >= 40
+    page.locator("#item-search input, #item-search textarea").first.fill("dashboard")
+    page.locator("#item-search input, #item-search textarea").first.press("Enter")
+    page.wait_for_function("!document.querySelector('#item-caption').innerText.startsWith('" + text.split()[0] + " ')")
+    page.screenshot(path=str(SHOTS / "data-tab-samples.png"), full_page=True)

@@ -1,0 +1,88 @@
+"""Shared fixtures: a fresh studio per test, a tiny random Llama with its own tokenizer, a live app."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from ftstudio.config import Settings  # noqa: E402
+from ftstudio.store import open_store  # noqa: E402
+
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    settings = Settings(home=tmp_path / "studio")
+    settings.ensure_dirs()
+    return settings
+
+
+@pytest.fixture
+def store(settings):
+    store = open_store(settings.database_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def project(store):
+    return store.create_project("posts", "generation")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random Llama and a small BPE tokenizer trained here, saved as a normal model folder."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    corpus = ["Dashboards nobody reads cost more than they show.", "Could you confirm the delivery window?",
+              "user assistant system", "Forecasts beat gut feeling when the data is clean."] * 20
+    tokenizer.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   bos_token=None)
+    fast.chat_template = CHATML
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, tie_word_embeddings=True)
+    import torch
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    path = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_app(settings, tiny_model_dir):
+    """The real app served on a free local port, backed by a fresh studio and the tiny model."""
+    from ftstudio.ui.app import serve
+
+    settings.base_model = str(tiny_model_dir)
+    port = free_port()
+    app, store = serve(settings, host="127.0.0.1", port=port, block=False)
+    yield f"http://127.0.0.1:{port}/", store
+    app.close()
+    store.close()

@@ -1,0 +1,53 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ftstudio.cli import build_parser, main
+
+
+def subcommands():
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)
+
+
+@pytest.mark.parametrize("command", subcommands())
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: ftstudio" in out and len(out.splitlines()) > 3
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ftstudio", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_import_then_list_items_as_json(tmp_path):
+    home = tmp_path / "home"
+    posts = tmp_path / "posts.md"
+    posts.write_text("One post.\n---\nTwo post.\n---\nOne post.\n")
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text('{"text": "fine"}\n{not json\n')
+    result = run_cli("--home", str(home), "import", str(posts), str(bad), "--project", "mine", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["imported"] == 2 and report["duplicates"] == 1 and report["skipped"] == 1
+    assert report["errors"][0]["source"].startswith("broken.jsonl")
+
+    listing = json.loads(run_cli("--home", str(home), "items", "--project", "mine", "--json").stdout)
+    assert listing["total"] == 2 and {row["preview"] for row in listing["items"]} == {"One post.", "Two post."}
+    item = json.loads(run_cli("--home", str(home), "item", str(listing["items"][0]["id"]), "--json").stdout)
+    assert item["text"] in ("One post.", "Two post.")
+
+
+def test_errors_are_one_clear_line(tmp_path):
+    home = str(tmp_path / "home")
+    missing = run_cli("--home", home, "import", str(tmp_path / "nope.mbox"))
+    assert missing.returncode == 2 and "Not found" in missing.stderr and "Traceback" not in missing.stderr
+    unknown = run_cli("--home", home, "items", "--project", "ghost")
+    assert unknown.returncode == 2 and "No project named 'ghost'" in unknown.stderr
