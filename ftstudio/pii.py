@@ -41,8 +41,12 @@ MASKERS: dict[str, Masker] = {
 }
 
 
-def _digit_count(text: str) -> int:
-    return sum(ch.isdigit() for ch in text)
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+
+
+def _looks_like_phone(candidate: str) -> bool:
+    """7+ digits and not a date: a regex alone also matches 2024-03-14 and invoice amounts."""
+    return sum(ch.isdigit() for ch in candidate) >= 7 and not _DATE.fullmatch(candidate.strip())
 
 
 def check_masker_names(names: list[str] | tuple[str, ...]) -> None:
@@ -56,9 +60,8 @@ def mask_text(text: str, names: list[str] | tuple[str, ...]) -> str:
     for name in names:
         masker = MASKERS[name]
         if name == "phone":
-            # A regex alone also matches dates and amounts such as 2024-03-14; keep only matches with 7+ digits.
             text = masker.pattern.sub(
-                lambda m: masker.replacement if _digit_count(m.group(0)) >= 7 else m.group(0), text
+                lambda m: masker.replacement if _looks_like_phone(m.group(0)) else m.group(0), text
             )
         else:
             text = masker.mask(text)

@@ -120,7 +120,6 @@ def test_a_killed_import_leaves_nothing_of_itself_behind(settings, tmp_path):
     store.close()
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="sample data not written yet")
 def test_the_bundled_samples_import_cleanly(store, settings):
     from ftstudio.samples import load_sample_projects
 

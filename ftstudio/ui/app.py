@@ -22,10 +22,12 @@ def build_app(store: Store, settings: Settings) -> gr.Blocks:
                     elem_id="masthead")
         with gr.Tabs():
             with gr.Tab("Data", id="data"):
-                project, browse, browse_inputs, browse_outputs = create_data_tab(store, settings)
+                project, refresh_projects, browse, browse_inputs, browse_outputs = create_data_tab(store, settings)
             with gr.Tab("Model", id="model"):
                 create_model_tab(settings, holder)
-        app.load(browse, browse_inputs, browse_outputs, api_visibility="undocumented")
+        # Each page load sees the projects created since the app started (by the CLI's import, other users).
+        app.load(refresh_projects, project, project, api_visibility="undocumented").then(
+            browse, browse_inputs, browse_outputs, api_visibility="undocumented")
     return app
 
 

@@ -29,6 +29,18 @@ def _item_frame(rows: list[dict]) -> pd.DataFrame:
     )
 
 
+def _metadata_frame(item: dict) -> pd.DataFrame:
+    """An item's metadata as field/value rows: easier to read than nested JSON for a domain expert."""
+    rows = [[key, item[key]] for key in ("author", "written_at", "source", "imported_at") if item.get(key)]
+    for key, value in (item.get("metadata") or {}).items():
+        if isinstance(value, list):
+            value = "; ".join(v if isinstance(v, str) else ", ".join(f"{k}: {x}" for k, x in v.items())
+                              if isinstance(v, dict) else str(v) for v in value)
+        if value not in (None, "", []):
+            rows.append([key, str(value)[:2000]])
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
 def create_data_tab(store: Store, settings: Settings):
     """Build the Data tab inside the current Blocks; returns the project dropdown for other tabs to follow."""
 
@@ -43,17 +55,16 @@ def create_data_tab(store: Store, settings: Settings):
         caption = f"{result.total:,} item(s) · page {result.page} of {result.pages}"
         return _item_frame(result.rows), caption, result.page
 
-    with gr.Row(equal_height=True):
-        project = gr.Dropdown(project_names(), value=(project_names() or [None])[0], label="Project",
-                              info="Each project has its own items, examples, datasets and runs.", scale=3,
-                              elem_id="project-picker")
-        with gr.Accordion("New project", open=not project_names(), elem_id="new-project"):
-            with gr.Row():
-                new_name = gr.Textbox(label="Name", placeholder="e.g. My LinkedIn posts", scale=2)
-                new_task = gr.Dropdown(list(TASK_TYPES), value="generation", label="Task type", scale=1,
-                                       info="generation: text → text · classification: text → label · structured: text → JSON")
-                new_labels = gr.Textbox(label="Labels (classification)", placeholder="phishing, legitimate", scale=2)
-            create_button = gr.Button("Create project", variant="secondary")
+    project = gr.Dropdown(project_names(), value=(project_names() or [None])[0], label="Project",
+                          info="Each project has its own items, examples, datasets and runs.",
+                          elem_id="project-picker", allow_custom_value=True)
+    with gr.Accordion("New project", open=not project_names(), elem_id="new-project"):
+        with gr.Row(equal_height=False):
+            new_name = gr.Textbox(label="Name", placeholder="e.g. My LinkedIn posts", scale=2)
+            new_task = gr.Dropdown(list(TASK_TYPES), value="generation", label="Task type", scale=1,
+                                   info="generation: text → text · classification: text → label · structured: text → JSON")
+            new_labels = gr.Textbox(label="Labels (classification)", placeholder="phishing, legitimate", scale=2)
+            create_button = gr.Button("Create project", variant="secondary", scale=1)
     status = gr.Markdown(elem_id="data-status")
 
     with gr.Row():
@@ -74,12 +85,12 @@ def create_data_tab(store: Store, settings: Settings):
                           visible=False, elem_id="import-errors")
 
     gr.Markdown("### Items")
-    with gr.Row(equal_height=True):
-        search = gr.Textbox(label="Search", placeholder="words in the text, title or author", scale=4,
-                            elem_id="item-search")
-        prev_button = gr.Button("◀ Previous", scale=1, min_width=80)
+    with gr.Row(equal_height=True, elem_id="item-controls"):
+        search = gr.Textbox(label="Search", placeholder="words in the text, title or author — press Enter", scale=5,
+                            elem_id="item-search", max_lines=1)
+        prev_button = gr.Button("◀ Previous", scale=1, min_width=90, size="sm")
         page = gr.Number(value=1, label="Page", precision=0, minimum=1, scale=1, min_width=80, elem_id="item-page")
-        next_button = gr.Button("Next ▶", scale=1, min_width=80)
+        next_button = gr.Button("Next ▶", scale=1, min_width=90, size="sm")
     caption = gr.Markdown(elem_id="item-caption")
     table = gr.Dataframe(_item_frame([]), interactive=False, wrap=True, max_height=520, elem_id="item-table",
                          column_widths=["6%", "6%", "20%", "14%", "9%", "39%", "6%"])
@@ -88,7 +99,8 @@ def create_data_tab(store: Store, settings: Settings):
         with gr.Row():
             item_text = gr.Textbox(label="Full text", interactive=False, lines=12, max_lines=30, scale=3,
                                    elem_id="item-text", buttons=["copy"])
-            item_meta = gr.JSON(label="Metadata", scale=2, elem_id="item-meta")
+            item_meta = gr.Dataframe(pd.DataFrame(columns=["field", "value"]), label="Metadata", scale=2,
+                                     interactive=False, wrap=True, max_height=420, elem_id="item-meta")
 
     # --- handlers: widget values in, one domain call, formatted answer out ---
 
@@ -132,9 +144,9 @@ def create_data_tab(store: Store, settings: Settings):
         row = event.index[0]
         item = store.get_item(int(shown.iloc[row]["id"]))
         if item is None:
-            return "", "", None
+            return "", "", _metadata_frame({})
         head = f"#{item['id']} · {item['kind']} · {item['title'] or '(no title)'} · {item['source']}"
-        return head, item["text"], item["metadata"]
+        return head, item["text"], _metadata_frame(item)
 
     browse_inputs = [project, search, page]
     browse_outputs = [table, caption, page]
@@ -153,4 +165,8 @@ def create_data_tab(store: Store, settings: Settings):
     prev_button.click(lambda p, s, n: browse(p, s, max(1, int(n or 1) - 1)), browse_inputs, browse_outputs, **hidden)
     next_button.click(lambda p, s, n: browse(p, s, int(n or 1) + 1), browse_inputs, browse_outputs, **hidden)
     table.select(on_select, table, [item_title, item_text, item_meta], **hidden)
-    return project, browse, browse_inputs, browse_outputs
+    def refresh_projects(current):
+        names = project_names()
+        return gr.update(choices=names, value=current if current in names else (names or [None])[0])
+
+    return project, refresh_projects, browse, browse_inputs, browse_outputs
