@@ -135,6 +135,50 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_versions(args) -> int:
+    store = _open(_settings(args))
+    project = _project(store, args.project)
+    versions = store.list_versions(project.id)
+    payload = [{k: v[k] for k in ("name", "content_hash", "counts", "split", "template", "created_at")} for v in versions]
+    lines = [f"{v['name']:<12} {v['content_hash']}  train {v['counts']['train']} · validation "
+             f"{v['counts']['validation']} · test {v['counts']['test']}  ({v['created_at']:%Y-%m-%d %H:%M})" for v in versions]
+    _print(payload, args.json, "\n".join(lines) or f"{project.name!r} has no versions yet: `ftstudio freeze`.")
+    return 0
+
+
+def cmd_freeze(args) -> int:
+    from ftstudio.templates import Template
+    from ftstudio.versions import SplitPlan, freeze_version, parse_split
+
+    store = _open(_settings(args))
+    project = _project(store, args.project)
+    template = Template.from_dict({**project.settings.get("template", {}), **({"preset": args.template} if args.template else {}),
+                                   **({"system": args.system} if args.system is not None else {})})
+    version = freeze_version(store, project, template, SplitPlan(parse_split(args.split), args.seed), args.name)
+    counts = version["counts"]
+    _print({k: version[k] for k in ("name", "content_hash", "counts")}, args.json,
+           f"{project.name}: version {version['name']} ({version['content_hash']}): train {counts['train']}, "
+           f"validation {counts['validation']}, test {counts['test']}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ftstudio.versions import export_version, get_version
+
+    settings = _settings(args)
+    store = _open(settings)
+    project = _project(store, args.project)
+    version = get_version(store, project, args.version)
+    tokenizer = None
+    if version["template"].get("preset") == "chat" and args.format == "jsonl-prompt":
+        from ftstudio.models import load_tokenizer
+
+        tokenizer = load_tokenizer(settings.base_model, settings.model_cache)
+    written = export_version(store, version, args.format, Path(args.out), tokenizer)
+    _print([str(p) for p in written], args.json, "\n".join(f"wrote {p}" for p in written))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from ftstudio.bench import run_benchmark
 
@@ -190,6 +234,35 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("prompts", nargs="+", help="One or more prompts.")
     gen.add_argument("--max-new-tokens", type=int, default=64, help="Longest answer, in tokens.")
     gen.set_defaults(func=cmd_generate)
+
+    versions = commands.add_parser("versions", help="List a project's frozen dataset versions.",
+                                   description="List a project's frozen dataset versions, newest first.")
+    versions.add_argument("--project", default="default", help="Project name.")
+    versions.add_argument("--json", action="store_true", help="Print JSON.")
+    versions.set_defaults(func=cmd_versions)
+
+    freeze = commands.add_parser("freeze", help="Freeze accepted examples into a split dataset version.",
+                                 description="Snapshot the accepted examples and the template into an immutable, "
+                                 "content-hashed version with train/validation/test splits.")
+    freeze.add_argument("--project", required=True, help="Project name.")
+    freeze.add_argument("--name", help="Version name (default v1, v2, ...).")
+    freeze.add_argument("--split", default="0.8,0.1,0.1", help="Train, validation and test fractions.")
+    freeze.add_argument("--seed", type=int, default=0, help="Seed of the split.")
+    freeze.add_argument("--template", choices=["chat", "instruction", "alpaca"], help="Template preset (default: the project's).")
+    freeze.add_argument("--system", help="System prompt for the template.")
+    freeze.add_argument("--json", action="store_true", help="Print JSON.")
+    freeze.set_defaults(func=cmd_freeze)
+
+    export = commands.add_parser("export", help="Export a dataset version.",
+                                 description="Export a version as JSONL (chat messages or prompt/completion), "
+                                 "Parquet, or a datasets DatasetDict saved to disk.")
+    export.add_argument("--project", required=True, help="Project name.")
+    export.add_argument("--version", required=True, help="Version name.")
+    export.add_argument("--format", choices=["jsonl", "jsonl-prompt", "parquet", "hf"], default="jsonl",
+                        help="jsonl: chat messages; jsonl-prompt: prompt/completion; parquet; hf: DatasetDict.")
+    export.add_argument("out", help="Output folder.")
+    export.add_argument("--json", action="store_true", help="Print JSON.")
+    export.set_defaults(func=cmd_export)
 
     bench = commands.add_parser("bench", help="Run a benchmark against its baseline and print figures.",
                                 description="Benchmarks measured side by side with a baseline in one run.")

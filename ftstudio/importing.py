@@ -36,6 +36,8 @@ class ImportReport:
     project: str
     imported: int = 0
     duplicates: int = 0
+    paired: int = 0
+    """Rows that arrived already paired (input/output or text/label columns) and became examples at once."""
     errors: list[FileError] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -46,6 +48,8 @@ class ImportReport:
 
     def summary(self) -> str:
         text = f"Imported {self.imported} item(s) into {self.project!r}, {self.duplicates} duplicate(s) left out"
+        if self.paired:
+            text += f", {self.paired} ready-made example(s)"
         if self.errors:
             text += f", {len(self.errors)} file(s) or record(s) skipped"
         return text + f" ({self.seconds:.1f} s)."
@@ -170,6 +174,7 @@ def import_paths(
                 if progress:
                     progress(min(0.99, seen_bytes / total_bytes), f"{record_count} records read")
         flush()
+        report.paired = store.paired_items_to_examples(tx, project.id, report.import_id, project.task_type)
         errors = [asdict(e) for e in report.errors]
         store.finish_import(tx, report.import_id, report.imported, report.duplicates, errors)
         store.audit("import", project.name, {"import_id": report.import_id, "imported": report.imported,

@@ -13,186 +13,18 @@ import json
 import os
 import re
 import threading
+from datetime import datetime, timedelta
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import duckdb
 import pyarrow as pa
 
+from ftstudio.migrations import MIGRATIONS
+
 TASK_TYPES = ("generation", "classification", "structured")
-
-# Append-only: never edit or reorder an applied migration; add a new one.
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "0001_initial",
-        """
-        CREATE SEQUENCE users_id_seq;
-        CREATE TABLE users (
-            id BIGINT PRIMARY KEY DEFAULT nextval('users_id_seq'),
-            name VARCHAR NOT NULL UNIQUE,
-            role VARCHAR NOT NULL DEFAULT 'annotator',   -- admin | annotator | reviewer
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-        );
-        CREATE SEQUENCE projects_id_seq;
-        CREATE TABLE projects (
-            id BIGINT PRIMARY KEY DEFAULT nextval('projects_id_seq'),
-            name VARCHAR NOT NULL UNIQUE,
-            task_type VARCHAR NOT NULL,                  -- generation | classification | structured
-            description VARCHAR NOT NULL DEFAULT '',
-            labels JSON,                                 -- classification: the label set
-            json_schema JSON,                            -- structured: the schema outputs must validate against
-            settings JSON,
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-        );
-        CREATE SEQUENCE imports_id_seq;
-        CREATE TABLE imports (
-            id BIGINT PRIMARY KEY DEFAULT nextval('imports_id_seq'),
-            project_id BIGINT NOT NULL,
-            created_by VARCHAR,
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-            options JSON,                                -- PII masking chosen, column mapping
-            sources JSON,                                -- what the user gave
-            imported INTEGER NOT NULL DEFAULT 0,
-            duplicates INTEGER NOT NULL DEFAULT 0,
-            errors JSON                                  -- [{source, reason}]
-        );
-        CREATE SEQUENCE items_id_seq;
-        CREATE TABLE items (
-            id BIGINT PRIMARY KEY DEFAULT nextval('items_id_seq'),
-            project_id BIGINT NOT NULL,
-            import_id BIGINT NOT NULL,
-            content_hash VARCHAR NOT NULL,               -- of the normalised text, for dedup
-            kind VARCHAR NOT NULL,                       -- post | email | row
-            source VARCHAR NOT NULL,
-            title VARCHAR,
-            author VARCHAR,
-            written_at TIMESTAMP,                        -- when the author wrote it (UTC), if known
-            text VARCHAR NOT NULL,
-            metadata JSON,
-            pii_masked BOOLEAN NOT NULL DEFAULT false,
-            imported_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-        );
-        CREATE INDEX items_project_hash ON items (project_id, content_hash);
-        CREATE SEQUENCE examples_id_seq;
-        CREATE TABLE examples (
-            id BIGINT PRIMARY KEY DEFAULT nextval('examples_id_seq'),
-            project_id BIGINT NOT NULL,
-            item_id BIGINT,                              -- null for examples imported already paired
-            input VARCHAR,
-            output VARCHAR,
-            label VARCHAR,
-            status VARCHAR NOT NULL DEFAULT 'accepted',  -- accepted | skipped | flagged
-            draft JSON,                                  -- model drafts used, and how much they were edited
-            created_by VARCHAR,
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-            updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-        );
-        CREATE SEQUENCE example_history_id_seq;
-        CREATE TABLE example_history (
-            id BIGINT PRIMARY KEY DEFAULT nextval('example_history_id_seq'),
-            example_id BIGINT NOT NULL,
-            previous JSON NOT NULL,                      -- the example as it was before this change
-            changed_by VARCHAR,
-            changed_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-        );
-        CREATE TABLE leases (
-            item_id BIGINT NOT NULL,
-            user_name VARCHAR NOT NULL,
-            expires_at TIMESTAMP NOT NULL
-        );
-        CREATE SEQUENCE dataset_versions_id_seq;
-        CREATE TABLE dataset_versions (
-            id BIGINT PRIMARY KEY DEFAULT nextval('dataset_versions_id_seq'),
-            project_id BIGINT NOT NULL,
-            name VARCHAR NOT NULL,
-            content_hash VARCHAR NOT NULL,
-            template JSON NOT NULL,
-            split JSON NOT NULL,                         -- fractions and seed
-            counts JSON NOT NULL,
-            created_by VARCHAR,
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-            UNIQUE (project_id, name)
-        );
-        CREATE TABLE dataset_rows (
-            version_id BIGINT NOT NULL,
-            example_id BIGINT NOT NULL,
-            split VARCHAR NOT NULL,                      -- train | validation | test
-            input VARCHAR,
-            output VARCHAR,
-            label VARCHAR
-        );
-        CREATE SEQUENCE runs_id_seq;
-        CREATE TABLE runs (
-            id BIGINT PRIMARY KEY DEFAULT nextval('runs_id_seq'),
-            project_id BIGINT NOT NULL,
-            version_id BIGINT,
-            name VARCHAR NOT NULL,
-            base_model VARCHAR NOT NULL,
-            method VARCHAR NOT NULL,                     -- lora | qlora
-            config JSON NOT NULL,
-            status VARCHAR NOT NULL DEFAULT 'queued',    -- queued | running | cancelled | interrupted | failed | finished
-            run_dir VARCHAR NOT NULL,
-            pid INTEGER,
-            step INTEGER NOT NULL DEFAULT 0,
-            max_steps INTEGER,
-            train_loss DOUBLE,
-            eval_loss DOUBLE,
-            created_by VARCHAR,
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-            started_at TIMESTAMP,
-            finished_at TIMESTAMP
-        );
-        CREATE SEQUENCE generations_id_seq;
-        CREATE TABLE generations (
-            id BIGINT PRIMARY KEY DEFAULT nextval('generations_id_seq'),
-            project_id BIGINT NOT NULL,
-            run_id BIGINT,                               -- null for the base model
-            model VARCHAR NOT NULL,
-            version_id BIGINT,
-            example_id BIGINT,
-            prompt VARCHAR NOT NULL,
-            output VARCHAR NOT NULL,
-            config JSON,
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-        );
-        CREATE SEQUENCE ratings_id_seq;
-        CREATE TABLE ratings (
-            id BIGINT PRIMARY KEY DEFAULT nextval('ratings_id_seq'),
-            generation_a BIGINT NOT NULL,
-            generation_b BIGINT NOT NULL,
-            shown_left BIGINT NOT NULL,                  -- which generation the rater saw on the left
-            winner VARCHAR NOT NULL,                     -- a | b | tie | both_bad
-            rater VARCHAR,
-            comment VARCHAR,
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-        );
-        CREATE SEQUENCE judgments_id_seq;
-        CREATE TABLE judgments (
-            id BIGINT PRIMARY KEY DEFAULT nextval('judgments_id_seq'),
-            generation_a BIGINT NOT NULL,
-            generation_b BIGINT,                         -- null in single-answer grading
-            judge VARCHAR NOT NULL,
-            mode VARCHAR NOT NULL,                       -- pairwise | single
-            verdict VARCHAR,
-            score DOUBLE,
-            raw JSON,
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-        );
-        CREATE SEQUENCE audit_id_seq;
-        CREATE TABLE audit (
-            id BIGINT PRIMARY KEY DEFAULT nextval('audit_id_seq'),
-            at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-            user_name VARCHAR,
-            action VARCHAR NOT NULL,
-            target VARCHAR,
-            details JSON
-        );
-        """,
-    ),
-]
-
 ITEM_COLUMNS = ("content_hash", "kind", "source", "title", "author", "written_at", "text", "metadata", "pii_masked")
 
 ITEM_ARROW_SCHEMA = pa.schema(
@@ -226,6 +58,9 @@ class Project:
     description: str
     labels: list[str] | None
     created_at: Any
+    json_schema: dict | None = None
+    settings: dict = field(default_factory=dict)
+    """Per-project choices: overlap (annotators per item), system prompt, template, lease seconds."""
 
 
 @dataclass
@@ -272,6 +107,9 @@ class Store:
                 raise StoreBusyError(_busy_message(self.path, error)) from None
             raise StoreError(f"Could not open the studio database {self.path}: {error}") from None
         self._local = threading.local()
+        # Serialises read-then-write sequences (leases) between this process's threads;
+        # DuckDB's optimistic concurrency would let two of them take the same item.
+        self._write_lock = threading.RLock()
         self._migrate()
 
     # --- connection plumbing -------------------------------------------------
@@ -336,7 +174,8 @@ class Store:
     # --- projects -------------------------------------------------------------
 
     def create_project(self, name: str, task_type: str = "generation", description: str = "",
-                       labels: list[str] | None = None, user_name: str | None = None) -> Project:
+                       labels: list[str] | None = None, user_name: str | None = None,
+                       json_schema: dict | None = None) -> Project:
         name = name.strip()
         if not name:
             raise StoreError("A project needs a name.")
@@ -346,8 +185,9 @@ class Store:
             raise StoreError(f"A project named {name!r} already exists: pick it, or choose another name.")
         with self.transaction() as tx:
             (project_id,) = tx.execute(
-                "INSERT INTO projects (name, task_type, description, labels) VALUES (?, ?, ?, ?) RETURNING id",
-                [name, task_type, description, json.dumps(labels) if labels else None],
+                "INSERT INTO projects (name, task_type, description, labels, json_schema) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                [name, task_type, description, json.dumps(labels) if labels else None,
+                 json.dumps(json_schema) if json_schema else None],
             ).fetchone()
             self.audit("create_project", name, {"task_type": task_type}, user_name, tx)
         return self.get_project(project_id)
@@ -356,7 +196,23 @@ class Store:
         return Project(
             id=row["id"], name=row["name"], task_type=row["task_type"], description=row["description"],
             labels=json.loads(row["labels"]) if row["labels"] else None, created_at=row["created_at"],
+            json_schema=json.loads(row["json_schema"]) if row["json_schema"] else None,
+            settings=json.loads(row["settings"]) if row["settings"] else {},
         )
+
+    def update_project(self, project_id: int, labels: list[str] | None = None, json_schema: dict | None = None,
+                       settings: dict | None = None, user_name: str | None = None) -> Project:
+        """Change a project's label set, JSON Schema or settings (only those given)."""
+        current = self.get_project(project_id)
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE projects SET labels = ?, json_schema = ?, settings = ? WHERE id = ?",
+                [json.dumps(labels if labels is not None else current.labels),
+                 json.dumps(json_schema if json_schema is not None else current.json_schema),
+                 json.dumps({**current.settings, **(settings or {})}), project_id],
+            )
+            self.audit("update_project", current.name, {"labels": labels, "settings": settings}, user_name, tx)
+        return self.get_project(project_id)
 
     def get_project(self, project_id: int) -> Project:
         rows = self._dicts("SELECT * FROM projects WHERE id = ?", [project_id])
@@ -457,6 +313,197 @@ class Store:
         item = rows[0]
         item["metadata"] = json.loads(item["metadata"]) if item["metadata"] else {}
         return item
+
+    # --- labeling: leases, examples, history ---------------------------------
+
+    def lease_next_item(self, project_id: int, user_name: str, lease_seconds: int, overlap: int,
+                        now: datetime | None = None) -> int | None:
+        """The item this annotator should see next, leased to them; None when their queue is empty.
+
+        An item is open while fewer than `overlap` people have accepted it and it is
+        not leased to someone else; an annotator never gets an item they already
+        handled. Their own unexpired lease comes back first, so a reload resumes.
+        """
+        now = now or datetime.now()
+        with self._write_lock, self.transaction() as tx:
+            tx.execute("DELETE FROM leases WHERE expires_at < ?", [now])
+            row = tx.execute(
+                """SELECT l.item_id FROM leases l JOIN items i ON i.id = l.item_id
+                   WHERE i.project_id = ? AND l.user_name = ? ORDER BY l.item_id LIMIT 1""",
+                [project_id, user_name],
+            ).fetchone()
+            if row is None:
+                row = tx.execute(
+                    """
+                    SELECT i.id FROM items i
+                    WHERE i.project_id = ?
+                      AND NOT EXISTS (SELECT 1 FROM examples e WHERE e.item_id = i.id AND e.created_by = ?)
+                      AND (SELECT count(*) FROM examples e WHERE e.item_id = i.id AND e.status = 'accepted')
+                        + (SELECT count(*) FROM leases l WHERE l.item_id = i.id) < ?
+                    ORDER BY i.id LIMIT 1
+                    """,
+                    [project_id, user_name, overlap],
+                ).fetchone()
+                if row is None:
+                    return None
+            tx.execute("DELETE FROM leases WHERE item_id = ? AND user_name = ?", [row[0], user_name])
+            tx.execute("INSERT INTO leases VALUES (?, ?, ?)", [row[0], user_name, now + timedelta(seconds=lease_seconds)])
+            return row[0]
+
+    def release_lease(self, item_id: int, user_name: str) -> None:
+        self.cursor().execute("DELETE FROM leases WHERE item_id = ? AND user_name = ?", [item_id, user_name])
+
+    def save_example(self, project_id: int, item_id: int | None, user_name: str, status: str,
+                     input: str | None = None, output: str | None = None, label: str | None = None,
+                     draft: dict | None = None, origin: str = "labeled") -> int:
+        """Record an annotator's decision on an item (accepted, skipped or flagged) and release its lease."""
+        with self.transaction() as tx:
+            (example_id,) = tx.execute(
+                """INSERT INTO examples (project_id, item_id, input, output, label, status, origin, draft, created_by)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                [project_id, item_id, input, output, label, status, origin, json.dumps(draft) if draft else None,
+                 user_name],
+            ).fetchone()
+            if item_id is not None:
+                tx.execute("DELETE FROM leases WHERE item_id = ? AND user_name = ?", [item_id, user_name])
+        return example_id
+
+    def get_example(self, example_id: int) -> dict | None:
+        rows = self._dicts("SELECT * FROM examples WHERE id = ?", [example_id])
+        return rows[0] if rows else None
+
+    def update_example(self, example_id: int, user_name: str, **changes) -> dict:
+        """Edit an example; what it was before goes to example_history."""
+        allowed = {"input", "output", "label", "status"}
+        if not set(changes) <= allowed:
+            raise StoreError(f"Only {', '.join(sorted(allowed))} can be edited.")
+        before = self.get_example(example_id)
+        if before is None:
+            raise StoreError(f"No example with id {example_id}.")
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO example_history (example_id, previous, changed_by) VALUES (?, ?, ?)",
+                       [example_id, json.dumps(before, default=str), user_name])
+            assignments = ", ".join(f"{name} = ?" for name in changes)
+            tx.execute(f"UPDATE examples SET {assignments}, updated_at = current_timestamp WHERE id = ?",
+                       [*changes.values(), example_id])
+        return self.get_example(example_id)
+
+    def example_history(self, example_id: int) -> list[dict]:
+        rows = self._dicts("SELECT * FROM example_history WHERE example_id = ? ORDER BY id", [example_id])
+        for row in rows:
+            row["previous"] = json.loads(row["previous"])
+        return rows
+
+    def undo_last_example(self, project_id: int, user_name: str, lease_seconds: int) -> int | None:
+        """Take back this annotator's latest decision (kept in history) and give them that item again."""
+        rows = self._dicts(
+            "SELECT * FROM examples WHERE project_id = ? AND created_by = ? AND origin = 'labeled' ORDER BY id DESC LIMIT 1",
+            [project_id, user_name],
+        )
+        if not rows:
+            return None
+        last = rows[0]
+        with self._write_lock, self.transaction() as tx:
+            tx.execute("INSERT INTO example_history (example_id, previous, changed_by) VALUES (?, ?, ?)",
+                       [last["id"], json.dumps({**last, "undone": True}, default=str), user_name])
+            tx.execute("DELETE FROM examples WHERE id = ?", [last["id"]])
+            tx.execute("DELETE FROM leases WHERE user_name = ? AND item_id IN (SELECT id FROM items WHERE project_id = ?)",
+                       [user_name, project_id])
+            tx.execute("INSERT INTO leases VALUES (?, ?, ?)",
+                       [last["item_id"], user_name, datetime.now() + timedelta(seconds=lease_seconds)])
+        return last["item_id"]
+
+    def labeling_counts(self, project_id: int, user_name: str, overlap: int) -> dict:
+        (total, complete, mine, flagged) = self.cursor().execute(
+            """
+            WITH accepted AS (
+                SELECT item_id, count(*) AS n FROM examples
+                WHERE project_id = ? AND status = 'accepted' AND item_id IS NOT NULL GROUP BY item_id
+            )
+            SELECT (SELECT count(*) FROM items WHERE project_id = ?),
+                   (SELECT count(*) FROM accepted WHERE n >= ?),
+                   (SELECT count(*) FROM examples WHERE project_id = ? AND created_by = ? AND status = 'accepted'),
+                   (SELECT count(*) FROM examples WHERE project_id = ? AND status = 'flagged')
+            """,
+            [project_id, project_id, overlap, project_id, user_name, project_id],
+        ).fetchone()
+        return {"items": total, "done": complete, "left": total - complete, "mine": mine, "flagged": flagged}
+
+    def list_examples(self, project_id: int, status: str | None = "accepted") -> list[dict]:
+        where, params = "project_id = ?", [project_id]
+        if status:
+            where += " AND status = ?"
+            params.append(status)
+        return self._dicts(f"SELECT * FROM examples WHERE {where} ORDER BY id", params)
+
+    def paired_items_to_examples(self, tx, project_id: int, import_id: int, task_type: str) -> int:
+        """Rows imported with input/output (or text/label) columns become accepted examples at once."""
+        if task_type == "classification":
+            condition, input_sql, output_sql = ("metadata->>'label' IS NOT NULL",
+                                                "text", "NULL")
+        else:
+            condition, input_sql, output_sql = ("metadata->>'input' IS NOT NULL AND metadata->>'output' IS NOT NULL",
+                                                "metadata->>'input'", "metadata->>'output'")
+        (count,) = tx.execute(
+            f"""INSERT INTO examples (project_id, item_id, input, output, label, status, origin, created_by)
+                SELECT project_id, id, {input_sql}, {output_sql}, metadata->>'label', 'accepted', 'paired', 'import'
+                FROM items WHERE import_id = ? AND {condition}""",
+            [import_id],
+        ).fetchone()
+        return int(count)
+
+    # --- dataset versions -------------------------------------------------------
+
+    def create_version(self, project_id: int, name: str, content_hash: str, template: dict, split: dict,
+                       counts: dict, rows: list[dict], user_name: str | None) -> int:
+        """Freeze rows into an immutable version (nothing ever updates dataset_rows)."""
+        if self.find_version(project_id, name) is not None:
+            raise StoreError(f"This project already has a version named {name!r}: choose another name.")
+        table = pa.table({
+            "example_id": pa.array([r["example_id"] for r in rows], pa.int64()),
+            "split": pa.array([r["split"] for r in rows], pa.string()),
+            "input": pa.array([r["input"] for r in rows], pa.string()),
+            "output": pa.array([r["output"] for r in rows], pa.string()),
+            "label": pa.array([r["label"] for r in rows], pa.string()),
+        })
+        with self.transaction() as tx:
+            (version_id,) = tx.execute(
+                """INSERT INTO dataset_versions (project_id, name, content_hash, template, split, counts, created_by)
+                   VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                [project_id, name, content_hash, json.dumps(template), json.dumps(split), json.dumps(counts), user_name],
+            ).fetchone()
+            tx.register("frozen_rows", table)
+            try:
+                tx.execute("INSERT INTO dataset_rows SELECT ?, example_id, split, input, output, label FROM frozen_rows",
+                           [version_id])
+            finally:
+                tx.unregister("frozen_rows")
+            self.audit("freeze", name, {"project_id": project_id, "hash": content_hash, "counts": counts}, user_name, tx)
+        return version_id
+
+    def _version(self, row: dict) -> dict:
+        for key in ("template", "split", "counts"):
+            row[key] = json.loads(row[key])
+        return row
+
+    def list_versions(self, project_id: int) -> list[dict]:
+        return [self._version(r) for r in
+                self._dicts("SELECT * FROM dataset_versions WHERE project_id = ? ORDER BY id DESC", [project_id])]
+
+    def find_version(self, project_id: int, name: str) -> dict | None:
+        rows = self._dicts("SELECT * FROM dataset_versions WHERE project_id = ? AND name = ?", [project_id, name])
+        return self._version(rows[0]) if rows else None
+
+    def find_version_by_hash(self, project_id: int, content_hash: str) -> dict | None:
+        rows = self._dicts("SELECT * FROM dataset_versions WHERE project_id = ? AND content_hash = ?",
+                           [project_id, content_hash])
+        return self._version(rows[0]) if rows else None
+
+    def version_rows(self, version_id: int) -> list[dict]:
+        return self._dicts(
+            """SELECT example_id, split, input, output, label FROM dataset_rows WHERE version_id = ?
+               ORDER BY CASE split WHEN 'train' THEN 0 WHEN 'validation' THEN 1 ELSE 2 END, example_id""",
+            [version_id])
 
 
 def open_store(path: Path | str) -> Store:

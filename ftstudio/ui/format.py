@@ -23,6 +23,7 @@ def report_markdown(reports: list[ImportReport]) -> str:
     lines = []
     for r in reports:
         skipped = f" · **{len(r.errors)}** skipped" if r.errors else ""
+        skipped += f" · **{r.paired}** ready-made examples" if r.paired else ""
         lines.append(
             f"**{escape(r.project)}**: **{r.imported}** imported · **{r.duplicates}** duplicates{skipped} "
             f"· {r.seconds:.1f} s"

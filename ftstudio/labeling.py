@@ -1,0 +1,206 @@
+"""Labeling: each annotator's queue (with leases), decisions, undo, model drafts, and agreement."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+import jsonschema
+
+from ftstudio.store import Project, Store
+
+DEFAULT_LEASE_SECONDS = 15 * 60
+STATUSES = ("accepted", "skipped", "flagged")
+
+
+class LabelingError(ValueError):
+    """An example that cannot be accepted as it is, with what to change."""
+
+
+@dataclass
+class Task:
+    """One item in front of an annotator, with the fields prefilled where the task makes that natural."""
+
+    item: dict
+    input: str
+    output: str
+    label: str | None
+
+
+def overlap(project: Project) -> int:
+    return max(1, int(project.settings.get("overlap", 1)))
+
+
+def lease_seconds(project: Project) -> int:
+    return int(project.settings.get("lease_seconds", DEFAULT_LEASE_SECONDS))
+
+
+def prefill(project: Project, item: dict) -> tuple[str, str]:
+    """(input, output) to start from: a post is an output whose idea is missing; an email is an input."""
+    metadata = item.get("metadata") or {}
+    if "input" in metadata or "output" in metadata:
+        return metadata.get("input") or "", metadata.get("output") or ""
+    if item["kind"] == "email":
+        body = metadata.get("new_text") or item["text"]
+        subject = item.get("title")
+        return (f"Subject: {subject}\n\n{body}" if subject else body), ""
+    if project.task_type == "generation":
+        return "", item["text"]
+    return item["text"], ""
+
+
+def next_task(store: Store, project: Project, user_name: str) -> Task | None:
+    """Lease the next item to this annotator; None when nothing is left for them."""
+    item_id = store.lease_next_item(project.id, user_name, lease_seconds(project), overlap(project))
+    if item_id is None:
+        return None
+    item = store.get_item(item_id)
+    input_text, output_text = prefill(project, item)
+    label = (item.get("metadata") or {}).get("label")
+    return Task(item=item, input=input_text, output=output_text, label=label)
+
+
+def validate_example(project: Project, input_text: str, output_text: str, label: str | None) -> None:
+    """Raise LabelingError saying what is missing or wrong for this project's task type."""
+    if not (input_text or "").strip():
+        raise LabelingError("The input is empty: write (or draft) the input before accepting.")
+    if project.task_type == "classification":
+        if not label:
+            raise LabelingError("Pick a label before accepting (keys 1-9 pick one).")
+        if project.labels and label not in project.labels:
+            raise LabelingError(f"{label!r} is not one of this project's labels: {', '.join(project.labels)}.")
+        return
+    if not (output_text or "").strip():
+        raise LabelingError("The output is empty: write (or draft) the output before accepting.")
+    if project.task_type == "structured":
+        try:
+            value = json.loads(output_text)
+        except json.JSONDecodeError as error:
+            raise LabelingError(f"The output is not valid JSON ({error.msg} at line {error.lineno}).") from None
+        if project.json_schema:
+            try:
+                jsonschema.validate(value, project.json_schema)
+            except jsonschema.ValidationError as error:
+                where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+                raise LabelingError(f"The JSON does not match the project's schema at {where}: {error.message}") from None
+
+
+def edit_record(draft: str | None, final: str) -> dict | None:
+    """What the annotator did with a model draft: kept as is (changed 0) up to rewritten (changed 1)."""
+    if not draft:
+        return None
+    return {"draft": draft, "changed": round(1 - SequenceMatcher(None, draft, final).ratio(), 3)}
+
+
+def decide(store: Store, project: Project, user_name: str, item_id: int, status: str, input_text: str = "",
+           output_text: str = "", label: str | None = None, input_draft: str | None = None,
+           output_draft: str | None = None) -> int:
+    """Record accept, skip or flag on a leased item; accepting validates the example first."""
+    if status not in STATUSES:
+        raise LabelingError(f"Unknown action {status!r}: use one of {', '.join(STATUSES)}.")
+    if status == "accepted":
+        validate_example(project, input_text, output_text, label)
+    if project.task_type == "classification":
+        output_text = label or ""
+    drafts = {k: v for k, v in (("input", edit_record(input_draft, input_text)),
+                                 ("output", edit_record(output_draft, output_text))) if v}
+    return store.save_example(project.id, item_id, user_name, status, input_text, output_text, label, drafts or None)
+
+
+def undo(store: Store, project: Project, user_name: str) -> Task | None:
+    """Take back this annotator's last decision and put that item in front of them again."""
+    item_id = store.undo_last_example(project.id, user_name, lease_seconds(project))
+    if item_id is None:
+        return None
+    item = store.get_item(item_id)
+    input_text, output_text = prefill(project, item)
+    return Task(item=item, input=input_text, output=output_text, label=None)
+
+
+# --- model drafts --------------------------------------------------------------
+
+REVERSE_INSTRUCTION = (
+    "Here is a text someone wrote:\n\n{output}\n\n"
+    "Write the short request (one or two sentences) that would have asked for exactly this text. "
+    "Reply with the request only."
+)
+FORWARD_INSTRUCTION = "{input}"
+
+
+def draft_input(generate, output_text: str) -> str:
+    """Reverse instruction: ask the model for the idea or request that would produce this output.
+
+    `generate` maps a list of prompts to a list of answers (the studio passes its loaded model).
+    """
+    if not output_text.strip():
+        raise LabelingError("There is no output to draft an input from.")
+    return generate([REVERSE_INSTRUCTION.format(output=output_text.strip())])[0]
+
+
+def draft_output(generate, input_text: str) -> str:
+    if not input_text.strip():
+        raise LabelingError("There is no input to draft an output for.")
+    return generate([FORWARD_INSTRUCTION.format(input=input_text.strip())])[0]
+
+
+# --- agreement -----------------------------------------------------------------
+# Written here rather than taken from scikit-learn/statsmodels: neither gives the per-label
+# Fleiss values the UI shows, and both are heavy dependencies for twenty lines of arithmetic.
+
+
+def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
+    """Cohen's kappa for two annotators over the items both labeled; None when undefined."""
+    if not pairs:
+        return None
+    n = len(pairs)
+    observed = sum(a == b for a, b in pairs) / n
+    first, second = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    expected = sum(first[c] * second[c] for c in set(first) | set(second)) / (n * n)
+    return None if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def fleiss_kappa(ratings: list[Counter], categories: list[str]) -> tuple[float | None, dict[str, float | None]]:
+    """Fleiss' kappa over items each rated by the same number of annotators, overall and per category."""
+    ratings = [r for r in ratings if sum(r.values()) >= 2]
+    if not ratings:
+        return None, {c: None for c in categories}
+    raters = sum(ratings[0].values())
+    ratings = [r for r in ratings if sum(r.values()) == raters]
+    n_items = len(ratings)
+    p_j = {c: sum(r[c] for r in ratings) / (n_items * raters) for c in categories}
+    p_i = [(sum(v * v for v in r.values()) - raters) / (raters * (raters - 1)) for r in ratings]
+    p_bar, p_e = sum(p_i) / n_items, sum(p * p for p in p_j.values())
+    overall = None if p_e == 1 else (p_bar - p_e) / (1 - p_e)
+    per_category = {}
+    for c in categories:
+        q = p_j[c] * (1 - p_j[c])
+        agreement = sum(r[c] * (raters - r[c]) for r in ratings) / (n_items * raters * (raters - 1) * q) if q else None
+        per_category[c] = None if agreement is None else 1 - agreement
+    return overall, per_category
+
+
+def agreement(store: Store, project: Project) -> dict:
+    """Inter-annotator agreement on labels: Cohen's kappa for two annotators, Fleiss' kappa for more."""
+    by_item: dict[int, dict[str, str]] = defaultdict(dict)
+    for example in store.list_examples(project.id):
+        if example["item_id"] is not None and example["label"] and example["origin"] == "labeled":
+            by_item[example["item_id"]][example["created_by"]] = example["label"]
+    shared = {item: labels for item, labels in by_item.items() if len(labels) >= 2}
+    annotators = sorted({a for labels in shared.values() for a in labels})
+    categories = list(project.labels or sorted({l for labels in shared.values() for l in labels.values()}))
+    result = {"items": len(shared), "annotators": annotators, "method": None, "overall": None,
+              "per_label": {c: None for c in categories}}
+    if not shared:
+        return result
+    if len(annotators) == 2:
+        a, b = annotators
+        pairs = [(labels[a], labels[b]) for labels in shared.values() if a in labels and b in labels]
+        result["method"] = "cohen"
+        result["overall"] = cohen_kappa(pairs)
+        result["per_label"] = {c: cohen_kappa([(x == c, y == c) for x, y in pairs]) for c in categories}
+    else:
+        result["method"] = "fleiss"
+        result["overall"], result["per_label"] = fleiss_kappa([Counter(l.values()) for l in shared.values()], categories)
+    return result

@@ -1,0 +1,139 @@
+"""Prompt templates: turn an example into (prompt, completion) text, in a sandbox, with token previews.
+
+Presets: the base model's own chat template, an [INST] instruction style, and
+Alpaca. Custom templates are Jinja rendered in jinja2's immutable sandbox, so a
+template can read the example's fields but never reach Python internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+PRESETS = ("chat", "instruction", "alpaca", "custom")
+MAX_RENDERED_CHARS = 200_000
+
+PRESET_TEXT = {
+    "instruction": ("[INST] {% if system %}{{ system }}\n\n{% endif %}{{ input }} [/INST]", " {{ output }}"),
+    "alpaca": (
+        "{% if system %}{{ system }}{% else %}Below is an instruction that describes a task. "
+        "Write a response that appropriately completes the request.{% endif %}\n\n"
+        "### Instruction:\n{{ input }}\n\n### Response:\n",
+        "{{ output }}",
+    ),
+}
+
+
+class TemplateError(ValueError):
+    """A template that cannot be used, with what is wrong in words a user can act on."""
+
+
+@dataclass
+class Template:
+    """How examples become training text; saved with every dataset version."""
+
+    preset: str = field(default="chat", metadata={"help": "chat (the model's own), instruction, alpaca or custom."})
+    system: str = field(default="", metadata={"help": "Optional system prompt put before every example."})
+    prompt: str = field(default="", metadata={"help": "custom only: Jinja for the prompt; fields input, system, label."})
+    completion: str = field(default="{{ output }}", metadata={"help": "custom only: Jinja for the trained part."})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Template":
+        return cls(**{k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Rendered:
+    prompt: str
+    completion: str
+
+    @property
+    def text(self) -> str:
+        return self.prompt + self.completion
+
+
+_environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def _render_jinja(source: str, values: dict, part: str) -> str:
+    try:
+        text = _environment.from_string(source).render(**values)
+    except SecurityError as error:
+        raise TemplateError(f"The {part} template tries something unsafe and was stopped ({error}). "
+                            "Templates may only use the fields input, output, label and system.") from None
+    except TemplateSyntaxError as error:
+        raise TemplateError(f"The {part} template has a syntax error on line {error.lineno}: {error.message}") from None
+    except UndefinedError as error:
+        raise TemplateError(f"The {part} template uses an unknown field ({error.message}); "
+                            "available: input, output, label, system.") from None
+    except Exception as error:  # anything else a template can raise (type errors, division by zero, ...)
+        raise TemplateError(f"The {part} template failed: {type(error).__name__}: {error}") from None
+    if len(text) > MAX_RENDERED_CHARS:
+        raise TemplateError(f"The {part} template produced {len(text):,} characters; the limit is {MAX_RENDERED_CHARS:,}.")
+    return text
+
+
+def render(template: Template, example: dict, tokenizer=None) -> Rendered:
+    """The prompt and the completion (the part trained on) for one example."""
+    if template.preset not in PRESETS:
+        raise TemplateError(f"Unknown template preset {template.preset!r}: choose one of {', '.join(PRESETS)}.")
+    values = {"input": example.get("input") or "", "output": example.get("output") or example.get("label") or "",
+              "label": example.get("label") or "", "system": template.system}
+    if template.preset == "chat":
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise TemplateError("The chat preset needs a base model whose tokenizer has a chat template; "
+                                "pick the instruction or alpaca preset instead.")
+        messages = ([{"role": "system", "content": template.system}] if template.system else []) + [
+            {"role": "user", "content": values["input"]}]
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": values["output"]}],
+                                             tokenize=False)
+        if not full.startswith(prompt):  # a template that rewrites earlier turns: fall back on the answer alone
+            return Rendered(prompt, values["output"] + (tokenizer.eos_token or ""))
+        return Rendered(prompt, full[len(prompt):].rstrip("\n"))
+    prompt_source, completion_source = PRESET_TEXT.get(template.preset, (template.prompt, template.completion))
+    if template.preset == "custom" and not prompt_source.strip():
+        raise TemplateError("A custom template needs a prompt part, e.g. 'Question: {{ input }}\\nAnswer:'.")
+    completion = _render_jinja(completion_source, values, "completion")
+    eos = getattr(tokenizer, "eos_token", None) or ""
+    return Rendered(_render_jinja(prompt_source, values, "prompt"), completion + eos)
+
+
+def check(template: Template, tokenizer=None) -> None:
+    """Render a made-up example so a broken template is refused when chosen, not at training time."""
+    render(template, {"input": "An example input", "output": "An example output", "label": "a_label"}, tokenizer)
+
+
+@dataclass
+class TokenPreview:
+    tokens: list[tuple[str, bool]]
+    """(token text, trained on?) in order."""
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def token_preview(template: Template, example: dict, tokenizer, completion_only: bool = True) -> TokenPreview:
+    """Tokenize a rendered example the way training will, marking which tokens the loss sees."""
+    rendered = render(template, example, tokenizer)
+    prompt_ids = tokenizer(rendered.prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(rendered.completion, add_special_tokens=False)["input_ids"]
+    tokens = [(tokenizer.decode([i]), not completion_only) for i in prompt_ids]
+    tokens += [(tokenizer.decode([i]), True) for i in completion_ids]
+    return TokenPreview(tokens, len(prompt_ids), len(completion_ids))
+
+
+def token_lengths(template: Template, examples: list[dict], tokenizer) -> list[int]:
+    """Token count of every rendered example, for the length histogram and the too-long warning."""
+    texts = [render(template, e, tokenizer).text for e in examples]
+    if not texts:
+        return []
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
