@@ -100,6 +100,9 @@ def decide(store: Store, project: Project, user_name: str, item_id: int, status:
     """Record accept, skip or flag on a leased item; accepting validates the example first."""
     if status not in STATUSES:
         raise LabelingError(f"Unknown action {status!r}: use one of {', '.join(STATUSES)}.")
+    item = store.get_item(item_id)
+    if item is None or item["project_id"] != project.id:
+        raise LabelingError(f"Item {item_id} is not in {project.name!r}: load the next item again.")
     if status == "accepted":
         validate_example(project, input_text, output_text, label)
     if project.task_type == "classification":

@@ -9,25 +9,29 @@ import gradio as gr
 from ftstudio.config import Settings
 from ftstudio.store import Store, open_store, write_app_marker
 from ftstudio.ui.data_tab import create_data_tab
-from ftstudio.ui.model_tab import BaseModelHolder, create_model_tab
+from ftstudio.generation import BaseModel
+from ftstudio.ui.datasets_tab import create_datasets_tab
+from ftstudio.ui.label_tab import SHORTCUTS_JS, create_label_tab
+from ftstudio.ui.model_tab import create_model_tab
 
 CSS_PATH = Path(__file__).resolve().parent.parent.parent / "assets" / "style.css"
 
 
 def build_app(store: Store, settings: Settings) -> gr.Blocks:
     """The whole app; everything it needs comes in as arguments (Gradio shares module globals between users)."""
-    holder = BaseModelHolder(settings)
+    base_model = BaseModel(settings)
     with gr.Blocks(title="ftstudio") as app:
         gr.Markdown("# ftstudio\nYour posts and emails → a fine-tuned model, and the evidence that it is better.",
                     elem_id="masthead")
         with gr.Tabs():
             with gr.Tab("Data", id="data"):
-                project, refresh_projects, browse, browse_inputs, browse_outputs = create_data_tab(store, settings)
+                project = create_data_tab(app, store, settings)
+            with gr.Tab("Label", id="label", elem_id="label-tab") as label_tab:
+                create_label_tab(app, label_tab, store, base_model, project)
+            with gr.Tab("Datasets", id="datasets", elem_id="datasets-tab") as datasets_tab:
+                create_datasets_tab(app, datasets_tab, store, settings, base_model, project)
             with gr.Tab("Model", id="model"):
-                create_model_tab(settings, holder)
-        # Each page load sees the projects created since the app started (by the CLI's import, other users).
-        app.load(refresh_projects, project, project, api_visibility="undocumented").then(
-            browse, browse_inputs, browse_outputs, api_visibility="undocumented")
+                create_model_tab(settings, base_model)
     return app
 
 
@@ -37,6 +41,9 @@ def launch_kwargs(settings: Settings) -> dict:
         "css_paths": [CSS_PATH] if CSS_PATH.exists() else None,
         "max_file_size": settings.ingest.max_file_bytes,
         "footer_links": ["api", "settings"],
+        "head": SHORTCUTS_JS,
+        # Exports are the only studio files the browser may download.
+        "allowed_paths": [str(settings.home / "exports")],
     }
 
 

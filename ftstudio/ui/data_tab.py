@@ -41,8 +41,8 @@ def _metadata_frame(item: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["field", "value"])
 
 
-def create_data_tab(store: Store, settings: Settings):
-    """Build the Data tab inside the current Blocks; returns the project dropdown for other tabs to follow."""
+def create_data_tab(app: gr.Blocks, store: Store, settings: Settings) -> gr.Dropdown:
+    """Build the Data tab inside the current Blocks; returns the project picker that the other tabs follow."""
 
     def project_names() -> list[str]:
         return [p.name for p in store.list_projects()]
@@ -169,4 +169,6 @@ def create_data_tab(store: Store, settings: Settings):
         names = project_names()
         return gr.update(choices=names, value=current if current in names else (names or [None])[0])
 
-    return project, refresh_projects, browse, browse_inputs, browse_outputs
+    # Each page load sees the projects created since the app started (by the CLI, other users).
+    app.load(refresh_projects, project, project, **hidden).then(browse, browse_inputs, browse_outputs, **hidden)
+    return project

@@ -37,5 +37,6 @@ def error_frame(reports: list[ImportReport]) -> pd.DataFrame:
 
 
 def message(text: str, kind: str = "info") -> str:
-    icon = {"info": "ℹ️", "ok": "✅", "error": "⚠️"}[kind]
+    # Text symbols rather than emoji: they render in every font, headless browsers included.
+    icon = {"info": "ℹ", "ok": "✓", "error": "⚠"}[kind]
     return f"{icon} {escape(text)}"

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-
 import gradio as gr
 
 from ftstudio.config import Settings
-from ftstudio.models import ModelError, generate_text, load_model, load_tokenizer, resolve_source
+from ftstudio.generation import BaseModel
+from ftstudio.models import ModelError, resolve_source
 from ftstudio.ui.format import escape, message
 
 
-class BaseModelHolder:
-    """Loads the base model on first use and keeps it for this app (one per app, never a module global)."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._loaded = None
-
-    def get(self):
-        with self._lock:
-            if self._loaded is None:
-                self.settings.ensure_dirs()
-                tokenizer = load_tokenizer(self.settings.base_model, self.settings.model_cache)
-                model = load_model(self.settings.base_model, self.settings.model_cache)
-                self._loaded = (model, tokenizer)
-            return self._loaded
-
-
-def create_model_tab(settings: Settings, holder: BaseModelHolder) -> None:
+def create_model_tab(settings: Settings, base_model: BaseModel) -> None:
     try:
         source = resolve_source(settings.base_model)
         where = {"embedded": "shipped with ftstudio, runs offline", "gguf": "a local GGUF file",
                  "local": "a local folder", "hub": "the Hugging Face Hub (needs network once)"}[source.kind]
-        gr.Markdown(f"**Base model:** `{escape(source.spec)}` — {where}. "
+        gr.Markdown(f"**Base model:** {escape(source.spec)} — {where}. "
                     "Set `FTSTUDIO_BASE_MODEL` or `--base-model` to use another.")
     except ModelError as error:
         gr.Markdown(message(str(error), "error"))
@@ -51,9 +32,8 @@ def create_model_tab(settings: Settings, holder: BaseModelHolder) -> None:
         if not (text or "").strip():
             return "", message("Type a prompt first.", "error")
         try:
-            model, tokenizer = holder.get()
+            return base_model.generate([text], int(tokens))[0], ""
         except ModelError as error:
             return "", message(str(error), "error")
-        return generate_text(model, tokenizer, [text], int(tokens))[0], ""
 
     generate_button.click(on_generate, [prompt, max_tokens], [answer, notice])

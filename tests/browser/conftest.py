@@ -5,6 +5,10 @@ import shutil
 
 import pytest
 
+from pathlib import Path
+
+SHOTS = Path(os.environ.get("FTSTUDIO_SCREENSHOTS", "screenshots"))
+SHOTS.mkdir(exist_ok=True)
 CHROMIUM = os.environ.get("FTSTUDIO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -31,3 +35,13 @@ def page(browser):
     page.set_default_timeout(30_000)
     yield page
     context.close()
+
+
+def open_app(page, url: str) -> None:
+    """Load the app and wait until its on-load events have filled the item caption.
+
+    Not `networkidle`: Gradio keeps its event stream open while a page holds gr.State,
+    so the network is never idle; waiting for what the load events render is exact.
+    """
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function("document.querySelector('#item-caption')?.innerText.trim().length > 0")

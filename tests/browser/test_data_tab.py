@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import SHOTS, open_app
+
 pytestmark = pytest.mark.browser
 
 XSS_POST = (
     "Security awareness week! Never paste <script>window.__xss = 1; alert('xss')</script> into a form, "
     "and beware of <img src=x onerror=\"window.__xss = 2\"> tricks."
 )
-SHOTS = Path(os.environ.get("FTSTUDIO_SCREENSHOTS", "screenshots"))
 
 
 def test_upload_report_browse_and_no_script_runs(live_app, page, tmp_path):
@@ -24,11 +25,11 @@ def test_upload_report_browse_and_no_script_runs(live_app, page, tmp_path):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 
-    page.goto(url, wait_until="networkidle")
+    open_app(page, url)
     page.get_by_label("Project").first.click()
     page.get_by_role("option", name="Browser posts").click()
     page.locator("#upload input[type=file]").set_input_files([str(posts), str(broken)])
-    page.wait_for_load_state("networkidle")
+    page.locator("#upload").get_by_text("broken", exact=True).wait_for()
     page.locator("#import-button").click()
     report = page.locator("#import-report")
     report.get_by_text("imported").wait_for()
@@ -50,7 +51,7 @@ def test_upload_report_browse_and_no_script_runs(live_app, page, tmp_path):
 
 def test_sample_data_loads_in_one_click(live_app, page):
     url, _ = live_app
-    page.goto(url, wait_until="networkidle")
+    open_app(page, url)
     page.locator("#sample-button").click()
     page.locator("#import-report").get_by_text("phishing emails").wait_for(timeout=60_000)
     page.locator("#item-caption").get_by_text("item(s)").wait_for()

@@ -1,0 +1,40 @@
+"""Generation with the studio's models: one lazily loaded base model per app, shared by its tabs."""
+
+from __future__ import annotations
+
+import threading
+
+from ftstudio.config import Settings
+from ftstudio.models import generate_text, load_model, load_tokenizer
+
+
+class BaseModel:
+    """The configured base model, loaded on first use (GGUF conversion included) and kept for the app's life.
+
+    One instance per app, passed to whoever needs it: never a module global, since
+    Gradio shares module state between every user of the server.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._loaded = None
+
+    def load(self):
+        with self._lock:
+            if self._loaded is None:
+                self.settings.ensure_dirs()
+                tokenizer = load_tokenizer(self.settings.base_model, self.settings.model_cache)
+                model = load_model(self.settings.base_model, self.settings.model_cache)
+                model.eval()
+                self._loaded = (model, tokenizer)
+            return self._loaded
+
+    @property
+    def tokenizer(self):
+        return self.load()[1]
+
+    def generate(self, prompts: list[str], max_new_tokens: int = 96, system: str | None = None) -> list[str]:
+        model, tokenizer = self.load()
+        with self._lock:  # one generation at a time: torch on two cores gains nothing from more
+            return generate_text(model, tokenizer, prompts, max_new_tokens, system)
