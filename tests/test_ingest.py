@@ -348,12 +348,13 @@ def test_csv_mapping_is_guessed_overridden_and_checked(tmp_path):
     assert "'Message'" in error.reason and "'Body'" in error.reason and "'Likes'" in error.reason
 
 
-def test_csv_without_text_column_uses_output_or_explains(tmp_path):
+def test_csv_without_text_column_shows_the_pair_or_explains(tmp_path):
     pairs = write(tmp_path / "pairs.csv", "question;answer\nWhat is 2+2?;Four\n")
     numbers = write(tmp_path / "numbers.csv", "a,b\n1,2\n")
     records, [error] = read(pairs, numbers)
     [record] = records
-    assert record.text == "Four" and record.metadata == {"input": "What is 2+2?", "output": "Four"}
+    # The item is the whole pair, so two questions with the same answer stay two items.
+    assert record.text == "What is 2+2?\n\nFour" and record.metadata == {"input": "What is 2+2?", "output": "Four"}
     assert error.source == "numbers.csv" and "no text column" in error.reason and "'a', 'b'" in error.reason
 
 
@@ -387,7 +388,7 @@ def test_jsonl_bad_line_imports_nothing_from_that_file(tmp_path):
     records, [error] = read(bad, good)
     assert error.source == "bad.jsonl" and "line 4" in error.reason and "nothing" in error.reason
     [record] = records
-    assert record.source == "good.jsonl#1" and record.text == "Hello!"
+    assert record.source == "good.jsonl#1" and record.text == "Hi?\n\nHello!"
     assert record.metadata == {"score": 0.5, "input": "Hi?", "output": "Hello!"}
 
 

@@ -139,3 +139,23 @@ def test_cli_freeze_versions_export(tmp_path):
     assert listed[0]["name"] == "v1"
     cli("export", "--project", "replies", "--version", "v1", "--format", "jsonl", str(tmp_path / "out"))
     assert len((tmp_path / "out" / "train.jsonl").read_text().splitlines()) == 6
+
+
+def test_a_saved_dataset_dict_imports_as_a_project_folder_or_zip(store, tmp_path):
+    import shutil
+
+    from ftstudio.importing import import_paths as import_into
+
+    project = labeled_project(store, tmp_path)
+    version = freeze_version(store, project, Template("instruction"))
+    export_version(store, version, "hf", tmp_path / "hf")
+    again = store.create_project("again", "classification", labels=["phishing", "legitimate"])
+    report = import_into(store, again, [tmp_path / "hf"])
+    assert report.imported == 20 and report.paired == 20 and not report.errors
+    assert sorted(e["label"] for e in store.list_examples(again.id)) == sorted(r["label"] for r in store.version_rows(version["id"]))
+    zipped = shutil.make_archive(str(tmp_path / "hf-zip"), "zip", tmp_path / "hf")
+    chat = store.create_project("chat", "generation")
+    report = import_into(store, chat, [zipped])
+    assert report.imported == 20 and report.paired == 20
+    example = store.list_examples(chat.id)[0]
+    assert example["input"].startswith("Message") and example["output"] in ("phishing", "legitimate")

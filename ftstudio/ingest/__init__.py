@@ -13,6 +13,7 @@ from pathlib import Path
 from ..config import IngestLimits
 from .archives import is_hidden, read_zip
 from .emails import read_eml, read_mbox
+from .hf_dataset import is_saved_dataset, read_saved_dataset, read_zipped_dataset, zip_holds_dataset
 from .files import ArchiveLimitExceeded, InputFile, SkippedFile, format_bytes
 from .records import ColumnMapping, FileError, RawRecord
 from .tables import TABLE_SUFFIXES, guess_mapping, read_table, table_columns
@@ -51,14 +52,29 @@ def iter_records(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     for path in map(Path, paths):
-        if path.is_dir():
+        if path.is_dir() and is_saved_dataset(path):
+            yield from read_saved_dataset(path, path.resolve().name, mapping)
+        elif path.is_dir():
             root_name = path.resolve().name or str(path)
             for file_path, relative in _walk(path):
                 yield from _read_path(file_path, f"{root_name}/{relative}", limits, mapping)
+        elif path.suffix.lower() == ".zip" and (inner := _zipped_dataset(path)) is not None:
+            yield from read_zipped_dataset(path, inner, path.name, limits.max_archive_bytes, mapping)
         elif path.exists():
             yield from _read_path(path, path.name, limits, mapping)
         else:
             yield FileError(str(path), "does not exist")
+
+
+def _zipped_dataset(path: Path) -> str | None:
+    """Where a zip holds a saved `datasets` folder, if it does (the browser can upload a folder only zipped)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return zip_holds_dataset(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None  # read_zip reports a broken zip with its reason
 
 
 def inspect_columns(path: Path, limits: IngestLimits) -> list[str]:

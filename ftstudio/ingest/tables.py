@@ -97,28 +97,41 @@ def table_columns(file: InputFile, limits) -> list[str]:
 def read_table(file: InputFile, limits, mapping: ColumnMapping | None = None) -> Iterator[RawRecord | FileError]:
     """One record per row with non-empty text."""
     columns, rows = _load(file, limits)
+    if file.suffix != ".parquet":
+        # Read every row before yielding any, so that a broken row late in the file never leaves
+        # the first rows imported and the rest missing. Parquet is checked by its footer instead.
+        rows = list(rows)
+    yield from rows_to_records(columns, rows, file.source, mapping)
+
+
+def rows_to_records(columns: list[str], rows: Iterable[dict], source: str,
+                    mapping: ColumnMapping | None = None) -> Iterator[RawRecord]:
+    """Records of table rows through the (guessed or chosen) column mapping; shared by every tabular source."""
     resolved = resolve_mapping(columns, mapping)
-    text_column = resolved.text or resolved.output
+    text_column = resolved.text or resolved.output or resolved.input
     if text_column is None:
         names = ", ".join(GUESSES["text"])
         raise SkippedFile(
             f"has no text column: none of its columns ({_list(columns)}) is named like {names}, "
             "and there is no output column. Choose the text column in the column mapping"
         )
-    if file.suffix != ".parquet":
-        # Read every row before yielding any, so that a broken row late in the file never leaves
-        # the first rows imported and the rest missing. Parquet is checked by its footer instead.
-        rows = list(rows)
     kind = "post" if _LINKEDIN_SHARES <= {_normal(c) for c in columns} else "row"
     yielded = False
+    # Paired rows without a text column: the item shows (and is deduplicated on) the whole pair, so two
+    # questions with the same answer, or two texts with the same label, stay two items.
+    paired = resolved.text is None and bool(resolved.input)
     for number, row in enumerate(rows, start=1):
-        text = _cell_text(row.get(text_column))
+        if paired:
+            text = "\n\n".join(part for part in (_cell_text(row.get(resolved.input)),
+                                                 _cell_text(row.get(resolved.output)) if resolved.output else "") if part)
+        else:
+            text = _cell_text(row.get(text_column))
         if not text:
             continue
         yielded = True
         yield RawRecord(
             text=text,
-            source=f"{file.source}#{number}",
+            source=f"{source}#{number}",
             kind=kind,
             title=(_cell_text(row.get(resolved.title)) or None) if resolved.title else None,
             author=(_cell_text(row.get(resolved.author)) or None) if resolved.author else None,

@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 
 from ftstudio import versions
@@ -31,13 +30,17 @@ def _versions_frame(rows: list[dict]) -> pd.DataFrame:
     )
 
 
-def _histogram(lengths: list[int], limit: int) -> pd.DataFrame:
-    if not lengths:
-        return pd.DataFrame({"tokens": [], "examples": []})
-    edges = np.histogram_bin_edges(lengths, bins=min(20, max(1, len(set(lengths)))))
-    counts, edges = np.histogram(lengths, bins=edges)
-    return pd.DataFrame({"tokens": [f"{int(a)}–{int(b)}" + (" ⚠" if b > limit else "") for a, b in zip(edges, edges[1:])],
-                         "examples": counts})
+def _histogram(lengths: list[int], limit: int):
+    """A histogram of example lengths in tokens, with the maximum length marked."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Histogram(x=lengths, nbinsx=30, marker_color="#6366f1", name="examples"))
+    if lengths and max(lengths) > limit * 0.8:
+        figure.add_vline(x=limit, line_dash="dash", line_color="#dc2626", annotation_text=f"max {limit}")
+    figure.update_layout(title="Length of every accepted example (tokens)", height=280, bargap=0.05,
+                         margin={"l": 40, "r": 20, "t": 40, "b": 40}, xaxis_title="tokens", yaxis_title="examples",
+                         template="plotly_white")
+    return figure
 
 
 def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settings, base_model: BaseModel,
@@ -64,8 +67,7 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
     preview = gr.HighlightedText(label="Tokens (highlighted: trained on)", color_map={"trained": "#a5b4fc"},
                                  combine_adjacent=False, show_legend=True, elem_id="token-preview")
     preview_caption = gr.Markdown(elem_id="preview-caption")
-    histogram = gr.BarPlot(pd.DataFrame({"tokens": [], "examples": []}), x="tokens", y="examples",
-                           title="Length of every accepted example", sort=None, height=260, elem_id="length-histogram")
+    histogram = gr.Plot(label="Lengths", elem_id="length-histogram")
 
     gr.Markdown("### 2 · Freeze a version")
     with gr.Row(equal_height=True):
