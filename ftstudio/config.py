@@ -45,6 +45,11 @@ class Settings:
             "or a Hub id (only a Hub id needs network) (FTSTUDIO_BASE_MODEL)."
         },
     )
+    accelerate_config: str | None = field(
+        default_factory=lambda: os.environ.get("FTSTUDIO_ACCELERATE_CONFIG") or None,
+        metadata={"help": "An accelerate config file for training on several GPUs (DDP, FSDP, DeepSpeed) "
+                          "(FTSTUDIO_ACCELERATE_CONFIG); unset trains on one device."},
+    )
     ingest: IngestLimits = field(default_factory=IngestLimits)
     page_size: int = field(default=50, metadata={"help": "Rows per page in the item table."})
 

@@ -505,6 +505,53 @@ class Store:
                ORDER BY CASE split WHEN 'train' THEN 0 WHEN 'validation' THEN 1 ELSE 2 END, example_id""",
             [version_id])
 
+    # --- training runs ----------------------------------------------------------
+
+    RUN_FIELDS = ("status", "pid", "step", "max_steps", "train_loss", "eval_loss", "started_at", "finished_at")
+
+    def create_run(self, project_id: int, version_id: int | None, name: str, base_model: str, method: str,
+                   config: dict, run_dir: str, user_name: str | None, status: str = "queued") -> int:
+        with self.transaction() as tx:
+            (run_id,) = tx.execute(
+                """INSERT INTO runs (project_id, version_id, name, base_model, method, config, run_dir, created_by, status)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                [project_id, version_id, name, base_model, method, json.dumps(config), run_dir, user_name, status],
+            ).fetchone()
+            self.audit("create_run", name, {"run_id": run_id, "method": method}, user_name, tx)
+        return run_id
+
+    def update_run(self, run_id: int, **changes) -> None:
+        if not set(changes) <= set(self.RUN_FIELDS):
+            raise StoreError(f"Runs have no field(s) {', '.join(set(changes) - set(self.RUN_FIELDS))}.")
+        if changes:
+            assignments = ", ".join(f"{name} = ?" for name in changes)
+            self.cursor().execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*changes.values(), run_id])
+
+    def _run(self, row: dict) -> dict:
+        row["config"] = json.loads(row["config"])
+        return row
+
+    def get_run(self, run_id: int) -> dict | None:
+        rows = self._dicts(
+            """SELECT r.*, v.name AS version_name, p.name AS project_name FROM runs r
+               JOIN projects p ON p.id = r.project_id LEFT JOIN dataset_versions v ON v.id = r.version_id
+               WHERE r.id = ?""", [run_id])
+        return self._run(rows[0]) if rows else None
+
+    def list_runs(self, project_id: int | None = None, statuses: tuple[str, ...] | None = None) -> list[dict]:
+        where, params = [], []
+        if project_id is not None:
+            where.append("r.project_id = ?")
+            params.append(project_id)
+        if statuses:
+            where.append(f"r.status IN ({', '.join('?' * len(statuses))})")
+            params.extend(statuses)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return [self._run(r) for r in self._dicts(
+            f"""SELECT r.*, v.name AS version_name, p.name AS project_name FROM runs r
+                JOIN projects p ON p.id = r.project_id LEFT JOIN dataset_versions v ON v.id = r.version_id
+                {clause} ORDER BY r.id DESC""", params)]
+
 
 def open_store(path: Path | str) -> Store:
     """Open (creating and migrating if needed) the studio database at `path`."""

@@ -1,0 +1,258 @@
+"""The app side of training: prepare runs, queue them (one at a time per machine), launch the child,
+poll its run folder, record progress in the database, cancel, resume, re-attach after a restart.
+
+Only this process writes the database; the child only ever touches its run folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from ftstudio.config import Settings
+from ftstudio.models import materialize
+from ftstudio.store import Project, Store
+from ftstudio.templates import Template, render
+from ftstudio.training.config import TrainConfig, read_yaml
+from ftstudio.training.folders import CANCEL_FILE, read_metrics, read_status
+from ftstudio.training.prepare import RunError, estimate_memory, run_folder_name, write_run_folder
+
+ACTIVE = ("queued", "running")
+RESUMABLE = ("cancelled", "interrupted", "failed")
+CANCEL_GRACE_SECONDS = 120
+
+
+def worker_command(run_dir: Path, accelerate_config: str | None = None) -> list[str]:
+    """`accelerate launch` of the worker, so a run folder trains on several GPUs given an accelerate config."""
+    command = [sys.executable, "-m", "accelerate.commands.launch"]
+    if accelerate_config:
+        command += ["--config_file", accelerate_config]
+    else:
+        command += ["--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    return command + ["-m", "ftstudio.training.worker", str(run_dir)]
+
+
+def _pid_runs(pid: int | None, run_dir: str) -> bool:
+    """Is `pid` alive and still our worker for this run folder (pids get reused)?"""
+    if not pid:
+        return False
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and any(run_dir in part for part in process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def available_memory() -> tuple[int, str, bool]:
+    import torch
+
+    if torch.cuda.is_available():
+        free, _ = torch.cuda.mem_get_info()
+        return free, torch.cuda.get_device_name(0), True
+    import psutil
+
+    return psutil.virtual_memory().available, "CPU (RAM)", False
+
+
+class RunManager:
+    def __init__(self, store: Store, settings: Settings, tokenizer_loader=None):
+        self.store = store
+        self.settings = settings
+        self._tokenizer_loader = tokenizer_loader
+        self._processes: dict[int, subprocess.Popen] = {}
+        self._offsets: dict[int, int] = {}
+        self._cancel_requested: dict[int, float] = {}
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # --- creating runs ----------------------------------------------------------
+
+    def _tokenizer(self, base_model: str):
+        if self._tokenizer_loader is not None:
+            return self._tokenizer_loader()
+        from ftstudio.models import load_tokenizer
+
+        return load_tokenizer(base_model, self.settings.model_cache)
+
+    def create_run(self, project: Project, version_name: str, config: TrainConfig, user_name: str | None = None,
+                   base_model: str | None = None, check_memory: bool = True) -> int:
+        """Write the run folder from a frozen version and queue the run; refuse one that cannot fit."""
+        from transformers import AutoConfig
+
+        config.check()
+        version = self.store.find_version(project.id, version_name)
+        if version is None:
+            raise RunError(f"{project.name!r} has no version {version_name!r}: freeze one on the Datasets tab first.")
+        base_model = base_model or self.settings.base_model
+        base_path = materialize(base_model, self.settings.model_cache)
+        model_config = AutoConfig.from_pretrained(base_path)
+        if check_memory:
+            available, device, cuda = available_memory()
+            estimate = estimate_memory(model_config, config, cuda, available, device)
+            if not estimate.fits:
+                raise RunError(f"This run {estimate.describe()}. Lower batch_size or max_length, or choose qlora.")
+        template = Template.from_dict(version["template"])
+        tokenizer = self._tokenizer(base_model) if template.preset == "chat" else None
+        split_rows: dict[str, list[dict]] = {}
+        for row in self.store.version_rows(version["id"]):
+            rendered = render(template, row, tokenizer)
+            split_rows.setdefault(row["split"], []).append({"prompt": rendered.prompt, "completion": rendered.completion})
+        self.settings.runs_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = self.settings.runs_dir / run_folder_name(project.name, version["name"])
+        write_run_folder(run_dir, config, base_model, base_path, version, split_rows,
+                         {"name": project.name, "task_type": project.task_type})
+        run_id = self.store.create_run(project.id, version["id"], run_dir.name, base_model, config.method,
+                                       config.to_dict(), str(run_dir), user_name)
+        self.start_next()
+        return run_id
+
+    def import_run_folder(self, folder: Path, project: Project, user_name: str | None = None) -> int:
+        """Bring a run folder trained elsewhere (`ftstudio train --run-dir`) into the studio."""
+        folder = Path(folder).resolve()
+        if not (folder / "run.yaml").exists():
+            raise RunError(f"{folder} holds no run.yaml: point at a run folder made by ftstudio.")
+        target = self.settings.runs_dir / folder.name
+        if folder != target.resolve():
+            if target.exists():
+                raise RunError(f"A run folder named {folder.name} is already in the studio.")
+            shutil.copytree(folder, target)
+        run = read_yaml(target / "run.yaml")
+        status = read_status(target)
+        state = status.get("state", "interrupted")
+        version = self.store.find_version_by_hash(project.id, run.get("dataset_version", {}).get("content_hash", ""))
+        run_id = self.store.create_run(project.id, version["id"] if version else None, target.name, run["base_model"],
+                                       run["config"]["method"], run["config"], str(target), user_name,
+                                       status=state if state in ("finished", "cancelled", "failed") else "interrupted")
+        self._record_metrics(run_id, target)
+        return run_id
+
+    # --- the queue ------------------------------------------------------------
+
+    def start_next(self) -> None:
+        """Start the oldest queued run when nothing is running: one run per machine at a time."""
+        with self._lock:
+            if self.store.list_runs(statuses=("running",)):
+                return
+            queued = self.store.list_runs(statuses=("queued",))
+            if queued:
+                self._launch(queued[-1])
+
+    def _launch(self, run: dict) -> None:
+        run_dir = Path(run["run_dir"])
+        (run_dir / CANCEL_FILE).unlink(missing_ok=True)
+        log = (run_dir / "worker.log").open("a")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+        process = subprocess.Popen(worker_command(run_dir, self.settings.accelerate_config), stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                   start_new_session=True)  # its own process group: cancel reaches every child
+        log.close()
+        self._processes[run["id"]] = process
+        self.store.update_run(run["id"], status="running", pid=process.pid,
+                              started_at=run["started_at"] or datetime.now(), finished_at=None)
+
+    def cancel(self, run_id: int) -> None:
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise RunError(f"No run {run_id}.")
+        if run["status"] == "queued":
+            self.store.update_run(run_id, status="cancelled")
+        elif run["status"] == "running":
+            (Path(run["run_dir"]) / CANCEL_FILE).write_text(str(time.time()))
+            self._cancel_requested[run_id] = time.time()
+
+    def resume(self, run_id: int) -> None:
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise RunError(f"No run {run_id}.")
+        if run["status"] not in RESUMABLE:
+            raise RunError(f"Run {run_id} is {run['status']}; only cancelled, interrupted or failed runs resume.")
+        (Path(run["run_dir"]) / CANCEL_FILE).unlink(missing_ok=True)
+        self.store.update_run(run_id, status="queued")
+        self.start_next()
+
+    # --- polling ----------------------------------------------------------------
+
+    def _record_metrics(self, run_id: int, run_dir: Path) -> None:
+        records, self._offsets[run_id] = read_metrics(run_dir, self._offsets.get(run_id, 0))
+        changes = {}
+        for record in records:
+            changes["step"] = record.get("step", changes.get("step"))
+            if record.get("max_steps"):
+                changes["max_steps"] = record["max_steps"]
+            if "loss" in record:
+                changes["train_loss"] = record["loss"]
+            if "eval_loss" in record:
+                changes["eval_loss"] = record["eval_loss"]
+        if changes:
+            self.store.update_run(run_id, **{k: v for k, v in changes.items() if v is not None})
+
+    def poll(self) -> None:
+        """Record progress of running runs, notice the ones that ended, and start the next queued one."""
+        with self._lock:
+            for run in self.store.list_runs(statuses=("running",)):
+                run_dir = Path(run["run_dir"])
+                self._record_metrics(run["id"], run_dir)
+                process = self._processes.get(run["id"])
+                alive = process.poll() is None if process else _pid_runs(run["pid"], run["run_dir"])
+                requested = self._cancel_requested.get(run["id"])
+                if alive and requested and time.time() - requested > CANCEL_GRACE_SECONDS:
+                    self._kill(run)  # did not stop at a step boundary in time
+                if alive:
+                    continue
+                state = read_status(run_dir).get("state")
+                final = state if state in ("finished", "cancelled", "failed") else "interrupted"
+                self.store.update_run(run["id"], status=final, pid=None, finished_at=datetime.now())
+                self._processes.pop(run["id"], None)
+                self._cancel_requested.pop(run["id"], None)
+            self.start_next()
+
+    def _kill(self, run: dict) -> None:
+        try:
+            os.killpg(os.getpgid(run["pid"]), signal.SIGTERM)
+        except (ProcessLookupError, PermissionError, TypeError):
+            pass
+
+    def reattach(self) -> None:
+        """On app start: follow runs whose worker is still alive; mark the others interrupted."""
+        for run in self.store.list_runs(statuses=("running",)):
+            if not _pid_runs(run["pid"], run["run_dir"]):
+                self.store.update_run(run["id"], status="interrupted", pid=None)
+
+    def wait(self, run_id: int, interval: float = 1.0, on_progress=None) -> dict:
+        """Poll until the run ends (the CLI's `train` waits like this)."""
+        while True:
+            self.poll()
+            run = self.store.get_run(run_id)
+            if on_progress:
+                on_progress(run)
+            if run["status"] not in ACTIVE:
+                return run
+            time.sleep(interval)
+
+    # --- background polling in the app -------------------------------------------
+
+    def start_polling(self, interval: float = 2.0) -> None:
+        self.reattach()
+
+        def loop():
+            while not self._stop.wait(interval):
+                try:
+                    self.poll()
+                except Exception as error:  # a poll failure must not kill the thread; the next one retries
+                    print(f"ftstudio: polling runs failed: {error}", file=sys.stderr)
+
+        self._thread = threading.Thread(target=loop, name="ftstudio-runs", daemon=True)
+        self._thread.start()
+
+    def stop_polling(self) -> None:
+        self._stop.set()

@@ -1,0 +1,109 @@
+"""Prepare a run folder from a frozen dataset version: settings, data and provenance, before any training."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from ftstudio.training.config import TrainConfig, write_yaml
+
+LIBRARIES = ("torch", "transformers", "peft", "trl", "accelerate", "bitsandbytes", "datasets", "ftstudio")
+
+
+class RunError(ValueError):
+    """A run that cannot start, with the reason and what to do."""
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def run_folder_name(project_name: str, version_name: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{project_name}-{version_name}").strip("-").lower()[:48]
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+
+
+def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_model_path: str,
+                     version: dict, split_rows: dict[str, list[dict]], project: dict) -> Path:
+    """Write run.yaml and data/*.jsonl (prompt/completion) into a new run folder."""
+    config.check()
+    if not split_rows.get("train"):
+        raise RunError(f"Version {version['name']} has no training examples: freeze a version with a train split.")
+    run_dir.mkdir(parents=True, exist_ok=False)
+    data_dir = run_dir / "data"
+    data_dir.mkdir()
+    for split in ("train", "validation"):
+        rows = split_rows.get(split) or []
+        if rows:
+            with (data_dir / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
+                for row in rows:
+                    handle.write(json.dumps({"prompt": row["prompt"], "completion": row["completion"]},
+                                            ensure_ascii=False) + "\n")
+    write_yaml(run_dir / "run.yaml", {
+        "config": config.to_dict(),
+        "base_model": base_model,
+        "base_model_path": base_model_path,
+        "project": project,
+        "dataset_version": {k: version[k] for k in ("name", "content_hash", "counts", "template")},
+        "libraries": library_versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    })
+    return run_dir
+
+
+@dataclass
+class MemoryEstimate:
+    needed_bytes: int
+    available_bytes: int
+    device: str
+    parts: dict[str, int]
+
+    @property
+    def fits(self) -> bool:
+        return self.needed_bytes <= 0.9 * self.available_bytes
+
+    def describe(self) -> str:
+        gib = 2**30
+        parts = ", ".join(f"{name} {value / gib:.2f}" for name, value in self.parts.items())
+        return (f"needs about {self.needed_bytes / gib:.1f} GiB on the {self.device} ({parts} GiB); "
+                f"{self.available_bytes / gib:.1f} GiB is available")
+
+
+def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_bytes: int, device: str) -> MemoryEstimate:
+    """A conservative estimate of a run's peak memory, from the model's shape and the run's settings.
+
+    Weights (fp32 4 bytes, bf16 2, NF4 about 0.56 per parameter), LoRA weights with their
+    gradients and Adam moments (16 bytes each), and activations kept for the backward pass
+    (about 18 values per hidden unit per token per layer, plus attention scores and the logits).
+    """
+    hidden = model_config.hidden_size
+    layers = model_config.num_hidden_layers
+    vocab = model_config.vocab_size
+    intermediate = getattr(model_config, "intermediate_size", 4 * hidden)
+    heads = model_config.num_attention_heads
+    per_layer = 4 * hidden * hidden + 3 * hidden * intermediate
+    parameters = layers * per_layer + 2 * vocab * hidden
+    weight_bytes = {"lora": 2 if cuda else 4, "qlora": 0.56}[config.method]
+    lora_parameters = layers * config.r * (4 * 2 * hidden + 3 * (hidden + intermediate))
+    tokens = config.batch_size * config.max_length
+    value_bytes = 2 if cuda else 4
+    checkpointing = cuda and available_bytes < 24 * 2**30
+    activation_layers = 1 if checkpointing else layers
+    activations = tokens * activation_layers * (18 * hidden + 2 * intermediate) * value_bytes
+    attention = config.batch_size * heads * config.max_length ** 2 * value_bytes * activation_layers
+    logits = tokens * vocab * 4 * 2
+    parts = {"weights": int(parameters * weight_bytes), "adapter+optimizer": int(lora_parameters * 16),
+             "activations": int(activations + attention), "logits": int(logits)}
+    overhead = 512 * 2**20 if cuda else 1024 * 2**20
+    return MemoryEstimate(int(sum(parts.values()) + overhead), available_bytes, device, parts)

@@ -1,0 +1,209 @@
+"""The training child: `python -m ftstudio.training.worker RUN_DIR` (or under `accelerate launch`).
+
+It reads only its run folder and writes only to it, never the studio database:
+run.yaml and data/ in; metrics.jsonl, status.json, checkpoints/ and adapter/ out.
+Cancel is a CANCEL file the callback obeys at the next step (after saving a
+checkpoint); every checkpoint gets a COMPLETE marker once fully written, so a
+SIGKILL mid-save never leaves a checkpoint that resume would trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from ftstudio.training.config import TrainConfig, read_yaml
+from ftstudio.training.device import choose_precision
+from ftstudio.training.folders import (CANCEL_FILE, COMPLETE_MARKER, latest_complete_checkpoint, write_status)
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _callbacks(run_dir: Path, started: float, max_steps_hint: int):
+    from transformers import TrainerCallback
+
+    metrics_path = run_dir / "metrics.jsonl"
+
+    class StudioCallback(TrainerCallback):
+        """Appends every log to metrics.jsonl, writes a heartbeat, and obeys the CANCEL file."""
+
+        def __init__(self):
+            self.last_tokens = None
+            self.last_time = time.time()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not _is_main_process() or not logs:
+                return
+            now = time.time()
+            record = {"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
+                      "time": round(now - started, 2), **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+            tokens = logs.get("num_tokens")
+            if tokens is not None and self.last_tokens is not None and now > self.last_time:
+                record["tokens_per_second"] = round((tokens - self.last_tokens) / (now - self.last_time), 1)
+            if tokens is not None:
+                self.last_tokens, self.last_time = tokens, now
+            record["memory_mb"] = _memory_mb()
+            with metrics_path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if _is_main_process():
+                write_status(run_dir, "running", step=state.global_step, max_steps=state.max_steps, pid=os.getpid())
+            if (run_dir / CANCEL_FILE).exists():
+                control.should_save = True
+                control.should_training_stop = True
+
+        def on_save(self, args, state, control, **kwargs):
+            if _is_main_process():
+                checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if checkpoint.is_dir():
+                    (checkpoint / COMPLETE_MARKER).write_text(str(state.global_step))
+
+    return [StudioCallback()]
+
+
+def _memory_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    import psutil
+
+    return round(psutil.Process().memory_info().rss / 2**20, 1)
+
+
+def load_base(base_model: str, config: TrainConfig, dtype):
+    """The base model for training: full precision for LoRA, 4-bit NF4 for QLoRA."""
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs = {"dtype": dtype}
+    if config.method == "qlora":
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=config.double_quant,
+            bnb_4bit_compute_dtype=dtype)
+        if torch.cuda.is_available():
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+    return AutoModelForCausalLM.from_pretrained(base_model, **kwargs)
+
+
+def lora_config(config: TrainConfig):
+    from peft import LoraConfig
+
+    targets = config.target_modules if config.target_modules == "all-linear" else \
+        [name.strip() for name in config.target_modules.split(",") if name.strip()]
+    return LoraConfig(r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=targets,
+                      task_type="CAUSAL_LM")
+
+
+def sft_config(run_dir: Path, config: TrainConfig, precision, has_validation: bool):
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(run_dir / "checkpoints"),
+        num_train_epochs=config.epochs if config.max_steps <= 0 else 1,
+        max_steps=config.max_steps if config.max_steps > 0 else -1,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accumulation,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.scheduler,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps in transformers 5
+        logging_steps=1,
+        eval_strategy="steps" if has_validation and config.eval_steps > 0 else "no",
+        eval_steps=config.eval_steps or None,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        seed=config.seed,
+        data_seed=config.seed,
+        max_length=config.max_length,
+        completion_only_loss=config.completion_only,
+        packing=config.batching == "packing",
+        train_sampling_strategy="group_by_length" if config.batching == "group_by_length" else "random",
+        # Measured, not trusted: on a CPU without native bf16, autocast and checkpointing cost ~19x per step.
+        bf16=precision.bf16,
+        fp16=precision.fp16,
+        gradient_checkpointing=precision.gradient_checkpointing,
+        use_cpu=not precision.cuda,
+        report_to=[],
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        save_only_model=False,
+    )
+
+
+def train(run_dir: Path) -> int:
+    """Run (or resume) the run in `run_dir`; returns the process exit code."""
+    import torch
+    from datasets import load_dataset
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer
+
+    run = read_yaml(run_dir / "run.yaml")
+    config = TrainConfig.from_dict(run["config"])
+    started = time.time()
+    precision = choose_precision(config)
+    torch.manual_seed(config.seed)
+    write_status(run_dir, "running", step=0, pid=os.getpid())
+
+    tokenizer = AutoTokenizer.from_pretrained(run["base_model_path"])
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = load_base(run["base_model_path"], config, precision.dtype)
+    if config.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=precision.gradient_checkpointing)
+    files = {"train": str(run_dir / "data" / "train.jsonl")}
+    if (run_dir / "data" / "validation.jsonl").exists():
+        files["validation"] = str(run_dir / "data" / "validation.jsonl")
+    data = load_dataset("json", data_files=files)
+    trainer = SFTTrainer(
+        model=model,
+        args=sft_config(run_dir, config, precision, "validation" in data),
+        train_dataset=data["train"],
+        eval_dataset=data.get("validation"),
+        processing_class=tokenizer,
+        peft_config=lora_config(config),
+        callbacks=_callbacks(run_dir, started, config.max_steps),
+    )
+    resume = latest_complete_checkpoint(run_dir)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    state = trainer.state
+    if (run_dir / CANCEL_FILE).exists():
+        write_status(run_dir, "cancelled", step=state.global_step, max_steps=state.max_steps)
+        return 0
+    final_eval = trainer.evaluate() if "validation" in data else {}
+    if _is_main_process():
+        trainer.model.save_pretrained(str(run_dir / "adapter"))
+        tokenizer.save_pretrained(str(run_dir / "adapter"))
+        if final_eval:
+            with (run_dir / "metrics.jsonl").open("a") as handle:
+                handle.write(json.dumps({"step": state.global_step, "max_steps": state.max_steps,
+                                         "time": round(time.time() - started, 2), **final_eval}) + "\n")
+        write_status(run_dir, "finished", step=state.global_step, max_steps=state.max_steps)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m ftstudio.training.worker RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(argv[0]).resolve()
+    try:
+        return train(run_dir)
+    except Exception as error:  # the app shows this; the traceback goes to worker.log
+        traceback.print_exc()
+        write_status(run_dir, "failed", error=f"{type(error).__name__}: {error}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Training runs in real child processes on the tiny random Llama (and once on the embedded model)."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ftstudio.importing import import_paths
+from ftstudio.templates import Template
+from ftstudio.training.config import TrainConfig
+from ftstudio.training.folders import latest_complete_checkpoint, read_status
+from ftstudio.training.manager import RunManager
+from ftstudio.training.prepare import RunError
+from ftstudio.versions import SplitPlan, freeze_version
+
+
+@pytest.fixture
+def frozen(store, settings, tiny_model_dir, tmp_path):
+    settings.base_model = str(tiny_model_dir)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(json.dumps({"question": f"Where is pallet {n}?",
+                                           "response": f"Pallet {n} is in depot {n % 4}, forecasts say {n * 3}."})
+                               for n in range(40)))
+    project = store.create_project("replies", "generation")
+    import_paths(store, project, [pairs])
+    freeze_version(store, project, Template("chat"), SplitPlan((0.8, 0.2, 0.0)))
+    return project
+
+
+def small(**overrides) -> TrainConfig:
+    return TrainConfig(**{"max_steps": 6, "batch_size": 4, "max_length": 128, "eval_steps": 3, "save_steps": 2,
+                          "learning_rate": 5e-3, **overrides})
+
+
+def test_a_run_trains_lora_in_a_child_and_leaves_the_base_untouched(store, settings, frozen, tiny_model_dir):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    manager = RunManager(store, settings)
+    run_id = manager.create_run(frozen, "v1", small())
+    run = manager.wait(run_id, interval=0.5)
+    log = (Path(run["run_dir"]) / "worker.log").read_text()
+    assert run["status"] == "finished", log[-3000:]
+    assert run["step"] == 6 and run["train_loss"] is not None and run["eval_loss"] is not None
+    adapter = Path(run["run_dir"]) / "adapter"
+    assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    original = {k: v.clone() for k, v in base.state_dict().items()}
+    tuned = PeftModel.from_pretrained(base, adapter)
+    lora_b = [p for n, p in tuned.named_parameters() if "lora_B" in n]
+    assert lora_b and any(p.abs().sum() > 0 for p in lora_b)  # initialised at zero: training moved them
+    for name, value in tuned.get_base_model().state_dict().items():
+        key = name.replace(".base_layer", "")
+        if key in original:
+            assert torch.equal(value, original[key]), f"base weight {key} changed"
+    metrics = [json.loads(l) for l in (Path(run["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    assert any("eval_loss" in m for m in metrics) and any("tokens_per_second" in m for m in metrics)
+
+
+def test_cancel_then_resume_reaches_the_planned_steps(store, settings, frozen):
+    manager = RunManager(store, settings)
+    run_id = manager.create_run(frozen, "v1", small(max_steps=12, save_steps=2))
+    while store.get_run(run_id)["step"] < 2:
+        manager.poll()
+        time.sleep(0.3)
+    manager.cancel(run_id)
+    run = manager.wait(run_id, interval=0.5)
+    assert run["status"] == "cancelled" and run["step"] < 12
+    assert latest_complete_checkpoint(Path(run["run_dir"])) is not None
+    manager.resume(run_id)
+    run = manager.wait(run_id, interval=0.5)
+    assert run["status"] == "finished" and run["step"] == 12
+
+
+def test_a_killed_child_leaves_the_app_healthy_and_the_run_resumable(store, settings, frozen):
+    manager = RunManager(store, settings)
+    run_id = manager.create_run(frozen, "v1", small(max_steps=14, save_steps=2))
+    while store.get_run(run_id)["step"] < 5:
+        manager.poll()
+        time.sleep(0.2)
+    run = store.get_run(run_id)
+    os.killpg(os.getpgid(run["pid"]), signal.SIGKILL)
+    run = manager.wait(run_id, interval=0.3)
+    assert run["status"] == "interrupted"
+    assert store.count_items(frozen.id) == 40  # the database is fine
+    manager.resume(run_id)
+    run = manager.wait(run_id, interval=0.5)
+    assert run["status"] == "finished" and run["step"] == 14, (Path(run["run_dir"]) / "worker.log").read_text()[-2000:]
+
+
+def test_a_run_that_cannot_fit_is_refused_with_numbers(store, settings, frozen):
+    manager = RunManager(store, settings)
+    with pytest.raises(RunError, match=r"needs about .* GiB .* available"):
+        manager.create_run(frozen, "v1", small(batch_size=4096, max_length=8192))
+    with pytest.raises(RunError, match="no version"):
+        manager.create_run(frozen, "v9", small())
+    with pytest.raises(ValueError, match="method must be"):
+        manager.create_run(frozen, "v1", small(method="full"))
+    assert store.list_runs() == []
+
+
+def test_qlora_runs_on_the_cpu(store, settings, frozen):
+    manager = RunManager(store, settings)
+    run_id = manager.create_run(frozen, "v1", small(method="qlora", max_steps=3, eval_steps=0))
+    run = manager.wait(run_id, interval=0.5)
+    assert run["status"] == "finished", (Path(run["run_dir"]) / "worker.log").read_text()[-3000:]
+    config = json.loads((Path(run["run_dir"]) / "adapter" / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA"
