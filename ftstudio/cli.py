@@ -179,6 +179,110 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _train_config(args):
+    from ftstudio.training.config import TrainConfig
+
+    return TrainConfig.from_dict({f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                                  if getattr(args, f.name, None) is not None})
+
+
+def _progress_printer(as_json: bool):
+    def show(run) -> None:
+        if not as_json:
+            total = run["max_steps"] or "?"
+            loss = f" loss {run['train_loss']:.4f}" if run["train_loss"] is not None else ""
+            evaluation = f" val {run['eval_loss']:.4f}" if run["eval_loss"] is not None else ""
+            print(f"\rrun {run['id']} {run['status']}: step {run['step']}/{total}{loss}{evaluation}   ",
+                  end="", file=sys.stderr, flush=True)
+    return show
+
+
+def _run_payload(run: dict) -> dict:
+    return {k: run[k] for k in ("id", "name", "project_name", "version_name", "base_model", "method", "status", "step",
+                                "max_steps", "train_loss", "eval_loss", "run_dir")}
+
+
+def cmd_train(args) -> int:
+    if args.run_dir:
+        from ftstudio.training.worker import main as worker_main
+
+        return worker_main([args.run_dir])
+    from ftstudio.training.manager import RunManager
+
+    if not (args.project and args.version):
+        raise StoreError("Name --project and --version (a frozen version), or give --run-dir DIR.")
+    settings = _settings(args)
+    store = _open(settings)
+    project = _project(store, args.project)
+    manager = RunManager(store, settings)
+    if args.prepare_only:
+
+        run_id = manager.create_run(project, args.version, _train_config(args), check_memory=False,
+                                    queue=False)
+        run = store.get_run(run_id)
+        _print(_run_payload(run), args.json, f"Prepared {run['run_dir']}\n"
+               f"Train it anywhere with: ftstudio train --run-dir {run['run_dir']}\n"
+               f"then bring it back with: ftstudio runs import DIR --project {project.name!r}")
+        return 0
+    run_id = manager.create_run(project, args.version, _train_config(args))
+    run = manager.wait(run_id, on_progress=_progress_printer(args.json))
+    if not args.json:
+        print(file=sys.stderr)
+    _print(_run_payload(run), args.json, f"run {run['id']} {run['status']}: {run['run_dir']}")
+    return 0 if run["status"] == "finished" else 1
+
+
+def cmd_runs(args) -> int:
+    from ftstudio.training.manager import RunManager
+
+    settings = _settings(args)
+    store = _open(settings)
+    manager = RunManager(store, settings)
+    if args.action == "import":
+        if not (args.target and args.project):
+            raise StoreError("Usage: ftstudio runs import DIR --project NAME")
+        run_id = manager.import_run_folder(Path(args.target), _project(store, args.project))
+        run = store.get_run(run_id)
+        _print(_run_payload(run), args.json, f"Imported run {run_id} ({run['status']}) from {args.target}")
+        return 0
+    if args.action in ("cancel", "resume"):
+        if not (args.target or "").isdigit():
+            raise StoreError(f"Usage: ftstudio runs {args.action} RUN_ID")
+        manager.reattach()
+        if args.action == "cancel":
+            manager.cancel(int(args.target))
+            run = store.get_run(int(args.target))
+            _print(_run_payload(run), args.json, f"Cancel requested for run {args.target}.")
+            return 0
+        manager.resume(int(args.target))
+        run = manager.wait(int(args.target), on_progress=_progress_printer(args.json))
+        _print(_run_payload(run), args.json, f"\nrun {run['id']} {run['status']}")
+        return 0
+    project = _project(store, args.project) if args.project else None
+    runs = store.list_runs(project.id if project else None)
+    payload = [_run_payload(r) for r in runs]
+    lines = [f"{r['id']:>4}  {r['status']:<11} {r['project_name']} / {r['version_name'] or '-'}  {r['method']}  "
+             f"step {r['step']}/{r['max_steps'] or '?'}  loss {r['train_loss'] if r['train_loss'] is not None else '-'}  "
+             f"val {r['eval_loss'] if r['eval_loss'] is not None else '-'}" for r in runs]
+    _print(payload, args.json, "\n".join(lines) or "No runs yet: `ftstudio train --project P --version V`.")
+    return 0
+
+
+def _add_train_settings(parser) -> None:
+    from ftstudio.training.config import TrainConfig
+
+    group = parser.add_argument_group("run settings (defaults in brackets)")
+    for f in fields(TrainConfig):
+        default = f.default
+        option = "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):
+            group.add_argument(option, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{f.metadata['help']} [{default}]")
+        else:
+            group.add_argument(option, dest=f.name, type=type(default), default=None,
+                               help=f"{f.metadata['help']} [{default}]")
+
+
 def cmd_bench(args) -> int:
     from ftstudio.bench import run_benchmark
 
@@ -264,9 +368,32 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--json", action="store_true", help="Print JSON.")
     export.set_defaults(func=cmd_export)
 
+    train = commands.add_parser("train", help="Train a LoRA/QLoRA adapter on a frozen dataset version.",
+                                description="Train on a frozen version in a child process and wait for it; or run a "
+                                "prepared run folder on this machine with --run-dir.")
+    train.add_argument("--project", help="Project name.")
+    train.add_argument("--version", help="Frozen dataset version to train on.")
+    train.add_argument("--run-dir", help="Run a prepared run folder here (no database needed).")
+    train.add_argument("--prepare-only", action="store_true", help="Write the run folder and stop, to train elsewhere.")
+    train.add_argument("--json", action="store_true", help="Print JSON.")
+    _add_train_settings(train)
+    train.set_defaults(func=cmd_train)
+
+    runs = commands.add_parser("runs", help="List, import, cancel or resume training runs.",
+                               description="ftstudio runs [list] | runs import DIR --project P | runs cancel ID | "
+                               "runs resume ID")
+    runs.add_argument("action", nargs="?", default="list", choices=["list", "import", "cancel", "resume"],
+                      help="What to do (default: list).")
+    runs.add_argument("target", nargs="?", help="A run folder (import) or a run id (cancel, resume).")
+    runs.add_argument("--project", help="Project name.")
+    runs.add_argument("--json", action="store_true", help="Print JSON.")
+    runs.set_defaults(func=cmd_runs)
+
     bench = commands.add_parser("bench", help="Run a benchmark against its baseline and print figures.",
                                 description="Benchmarks measured side by side with a baseline in one run.")
-    bench.add_argument("name", choices=["ingest"], help="Which benchmark.")
+    bench.add_argument("name", choices=["ingest", "train"], help="Which benchmark.")
+    bench.add_argument("--steps", type=int, help="train: optimizer steps for each trainer.")
+    bench.add_argument("--model", help="train: a local model folder instead of the embedded model.")
     bench.add_argument("--emails", type=int, default=20_000, help="ingest: how many emails to generate.")
     bench.add_argument("--json", action="store_true", help="Print JSON.")
     bench.set_defaults(func=cmd_bench)
@@ -277,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (StoreError, ValueError) as error:
+    except (StoreError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except ImportError as error:

@@ -111,3 +111,41 @@ def test_qlora_runs_on_the_cpu(store, settings, frozen):
     assert run["status"] == "finished", (Path(run["run_dir"]) / "worker.log").read_text()[-3000:]
     config = json.loads((Path(run["run_dir"]) / "adapter" / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA"
+
+
+def test_cli_trains_prepares_runs_elsewhere_and_imports(tmp_path, tiny_model_dir):
+    import shutil
+    import subprocess
+    import sys
+
+    home = str(tmp_path / "home")
+
+    def cli(*args, check=True):
+        result = subprocess.run([sys.executable, "-m", "ftstudio", "--home", home, "--base-model", str(tiny_model_dir),
+                                 *args], capture_output=True, text=True, timeout=300)
+        if check:
+            assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(json.dumps({"prompt": f"Idea {n}", "completion": f"Post about idea {n}."})
+                               for n in range(20)))
+    cli("import", str(pairs), "--project", "posts")
+    cli("freeze", "--project", "posts", "--template", "alpaca")
+    trained = json.loads(cli("train", "--project", "posts", "--version", "v1", "--max-steps", "3",
+                             "--max-length", "256", "--eval-steps", "0", "--json").stdout)
+    assert trained["status"] == "finished" and trained["step"] == 3
+
+    prepared = json.loads(cli("train", "--project", "posts", "--version", "v1", "--max-steps", "2",
+                              "--max-length", "256", "--prepare-only", "--json").stdout)
+    elsewhere = tmp_path / "cluster" / Path(prepared["run_dir"]).name
+    shutil.copytree(prepared["run_dir"], elsewhere)
+    worker = subprocess.run([sys.executable, "-m", "ftstudio", "train", "--run-dir", str(elsewhere)],
+                            capture_output=True, text=True, timeout=300)
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    assert read_status(elsewhere)["state"] == "finished"
+    shutil.rmtree(prepared["run_dir"])  # as if it had been trained on another machine only
+    imported = json.loads(cli("runs", "import", str(elsewhere), "--project", "posts", "--json").stdout)
+    assert imported["status"] == "finished" and imported["step"] == 2
+    listed = json.loads(cli("runs", "--json").stdout)
+    assert {r["status"] for r in listed} >= {"finished", "prepared"} and len(listed) == 3

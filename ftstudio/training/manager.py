@@ -85,7 +85,7 @@ class RunManager:
         return load_tokenizer(base_model, self.settings.model_cache)
 
     def create_run(self, project: Project, version_name: str, config: TrainConfig, user_name: str | None = None,
-                   base_model: str | None = None, check_memory: bool = True) -> int:
+                   base_model: str | None = None, check_memory: bool = True, queue: bool = True) -> int:
         """Write the run folder from a frozen version and queue the run; refuse one that cannot fit."""
         from transformers import AutoConfig
 
@@ -112,8 +112,10 @@ class RunManager:
         write_run_folder(run_dir, config, base_model, base_path, version, split_rows,
                          {"name": project.name, "task_type": project.task_type})
         run_id = self.store.create_run(project.id, version["id"], run_dir.name, base_model, config.method,
-                                       config.to_dict(), str(run_dir), user_name)
-        self.start_next()
+                                       config.to_dict(), str(run_dir), user_name,
+                                       status="queued" if queue else "prepared")
+        if queue:
+            self.start_next()
         return run_id
 
     def import_run_folder(self, folder: Path, project: Project, user_name: str | None = None) -> int:

@@ -173,6 +173,9 @@ def train(run_dir: Path) -> int:
         peft_config=lora_config(config),
         callbacks=_callbacks(run_dir, started, config.max_steps),
     )
+    if len(trainer.train_dataset) == 0:
+        raise ValueError(f"No training example is left after tokenizing with max_length {config.max_length}: "
+                         "the prompts are longer than that. Raise max_length or shorten the template.")
     resume = latest_complete_checkpoint(run_dir)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     state = trainer.state
