@@ -82,7 +82,8 @@ def live_app(settings, tiny_model_dir):
 
     settings.base_model = str(tiny_model_dir)
     port = free_port()
-    app, store = serve(settings, host="127.0.0.1", port=port, block=False)
+    app, store, manager = serve(settings, host="127.0.0.1", port=port, block=False)
     yield f"http://127.0.0.1:{port}/", store
+    manager.stop_polling()
     app.close()
     store.close()

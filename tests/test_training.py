@@ -149,3 +149,24 @@ def test_cli_trains_prepares_runs_elsewhere_and_imports(tmp_path, tiny_model_dir
     assert imported["status"] == "finished" and imported["step"] == 2
     listed = json.loads(cli("runs", "--json").stdout)
     assert {r["status"] for r in listed} >= {"finished", "prepared"} and len(listed) == 3
+
+
+@pytest.mark.slow
+def test_the_embedded_model_trains_two_steps(store, settings, tmp_path):
+    """The real SmolLM2-135M-Instruct: two LoRA steps on the sample posts, in a real child process."""
+    from ftstudio.samples import load_sample_projects
+
+    settings.base_model = "embedded:SmolLM2-135M-Instruct"
+    load_sample_projects(store, settings)
+    project = store.find_project("Sample: LinkedIn posts")
+    from ftstudio.labeling import decide, next_task
+
+    for n in range(8):
+        task = next_task(store, project, "maya")
+        decide(store, project, "maya", task.item["id"], "accepted", f"A post about lesson {n}", task.output)
+    freeze_version(store, project, Template("chat"), SplitPlan((0.75, 0.25, 0.0)))
+    manager = RunManager(store, settings)
+    run_id = manager.create_run(project, "v1", TrainConfig(max_steps=2, batch_size=2, max_length=512, eval_steps=0))
+    run = manager.wait(run_id, interval=1.0)
+    assert run["status"] == "finished", (Path(run["run_dir"]) / "worker.log").read_text()[-3000:]
+    assert run["step"] == 2 and 0 < run["train_loss"] < 10

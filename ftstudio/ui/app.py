@@ -13,13 +13,16 @@ from ftstudio.generation import BaseModel
 from ftstudio.ui.datasets_tab import create_datasets_tab
 from ftstudio.ui.label_tab import SHORTCUTS_JS, create_label_tab
 from ftstudio.ui.model_tab import create_model_tab
+from ftstudio.ui.train_tab import create_train_tab
+from ftstudio.training.manager import RunManager
 
 CSS_PATH = Path(__file__).resolve().parent.parent.parent / "assets" / "style.css"
 
 
-def build_app(store: Store, settings: Settings) -> gr.Blocks:
+def build_app(store: Store, settings: Settings, manager: RunManager | None = None) -> gr.Blocks:
     """The whole app; everything it needs comes in as arguments (Gradio shares module globals between users)."""
     base_model = BaseModel(settings)
+    manager = manager or RunManager(store, settings, lambda: base_model.tokenizer)
     with gr.Blocks(title="ftstudio") as app:
         gr.Markdown("# ftstudio\nYour posts and emails → a fine-tuned model, and the evidence that it is better.",
                     elem_id="masthead")
@@ -30,6 +33,8 @@ def build_app(store: Store, settings: Settings) -> gr.Blocks:
                 create_label_tab(app, label_tab, store, base_model, project)
             with gr.Tab("Datasets", id="datasets", elem_id="datasets-tab") as datasets_tab:
                 create_datasets_tab(app, datasets_tab, store, settings, base_model, project)
+            with gr.Tab("Train", id="train", elem_id="train-tab") as train_tab:
+                create_train_tab(app, train_tab, store, settings, manager, project)
             with gr.Tab("Model", id="model"):
                 create_model_tab(settings, base_model)
     return app
@@ -48,12 +53,17 @@ def launch_kwargs(settings: Settings) -> dict:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
-    """Open the studio database (this process becomes its only writer) and serve the app."""
+    """Open the studio database (this process becomes its only writer) and serve the app.
+
+    Returns (app, store, run manager) once the server stops, or at once when `block` is False.
+    """
     settings.ensure_dirs()
     store = open_store(settings.database_path)
-    app = build_app(store, settings)
+    manager = RunManager(store, settings)
+    manager.start_polling()  # also re-attaches to runs still alive and marks dead ones interrupted
+    app = build_app(store, settings, manager)
     write_app_marker(settings.home, f"http://{host}:{port}")
     app.queue(default_concurrency_limit=4)
     app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
                **launch_kwargs(settings))
-    return app, store
+    return app, store, manager

@@ -1,0 +1,503 @@
+"""`ftstudio bench train`: the studio's trainer against the classic tutorial recipe, side by side in one run.
+
+Both train LoRA adapters on the same base model, the same synthetic posts (lengths
+spread like real posts, about 20 to 500 tokens), with the same LoRA settings,
+learning rate, schedule, batch size, seed, dtype and number of optimizer steps.
+
+- project: the worker's own code path (`load_base`, `lora_config`, `sft_config`,
+  `choose_precision`, TRL's SFTTrainer on prompt/completion pairs), once per
+  batching mode (group_by_length, the default, and packing).
+- tutorial: `transformers.Trainer` on a peft model, every example tokenized with
+  `padding="max_length"` and `truncation=True`, labels = input_ids with padding
+  masked to -100 (so it trains on prompt and completion, as the tutorials do),
+  the default random sampler, no packing.
+
+Throughput counts real tokens only (the attention mask's ones, or every token of
+a padding-free packed row), from the second optimizer step to the last (the first
+warms up allocators and thread pools). Validation loss is recomputed after
+training by one function for every model: mean cross-entropy over completion
+tokens only, padding excluded, on the same held-out examples. MFU counts 4·N
+FLOPs per real token (a LoRA step: forward 2N, backward through frozen weights 2N,
+the small adapter's own weight gradients left out) against a matmul peak measured
+in the same process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import os
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ftstudio.bench.gemm import matmul_peak
+
+DEFAULTS = {
+    "steps": 20,
+    "train_examples": 256,
+    "validation_examples": 32,
+    "batch_size": 4,
+    "max_length": 512,
+    "seed": 0,
+    "model": None,  # a local model folder; default: the embedded SmolLM2-135M (CPU) or a random 0.5B Qwen2 (GPU)
+    "tokenizer": None,  # for the random GPU model; default: the embedded model's tokenizer
+    "cache": None,  # where the embedded model is converted once
+    "variants": ("group_by_length", "packing"),
+}
+GPU_DEFAULTS = {"steps": 40, "batch_size": 16}
+LOSS_DEFINITION = "mean cross-entropy over completion tokens only (no prompt, no padding), same examples for every model"
+
+# --- synthetic posts ---------------------------------------------------------------------------------------------
+
+TOPICS = {
+    "remote work": [
+        "Our {team} team has been fully remote for {n} months now, and the biggest change was writing things down.",
+        "Meetings dropped by {pct}% once we moved status updates into a shared document.",
+        "The hardest part was not the tooling but trusting people to manage their own {weekday}s.",
+        "We still meet in {city} once a quarter, mostly to argue about whiteboards.",
+        "Async work rewards clear writing, so we started reviewing memos like we review code.",
+        "New hires get a buddy for their first {n} weeks, which cut onboarding questions in half.",
+    ],
+    "dashboards": [
+        "We retired {n} dashboards last quarter and nobody noticed, which says everything.",
+        "A dashboard nobody opens is a cost, not an asset, no matter how pretty the charts are.",
+        "The {team} team now starts every metric with the decision it is supposed to change.",
+        "Our weekly review fits on one page: three numbers, their trend, and what we will do on {weekday}.",
+        "Forecasts beat gut feeling only when the data underneath is clean, and ours was {pct}% duplicates.",
+        "If a chart needs a legend to be understood, it probably needs a sentence instead.",
+    ],
+    "hiring": [
+        "We reviewed {n} applications for one {team} role and learned more about our job ad than the candidates.",
+        "Take-home tasks longer than two hours filter for free time, not for skill.",
+        "Every interviewer now writes feedback before talking to the others, which removed a lot of anchoring.",
+        "Our best hire this year came from a referral in {city} and had never used our stack.",
+        "Rejection emails within {n} days improved our candidate survey by {pct} points.",
+        "Structured interviews felt stiff at first, then they made our decisions far easier to explain.",
+    ],
+    "logistics": [
+        "The pallets for {city} left the depot on {weekday}, two days ahead of the plan.",
+        "Late deliveries fell by {pct}% after we moved the cut-off to the afternoon.",
+        "Our {team} crew rebuilt the picking route and saved {n} minutes per shift.",
+        "A strike in {city} delayed the trucks, so we rerouted through the northern depot.",
+        "Shipment tracking only helps customers when the estimate is honest, even when it is bad news.",
+        "We now load the heaviest orders first, which sounds obvious and took us {n} years to do.",
+    ],
+    "product launches": [
+        "We shipped version {n} of the app on {weekday}, after a beta with {pct} customers in {city}.",
+        "The feature people asked for most turned out to be a better export button.",
+        "Our {team} team wrote the release notes before writing the code, and the scope got smaller.",
+        "Launch day was quiet, which is exactly what a staged rollout is supposed to feel like.",
+        "Support tickets dropped by {pct}% in the first week, mostly thanks to clearer error messages.",
+        "We cut three features a week before launch and nobody has asked for them since.",
+    ],
+}
+OPENERS = ["Quick thought from this week.", "A small lesson we learned the hard way.", "Some numbers from {city}.",
+           "Something I keep repeating to the {team} team.", "Here is what changed for us."]
+CLOSERS = ["Curious how others handle this.", "What would you have done differently?",
+           "More on this next {weekday}.", "Thanks to everyone on the {team} team.", "#{tag} #lessonslearned"]
+TEAMS = ["platform", "data", "ops", "support", "design", "sales", "warehouse", "finance"]
+CITIES = ["Lyon", "Osaka", "Lagos", "Porto", "Gdansk", "Austin", "Leeds", "Pune"]
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+AUDIENCES = ["engineering managers", "founders", "operations leads", "new graduates", "data teams"]
+
+
+def _fill(rng: random.Random, text: str, topic: str) -> str:
+    return text.format(team=rng.choice(TEAMS), city=rng.choice(CITIES), weekday=rng.choice(WEEKDAYS),
+                       n=rng.randint(2, 40), pct=rng.randint(5, 60), tag=topic.replace(" ", ""))
+
+
+def synthetic_posts(tokenizer, count: int, seed: int = 0, low: int = 20, high: int = 500) -> list[dict]:
+    """Prompt/completion pairs whose completions are log-normally long (median ~110 tokens, clipped to low..high)."""
+    rng = random.Random(seed)
+    posts = []
+    for _ in range(count):
+        topic = rng.choice(sorted(TOPICS))
+        target = int(min(high, max(low, rng.lognormvariate(math.log(110), 0.75))))
+        size = "short" if target < 80 else "medium-length" if target < 200 else "long"
+        sentences = [_fill(rng, rng.choice(OPENERS), topic)]
+        length = len(tokenizer(sentences[0], add_special_tokens=False)["input_ids"])
+        while length < target:
+            sentence = _fill(rng, rng.choice(TOPICS[topic] + CLOSERS[:1]), topic)
+            length += len(tokenizer(" " + sentence, add_special_tokens=False)["input_ids"])
+            sentences.append(sentence)
+        sentences.append(_fill(rng, rng.choice(CLOSERS), topic))
+        paragraphs = [" ".join(sentences[i:i + 3]) for i in range(0, len(sentences), 3)]
+        posts.append({"input": f"Write a {size} LinkedIn post about {topic} for {rng.choice(AUDIENCES)}.",
+                      "output": "\n\n".join(paragraphs)})
+    return posts
+
+
+def rendered_pairs(posts: list[dict], tokenizer) -> list[dict]:
+    """Prompt and completion text exactly as the studio renders them (the base model's chat template)."""
+    from ftstudio.templates import Template, render
+
+    pairs = []
+    for post in posts:
+        rendered = render(Template("chat"), post, tokenizer)
+        pairs.append({"prompt": rendered.prompt, "completion": rendered.completion})
+    return pairs
+
+
+# --- measuring ---------------------------------------------------------------------------------------------------
+
+class _TokenMeter:
+    """Wraps a data collator and records the real and padded token count of every batch it builds."""
+
+    def __init__(self, collator):
+        self.collator, self.real, self.padded = collator, [], []
+
+    def __call__(self, features):
+        batch = self.collator(features)
+        mask = batch.get("attention_mask")
+        self.padded.append(int(batch["input_ids"].numel()))
+        self.real.append(int(mask.sum()) if mask is not None else int(batch["input_ids"].numel()))
+        return batch
+
+
+def _step_clock():
+    import torch
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        """The wall time at the end of every optimizer step (after the GPU has finished it)."""
+
+        def __init__(self):
+            self.ends = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.ends.append(time.perf_counter())
+
+    return StepClock()
+
+
+def _throughput(clock, meter, steps: int) -> dict:
+    """Real tokens per second over steps 2..N: the first step pays for warm-up and is left out."""
+    ends, real, padded = clock.ends[:steps], meter.real[:steps], meter.padded[:steps]
+    if len(ends) < 2:
+        raise RuntimeError("The benchmark needs at least 2 optimizer steps (one warm-up, one timed).")
+    seconds = ends[-1] - ends[0]
+    timed_real, timed_padded = sum(real[1:len(ends)]), sum(padded[1:len(ends)])
+    return {"tokens_per_second": timed_real / seconds, "seconds_per_step": seconds / (len(ends) - 1),
+            "real_tokens_per_step": timed_real / (len(ends) - 1), "padding_fraction": 1 - timed_real / timed_padded,
+            "timed_seconds": seconds, "steps_run": len(ends)}
+
+
+def completion_loss(model, tokenizer, pairs: list[dict], max_length: int, batch_size: int = 4) -> float:
+    """Mean cross-entropy over completion tokens only (prompt and padding excluded), the same for every model."""
+    import torch
+    import torch.nn.functional as F
+
+    device = next(model.parameters()).device
+    examples = []
+    for pair in pairs:
+        prompt = tokenizer(pair["prompt"], add_special_tokens=False)["input_ids"]
+        completion = tokenizer(pair["completion"], add_special_tokens=False)["input_ids"]
+        examples.append(((prompt + completion)[:max_length], ([-100] * len(prompt) + completion)[:max_length]))
+    examples.sort(key=lambda e: len(e[0]))  # little padding: it is masked anyway, but costs time
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(examples), batch_size):
+            chunk = examples[start:start + batch_size]
+            width = max(len(ids) for ids, _ in chunk)
+            ids = torch.tensor([i + [tokenizer.pad_token_id] * (width - len(i)) for i, _ in chunk], device=device)
+            labels = torch.tensor([l + [-100] * (width - len(l)) for _, l in chunk], device=device)
+            mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in chunk], device=device)
+            logits = model(input_ids=ids, attention_mask=mask).logits.float()
+            targets = labels[:, 1:]
+            total += F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                     ignore_index=-100, reduction="sum").item()
+            count += int((targets != -100).sum())
+    return total / count
+
+
+def _parameters(model_path: str) -> dict:
+    """Total parameters of the base model (tied embeddings counted once) and the same without the input embedding."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_path))
+    total = sum(p.numel() for p in model.parameters())
+    embedding = model.get_input_embeddings().weight.numel()
+    return {"total": total, "non_embedding": total - embedding}
+
+
+def _release():
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_memory_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB; process-wide peak
+
+
+# --- the two recipes ---------------------------------------------------------------------------------------------
+
+def train_project(model_path: str, tokenizer, pairs: list[dict], config, precision, workdir: Path):
+    """The worker's code path (same helpers, same trainer), in process; returns (trained model, throughput)."""
+    import torch
+    from datasets import Dataset
+    from transformers.trainer_utils import SaveStrategy
+    from trl import SFTTrainer
+
+    from ftstudio.training.worker import load_base, lora_config, sft_config
+
+    torch.manual_seed(config.seed)
+    model = load_base(model_path, config, precision.dtype)
+    args = sft_config(workdir, config, precision, has_validation=False)
+    args.save_strategy = SaveStrategy.NO  # checkpoints would be timed too; the worker's are every 20 steps
+    clock = _step_clock()
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
+                         peft_config=lora_config(config), callbacks=[clock])
+    meter = _TokenMeter(trainer.data_collator)
+    trainer.data_collator = meter  # read when train() builds its dataloader
+    trainer.train()
+    return trainer.model, _throughput(clock, meter, config.max_steps)
+
+
+def train_tutorial(model_path: str, tokenizer, pairs: list[dict], config, precision, workdir: Path):
+    """The classic recipe: pad every example to max_length, labels = input_ids, HF Trainer, random order."""
+    import torch
+    from datasets import Dataset
+    from peft import get_peft_model
+    from transformers import Trainer, TrainingArguments, default_data_collator
+
+    from ftstudio.training.worker import load_base, lora_config
+
+    encoded = tokenizer([p["prompt"] + p["completion"] for p in pairs], padding="max_length",
+                        max_length=config.max_length, truncation=True)
+    labels = [[t if m else -100 for t, m in zip(ids, mask)]
+              for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"])]
+    dataset = Dataset.from_dict({"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
+                                 "labels": labels})
+    torch.manual_seed(config.seed)
+    model = get_peft_model(load_base(model_path, config, precision.dtype), lora_config(config))
+    if precision.gradient_checkpointing:
+        model.enable_input_require_grads()
+    args = TrainingArguments(
+        output_dir=str(workdir / "checkpoints"), max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accumulation,
+        learning_rate=config.learning_rate, lr_scheduler_type=config.scheduler, warmup_steps=config.warmup_ratio,
+        logging_steps=1, save_strategy="no", seed=config.seed, data_seed=config.seed,
+        bf16=precision.bf16, fp16=precision.fp16, gradient_checkpointing=precision.gradient_checkpointing,
+        use_cpu=not precision.cuda, report_to=[], dataloader_num_workers=0, disable_tqdm=True)
+    clock = _step_clock()
+    meter = _TokenMeter(default_data_collator)
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=meter, callbacks=[clock])
+    trainer.train()
+    return trainer.model, _throughput(clock, meter, config.max_steps)
+
+
+# --- models ------------------------------------------------------------------------------------------------------
+
+def build_random_model(tokenizer, folder: Path, seed: int = 0) -> str:
+    """A randomly initialised model of Qwen2.5-0.5B's shape (494M parameters), saved with `tokenizer`; no network."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(vocab_size=max(151936, len(tokenizer)), hidden_size=896, intermediate_size=4864,
+                         num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                         max_position_embeddings=4096, rope_theta=1_000_000.0, tie_word_embeddings=True,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        model = Qwen2ForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    del model
+    return str(folder)
+
+
+def _default_cache() -> Path:
+    if os.environ.get("FTSTUDIO_HOME"):
+        from ftstudio.config import Settings
+
+        return Settings().model_cache
+    return Path.home() / ".cache" / "ftstudio-bench"
+
+
+def _embedded_model(cache) -> str:
+    from ftstudio.config import EMBEDDED_MODEL
+    from ftstudio.models import materialize
+
+    return materialize(EMBEDDED_MODEL, Path(cache) if cache else _default_cache())
+
+
+# --- the benchmark -----------------------------------------------------------------------------------------------
+
+def _log(message: str) -> None:
+    print(f"[bench train] {message}", file=sys.stderr, flush=True)
+
+
+def bench_train(**options) -> dict:
+    """Time the studio's trainer against the tutorial recipe on the same model, data and settings; return figures."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from ftstudio.training.config import TrainConfig
+    from ftstudio.training.device import choose_precision
+
+    cuda = torch.cuda.is_available()
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"Unknown bench train options: {', '.join(sorted(unknown))}.")
+    settings = {**DEFAULTS, **(GPU_DEFAULTS if cuda else {}),
+                **{k: v for k, v in options.items() if v is not None}}
+    variants = list(settings["variants"])
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+
+    with tempfile.TemporaryDirectory(prefix="ftstudio-bench-train-") as tmp, contextlib.redirect_stdout(sys.stderr):
+        tmp = Path(tmp)
+        model_path = settings["model"]
+        if model_path is None:
+            if cuda:
+                tokenizer = AutoTokenizer.from_pretrained(settings["tokenizer"] or _embedded_model(settings["cache"]))
+                _log("building a random 0.5B Qwen2-shaped model")
+                model_path = build_random_model(tokenizer, tmp / "random-0.5b", settings["seed"])
+            else:
+                model_path = _embedded_model(settings["cache"])
+        tokenizer = AutoTokenizer.from_pretrained(settings["tokenizer"] or model_path)
+        if tokenizer.pad_token is None:  # as the worker does
+            tokenizer.pad_token = tokenizer.eos_token
+        parameters = _parameters(model_path)
+
+        posts = synthetic_posts(tokenizer, settings["train_examples"] + settings["validation_examples"],
+                                settings["seed"])
+        pairs = rendered_pairs(posts, tokenizer)
+        train_pairs, validation_pairs = pairs[:settings["train_examples"]], pairs[settings["train_examples"]:]
+        lengths = [len(ids) for ids in tokenizer([p["prompt"] + p["completion"] for p in train_pairs],
+                                                  add_special_tokens=False)["input_ids"]]
+
+        base = TrainConfig(max_steps=settings["steps"], batch_size=settings["batch_size"],
+                           max_length=settings["max_length"], eval_steps=0, seed=settings["seed"])
+        precision = choose_precision(base)
+        device = "cuda" if cuda else "cpu"
+        _log(f"measuring the matmul peak on {precision.device}")
+        peak_dtype = torch.bfloat16 if cuda else torch.float32
+        peaks = [matmul_peak(device, peak_dtype)]
+
+        loss_batch = 4
+        results = {}
+        from transformers import AutoModelForCausalLM
+
+        base_model = AutoModelForCausalLM.from_pretrained(model_path, dtype=precision.dtype).to(device)
+        base_val_loss = completion_loss(base_model, tokenizer, validation_pairs, base.max_length, loss_batch)
+        del base_model
+        _release()
+
+        runs = [("tutorial", "padding")] + [("project", v) for v in variants]
+        for recipe, batching in runs:
+            _log(f"training: {recipe} ({batching}), {base.max_steps} steps")
+            config = TrainConfig(**{**base.to_dict(), "batching": batching})
+            trainer = train_tutorial if recipe == "tutorial" else train_project
+            model, figures = trainer(model_path, tokenizer, train_pairs, config, precision,
+                                     tmp / f"{recipe}-{batching}")
+            figures["peak_memory_mb"] = _peak_memory_mb()
+            figures["val_loss"] = completion_loss(model, tokenizer, validation_pairs, base.max_length, loss_batch)
+            results[batching if recipe == "project" else "tutorial"] = figures
+            del model
+            _release()
+        peaks.append(matmul_peak(device, peak_dtype))
+
+    peak = max(p["flops"] for p in peaks)
+    baseline = results["tutorial"]
+
+    def mfu(tokens_per_second: float, n: int) -> float:
+        return round(4 * n * tokens_per_second / peak, 4)
+
+    report = {
+        "benchmark": "train",
+        "device": precision.device,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_before": round(load_before, 2),
+        "python": platform.python_version(),
+        "model": model_path,
+        "parameters": parameters["total"],
+        "non_embedding_parameters": parameters["non_embedding"],
+        "dtype": str(precision.dtype).replace("torch.", ""),
+        "steps": base.max_steps,
+        "batch_size": base.batch_size,
+        "max_length": base.max_length,
+        "train_examples": len(train_pairs),
+        "validation_examples": len(validation_pairs),
+        "example_tokens": {"min": min(lengths), "median": sorted(lengths)[len(lengths) // 2], "max": max(lengths),
+                           "mean": round(sum(lengths) / len(lengths), 1)},
+        "val_loss_definition": LOSS_DEFINITION,
+        "base_val_loss": round(base_val_loss, 4),
+        "baseline_tokens_per_second": round(baseline["tokens_per_second"], 1),
+        "baseline_val_loss": round(baseline["val_loss"], 4),
+        "padding_fraction_baseline": round(baseline["padding_fraction"], 3),
+        "gemm_peak_tflops": round(peak / 1e12, 4),
+        "gemm_peak_dtype": peaks[0]["dtype"],
+        "gemm_peaks_tflops_before_after": [round(p["flops"] / 1e12, 4) for p in peaks],
+        "mfu_flops_per_token": "4·N, N = total base parameters (tied embeddings once); mfu_non_embedding uses N "
+                               "without the input embedding",
+    }
+    for batching, figures in results.items():
+        prefix = "baseline" if batching == "tutorial" else batching
+        report[f"{prefix}_seconds_per_step"] = round(figures["seconds_per_step"], 3)
+        report[f"{prefix}_real_tokens_per_step"] = round(figures["real_tokens_per_step"], 1)
+        report[f"{prefix}_peak_memory_mb"] = figures["peak_memory_mb"]
+        report[f"{prefix}_mfu"] = mfu(figures["tokens_per_second"], parameters["total"])
+        if batching == "tutorial":
+            continue
+        report[f"{prefix}_tokens_per_second"] = round(figures["tokens_per_second"], 1)
+        report[f"{prefix}_speedup"] = round(figures["tokens_per_second"] / baseline["tokens_per_second"], 2)
+        report[f"{prefix}_val_loss"] = round(figures["val_loss"], 4)
+        report[f"{prefix}_padding_fraction"] = round(figures["padding_fraction"], 3)
+    default = TrainConfig().batching
+    if default in results:
+        figures = results[default]
+        report.update({
+            "project_batching": default,
+            "project_tokens_per_second": round(figures["tokens_per_second"], 1),
+            "speedup": round(figures["tokens_per_second"] / baseline["tokens_per_second"], 2),
+            "project_val_loss": round(figures["val_loss"], 4),
+            "mfu": mfu(figures["tokens_per_second"], parameters["total"]),
+            "mfu_non_embedding": mfu(figures["tokens_per_second"], parameters["non_embedding"]),
+            "peak_memory_mb": figures["peak_memory_mb"],
+            "goal_speedup_3x": figures["tokens_per_second"] >= 3 * baseline["tokens_per_second"]
+                               and figures["val_loss"] <= baseline["val_loss"],
+            "goal_mfu_50pct": mfu(figures["tokens_per_second"], parameters["total"]) >= 0.5,
+        })
+    project = {b: f for b, f in results.items() if b != "tutorial"}
+    if project:
+        report["fastest_batching"] = max(project, key=lambda b: project[b]["tokens_per_second"])
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def options_from_args(args) -> dict:
+    """bench_train options from CLI arguments; attributes the parser lacks are simply not passed."""
+    names = [k for k in DEFAULTS if k != "variants"]
+    options = {k: getattr(args, k, None) for k in names}
+    if options["model"] is None and getattr(args, "base_model", None) and Path(args.base_model).is_dir():
+        options["model"] = args.base_model
+    if options["cache"] is None and getattr(args, "home", None):
+        from ftstudio.config import Settings
+
+        options["cache"] = str(Settings(home=Path(args.home)).model_cache)
+    variants = getattr(args, "variants", None)
+    if variants:
+        options["variants"] = tuple(v.strip() for v in variants.split(",")) if isinstance(variants, str) else variants
+    return {k: v for k, v in options.items() if v is not None}

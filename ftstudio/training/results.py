@@ -1,0 +1,90 @@
+"""What a run folder says about a run: curves, progress and ETA, settings differences, and exports."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ftstudio.training.folders import read_metrics
+
+
+def curves(run_dir: Path) -> dict:
+    """Train and validation loss by step, and the latest throughput and memory."""
+    records, _ = read_metrics(Path(run_dir))
+    train = [(r["step"], r["loss"]) for r in records if "loss" in r]
+    evaluation = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
+    speeds = [r["tokens_per_second"] for r in records if r.get("tokens_per_second")]
+    latest = records[-1] if records else {}
+    return {"train": train, "eval": evaluation, "tokens_per_second": speeds[-1] if speeds else None,
+            "memory_mb": latest.get("memory_mb"), "elapsed": latest.get("time"),
+            "step": latest.get("step", 0), "max_steps": latest.get("max_steps")}
+
+
+def progress_text(run: dict, curve: dict) -> str:
+    """One line a person reads at a glance: step, percentage, ETA, tokens per second, memory."""
+    step, total = run["step"] or 0, run["max_steps"] or curve.get("max_steps")
+    parts = [f"Run {run['id']} · {run['status']}"]
+    if total:
+        parts.append(f"step {step} of {total} ({100 * step / total:.0f}%)")
+        elapsed = curve.get("elapsed")
+        if run["status"] == "running" and elapsed and step:
+            remaining = elapsed / step * (total - step)
+            parts.append(f"about {int(remaining // 60)} min {int(remaining % 60)} s left")
+    if curve.get("tokens_per_second"):
+        parts.append(f"{curve['tokens_per_second']:,.0f} tokens/s")
+    if curve.get("memory_mb"):
+        parts.append(f"memory {curve['memory_mb']:,.0f} MB")
+    if run["train_loss"] is not None:
+        parts.append(f"loss {run['train_loss']:.3f}")
+    if run["eval_loss"] is not None:
+        parts.append(f"validation {run['eval_loss']:.3f}")
+    return " · ".join(parts)
+
+
+def settings_difference(first: dict, second: dict) -> list[tuple[str, object, object, bool]]:
+    """Every setting of two runs side by side, with whether they differ."""
+    rows = [("base_model", first["base_model"], second["base_model"]),
+            ("dataset version", first.get("version_name"), second.get("version_name"))]
+    keys = list(dict.fromkeys([*first["config"], *second["config"]]))
+    rows += [(key, first["config"].get(key), second["config"].get(key)) for key in keys]
+    return [(name, a, b, a != b) for name, a, b in rows]
+
+
+def adapter_dir(run: dict) -> Path:
+    folder = Path(run["run_dir"]) / "adapter"
+    if not (folder / "adapter_config.json").exists():
+        raise ValueError(f"Run {run['id']} has no adapter yet ({run['status']}): wait for it to finish.")
+    return folder
+
+
+def zip_adapter(run: dict, out_dir: Path) -> Path:
+    """The adapter in PEFT's standard format, zipped for download."""
+    folder = adapter_dir(run)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.make_archive(str(out_dir / f"{run['name']}-adapter"), "zip", folder))
+
+
+def merge_adapter(run: dict, base_model_path: str) -> Path:
+    """Fold the adapter into the base weights (merge_and_unload) and save a standalone model folder."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = adapter_dir(run)
+    target = Path(run["run_dir"]) / "merged"
+    base = AutoModelForCausalLM.from_pretrained(base_model_path, dtype=torch.float32)
+    merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
+    merged.save_pretrained(target)
+    AutoTokenizer.from_pretrained(folder).save_pretrained(target)
+    return target
+
+
+def push_adapter(run: dict, repo_id: str, token: str | None) -> str:
+    if not token:
+        raise ValueError("Pushing to the Hub needs a token: set HF_TOKEN (write access) and try again.")
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=True, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, folder_path=str(adapter_dir(run)))
+    return f"https://huggingface.co/{repo_id}"

@@ -1,0 +1,228 @@
+"""The Train tab: launch LoRA/QLoRA runs on frozen versions, follow them live, cancel, resume, compare, export."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from ftstudio.config import Settings
+from ftstudio.models import ModelError, materialize
+from ftstudio.store import Store, StoreError
+from ftstudio.training import results
+from ftstudio.training.config import BATCHING, METHODS, TrainConfig, help_texts
+from ftstudio.training.manager import RunManager
+from ftstudio.training.prepare import RunError
+from ftstudio.ui.format import message
+
+RUN_COLUMNS = ["id", "status", "version", "method", "base model", "step", "train loss", "val loss", "started"]
+MAIN_FIELDS = ("r", "alpha", "learning_rate", "epochs", "max_steps", "batch_size", "max_length")
+MORE_FIELDS = ("dropout", "target_modules", "scheduler", "warmup_ratio", "grad_accumulation", "batching",
+               "completion_only", "seed", "eval_steps", "save_steps", "compute_dtype", "double_quant")
+
+
+def _runs_frame(runs: list[dict]) -> pd.DataFrame:
+    def number(value):
+        return "" if value is None else f"{value:.4f}"
+
+    return pd.DataFrame([[r["id"], r["status"], r["version_name"] or "", r["method"], Path(str(r["base_model"])).name,
+                          f"{r['step']}/{r['max_steps'] or '?'}", number(r["train_loss"]), number(r["eval_loss"]),
+                          f"{r['started_at']:%m-%d %H:%M}" if r["started_at"] else ""] for r in runs],
+                        columns=RUN_COLUMNS)
+
+
+def _curve_figure(named_curves: list[tuple[str, dict]]):
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for name, curve in named_curves:
+        if curve["train"]:
+            steps, losses = zip(*curve["train"])
+            figure.add_trace(go.Scatter(x=steps, y=losses, mode="lines", name=f"{name} train"))
+        if curve["eval"]:
+            steps, losses = zip(*curve["eval"])
+            figure.add_trace(go.Scatter(x=steps, y=losses, mode="lines+markers", name=f"{name} validation"))
+    figure.update_layout(height=320, margin={"l": 40, "r": 20, "t": 30, "b": 40}, xaxis_title="step",
+                         yaxis_title="loss", template="plotly_white", legend={"orientation": "h"})
+    return figure
+
+
+def _widget(name: str, default, help_text: str):
+    label = name.replace("_", " ")
+    if name == "batching":
+        return gr.Dropdown(list(BATCHING), value=default, label=label, info=help_text)
+    if name == "scheduler":
+        return gr.Dropdown(["cosine", "linear", "constant"], value=default, label=label, info=help_text)
+    if name == "compute_dtype":
+        return gr.Dropdown(["auto", "float32", "bfloat16", "float16"], value=default, label=label, info=help_text)
+    if isinstance(default, bool):
+        return gr.Checkbox(value=default, label=label, info=help_text)
+    if isinstance(default, int):
+        return gr.Number(value=default, precision=0, label=label, info=help_text)
+    if isinstance(default, float):
+        return gr.Number(value=default, label=label, info=help_text)
+    return gr.Textbox(value=default, label=label, info=help_text, max_lines=1)
+
+
+def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settings, manager: RunManager,
+                     project: gr.Dropdown) -> None:
+    defaults, helps = TrainConfig().to_dict(), help_texts()
+    gr.Markdown("### New run")
+    with gr.Row():
+        version = gr.Dropdown([], label="Dataset version", info="Runs train only on a frozen version.",
+                              allow_custom_value=True, elem_id="train-version")
+        method = gr.Radio(list(METHODS), value="lora", label="Method",
+                          info="lora: full-precision base · qlora: 4-bit NF4 base (bitsandbytes), for big models")
+    with gr.Row():
+        widgets = {name: _widget(name, defaults[name], helps[name]) for name in MAIN_FIELDS}
+    with gr.Accordion("More settings", open=False):
+        with gr.Row():
+            widgets.update({name: _widget(name, defaults[name], helps[name]) for name in MORE_FIELDS[:6]})
+        with gr.Row():
+            widgets.update({name: _widget(name, defaults[name], helps[name]) for name in MORE_FIELDS[6:]})
+    start = gr.Button("Start training", variant="primary", elem_id="train-start")
+    start_notice = gr.Markdown(elem_id="train-notice")
+
+    gr.Markdown("### Runs")
+    runs_table = gr.Dataframe(pd.DataFrame(columns=RUN_COLUMNS), interactive=False, elem_id="runs-table")
+    with gr.Row(equal_height=True):
+        run_pick = gr.Dropdown([], label="Run", allow_custom_value=True, elem_id="run-pick", scale=2)
+        cancel_button = gr.Button("Cancel", scale=1, elem_id="run-cancel")
+        resume_button = gr.Button("Resume", scale=1, elem_id="run-resume")
+    progress = gr.Markdown(elem_id="run-progress")
+    curve = gr.Plot(label="Loss", elem_id="run-curve")
+    with gr.Accordion("Export the adapter", open=False):
+        with gr.Row():
+            zip_button = gr.Button("Download adapter (.zip)")
+            merge_button = gr.Button("Merge into a full model folder")
+        adapter_file = gr.File(label="Adapter", interactive=False)
+        with gr.Row():
+            hub_repo = gr.Textbox(label="Hub model repository (needs HF_TOKEN)", placeholder="your-name/post-writer-lora")
+            push_button = gr.Button("Push to the Hub")
+        export_notice = gr.Markdown()
+    with gr.Accordion("Compare two runs", open=False):
+        with gr.Row():
+            compare_a = gr.Dropdown([], label="Run A", allow_custom_value=True)
+            compare_b = gr.Dropdown([], label="Run B", allow_custom_value=True)
+            compare_button = gr.Button("Compare")
+        difference = gr.Dataframe(pd.DataFrame(columns=["setting", "A", "B", "differs"]), interactive=False)
+        compare_curve = gr.Plot(label="Loss, both runs")
+    timer = gr.Timer(2.0, active=True)
+
+    field_names = list(MAIN_FIELDS) + list(MORE_FIELDS)
+
+    # --- handlers ---
+
+    def selected(project_name):
+        found = store.find_project(project_name) if project_name else None
+        if found is None:
+            raise StoreError("Pick a project on the Data tab first.")
+        return found
+
+    def on_start(project_name, version_name, method_value, *values):
+        try:
+            chosen = selected(project_name)
+            config = TrainConfig.from_dict({"method": method_value, **dict(zip(field_names, values))})
+            for name, default in defaults.items():  # gr.Number gives floats; keep each field's own type
+                value = getattr(config, name)
+                if isinstance(default, int) and not isinstance(default, bool) and value is not None:
+                    setattr(config, name, int(value))
+            run_id = manager.create_run(chosen, version_name or "", config)
+        except (StoreError, RunError, ModelError, ValueError) as error:
+            return message(str(error), "error"), gr.update()
+        run = store.get_run(run_id)
+        note = "started" if run["status"] == "running" else "queued behind the running one"
+        return message(f"Run {run_id} {note}.", "ok"), gr.update(value=str(run_id))
+
+    def run_choices(project_name):
+        chosen = store.find_project(project_name) if project_name else None
+        runs = store.list_runs(chosen.id) if chosen else []
+        return runs, [str(r["id"]) for r in runs]
+
+    def on_refresh(project_name, run_value):
+        runs, choices = run_choices(project_name)
+        current = run_value if run_value in choices else (choices[0] if choices else None)
+        run = store.get_run(int(current)) if current else None
+        if run is None:
+            return _runs_frame(runs), gr.update(choices=choices, value=current), "No runs yet.", None
+        curve_data = results.curves(Path(run["run_dir"]))
+        return (_runs_frame(runs), gr.update(choices=choices, value=current),
+                results.progress_text(run, curve_data), _curve_figure([(f"run {run['id']}", curve_data)]))
+
+    def on_cancel(run_value):
+        try:
+            manager.cancel(int(run_value))
+        except (RunError, ValueError, TypeError) as error:
+            return message(f"Nothing cancelled: {error}", "error")
+        return message(f"Cancelling run {run_value}: it stops after its current step, keeping a checkpoint.", "ok")
+
+    def on_resume(run_value):
+        try:
+            manager.resume(int(run_value))
+        except (RunError, ValueError, TypeError) as error:
+            return message(f"Nothing resumed: {error}", "error")
+        return message(f"Run {run_value} resumes from its last checkpoint.", "ok")
+
+    def _run(run_value):
+        run = store.get_run(int(run_value)) if run_value else None
+        if run is None:
+            raise ValueError("Pick a run first.")
+        return run
+
+    def on_zip(run_value):
+        try:
+            return results.zip_adapter(_run(run_value), settings.home / "exports"), ""
+        except ValueError as error:
+            return None, message(str(error), "error")
+
+    def on_merge(run_value):
+        try:
+            run = _run(run_value)
+            folder = results.merge_adapter(run, materialize(run["base_model"], settings.model_cache))
+        except (ValueError, ModelError) as error:
+            return message(str(error), "error")
+        return message(f"Merged model saved to {folder}", "ok")
+
+    def on_push(run_value, repo):
+        try:
+            url = results.push_adapter(_run(run_value), (repo or "").strip(), os.environ.get("HF_TOKEN"))
+        except Exception as error:  # network and Hub errors come in many types; show them, lose nothing
+            return message(f"Push failed: {error}", "error")
+        return message(f"Pushed to {url}", "ok")
+
+    def on_compare(a, b):
+        try:
+            first, second = _run(a), _run(b)
+        except ValueError as error:
+            return pd.DataFrame(columns=["setting", "A", "B", "differs"]), None
+        rows = [[name, str(x), str(y), "●" if differs else ""] for name, x, y, differs
+                in results.settings_difference(first, second)]
+        figure = _curve_figure([(f"A (run {first['id']})", results.curves(Path(first["run_dir"]))),
+                                (f"B (run {second['id']})", results.curves(Path(second["run_dir"])))])
+        return pd.DataFrame(rows, columns=["setting", "A", "B", "differs"]), figure
+
+    def on_project(project_name):
+        chosen = store.find_project(project_name) if project_name else None
+        names = [v["name"] for v in store.list_versions(chosen.id)] if chosen else []
+        _, choices = run_choices(project_name)
+        return (gr.update(choices=names, value=names[0] if names else None), gr.update(choices=choices),
+                gr.update(choices=choices))
+
+    hidden = {"api_visibility": "undocumented"}
+    refresh_outputs = [runs_table, run_pick, progress, curve]
+    start.click(on_start, [project, version, method, *[widgets[n] for n in field_names]], [start_notice, run_pick],
+                api_name="train", concurrency_limit=1, concurrency_id="store-writes").then(
+        on_refresh, [project, run_pick], refresh_outputs, **hidden)
+    timer.tick(on_refresh, [project, run_pick], refresh_outputs, show_progress="hidden", **hidden)
+    run_pick.change(on_refresh, [project, run_pick], refresh_outputs, show_progress="hidden", **hidden)
+    cancel_button.click(on_cancel, run_pick, start_notice, api_name="cancel_run")
+    resume_button.click(on_resume, run_pick, start_notice, api_name="resume_run")
+    zip_button.click(on_zip, run_pick, [adapter_file, export_notice], api_name="download_adapter")
+    merge_button.click(on_merge, run_pick, export_notice, **hidden)
+    push_button.click(on_push, [run_pick, hub_repo], export_notice, **hidden)
+    compare_button.click(on_compare, [compare_a, compare_b], [difference, compare_curve], api_name="compare_runs")
+    project_outputs = [version, compare_a, compare_b]
+    project.change(on_project, project, project_outputs, **hidden)
+    tab.select(on_project, project, project_outputs, **hidden)
