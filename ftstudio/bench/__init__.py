@@ -7,5 +7,9 @@ def run_benchmark(name: str, args) -> dict:
     if name == "ingest":
         from ftstudio.bench.ingest import bench_ingest
 
-        return bench_ingest(emails=args.emails)
-    raise ValueError(f"Unknown benchmark {name!r}: choose ingest.")
+        return bench_ingest(emails=getattr(args, "emails", 20_000))
+    if name == "train":
+        from ftstudio.bench.train import bench_train, options_from_args
+
+        return bench_train(**options_from_args(args))
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest or train.")

@@ -326,6 +326,29 @@ def build_random_model(tokenizer, folder: Path, seed: int = 0) -> str:
     return str(folder)
 
 
+def _without_gguf_marker(model_path: str, tmp: Path) -> str:
+    """A view of a converted model folder whose config.json forgets its GGUF origin.
+
+    A GGUF conversion that kept `quantization_config: {quant_method: gguf}` in config.json makes transformers
+    treat the plain float weights as quantized, and Trainer refuses to train them. Until the converter drops
+    it, the benchmark links the files into a folder with a cleaned config (no copy of the weights).
+    """
+    import json
+
+    folder = Path(model_path)
+    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
+    if (config.get("quantization_config") or {}).get("quant_method") != "gguf":
+        return model_path
+    view = tmp / "model"
+    view.mkdir()
+    for item in folder.iterdir():
+        if item.name != "config.json":
+            (view / item.name).symlink_to(item.resolve())
+    del config["quantization_config"]
+    (view / "config.json").write_text(json.dumps(config, indent=2))
+    return str(view)
+
+
 def _default_cache() -> Path:
     if os.environ.get("FTSTUDIO_HOME"):
         from ftstudio.config import Settings
@@ -375,6 +398,7 @@ def bench_train(**options) -> dict:
                 model_path = build_random_model(tokenizer, tmp / "random-0.5b", settings["seed"])
             else:
                 model_path = _embedded_model(settings["cache"])
+        model_path = _without_gguf_marker(model_path, tmp)
         tokenizer = AutoTokenizer.from_pretrained(settings["tokenizer"] or model_path)
         if tokenizer.pad_token is None:  # as the worker does
             tokenizer.pad_token = tokenizer.eos_token
