@@ -53,7 +53,7 @@ def test_sample_data_loads_in_one_click(live_app, page):
     url, _ = live_app
     open_app(page, url)
     page.locator("#sample-button").click()
-    page.locator("#import-report").get_by_text("phishing emails").wait_for(timeout=60_000)
+    page.locator("#import-report strong", has_text="Sample: phishing emails").wait_for(timeout=60_000)
     page.locator("#item-caption").get_by_text("item(s)").wait_for()
     text = page.locator("#item-caption").inner_text()
     assert int(text.split()[0]) >= 40
