@@ -135,6 +135,59 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_label(args) -> int:
+    """Label in the terminal: the same queue, leases and checks as the Label tab."""
+    from ftstudio import labeling
+
+    store = _open(_settings(args))
+    project = _project(store, args.project)
+    done = 0
+    while True:
+        task = labeling.next_task(store, project, args.user)
+        if task is None:
+            print(f"Nothing left for {args.user} in {project.name!r} ({done} labeled now).")
+            return 0
+        print("\n" + "=" * 72 + f"\n#{task.item['id']} {task.item['title'] or ''}\n\n{task.item['text']}\n")
+        input_text, output_text, label = task.input, task.output, task.label
+        if project.task_type == "classification":
+            for number, name in enumerate(project.labels or [], start=1):
+                print(f"  {number}. {name}")
+        action = input("[a]ccept  [s]kip  [f]lag  [u]ndo  [q]uit  (or a label number): ").strip().lower()
+        if action == "q":
+            store.release_lease(task.item["id"], args.user)
+            return 0
+        if action == "u":
+            store.release_lease(task.item["id"], args.user)
+            labeling.undo(store, project, args.user)
+            continue
+        if action.isdigit() and project.labels and 1 <= int(action) <= len(project.labels):
+            label, action = project.labels[int(action) - 1], "a"
+        if action == "a" and project.task_type != "classification":
+            input_text = input(f"input [{input_text[:60]}]: ") or input_text
+            output_text = input(f"output [{output_text[:60]}]: ") or output_text
+        status = {"a": "accepted", "s": "skipped", "f": "flagged"}.get(action)
+        if status is None:
+            print("Type a, s, f, u, q or a label number.")
+            continue
+        try:
+            labeling.decide(store, project, args.user, task.item["id"], status, input_text, output_text, label)
+            done += status == "accepted"
+        except labeling.LabelingError as error:
+            print(f"Not saved: {error}")
+
+
+def cmd_agreement(args) -> int:
+    from ftstudio import labeling
+
+    store = _open(_settings(args))
+    result = labeling.agreement(store, _project(store, args.project))
+    lines = [f"{result['method'] or 'no'} kappa over {result['items']} shared items "
+             f"({', '.join(result['annotators']) or 'none'})", f"overall: {result['overall']}"]
+    lines += [f"{label}: {value}" for label, value in result["per_label"].items()]
+    _print(result, args.json, "\n".join(lines))
+    return 0
+
+
 def cmd_versions(args) -> int:
     store = _open(_settings(args))
     project = _project(store, args.project)
@@ -338,6 +391,19 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("prompts", nargs="+", help="One or more prompts.")
     gen.add_argument("--max-new-tokens", type=int, default=64, help="Longest answer, in tokens.")
     gen.set_defaults(func=cmd_generate)
+
+    label = commands.add_parser("label", help="Label items in the terminal, one at a time.",
+                                description="The Label tab's queue in the terminal: a accept, s skip, f flag, u undo, "
+                                "q quit, or a label number.")
+    label.add_argument("--project", required=True, help="Project name.")
+    label.add_argument("--user", required=True, help="Your name, recorded with every example.")
+    label.set_defaults(func=cmd_label)
+
+    agreement = commands.add_parser("agreement", help="Inter-annotator agreement of a project.",
+                                    description="Cohen's kappa (two annotators) or Fleiss' kappa (more), per label.")
+    agreement.add_argument("--project", required=True, help="Project name.")
+    agreement.add_argument("--json", action="store_true", help="Print JSON.")
+    agreement.set_defaults(func=cmd_agreement)
 
     versions = commands.add_parser("versions", help="List a project's frozen dataset versions.",
                                    description="List a project's frozen dataset versions, newest first.")

@@ -51,3 +51,24 @@ def test_errors_are_one_clear_line(tmp_path):
     assert missing.returncode == 2 and "Not found" in missing.stderr and "Traceback" not in missing.stderr
     unknown = run_cli("--home", home, "items", "--project", "ghost")
     assert unknown.returncode == 2 and "No project named 'ghost'" in unknown.stderr
+
+
+def test_label_in_the_terminal_then_agreement(tmp_path):
+    home = str(tmp_path / "home")
+    mails = tmp_path / "mails.md"
+    mails.write_text("Verify your password now\n---\nPallets arrive at nine\n---\nYour parcel is on hold, click here")
+    assert run_cli("--home", home, "import", str(mails), "--project", "mail", "--task", "classification").returncode == 0
+    assert run_cli("--home", home, "projects").returncode == 0
+    # Labels are set on the project; then each annotator answers through standard input.
+    from ftstudio.store import open_store
+
+    store = open_store(tmp_path / "home" / "studio.duckdb")
+    project = store.find_project("mail")
+    store.update_project(project.id, labels=["phishing", "legitimate"], settings={"overlap": 2})
+    store.close()
+    for user, answers in (("ana", "1\n2\n1\n"), ("ben", "1\n2\n2\n")):
+        result = subprocess.run([sys.executable, "-m", "ftstudio", "--home", home, "label", "--project", "mail",
+                                 "--user", user], input=answers, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and "Nothing left for" in result.stdout, result.stderr
+    agreement = json.loads(run_cli("--home", home, "agreement", "--project", "mail", "--json").stdout)
+    assert agreement["method"] == "cohen" and agreement["items"] == 3 and agreement["annotators"] == ["ana", "ben"]
