@@ -102,9 +102,18 @@ def lora_config(config: TrainConfig):
                       task_type="CAUSAL_LM")
 
 
+def resolve_batching(config: TrainConfig, precision) -> str:
+    """Measured on `ftstudio bench train`: packing is 1.4-1.8x faster on an H100, group_by_length on a CPU
+    (where packed rows make attention run over one long masked square)."""
+    if config.batching != "auto":
+        return config.batching
+    return "packing" if precision.cuda else "group_by_length"
+
+
 def sft_config(run_dir: Path, config: TrainConfig, precision, has_validation: bool):
     from trl import SFTConfig
 
+    batching = resolve_batching(config, precision)
     return SFTConfig(
         output_dir=str(run_dir / "checkpoints"),
         num_train_epochs=config.epochs if config.max_steps <= 0 else 1,
@@ -125,8 +134,10 @@ def sft_config(run_dir: Path, config: TrainConfig, precision, has_validation: bo
         data_seed=config.seed,
         max_length=config.max_length,
         completion_only_loss=config.completion_only,
-        packing=config.batching == "packing",
-        train_sampling_strategy="group_by_length" if config.batching == "group_by_length" else "random",
+        packing=batching == "packing",
+        train_sampling_strategy="group_by_length" if batching == "group_by_length" else "random",
+        # On CUDA every new sequence length costs an attention plan; few distinct lengths measured 2.5x faster.
+        pad_to_multiple_of=64 if precision.cuda else None,
         # Measured, not trusted: on a CPU without native bf16, autocast and checkpointing cost ~19x per step.
         bf16=precision.bf16,
         fp16=precision.fp16,
