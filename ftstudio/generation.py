@@ -19,6 +19,7 @@ class BaseModel:
         self.settings = settings
         self._lock = threading.Lock()
         self._loaded = None
+        self._tokenizer = None
 
     def load(self):
         with self._lock:
@@ -32,7 +33,14 @@ class BaseModel:
 
     @property
     def tokenizer(self):
-        return self.load()[1]
+        """The tokenizer alone (template previews need no weights), shared with the model once loaded."""
+        with self._lock:
+            if self._loaded is not None:
+                return self._loaded[1]
+            if self._tokenizer is None:
+                self.settings.ensure_dirs()
+                self._tokenizer = load_tokenizer(self.settings.base_model, self.settings.model_cache)
+            return self._tokenizer
 
     def generate(self, prompts: list[str], max_new_tokens: int = 96, system: str | None = None) -> list[str]:
         model, tokenizer = self.load()
