@@ -64,22 +64,23 @@ def test_a_run_trains_lora_in_a_child_and_leaves_the_base_untouched(store, setti
 
 def test_cancel_then_resume_reaches_the_planned_steps(store, settings, frozen):
     manager = RunManager(store, settings)
-    run_id = manager.create_run(frozen, "v1", small(max_steps=12, save_steps=2))
+    # Enough steps that the cancel surely lands before the end, however fast the machine.
+    run_id = manager.create_run(frozen, "v1", small(max_steps=60, save_steps=2, eval_steps=30))
     while store.get_run(run_id)["step"] < 2:
         manager.poll()
         time.sleep(0.3)
     manager.cancel(run_id)
     run = manager.wait(run_id, interval=0.5)
-    assert run["status"] == "cancelled" and run["step"] < 12
+    assert run["status"] == "cancelled" and run["step"] < 60
     assert latest_complete_checkpoint(Path(run["run_dir"])) is not None
     manager.resume(run_id)
     run = manager.wait(run_id, interval=0.5)
-    assert run["status"] == "finished" and run["step"] == 12
+    assert run["status"] == "finished" and run["step"] == 60
 
 
 def test_a_killed_child_leaves_the_app_healthy_and_the_run_resumable(store, settings, frozen):
     manager = RunManager(store, settings)
-    run_id = manager.create_run(frozen, "v1", small(max_steps=14, save_steps=2))
+    run_id = manager.create_run(frozen, "v1", small(max_steps=60, save_steps=2, eval_steps=30))
     while store.get_run(run_id)["step"] < 5:
         manager.poll()
         time.sleep(0.2)
@@ -90,7 +91,7 @@ def test_a_killed_child_leaves_the_app_healthy_and_the_run_resumable(store, sett
     assert store.count_items(frozen.id) == 40  # the database is fine
     manager.resume(run_id)
     run = manager.wait(run_id, interval=0.5)
-    assert run["status"] == "finished" and run["step"] == 14, (Path(run["run_dir"]) / "worker.log").read_text()[-2000:]
+    assert run["status"] == "finished" and run["step"] == 60, (Path(run["run_dir"]) / "worker.log").read_text()[-2000:]
 
 
 def test_a_run_that_cannot_fit_is_refused_with_numbers(store, settings, frozen):
