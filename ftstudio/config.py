@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
@@ -68,11 +68,3 @@ class Settings:
     def ensure_dirs(self) -> None:
         for path in (self.home, self.model_cache, self.runs_dir):
             path.mkdir(parents=True, exist_ok=True)
-
-
-def help_text(config_class: type, name: str) -> str:
-    """The help text of one field of a settings dataclass."""
-    for f in fields(config_class):
-        if f.name == name:
-            return f.metadata.get("help", "")
-    raise KeyError(name)

@@ -25,7 +25,7 @@ def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _callbacks(run_dir: Path, started: float, max_steps_hint: int):
+def _callbacks(run_dir: Path, started: float):
     from transformers import TrainerCallback
 
     metrics_path = run_dir / "metrics.jsonl"
@@ -182,7 +182,7 @@ def train(run_dir: Path) -> int:
         eval_dataset=data.get("validation"),
         processing_class=tokenizer,
         peft_config=lora_config(config),
-        callbacks=_callbacks(run_dir, started, config.max_steps),
+        callbacks=_callbacks(run_dir, started),
     )
     if len(trainer.train_dataset) == 0:
         raise ValueError(f"No training example is left after tokenizing with max_length {config.max_length}: "
