@@ -9,18 +9,22 @@ from ftstudio.bench.train import options_from_args, synthetic_posts
 
 def test_bench_train_reports_both_recipes_on_the_tiny_model(tiny_model_dir):
     report = run_benchmark("train", Namespace(model=str(tiny_model_dir), steps=3, train_examples=8,
-                                              validation_examples=4, batch_size=2, max_length=256))
+                                              validation_examples=4, batch_size=2, max_length=256,
+                                              variants="group_by_length,packing,group_by_length+compile"))
     assert report["steps"] == 3 and report["batch_size"] == 2 and report["parameters"] > 0
-    for name in ("baseline", "group_by_length", "packing"):
+    for name in ("baseline", "group_by_length", "packing", "group_by_length+compile"):
         assert report[f"{name}_tokens_per_second"] > 0, name
         assert math.isfinite(report[f"{name}_val_loss"]) and report[f"{name}_val_loss"] > 0, name
-    assert report["project_tokens_per_second"] == report["group_by_length_tokens_per_second"]
+    # The headline is what a long CPU run uses: group_by_length with compiled layers.
+    assert report["project_variant"] == "group_by_length+compile"
+    assert report["project_tokens_per_second"] == report["group_by_length+compile_tokens_per_second"]
+    assert report["group_by_length+compile_first_step_seconds"] > 0
     assert report["baseline_steps"] == report["group_by_length_steps"] == 3
     # The tutorial pads every example to max_length; packing feeds no padding at all.
     assert 0 < report["padding_fraction_baseline"] < 1
     assert report["packing_padding_fraction"] == 0
     assert report["gemm_peak_tflops"] > 0 and report["mfu"] > 0
-    assert report["fastest_batching"] in ("group_by_length", "packing")
+    assert report["fastest_variant"] in ("group_by_length", "packing", "group_by_length+compile")
     assert math.isfinite(report["base_val_loss"])
 
 
@@ -38,3 +42,5 @@ def test_synthetic_posts_are_seeded_and_spread_in_length(tiny_model_dir):
 def test_cli_arguments_map_to_options_and_missing_ones_are_left_to_defaults():
     assert options_from_args(Namespace(name="train", json=True)) == {}
     assert options_from_args(Namespace(steps=5, model="/m", emails=3)) == {"steps": 5, "model": "/m"}
+    assert options_from_args(Namespace(variants="packing, padding+compile"))["variants"] == ("packing",
+                                                                                            "padding+compile")

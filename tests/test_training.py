@@ -94,6 +94,21 @@ def test_a_killed_child_leaves_the_app_healthy_and_the_run_resumable(store, sett
     assert run["status"] == "finished" and run["step"] == 60, (Path(run["run_dir"]) / "worker.log").read_text()[-2000:]
 
 
+def test_a_compiled_run_finishes_and_saves_a_loadable_adapter(store, settings, frozen, tiny_model_dir):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    manager = RunManager(store, settings)
+    run_id = manager.create_run(frozen, "v1", small(compile="on", max_steps=4, eval_steps=2))
+    run = manager.wait(run_id, interval=0.5)
+    log = (Path(run["run_dir"]) / "worker.log").read_text()
+    assert run["status"] == "finished" and run["step"] == 4, log[-3000:]
+    assert "compile: on" in log and run["eval_loss"] is not None
+    # layer.compile() keeps parameter names, so the adapter is a plain PEFT adapter.
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), Path(run["run_dir"]) / "adapter")
+    assert any(p.abs().sum() > 0 for n, p in tuned.named_parameters() if "lora_B" in n)
+
+
 def test_a_run_that_cannot_fit_is_refused_with_numbers(store, settings, frozen):
     manager = RunManager(store, settings)
     with pytest.raises(RunError, match=r"needs about .* GiB .* available"):

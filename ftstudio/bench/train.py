@@ -52,10 +52,23 @@ DEFAULTS = {
     "model": None,  # a local model folder; default: the embedded SmolLM2-135M (CPU) or a random 0.5B Qwen2 (GPU)
     "tokenizer": None,  # for the random GPU model; default: the embedded model's tokenizer
     "cache": None,  # where the embedded model is converted once
-    "variants": ("group_by_length", "packing"),
+    # Each variant is a batching mode, "+compile" for compiled decoder layers (what long CPU runs use).
+    "variants": ("group_by_length", "group_by_length+compile"),
 }
-GPU_DEFAULTS = {"steps": 48, "batch_size": 16, "train_examples": 1024, "validation_examples": 64}
+GPU_DEFAULTS = {"steps": 48, "batch_size": 16, "train_examples": 1024, "validation_examples": 64,
+                "variants": ("group_by_length", "packing")}
 LOSS_DEFINITION = "mean cross-entropy over completion tokens only (no prompt, no padding), same examples for every model"
+
+def variant_settings(variant: str) -> dict:
+    """TrainConfig fields of a bench variant name such as "packing" or "group_by_length+compile"."""
+    from ftstudio.training.config import BATCHING
+
+    batching, _, extra = variant.partition("+")
+    if batching not in BATCHING or extra not in ("", "compile"):
+        raise ValueError(f"Unknown bench variant {variant!r}: use a batching mode ({', '.join(BATCHING)}), "
+                         "optionally followed by +compile.")
+    return {"batching": batching, "compile": "on" if extra else "off"}
+
 
 # --- synthetic posts ---------------------------------------------------------------------------------------------
 
@@ -172,7 +185,10 @@ def _step_clock():
         """The wall time at the end of every optimizer step (after the GPU has finished it)."""
 
         def __init__(self):
-            self.ends = []
+            self.began, self.ends = None, []
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.began = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kwargs):
             if torch.cuda.is_available():
@@ -199,6 +215,7 @@ def _throughput(clock, meter, steps: int) -> dict:
     seconds = ends[-1] - ends[0]
     timed_real, timed_padded = sum(real[1:len(ends)]), sum(padded[1:len(ends)])
     return {"tokens_per_second": timed_real / seconds, "seconds_per_step": seconds / (len(ends) - 1),
+            "first_step_seconds": ends[0] - clock.began if clock.began else None,
             "real_tokens_per_step": timed_real / (len(ends) - 1), "padding_fraction": 1 - timed_real / timed_padded,
             "timed_seconds": seconds, "steps_run": len(ends)}
 
@@ -217,7 +234,8 @@ def completion_loss(model, tokenizer, pairs: list[dict], max_length: int, batch_
     examples.sort(key=lambda e: len(e[0]))  # little padding: it is masked anyway, but costs time
     total, count = 0.0, 0
     model.eval()
-    with torch.no_grad():
+    # Eager even for a model with compiled layers: a few batches do not pay for compiling inference graphs.
+    with torch.no_grad(), torch.compiler.set_stance("force_eager"):
         for start in range(0, len(examples), batch_size):
             chunk = examples[start:start + batch_size]
             width = max(len(ids) for ids, _ in chunk)
@@ -274,8 +292,8 @@ def train_project(model_path: str, tokenizer, pairs: list[dict], config, precisi
     import torch
     from datasets import Dataset
     from transformers.trainer_utils import SaveStrategy
-    from trl import SFTTrainer
 
+    from ftstudio.training.trainer import StudioSFTTrainer, compile_decoder_layers
     from ftstudio.training.worker import load_base, lora_config, sft_config
 
     torch.manual_seed(config.seed)
@@ -283,8 +301,10 @@ def train_project(model_path: str, tokenizer, pairs: list[dict], config, precisi
     args = sft_config(workdir, config, precision, has_validation=False)
     args.save_strategy = SaveStrategy.NO  # checkpoints would be timed too; the worker's are every 20 steps
     clock = _step_clock()
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
-                         peft_config=lora_config(config), callbacks=[clock])
+    trainer = StudioSFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs),
+                               processing_class=tokenizer, peft_config=lora_config(config), callbacks=[clock])
+    if config.compile == "on":
+        compile_decoder_layers(trainer.model)
     examples_per_row = len(pairs) / len(trainer.train_dataset)
     steps = config.max_steps
     if match_examples and config.batching == "packing":
@@ -443,7 +463,7 @@ def bench_train(**options) -> dict:
         results = {}
         for recipe, batching in [("tutorial", "padding")] + [("project", v) for v in settings["variants"]]:
             _log(f"training: {recipe} recipe ({batching})")
-            config = TrainConfig(**{**base.to_dict(), "batching": batching})
+            config = TrainConfig(**{**base.to_dict(), **variant_settings(batching)})
             train = train_tutorial if recipe == "tutorial" else train_project
             steal_before = _cpu_steal()
             model, figures = train(model_path, tokenizer, train_pairs, config, precision, tmp / f"{recipe}-{batching}")
@@ -510,19 +530,28 @@ def bench_train(**options) -> dict:
         report[f"{name}_real_tokens_per_step"] = round(figures["real_tokens_per_step"], 1)
         report[f"{name}_examples_per_step"] = figures["examples_per_step"]
         report[f"{name}_steps"] = figures["steps_run"]
+        if figures.get("first_step_seconds") is not None:  # includes compilation for +compile variants
+            report[f"{name}_first_step_seconds"] = round(figures["first_step_seconds"], 1)
         if cuda:
             report[f"{name}_peak_memory_mb"] = figures["peak_memory_mb"]
         elif "cpu_steal_fraction" in figures:  # a busy host slows one recipe and not the other: read with care
             report[f"{name}_cpu_steal_fraction"] = figures["cpu_steal_fraction"]
         if name != "baseline":
             report[f"{name}_speedup"] = round(figures["tokens_per_second"] / baseline["tokens_per_second"], 2)
+    from ftstudio.training.trainer import COMPILE_AUTO_MIN_STEPS, compile_decision
     from ftstudio.training.worker import resolve_batching
 
-    default = resolve_batching(TrainConfig(), SimpleNamespace(cuda=cuda))  # what a run uses here by default
+    # The headline is what a long run (the kind whose speed matters) uses here by default; shorter runs skip
+    # compilation, and their speed is the eager variant's.
+    default = resolve_batching(TrainConfig(), SimpleNamespace(cuda=cuda))
+    compiled, compile_reason = compile_decision(TrainConfig(), precision, COMPILE_AUTO_MIN_STEPS)
+    if compiled and f"{default}+compile" in results:
+        default = f"{default}+compile"
     if default in results:
         figures = results[default]
         report.update({
-            "project_batching": default,
+            "project_variant": default,
+            "project_variant_why": f"the default for a run of {COMPILE_AUTO_MIN_STEPS}+ steps here ({compile_reason})",
             "project_tokens_per_second": round(figures["tokens_per_second"], 1),
             "baseline_tokens_per_second": round(baseline["tokens_per_second"], 1),
             "speedup": round(figures["tokens_per_second"] / baseline["tokens_per_second"], 2),
@@ -540,7 +569,7 @@ def bench_train(**options) -> dict:
             report["goal_mfu_50pct"] = report["mfu"] >= 0.5
     project = {name: f for name, f in results.items() if name != "baseline"}
     if project:
-        report["fastest_batching"] = max(project, key=lambda name: project[name]["tokens_per_second"])
+        report["fastest_variant"] = max(project, key=lambda name: project[name]["tokens_per_second"])
     if not cuda:  # the process's peak resident memory over the whole bench (all recipes)
         report["peak_rss_mb"] = _peak_memory_mb()
     report["phase_seconds"] = phases

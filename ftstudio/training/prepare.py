@@ -12,6 +12,10 @@ from pathlib import Path
 
 from ftstudio.training.config import TrainConfig, write_yaml
 
+# The studio's CPU loss holds the logits of all labelled tokens of a batch at once, up to this many (1 GiB in fp32,
+# about three times that at the peak of its backward pass); beyond it, TRL's chunked loss runs instead.
+LEAN_LOSS_MAX_LOGITS = 2**28
+
 LIBRARIES = ("torch", "transformers", "peft", "trl", "accelerate", "bitsandbytes", "datasets", "ftstudio")
 
 
@@ -103,6 +107,8 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
     activations = tokens * activation_layers * (18 * hidden + 2 * intermediate) * value_bytes
     attention = config.batch_size * heads * config.max_length ** 2 * value_bytes * activation_layers
     logits = tokens * vocab * 4 * 2
+    if not cuda:  # the lean loss (training/trainer.py): logits, their log-softmax and its gradient at once
+        logits = max(logits, min(tokens * vocab, LEAN_LOSS_MAX_LOGITS) * 4 * 3)
     parts = {"weights": int(parameters * weight_bytes), "adapter+optimizer": int(lora_parameters * 16),
              "activations": int(activations + attention), "logits": int(logits)}
     overhead = 512 * 2**20 if cuda else 1024 * 2**20

@@ -17,7 +17,23 @@ def curves(run_dir: Path) -> dict:
     latest = records[-1] if records else {}
     return {"train": train, "eval": evaluation, "tokens_per_second": speeds[-1] if speeds else None,
             "memory_mb": latest.get("memory_mb"), "elapsed": latest.get("time"),
+            "seconds_per_step": seconds_per_step(records),
             "step": latest.get("step", 0), "max_steps": latest.get("max_steps")}
+
+
+def seconds_per_step(records: list[dict], window: int = 20) -> float | None:
+    """Recent seconds per step, from the train logs of the latest worker process.
+
+    The first step is left out: it pays for loading and, with compile on, for compiling (a minute or more), which
+    would make an ETA from elapsed / step far too long. A resumed run's clock starts again at 0, so only the
+    records after the last time the clock went back count.
+    """
+    timed = [(r["step"], r["time"]) for r in records if "loss" in r and "time" in r]
+    restart = max((i for i in range(1, len(timed)) if timed[i][1] < timed[i - 1][1]), default=0)
+    recent = timed[restart:][-window:]
+    if len(recent) < 2 or recent[-1][0] <= recent[0][0]:
+        return None
+    return (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0])
 
 
 def progress_text(run: dict, curve: dict) -> str:
@@ -26,9 +42,9 @@ def progress_text(run: dict, curve: dict) -> str:
     parts = [f"Run {run['id']} · {run['status']}"]
     if total:
         parts.append(f"step {step} of {total} ({100 * step / total:.0f}%)")
-        elapsed = curve.get("elapsed")
-        if run["status"] == "running" and elapsed and step:
-            remaining = elapsed / step * (total - step)
+        elapsed, per_step = curve.get("elapsed"), curve.get("seconds_per_step")
+        if run["status"] == "running" and (per_step or elapsed and step):
+            remaining = (per_step or elapsed / step) * (total - step)
             parts.append(f"about {int(remaining // 60)} min {int(remaining % 60)} s left")
     if curve.get("tokens_per_second"):
         parts.append(f"{curve['tokens_per_second']:,.0f} tokens/s")

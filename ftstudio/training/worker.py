@@ -10,6 +10,7 @@ SIGKILL mid-save never leaves a checkpoint that resume would trust.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -110,6 +111,14 @@ def resolve_batching(config: TrainConfig, precision) -> str:
     return "packing" if precision.cuda else "group_by_length"
 
 
+def planned_steps(config: TrainConfig, train_rows: int) -> int:
+    """Optimizer steps the run will take (the trainer's own count, known before it starts)."""
+    if config.max_steps > 0:
+        return config.max_steps
+    per_step = config.batch_size * config.grad_accumulation * int(os.environ.get("WORLD_SIZE", "1"))
+    return math.ceil(math.ceil(train_rows / per_step) * config.epochs)
+
+
 def sft_config(run_dir: Path, config: TrainConfig, precision, has_validation: bool):
     from trl import SFTConfig
 
@@ -156,7 +165,7 @@ def train(run_dir: Path) -> int:
     from datasets import load_dataset
     from peft import prepare_model_for_kbit_training
     from transformers import AutoTokenizer
-    from trl import SFTTrainer
+    from ftstudio.training.trainer import StudioSFTTrainer, compile_decision, compile_decoder_layers
 
     run = read_yaml(run_dir / "run.yaml")
     config = TrainConfig.from_dict(run["config"])
@@ -175,7 +184,7 @@ def train(run_dir: Path) -> int:
     if (run_dir / "data" / "validation.jsonl").exists():
         files["validation"] = str(run_dir / "data" / "validation.jsonl")
     data = load_dataset("json", data_files=files)
-    trainer = SFTTrainer(
+    trainer = StudioSFTTrainer(
         model=model,
         args=sft_config(run_dir, config, precision, "validation" in data),
         train_dataset=data["train"],
@@ -187,6 +196,10 @@ def train(run_dir: Path) -> int:
     if len(trainer.train_dataset) == 0:
         raise ValueError(f"No training example is left after tokenizing with max_length {config.max_length}: "
                          "the prompts are longer than that. Raise max_length or shorten the template.")
+    compile_layers, reason = compile_decision(config, precision, planned_steps(config, len(trainer.train_dataset)))
+    print(f"[ftstudio] {reason}", file=sys.stderr, flush=True)
+    if compile_layers:
+        compile_decoder_layers(trainer.model)
     resume = latest_complete_checkpoint(run_dir)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     state = trainer.state

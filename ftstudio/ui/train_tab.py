@@ -12,7 +12,7 @@ from ftstudio.config import Settings
 from ftstudio.models import ModelError, materialize
 from ftstudio.store import Store, StoreError
 from ftstudio.training import results
-from ftstudio.training.config import BATCHING, METHODS, TrainConfig, help_texts
+from ftstudio.training.config import BATCHING, COMPILE, METHODS, TrainConfig, help_texts
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
 from ftstudio.ui.format import message
@@ -20,7 +20,7 @@ from ftstudio.ui.format import message
 RUN_COLUMNS = ["id", "status", "version", "method", "base model", "step", "train loss", "val loss", "started"]
 MAIN_FIELDS = ("r", "alpha", "learning_rate", "epochs", "max_steps", "batch_size", "max_length")
 MORE_FIELDS = ("dropout", "target_modules", "scheduler", "warmup_ratio", "grad_accumulation", "batching",
-               "completion_only", "seed", "eval_steps", "save_steps", "compute_dtype", "double_quant")
+               "completion_only", "compile", "seed", "eval_steps", "save_steps", "compute_dtype", "double_quant")
 
 
 def _runs_frame(runs: list[dict]) -> pd.DataFrame:
@@ -53,6 +53,8 @@ def _widget(name: str, default, help_text: str):
     label = name.replace("_", " ")
     if name == "batching":
         return gr.Dropdown(list(BATCHING), value=default, label=label, info=help_text)
+    if name == "compile":
+        return gr.Dropdown(list(COMPILE), value=default, label=label, info=help_text)
     if name == "scheduler":
         return gr.Dropdown(["cosine", "linear", "constant"], value=default, label=label, info=help_text)
     if name == "compute_dtype":

@@ -1,0 +1,158 @@
+"""The studio's SFTTrainer: TRL's, with a leaner loss where TRL's fused LM head falls back to plain torch.
+
+TRL 1.x computes the loss through a chunked "fused LM head" that, on devices without
+Triton (CPUs), scores every position (prompt and padding included), folds each
+vocabulary tile through a dozen full-vocabulary torch ops to also get entropy and
+top-1 accuracy, and recomputes the LM head in backward. Profiled on 2 CPU cores
+with SmolLM2-135M (vocabulary 49,152), that was 30% of a training step.
+
+Here the LM head runs only on the positions that carry a label (the completion,
+when the loss is on the completion only), once, followed by ATen's fused
+cross-entropy; token accuracy comes from one argmax of logits already computed.
+Entropy, which TRL logs, is left out on this path: it costs a softmax over the
+whole vocabulary per token and no decision in the studio reads it.
+
+Where this does not apply (CUDA with TRL's compact Triton kernels, label smoothing,
+custom loss functions, MoE auxiliary losses, models with logit soft-capping or
+scaling, evaluation, or logits too large to hold at once) TRL's own path runs.
+
+Long CPU runs also compile the decoder layers with torch.compile (`compile_decision`),
+which fuses the many small elementwise and LoRA ops that eager mode runs one by one.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from trl import SFTTrainer
+
+from ftstudio.training.prepare import LEAN_LOSS_MAX_LOGITS
+
+
+def _supports_lean_loss(model) -> bool:
+    config = getattr(model, "config", None)
+    text = config.get_text_config() if config is not None and hasattr(config, "get_text_config") else config
+    if text is None or getattr(text, "final_logit_softcapping", None) or getattr(text, "logit_scale", None):
+        return False
+    return not getattr(text, "output_router_logits", False)
+
+
+# Measured with `ftstudio bench train` on 2 CPU cores (SmolLM2-135M, batches of 4): compiling the decoder layers
+# costs about 65 s more on the first step with a cold cache (about 10 s once cached) and makes later steps about
+# 1.3x faster, so it pays for itself within roughly 100 steps even when the cache is cold.
+COMPILE_AUTO_MIN_STEPS = 100
+
+
+def compile_decision(config, precision, planned_steps: int) -> tuple[bool, str]:
+    """Whether to torch.compile the decoder layers for this run, and why (the reason goes into the run's log)."""
+    if config.compile == "off":
+        return False, "compile: off"
+    if not precision.cuda and not (shutil.which("c++") or shutil.which("g++")):
+        if config.compile == "on":
+            raise ValueError("compile: on needs a C++ compiler on a CPU (torch.compile builds C++ kernels); "
+                             "install g++ or set compile to off.")
+        return False, "compile: auto, off because no C++ compiler was found"
+    if config.compile == "on":
+        return True, "compile: on"
+    if precision.cuda:
+        return False, "compile: auto, off on GPUs (not yet measured there; set compile to on to try)"
+    if config.method == "qlora":
+        return False, "compile: auto, off for QLoRA (bitsandbytes' 4-bit layers break the compiled graph)"
+    if planned_steps < COMPILE_AUTO_MIN_STEPS:
+        return False, f"compile: auto, off for {planned_steps} steps (it pays off from about {COMPILE_AUTO_MIN_STEPS})"
+    return True, f"compile: auto, on for {planned_steps} steps"
+
+
+def compile_decoder_layers(model) -> int:
+    """torch.compile every decoder layer in place (state-dict keys unchanged, so checkpoints and adapters are too).
+
+    Layers rather than the whole model: one compiled graph serves all identical layers, and the LM head and loss
+    stay in eager mode. Shapes are dynamic from the start, since group_by_length gives every batch its own length.
+    """
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    layers = getattr(causal_lm.get_decoder(), "layers", None)
+    if layers is None:
+        return 0
+    for layer in layers:
+        layer.compile(dynamic=True)
+    return len(layers)
+
+
+class StudioSFTTrainer(SFTTrainer):
+    def evaluate(self, *args, **kwargs):
+        # Evaluation runs without gradients and in eval mode, which would compile a second set of graphs for a few
+        # batches; eager is cheaper there.
+        import torch
+
+        with torch.compiler.set_stance("force_eager"):
+            return super().evaluate(*args, **kwargs)
+
+    def _lean_loss_applies(self, model, inputs) -> bool:
+        import torch
+
+        # On CUDA TRL's Triton kernels already score only labelled positions; a DDP-wrapped model must be called
+        # through its wrapper for gradients to synchronise.
+        if not model.training or _on_cuda(inputs) or isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            return False
+        if self.compute_loss_func is not None or self.label_smoother is not None or self.args.loss_type != "nll":
+            return False
+        if self.aux_loss_enabled or "labels" not in inputs and "shift_labels" not in inputs:
+            return False
+        return _supports_lean_loss(self._causal_lm(model))
+
+    @staticmethod
+    def _causal_lm(model):
+        """The transformers model under the PEFT wrapper (LoRA layers are injected into it in place)."""
+        return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if return_outputs or not self._lean_loss_applies(model, inputs):
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+        import torch
+        import torch.nn.functional as F
+
+        causal_lm = self._causal_lm(model)
+        labels, shift_labels = inputs.get("labels"), inputs.get("shift_labels")
+        targets = shift_labels if shift_labels is not None else labels[:, 1:]
+        mask = targets != -100
+        vocabulary = causal_lm.get_output_embeddings().weight.shape[0]
+        if int(mask.sum()) * vocabulary > LEAN_LOSS_MAX_LOGITS:  # TRL's chunked loss never holds them all at once
+            return super().compute_loss(model, inputs, num_items_in_batch=num_items_in_batch)
+
+        backbone_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "shift_labels")}
+        hidden = causal_lm.get_decoder()(**backbone_inputs, use_cache=False).last_hidden_state
+        if shift_labels is None:
+            hidden = hidden[:, :-1]
+        logits = causal_lm.get_output_embeddings()(hidden[mask]).float()
+        picked = targets[mask]
+        loss = F.cross_entropy(logits, picked, reduction="sum")
+        loss = loss / (torch.as_tensor(num_items_in_batch) if num_items_in_batch is not None
+                       else mask.sum()).clamp(min=1)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * (self.accelerator.num_processes // self._tp_size)
+
+        with torch.no_grad():
+            correct = (logits.argmax(-1) == picked).sum()
+        self._record_train_metrics(inputs, correct, mask.sum())
+        return loss
+
+    def _record_train_metrics(self, inputs, correct, valid) -> None:
+        """The same train metrics TRL logs (token accuracy, tokens seen), without entropy."""
+        import torch
+
+        valid = self.accelerator.gather_for_metrics(valid).sum()
+        correct = self.accelerator.gather_for_metrics(correct).sum()
+        metrics = self._metrics["train"]
+        metrics["mean_token_accuracy"].append((correct / valid).item() if valid > 0 else 0.0)
+        if "attention_mask" in inputs:
+            tokens = inputs["attention_mask"].sum()
+        else:
+            tokens = torch.tensor(inputs["position_ids"].size(1), device=inputs["position_ids"].device)
+        self._total_train_tokens += self.accelerator.gather_for_metrics(tokens).sum().item() // self._tp_size
+        metrics["num_tokens"] = [self._total_train_tokens]
+
+
+def _on_cuda(inputs) -> bool:
+    ids = inputs.get("input_ids")
+    return ids is not None and ids.is_cuda

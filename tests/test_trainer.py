@@ -1,0 +1,86 @@
+"""The studio's SFTTrainer: its lean CPU loss must equal TRL's, and compilation is decided as documented."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from ftstudio.training.config import TrainConfig
+from ftstudio.training.trainer import COMPILE_AUTO_MIN_STEPS, StudioSFTTrainer, compile_decision
+
+
+def _trainer(tiny_model_dir, tmp_path, batching: str) -> StudioSFTTrainer:
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from ftstudio.training.device import choose_precision
+    from ftstudio.training.worker import load_base, lora_config, sft_config
+
+    config = TrainConfig(max_steps=2, batch_size=4, max_length=128, eval_steps=0, batching=batching)
+    precision = choose_precision(config)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    pairs = [{"prompt": f"Where is pallet {n}?", "completion": f" Pallet {n} is in depot {n % 4}." * (1 + n % 3)}
+             for n in range(8)]
+    torch.manual_seed(0)
+    trainer = StudioSFTTrainer(model=load_base(str(tiny_model_dir), config, precision.dtype),
+                               args=sft_config(tmp_path, config, precision, has_validation=False),
+                               train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
+                               peft_config=lora_config(config))
+    # LoRA's B starts at zero, which would hide a wrong gradient into A: give the adapter some weight first.
+    with torch.no_grad():
+        for name, parameter in trainer.model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.05)
+    trainer.model.train()
+    return trainer
+
+
+@pytest.mark.parametrize("batching", ["group_by_length", "packing"])
+def test_the_lean_loss_equals_trls_loss_and_gradients(tiny_model_dir, tmp_path, batching):
+    trainer = _trainer(tiny_model_dir, tmp_path, batching)
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert (batch["labels"] == -100).any(), "the prompt must be masked for this test to mean anything"
+    model = trainer.model
+    results = []
+    for compute in (lambda: trainer.compute_loss(model, dict(batch)),
+                    lambda: super(StudioSFTTrainer, trainer).compute_loss(model, dict(batch))):
+        model.zero_grad()
+        loss = compute()
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad},
+                        trainer._metrics["train"]["mean_token_accuracy"][-1]))
+    (lean_loss, lean_grads, lean_accuracy), (trl_loss, trl_grads, trl_accuracy) = results
+    torch.testing.assert_close(lean_loss, trl_loss, rtol=1e-5, atol=1e-6)
+    assert lean_grads.keys() == trl_grads.keys() and len(lean_grads) > 0
+    for name in lean_grads:
+        torch.testing.assert_close(lean_grads[name], trl_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    assert lean_accuracy == pytest.approx(trl_accuracy)
+    # Tokens seen feed the run's tokens-per-second figure: both paths counted this batch.
+    assert trainer._metrics["train"]["num_tokens"] == [trainer._total_train_tokens] and trainer._total_train_tokens > 0
+
+
+CPU = SimpleNamespace(cuda=False)
+
+
+def test_compile_is_decided_by_setting_device_method_and_run_length(monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/" + name)
+    assert compile_decision(TrainConfig(compile="off"), CPU, 10_000)[0] is False
+    assert compile_decision(TrainConfig(compile="on"), CPU, 2)[0] is True
+    assert compile_decision(TrainConfig(), CPU, COMPILE_AUTO_MIN_STEPS)[0] is True
+    short, why = compile_decision(TrainConfig(), CPU, COMPILE_AUTO_MIN_STEPS - 1)
+    assert short is False and str(COMPILE_AUTO_MIN_STEPS) in why
+    assert compile_decision(TrainConfig(method="qlora"), CPU, 10_000)[0] is False
+    assert compile_decision(TrainConfig(), SimpleNamespace(cuda=True), 10_000)[0] is False
+
+
+def test_compile_without_a_compiler_is_skipped_or_refused_clearly(monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    skipped, why = compile_decision(TrainConfig(), CPU, 10_000)
+    assert skipped is False and "C++ compiler" in why
+    with pytest.raises(ValueError, match="C\\+\\+ compiler"):
+        compile_decision(TrainConfig(compile="on"), CPU, 10)
+
+
+def test_a_bad_compile_setting_is_refused():
+    with pytest.raises(ValueError, match="compile must be one of auto, on, off"):
+        TrainConfig(compile="yes").check()
