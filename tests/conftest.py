@@ -13,11 +13,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from ftstudio.config import Settings  # noqa: E402
 from ftstudio.store import open_store  # noqa: E402
+from ftstudio.training.device import cpp_compiler  # noqa: E402
 
 CHATML = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+
+# torch.compile builds C++ kernels on a CPU; .ci/run installs g++ where it is missing.
+needs_compiler = pytest.mark.skipif(not cpp_compiler(),
+                                    reason="torch.compile on a CPU needs a C++ compiler (apt install g++)")
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ from argparse import Namespace
 
 from ftstudio.bench import run_benchmark
 from ftstudio.bench.train import options_from_args, synthetic_posts
+from tests.conftest import needs_compiler
 
 
+@needs_compiler
 def test_bench_train_reports_both_recipes_on_the_tiny_model(tiny_model_dir):
     report = run_benchmark("train", Namespace(model=str(tiny_model_dir), steps=3, train_examples=8,
                                               validation_examples=4, batch_size=2, max_length=256,

@@ -63,7 +63,7 @@ CPU = SimpleNamespace(cuda=False)
 
 
 def test_compile_is_decided_by_setting_device_method_and_run_length(monkeypatch):
-    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr("ftstudio.training.trainer.cpp_compiler", lambda: "/usr/bin/c++")
     assert compile_decision(TrainConfig(compile="off"), CPU, 10_000)[0] is False
     assert compile_decision(TrainConfig(compile="on"), CPU, 2)[0] is True
     assert compile_decision(TrainConfig(), CPU, COMPILE_AUTO_MIN_STEPS)[0] is True
@@ -74,7 +74,7 @@ def test_compile_is_decided_by_setting_device_method_and_run_length(monkeypatch)
 
 
 def test_compile_without_a_compiler_is_skipped_or_refused_clearly(monkeypatch):
-    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.setattr("ftstudio.training.trainer.cpp_compiler", lambda: None)
     skipped, why = compile_decision(TrainConfig(), CPU, 10_000)
     assert skipped is False and "C++ compiler" in why
     with pytest.raises(ValueError, match="C\\+\\+ compiler"):

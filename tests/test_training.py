@@ -16,6 +16,7 @@ from ftstudio.training.folders import latest_complete_checkpoint, read_status
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
 from ftstudio.versions import SplitPlan, freeze_version
+from tests.conftest import needs_compiler
 
 
 @pytest.fixture
@@ -94,6 +95,7 @@ def test_a_killed_child_leaves_the_app_healthy_and_the_run_resumable(store, sett
     assert run["status"] == "finished" and run["step"] == 60, (Path(run["run_dir"]) / "worker.log").read_text()[-2000:]
 
 
+@needs_compiler
 def test_a_compiled_run_finishes_and_saves_a_loadable_adapter(store, settings, frozen, tiny_model_dir):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM

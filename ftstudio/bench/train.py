@@ -293,7 +293,7 @@ def train_project(model_path: str, tokenizer, pairs: list[dict], config, precisi
     from datasets import Dataset
     from transformers.trainer_utils import SaveStrategy
 
-    from ftstudio.training.trainer import StudioSFTTrainer, compile_decoder_layers
+    from ftstudio.training.trainer import StudioSFTTrainer, compile_decision, compile_decoder_layers
     from ftstudio.training.worker import load_base, lora_config, sft_config
 
     torch.manual_seed(config.seed)
@@ -303,13 +303,13 @@ def train_project(model_path: str, tokenizer, pairs: list[dict], config, precisi
     clock = _step_clock()
     trainer = StudioSFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs),
                                processing_class=tokenizer, peft_config=lora_config(config), callbacks=[clock])
-    if config.compile == "on":
-        compile_decoder_layers(trainer.model)
     examples_per_row = len(pairs) / len(trainer.train_dataset)
     steps = config.max_steps
     if match_examples and config.batching == "packing":
         steps = max(3, math.ceil(config.max_steps / examples_per_row))
         trainer.args.max_steps = steps
+    if compile_decision(config, precision, steps)[0]:  # "on" here; refused clearly without a C++ compiler
+        compile_decoder_layers(trainer.model)
     meter = _TokenMeter(trainer.data_collator)
     trainer.data_collator = meter  # read when train() builds its dataloader
     trainer.train()
@@ -401,13 +401,16 @@ def bench_train(**options) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ftstudio.training.config import TrainConfig
-    from ftstudio.training.device import choose_precision
+    from ftstudio.training.device import choose_precision, cpp_compiler
 
     cuda = torch.cuda.is_available()
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"Unknown bench train options: {', '.join(sorted(unknown))}.")
     settings = {**DEFAULTS, **(GPU_DEFAULTS if cuda else {}), **{k: v for k, v in options.items() if v is not None}}
+    if "variants" not in options and not cuda and not cpp_compiler():
+        _log("no C++ compiler: the +compile variants are left out (apt install g++ to time them)")
+        settings["variants"] = tuple(v for v in settings["variants"] if not v.endswith("+compile"))
     if settings["steps"] < 2:
         raise ValueError("bench train needs --steps of at least 2 (the first step is a warm-up and is not timed).")
     started = time.perf_counter()

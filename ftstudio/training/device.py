@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 
@@ -35,3 +36,8 @@ def choose_precision(config) -> Precision:
     return Precision(dtype=dtype, bf16=cuda and dtype == torch.bfloat16, fp16=cuda and dtype == torch.float16,
                      gradient_checkpointing=checkpointing, cuda=cuda,
                      device=torch.cuda.get_device_name(0) if cuda else "cpu")
+
+
+def cpp_compiler() -> str | None:
+    """The C++ compiler torch.compile would build CPU kernels with, if there is one."""
+    return shutil.which("c++") or shutil.which("g++")
