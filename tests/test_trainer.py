@@ -40,6 +40,22 @@ def test_the_lean_loss_equals_trls_loss_and_gradients(tiny_model_dir, tmp_path, 
     trainer = _trainer(tiny_model_dir, tmp_path, batching)
     batch = next(iter(trainer.get_train_dataloader()))
     assert (batch["labels"] == -100).any(), "the prompt must be masked for this test to mean anything"
+    if batching == "group_by_length":  # right padding, which the lean path leaves unmasked (causal attention)
+        assert (batch["attention_mask"] == 0).any(), "the batch must hold padding for this test to mean anything"
+    _assert_lean_equals_trl(trainer, batch)
+
+
+def test_a_left_padded_batch_keeps_its_attention_mask(tiny_model_dir, tmp_path):
+    trainer = _trainer(tiny_model_dir, tmp_path, "group_by_length")
+    batch = next(iter(trainer.get_train_dataloader()))
+    # Move each row's padding to the left: real tokens now follow padding, so the mask matters.
+    shifts = (batch["attention_mask"] == 0).sum(dim=1).tolist()
+    assert any(shifts)
+    left = {k: torch.stack([torch.roll(row, s) for row, s in zip(v, shifts)]) for k, v in batch.items()}
+    _assert_lean_equals_trl(trainer, left)
+
+
+def _assert_lean_equals_trl(trainer, batch) -> None:
     model = trainer.model
     results = []
     for compute in (lambda: trainer.compute_loss(model, dict(batch)),
@@ -84,3 +100,10 @@ def test_compile_without_a_compiler_is_skipped_or_refused_clearly(monkeypatch):
 def test_a_bad_compile_setting_is_refused():
     with pytest.raises(ValueError, match="compile must be one of auto, on, off"):
         TrainConfig(compile="yes").check()
+
+
+def test_group_by_length_uses_length_buckets(tiny_model_dir, tmp_path):
+    from ftstudio.training.sampling import LengthBucketedSampler
+
+    sampler = _trainer(tiny_model_dir, tmp_path, "group_by_length")._get_train_sampler()
+    assert isinstance(sampler, LengthBucketedSampler) and sorted(sampler) == list(range(8))

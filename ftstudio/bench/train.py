@@ -39,9 +39,8 @@ from types import SimpleNamespace
 
 from ftstudio.bench.gemm import matmul_peak
 
-# Sized for about 10 minutes on two CPU cores. 128 examples in batches of 4 make group_by_length's megabatches
-# 32 examples (8 steps) long, so the 8 timed steps after the warm-up step cover about one whole megabatch
-# rather than only its longest batches.
+# Sized for about 5-10 minutes on two CPU cores. group_by_length's batches come in random order (the longest first,
+# untimed), so the 8 timed steps after it see a spread of lengths rather than only the longest batches.
 DEFAULTS = {
     "steps": 9,
     "train_examples": 128,

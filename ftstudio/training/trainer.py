@@ -84,6 +84,17 @@ def compile_decoder_layers(model) -> int:
 
 
 class StudioSFTTrainer(SFTTrainer):
+    def _get_train_sampler(self, train_dataset=None):
+        # group_by_length with length buckets as wide as a small dataset (see sampling.py): less padding.
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        from ftstudio.training.sampling import LengthBucketedSampler
+
+        sampler = super()._get_train_sampler(train_dataset)
+        if type(sampler) is LengthGroupedSampler:
+            return LengthBucketedSampler(sampler.batch_size, lengths=sampler.lengths, generator=sampler.generator)
+        return sampler
+
     def evaluate(self, *args, **kwargs):
         # Evaluation runs without gradients and in eval mode, which would compile a second set of graphs for a few
         # batches; eager is cheaper there.
@@ -126,6 +137,12 @@ class StudioSFTTrainer(SFTTrainer):
             return super().compute_loss(model, inputs, num_items_in_batch=num_items_in_batch)
 
         backbone_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "shift_labels")}
+        if _right_padded(backbone_inputs.get("attention_mask")):
+            # Under causal attention no real token can see the padding after it, and padded positions carry no
+            # label, so the mask changes nothing that is scored. Without it attention takes SDPA's causal path
+            # with grouped-query heads as they are, instead of a materialised mask over key/value heads copied
+            # for every query head: 20% less attention time at 475 tokens on 2 CPU cores.
+            backbone_inputs.pop("attention_mask")
         hidden = causal_lm.get_decoder()(**backbone_inputs, use_cache=False).last_hidden_state
         if shift_labels is None:
             hidden = hidden[:, :-1]
@@ -156,6 +173,16 @@ class StudioSFTTrainer(SFTTrainer):
             tokens = torch.tensor(inputs["position_ids"].size(1), device=inputs["position_ids"].device)
         self._total_train_tokens += self.accelerator.gather_for_metrics(tokens).sum().item() // self._tp_size
         metrics["num_tokens"] = [self._total_train_tokens]
+
+
+def _right_padded(mask) -> bool:
+    """Whether every row of an attention mask is ones followed only by zeros (padding on the right, if any)."""
+    if mask is None or mask.dim() != 2:
+        return False
+    import torch
+
+    lengths = mask.sum(dim=1, keepdim=True)
+    return bool(torch.equal(mask.bool(), torch.arange(mask.size(1), device=mask.device) < lengths))
 
 
 def _on_cuda(inputs) -> bool:
