@@ -39,10 +39,11 @@ from types import SimpleNamespace
 
 from ftstudio.bench.gemm import matmul_peak
 
-# Sized for about 5-10 minutes on two CPU cores. group_by_length's batches come in random order (the longest first,
-# untimed), so the 8 timed steps after it see a spread of lengths rather than only the longest batches.
+# Sized for about 10 minutes on two CPU cores. group_by_length's batches come in random order (the longest first,
+# untimed), so the 16 timed steps after it (half the set) see a spread of lengths, and last long enough (about a
+# minute per studio variant) that a few seconds of a noisy neighbour move the figure by percents, not tens of them.
 DEFAULTS = {
-    "steps": 9,
+    "steps": 17,
     "train_examples": 128,
     "validation_examples": 32,
     "batch_size": 4,
