@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ftstudio.training.config import TrainConfig
+from tests.conftest import needs_compiler
 from ftstudio.training.trainer import COMPILE_AUTO_MIN_STEPS, StudioSFTTrainer, compile_decision
 
 
@@ -43,6 +44,13 @@ def test_the_lean_loss_equals_trls_loss_and_gradients(tiny_model_dir, tmp_path, 
     if batching == "group_by_length":  # right padding, which the lean path leaves unmasked (causal attention)
         assert (batch["attention_mask"] == 0).any(), "the batch must hold padding for this test to mean anything"
     _assert_lean_equals_trl(trainer, batch)
+
+
+@needs_compiler
+def test_the_compiled_lean_loss_equals_trls_loss_and_gradients(tiny_model_dir, tmp_path):
+    trainer = _trainer(tiny_model_dir, tmp_path, "group_by_length")
+    trainer.compile_model()  # decoder layers, and on a CPU the LM head with its cross-entropy
+    _assert_lean_equals_trl(trainer, next(iter(trainer.get_train_dataloader())))
 
 
 def test_a_left_padded_batch_keeps_its_attention_mask(tiny_model_dir, tmp_path):

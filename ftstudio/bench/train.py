@@ -293,7 +293,7 @@ def train_project(model_path: str, tokenizer, pairs: list[dict], config, precisi
     from datasets import Dataset
     from transformers.trainer_utils import SaveStrategy
 
-    from ftstudio.training.trainer import StudioSFTTrainer, compile_decision, compile_decoder_layers
+    from ftstudio.training.trainer import StudioSFTTrainer, compile_decision
     from ftstudio.training.worker import load_base, lora_config, sft_config
 
     torch.manual_seed(config.seed)
@@ -309,7 +309,7 @@ def train_project(model_path: str, tokenizer, pairs: list[dict], config, precisi
         steps = max(3, math.ceil(config.max_steps / examples_per_row))
         trainer.args.max_steps = steps
     if compile_decision(config, precision, steps)[0]:  # "on" here; refused clearly without a C++ compiler
-        compile_decoder_layers(trainer.model)
+        trainer.compile_model()
     meter = _TokenMeter(trainer.data_collator)
     trainer.data_collator = meter  # read when train() builds its dataloader
     trainer.train()

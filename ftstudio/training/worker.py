@@ -165,7 +165,7 @@ def train(run_dir: Path) -> int:
     from datasets import load_dataset
     from peft import prepare_model_for_kbit_training
     from transformers import AutoTokenizer
-    from ftstudio.training.trainer import StudioSFTTrainer, compile_decision, compile_decoder_layers
+    from ftstudio.training.trainer import StudioSFTTrainer, compile_decision
 
     run = read_yaml(run_dir / "run.yaml")
     config = TrainConfig.from_dict(run["config"])
@@ -199,7 +199,7 @@ def train(run_dir: Path) -> int:
     compile_layers, reason = compile_decision(config, precision, planned_steps(config, len(trainer.train_dataset)))
     print(f"[ftstudio] {reason}", file=sys.stderr, flush=True)
     if compile_layers:
-        compile_decoder_layers(trainer.model)
+        trainer.compile_model()
     resume = latest_complete_checkpoint(run_dir)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     state = trainer.state
