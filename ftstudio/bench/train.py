@@ -39,7 +39,7 @@ from types import SimpleNamespace
 
 from ftstudio.bench.gemm import matmul_peak
 
-# Sized for about 10 minutes on two CPU cores. group_by_length's batches come in random order (the longest first,
+# Sized for about 7-10 minutes on two CPU cores. group_by_length's batches come in random order (the longest first,
 # untimed), so the 16 timed steps after it (half the set) see a spread of lengths, and last long enough (about a
 # minute per studio variant) that a few seconds of a noisy neighbour move the figure by percents, not tens of them.
 DEFAULTS = {
