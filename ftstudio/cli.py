@@ -461,7 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, help="train: optimizer steps for each trainer.")
     bench.add_argument("--model", help="train: a local model folder instead of the embedded model.")
     bench.add_argument("--variants", help="train: the studio variants to time, comma-separated: a batching mode, "
-                                          "optionally +compile [CPU: group_by_length,group_by_length+compile].")
+                                          "optionally +compile and +fp32 (fp32 where the device would use bf16) "
+                                          "[CPU: group_by_length,group_by_length+compile].")
     bench.add_argument("--emails", type=int, default=20_000, help="ingest: how many emails to generate.")
     bench.add_argument("--json", action="store_true", help="Print JSON.")
     bench.set_defaults(func=cmd_bench)

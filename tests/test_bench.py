@@ -4,7 +4,9 @@ import math
 from argparse import Namespace
 
 from ftstudio.bench import run_benchmark
-from ftstudio.bench.train import options_from_args, synthetic_posts
+import pytest
+
+from ftstudio.bench.train import options_from_args, synthetic_posts, variant_settings
 from tests.conftest import needs_compiler
 
 
@@ -12,7 +14,8 @@ from tests.conftest import needs_compiler
 def test_bench_train_reports_both_recipes_on_the_tiny_model(tiny_model_dir):
     report = run_benchmark("train", Namespace(model=str(tiny_model_dir), steps=3, train_examples=8,
                                               validation_examples=4, batch_size=2, max_length=256,
-                                              variants="group_by_length,packing,group_by_length+compile"))
+                                              variants="group_by_length,packing,group_by_length+compile,"
+                                                       "packing+bf16"))
     assert report["steps"] == 3 and report["batch_size"] == 2 and report["parameters"] > 0
     for name in ("baseline", "group_by_length", "packing", "group_by_length+compile"):
         assert report[f"{name}_tokens_per_second"] > 0, name
@@ -26,8 +29,12 @@ def test_bench_train_reports_both_recipes_on_the_tiny_model(tiny_model_dir):
     assert 0 < report["padding_fraction_baseline"] < 1
     assert report["packing_padding_fraction"] == 0
     assert report["gemm_peak_tflops"] > 0 and report["mfu"] > 0
-    assert report["fastest_variant"] in ("group_by_length", "packing", "group_by_length+compile")
+    assert report["fastest_variant"] in ("group_by_length", "packing", "group_by_length+compile", "packing+bf16")
     assert math.isfinite(report["base_val_loss"])
+    # A variant in another dtype is timed in it, and its MFU is against that dtype's own measured peak.
+    assert report["packing+bf16_dtype"] == "bfloat16" and report["packing+bf16_mfu"] > 0
+    assert "bfloat16" in report["gemm_peak_tflops_by_dtype"]
+    assert report["dtype_why"].startswith("compute_dtype: auto")
 
 
 def test_synthetic_posts_are_seeded_and_spread_in_length(tiny_model_dir):
@@ -39,6 +46,14 @@ def test_synthetic_posts_are_seeded_and_spread_in_length(tiny_model_dir):
     lengths = sorted(len(tokenizer(p["output"], add_special_tokens=False)["input_ids"]) for p in posts)
     assert lengths[0] >= 20 and lengths[-1] > 3 * lengths[0]
     assert len({p["input"] for p in posts}) > 10
+
+
+def test_variant_names_map_to_settings_and_unknown_ones_are_refused():
+    assert variant_settings("group_by_length+compile+fp32") == {"batching": "group_by_length", "compile": "on",
+                                                                "compute_dtype": "float32"}
+    assert variant_settings("packing") == {"batching": "packing", "compile": "off"}
+    with pytest.raises(ValueError, match="Unknown bench variant 'packing\\+fast'"):
+        variant_settings("packing+fast")
 
 
 def test_cli_arguments_map_to_options_and_missing_ones_are_left_to_defaults():

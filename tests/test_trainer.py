@@ -17,7 +17,9 @@ def _trainer(tiny_model_dir, tmp_path, batching: str) -> StudioSFTTrainer:
     from ftstudio.training.device import choose_precision
     from ftstudio.training.worker import load_base, lora_config, sft_config
 
-    config = TrainConfig(max_steps=2, batch_size=4, max_length=128, eval_steps=0, batching=batching)
+    # fp32 whatever the CPU: the comparison with TRL is to a tight tolerance.
+    config = TrainConfig(max_steps=2, batch_size=4, max_length=128, eval_steps=0, batching=batching,
+                         compute_dtype="float32")
     precision = choose_precision(config)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     pairs = [{"prompt": f"Where is pallet {n}?", "completion": f" Pallet {n} is in depot {n % 4}." * (1 + n % 3)}

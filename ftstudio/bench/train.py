@@ -52,7 +52,8 @@ DEFAULTS = {
     "model": None,  # a local model folder; default: the embedded SmolLM2-135M (CPU) or a random 0.5B Qwen2 (GPU)
     "tokenizer": None,  # for the random GPU model; default: the embedded model's tokenizer
     "cache": None,  # where the embedded model is converted once
-    # Each variant is a batching mode, "+compile" for compiled decoder layers (what long CPU runs use).
+    # Each variant is a batching mode, "+compile" for compiled decoder layers (what long CPU runs use), "+fp32" to
+    # force fp32 where the device would compute in bf16 (added by default on such CPUs, to show what bf16 buys).
     "variants": ("group_by_length", "group_by_length+compile"),
 }
 GPU_DEFAULTS = {"steps": 48, "batch_size": 16, "train_examples": 1024, "validation_examples": 64,
@@ -60,14 +61,22 @@ GPU_DEFAULTS = {"steps": 48, "batch_size": 16, "train_examples": 1024, "validati
 LOSS_DEFINITION = "mean cross-entropy over completion tokens only (no prompt, no padding), same examples for every model"
 
 def variant_settings(variant: str) -> dict:
-    """TrainConfig fields of a bench variant name such as "packing" or "group_by_length+compile"."""
+    """TrainConfig fields of a bench variant name such as "packing" or "group_by_length+compile+fp32"."""
     from ftstudio.training.config import BATCHING
 
-    batching, _, extra = variant.partition("+")
-    if batching not in BATCHING or extra not in ("", "compile"):
+    batching, *extras = variant.split("+")
+    if batching not in BATCHING or any(extra not in VARIANT_EXTRAS for extra in extras):
         raise ValueError(f"Unknown bench variant {variant!r}: use a batching mode ({', '.join(BATCHING)}), "
-                         "optionally followed by +compile.")
-    return {"batching": batching, "compile": "on" if extra else "off"}
+                         f"optionally followed by {', '.join('+' + e for e in VARIANT_EXTRAS)}.")
+    settings = {"batching": batching, "compile": "on" if "compile" in extras else "off"}
+    for extra in extras:
+        settings.update(VARIANT_EXTRAS[extra])
+    return settings
+
+
+# What a "+name" suffix of a variant changes: compiled layers, or a compute dtype other than the device's own.
+VARIANT_EXTRAS = {"compile": {"compile": "on"}, "fp32": {"compute_dtype": "float32"},
+                  "bf16": {"compute_dtype": "bfloat16"}}
 
 
 # --- synthetic posts ---------------------------------------------------------------------------------------------
@@ -410,7 +419,7 @@ def bench_train(**options) -> dict:
     settings = {**DEFAULTS, **(GPU_DEFAULTS if cuda else {}), **{k: v for k, v in options.items() if v is not None}}
     if "variants" not in options and not cuda and not cpp_compiler():
         _log("no C++ compiler: the +compile variants are left out (apt install g++ to time them)")
-        settings["variants"] = tuple(v for v in settings["variants"] if not v.endswith("+compile"))
+        settings["variants"] = tuple(v for v in settings["variants"] if "+compile" not in v)
     if settings["steps"] < 2:
         raise ValueError("bench train needs --steps of at least 2 (the first step is a warm-up and is not timed).")
     started = time.perf_counter()
@@ -449,12 +458,19 @@ def bench_train(**options) -> dict:
         base = TrainConfig(max_steps=settings["steps"], batch_size=settings["batch_size"],
                            max_length=settings["max_length"], eval_steps=0, seed=settings["seed"])
         precision = choose_precision(base)
+        _log(precision.why)
+        if "variants" not in options and not cuda and precision.dtype == torch.bfloat16:
+            # Show what bf16 buys on this CPU: the compiled variant again, in fp32.
+            settings["variants"] += tuple(f"{v}+fp32" for v in settings["variants"] if v.endswith("+compile"))
+        variant_configs = {v: TrainConfig(**{**base.to_dict(), **variant_settings(v)}) for v in settings["variants"]}
+        variant_precisions = {v: choose_precision(c) for v, c in variant_configs.items()}
         device = "cuda" if cuda else "cpu"
         mark = phase("prepare", mark)
 
-        _log(f"measuring the matmul peak on {precision.device}")
-        peak_dtype = torch.bfloat16 if cuda else torch.float32  # the dtype the trainer computes in
-        peaks = [matmul_peak(device, peak_dtype)]
+        # One peak per dtype the trainers compute in, each measured before and after training.
+        dtypes = {str(p.dtype).replace("torch.", ""): p.dtype for p in [precision, *variant_precisions.values()]}
+        _log(f"measuring the matmul peak on {precision.device} ({', '.join(dtypes)})")
+        peaks = {name: [matmul_peak(device, dtype)] for name, dtype in dtypes.items()}
         mark = phase("gemm_peak", mark)
 
         base_model = AutoModelForCausalLM.from_pretrained(model_path, dtype=precision.dtype).to(device)
@@ -466,10 +482,13 @@ def bench_train(**options) -> dict:
         results = {}
         for recipe, batching in [("tutorial", "padding")] + [("project", v) for v in settings["variants"]]:
             _log(f"training: {recipe} recipe ({batching})")
-            config = TrainConfig(**{**base.to_dict(), **variant_settings(batching)})
+            config = variant_configs.get(batching) or TrainConfig(**{**base.to_dict(), **variant_settings(batching)})
+            run_precision = variant_precisions.get(batching, precision)
             train = train_tutorial if recipe == "tutorial" else train_project
             steal_before = _cpu_steal()
-            model, figures = train(model_path, tokenizer, train_pairs, config, precision, tmp / f"{recipe}-{batching}")
+            model, figures = train(model_path, tokenizer, train_pairs, config, run_precision,
+                                   tmp / f"{recipe}-{batching}")
+            figures["dtype"] = str(run_precision.dtype).replace("torch.", "")
             steal_after = _cpu_steal()
             if steal_before and steal_after and steal_after[1] > steal_before[1]:
                 figures["cpu_steal_fraction"] = round((steal_after[0] - steal_before[0])
@@ -481,15 +500,19 @@ def bench_train(**options) -> dict:
             del model
             _release()
             mark = phase(f"val_loss_{batching}", mark)
-        peaks.append(matmul_peak(device, peak_dtype))
+        for name, dtype in dtypes.items():
+            peaks[name].append(matmul_peak(device, dtype))
         phase("gemm_peak_again", mark)
 
     # The higher of the two measurements (before and after training): a conservative MFU on a noisy machine.
-    peak = max(p["flops"] for p in peaks)
+    peak_by_dtype = {name: max(p["flops"] for p in measured) for name, measured in peaks.items()}
+    default_dtype = str(precision.dtype).replace("torch.", "")
+    peak = peak_by_dtype[default_dtype]
     baseline = results["baseline"]
 
-    def mfu(tokens_per_second: float, n: int) -> float:
-        return float(f"{4 * n * tokens_per_second / peak:.3g}")
+    def mfu(tokens_per_second: float, n: int, dtype: str = default_dtype) -> float:
+        """Against the peak of the dtype that run computed in."""
+        return float(f"{4 * n * tokens_per_second / peak_by_dtype[dtype]:.3g}")
 
     report = {
         "benchmark": "train",
@@ -502,7 +525,8 @@ def bench_train(**options) -> dict:
         "model": model_name,
         "parameters": parameters["total"],
         "non_embedding_parameters": parameters["non_embedding"],
-        "dtype": str(precision.dtype).replace("torch.", ""),
+        "dtype": default_dtype,
+        "dtype_why": precision.why,
         "steps": base.max_steps,
         "batch_size": base.batch_size,
         "max_length": base.max_length,
@@ -517,17 +541,19 @@ def bench_train(**options) -> dict:
         "val_loss_definition": LOSS_DEFINITION,
         "base_val_loss": round(base_val_loss, 4),
         "gemm_peak_tflops": round(peak / 1e12, 4),
-        "gemm_peak_dtype": peaks[0]["dtype"],
-        "gemm_peaks_tflops_before_after": [round(p["flops"] / 1e12, 4) for p in peaks],
-        "gemm_tflops_by_size": {size: round(max(p["by_size"][size] for p in peaks) / 1e12, 4)
-                                for size in peaks[0]["by_size"]},
+        "gemm_peak_dtype": default_dtype,
+        "gemm_peaks_tflops_before_after": [round(p["flops"] / 1e12, 4) for p in peaks[default_dtype]],
+        "gemm_tflops_by_size": {size: round(max(p["by_size"][size] for p in peaks[default_dtype]) / 1e12, 4)
+                                for size in peaks[default_dtype][0]["by_size"]},
+        "gemm_peak_tflops_by_dtype": {name: round(value / 1e12, 4) for name, value in peak_by_dtype.items()},
         "mfu_definition": "4·N FLOPs per real token over the measured matmul peak, N = all base parameters "
                           "(tied embeddings once); mfu_non_embedding leaves the input embedding out of N",
     }
     for name, figures in results.items():
         report[f"{name}_tokens_per_second"] = round(figures["tokens_per_second"], 1)
         report[f"{name}_val_loss"] = round(figures["val_loss"], 4)
-        report[f"{name}_mfu"] = mfu(figures["tokens_per_second"], parameters["total"])
+        report[f"{name}_mfu"] = mfu(figures["tokens_per_second"], parameters["total"], figures["dtype"])
+        report[f"{name}_dtype"] = figures["dtype"]
         report[f"{name}_padding_fraction"] = round(figures["padding_fraction"], 3)
         report[f"{name}_seconds_per_step"] = round(figures["seconds_per_step"], 3)
         report[f"{name}_real_tokens_per_step"] = round(figures["real_tokens_per_step"], 1)

@@ -171,6 +171,7 @@ def train(run_dir: Path) -> int:
     config = TrainConfig.from_dict(run["config"])
     started = time.time()
     precision = choose_precision(config)
+    print(f"[ftstudio] {precision.why}", file=sys.stderr, flush=True)
     torch.manual_seed(config.seed)
     write_status(run_dir, "running", step=0, pid=os.getpid())
 
