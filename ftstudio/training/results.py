@@ -14,8 +14,9 @@ def curves(run_dir: Path) -> dict:
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
     evaluation = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
     speeds = [r["tokens_per_second"] for r in records if r.get("tokens_per_second")]
-    latest = records[-1] if records else {}
-    return {"train": train, "eval": evaluation, "tokens_per_second": speeds[-1] if speeds else None,
+    latest = next((r for r in reversed(records) if "step" in r), {})
+    setup = next((r for r in reversed(records) if "dtype" in r), {})  # the latest worker's precision and compile
+    return {"dtype": setup.get("dtype"), "compiled": setup.get("compiled"),"train": train, "eval": evaluation, "tokens_per_second": speeds[-1] if speeds else None,
             "memory_mb": latest.get("memory_mb"), "elapsed": latest.get("time"),
             "seconds_per_step": seconds_per_step(records),
             "step": latest.get("step", 0), "max_steps": latest.get("max_steps")}
@@ -36,6 +37,9 @@ def seconds_per_step(records: list[dict], window: int = 20) -> float | None:
     return (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0])
 
 
+DTYPE_NAMES = {"bfloat16": "bf16", "float32": "fp32", "float16": "fp16"}
+
+
 def progress_text(run: dict, curve: dict) -> str:
     """One line a person reads at a glance: step, percentage, ETA, tokens per second, memory."""
     step, total = run["step"] or 0, run["max_steps"] or curve.get("max_steps")
@@ -50,6 +54,8 @@ def progress_text(run: dict, curve: dict) -> str:
         parts.append(f"{curve['tokens_per_second']:,.0f} tokens/s")
     if curve.get("memory_mb"):
         parts.append(f"memory {curve['memory_mb']:,.0f} MB")
+    if curve.get("dtype"):
+        parts.append(DTYPE_NAMES.get(curve["dtype"], curve["dtype"]) + (", compiled" if curve.get("compiled") else ""))
     if run["train_loss"] is not None:
         parts.append(f"loss {run['train_loss']:.3f}")
     if run["eval_loss"] is not None:
