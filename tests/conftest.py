@@ -62,7 +62,9 @@ def tiny_model_dir(tmp_path_factory):
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                    bos_token=None)
     fast.chat_template = CHATML
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    # hidden_size 64, not smaller: bitsandbytes' CPU 4-bit kernels in bf16 (chosen on CPUs with native bf16) need
+    # every input width to hold at least one 64-value quantization block, as any real model's does.
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                          eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, tie_word_embeddings=True)
     import torch
