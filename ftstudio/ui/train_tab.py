@@ -76,7 +76,8 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         version = gr.Dropdown([], label="Dataset version", info="Runs train only on a frozen version.",
                               allow_custom_value=True, elem_id="train-version")
         method = gr.Radio(list(METHODS), value="lora", label="Method",
-                          info="lora: full-precision base · qlora: 4-bit NF4 base (bitsandbytes), for big models")
+                          info="lora: base in the compute dtype (bf16 or fp32) · "
+                               "qlora: 4-bit NF4 base (bitsandbytes), for big models")
     with gr.Row():
         widgets = {name: _widget(name, defaults[name], helps[name]) for name in MAIN_FIELDS}
     with gr.Accordion("More settings", open=False):
