@@ -10,7 +10,7 @@ from tests.conftest import needs_compiler
 from ftstudio.training.trainer import COMPILE_AUTO_MIN_STEPS, StudioSFTTrainer, compile_decision
 
 
-def _trainer(tiny_model_dir, tmp_path, batching: str) -> StudioSFTTrainer:
+def _trainer(tiny_model_dir, tmp_path, batching: str, compute_dtype: str = "float32") -> StudioSFTTrainer:
     from datasets import Dataset
     from transformers import AutoTokenizer
 
@@ -19,7 +19,7 @@ def _trainer(tiny_model_dir, tmp_path, batching: str) -> StudioSFTTrainer:
 
     # fp32 whatever the CPU: the comparison with TRL is to a tight tolerance.
     config = TrainConfig(max_steps=2, batch_size=4, max_length=128, eval_steps=0, batching=batching,
-                         compute_dtype="float32")
+                         compute_dtype=compute_dtype)
     precision = choose_precision(config)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     pairs = [{"prompt": f"Where is pallet {n}?", "completion": f" Pallet {n} is in depot {n % 4}." * (1 + n % 3)}
@@ -117,3 +117,15 @@ def test_group_by_length_uses_length_buckets(tiny_model_dir, tmp_path):
 
     sampler = _trainer(tiny_model_dir, tmp_path, "group_by_length")._get_train_sampler()
     assert isinstance(sampler, LengthBucketedSampler) and sorted(sampler) == list(range(8))
+
+
+def test_a_bf16_cpu_run_computes_attention_in_fp32_and_an_fp32_run_keeps_sdpa(tiny_model_dir, tmp_path):
+    from ftstudio.training.attention import FP32_SDPA
+
+    bf16 = _trainer(tiny_model_dir, tmp_path / "bf16", "group_by_length", compute_dtype="bfloat16")
+    assert bf16.fp32_attention and bf16.model.get_base_model().config._attn_implementation == FP32_SDPA
+    loss = bf16.compute_loss(bf16.model, next(iter(bf16.get_train_dataloader())))
+    loss.backward()  # trains through it
+    assert torch.isfinite(loss) and all(p.grad is not None for n, p in bf16.model.named_parameters() if "lora_" in n)
+    fp32 = _trainer(tiny_model_dir, tmp_path / "fp32", "group_by_length")
+    assert not fp32.fp32_attention and fp32.model.get_base_model().config._attn_implementation == "sdpa"

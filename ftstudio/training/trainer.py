@@ -103,6 +103,13 @@ def labelled_head_loss(head, hidden, targets):
 class StudioSFTTrainer(SFTTrainer):
     _head_loss = staticmethod(labelled_head_loss)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from ftstudio.training.attention import use_fp32_attention_on_cpu
+
+        # bf16 on a CPU: attention in fp32 is faster there (see attention.py); everything else stays bf16.
+        self.fp32_attention = use_fp32_attention_on_cpu(self._causal_lm(self.model))
+
     def compile_model(self) -> None:
         """Compile the decoder layers and, on CPUs, the lean loss's LM head with its cross-entropy.
 
