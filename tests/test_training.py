@@ -122,6 +122,24 @@ def test_a_run_that_cannot_fit_is_refused_with_numbers(store, settings, frozen):
     assert store.list_runs() == []
 
 
+def test_the_memory_estimate_follows_the_compute_dtype():
+    from types import SimpleNamespace
+
+    from ftstudio.training.prepare import estimate_memory
+
+    shape = SimpleNamespace(hidden_size=576, num_hidden_layers=30, vocab_size=49152, intermediate_size=1536,
+                            num_attention_heads=9)
+    config = small(batch_size=8, max_length=1024)
+    fp32 = estimate_memory(shape, config, False, 2**40, "CPU (RAM)", value_bytes=4)
+    bf16 = estimate_memory(shape, config, False, 2**40, "CPU (RAM)", value_bytes=2)
+    assert bf16.parts["weights"] * 2 == fp32.parts["weights"]
+    assert bf16.parts["activations"] * 2 == fp32.parts["activations"]
+    assert bf16.parts["adapter+optimizer"] == fp32.parts["adapter+optimizer"]  # the adapter trains in fp32
+    # fp32 chosen on a GPU is counted at 4 bytes, not at the 2 a GPU would otherwise assume.
+    assert estimate_memory(shape, config, True, 2**40, "GPU", value_bytes=4).parts["weights"] == fp32.parts["weights"]
+    assert estimate_memory(shape, config, False, 2**40, "CPU (RAM)").parts["weights"] == fp32.parts["weights"]
+
+
 def test_qlora_runs_on_the_cpu(store, settings, frozen):
     manager = RunManager(store, settings)
     run_id = manager.create_run(frozen, "v1", small(method="qlora", max_steps=3, eval_steps=0))

@@ -97,8 +97,12 @@ class RunManager:
         base_path = materialize(base_model, self.settings.model_cache)
         model_config = AutoConfig.from_pretrained(base_path)
         if check_memory:
+            from ftstudio.training.device import choose_precision
+
             available, device, cuda = available_memory()
-            estimate = estimate_memory(model_config, config, cuda, available, device)
+            # The dtype the worker will pick (on CPUs a 0.1 s measurement, once per app process).
+            value_bytes = choose_precision(config).dtype.itemsize
+            estimate = estimate_memory(model_config, config, cuda, available, device, value_bytes=value_bytes)
             if not estimate.fits:
                 raise RunError(f"This run {estimate.describe()}. Lower batch_size or max_length, or choose qlora.")
         template = Template.from_dict(version["template"])

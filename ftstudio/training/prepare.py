@@ -84,10 +84,12 @@ class MemoryEstimate:
                 f"{self.available_bytes / gib:.1f} GiB is available")
 
 
-def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_bytes: int, device: str) -> MemoryEstimate:
+def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_bytes: int, device: str,
+                    value_bytes: int | None = None) -> MemoryEstimate:
     """A conservative estimate of a run's peak memory, from the model's shape and the run's settings.
 
-    Weights (fp32 4 bytes, bf16 2, NF4 about 0.56 per parameter), LoRA weights with their
+    `value_bytes` is the size of the run's compute dtype (4 for fp32, 2 for bf16; the worker's choice); unknown,
+    it is 2 on GPUs and 4 on CPUs. Weights (that size, or about 0.56 per parameter in NF4), LoRA weights with their
     gradients and Adam moments (16 bytes each), and activations kept for the backward pass
     (about 18 values per hidden unit per token per layer, plus attention scores and the logits).
     """
@@ -98,10 +100,10 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
     heads = model_config.num_attention_heads
     per_layer = 4 * hidden * hidden + 3 * hidden * intermediate
     parameters = layers * per_layer + 2 * vocab * hidden
-    weight_bytes = {"lora": 2 if cuda else 4, "qlora": 0.56}[config.method]
+    value_bytes = value_bytes or (2 if cuda else 4)
+    weight_bytes = {"lora": value_bytes, "qlora": 0.56}[config.method]
     lora_parameters = layers * config.r * (4 * 2 * hidden + 3 * (hidden + intermediate))
     tokens = config.batch_size * config.max_length
-    value_bytes = 2 if cuda else 4
     checkpointing = cuda and available_bytes < 24 * 2**30
     activation_layers = 1 if checkpointing else layers
     activations = tokens * activation_layers * (18 * hidden + 2 * intermediate) * value_bytes
