@@ -6,7 +6,8 @@ from argparse import Namespace
 from ftstudio.bench import run_benchmark
 import pytest
 
-from ftstudio.bench.train import options_from_args, synthetic_posts, variant_settings
+from ftstudio.bench.posts import synthetic_posts
+from ftstudio.bench.train import options_from_args, variant_settings
 from tests.conftest import needs_compiler
 
 
