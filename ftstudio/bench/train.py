@@ -377,7 +377,7 @@ def bench_train(**options) -> dict:
         mark = phase("prepare", mark)
 
         # One peak per dtype the trainers compute in, each measured before and after training.
-        dtypes = {str(p.dtype).replace("torch.", ""): p.dtype for p in [precision, *variant_precisions.values()]}
+        dtypes = {p.dtype_name: p.dtype for p in [precision, *variant_precisions.values()]}
         _log(f"measuring the matmul peak on {precision.device} ({', '.join(dtypes)})")
         peaks = {name: [matmul_peak(device, dtype)] for name, dtype in dtypes.items()}
         mark = phase("gemm_peak", mark)
@@ -397,7 +397,7 @@ def bench_train(**options) -> dict:
             steal_before = _cpu_steal()
             model, figures = train(model_path, tokenizer, train_pairs, config, run_precision,
                                    tmp / f"{recipe}-{batching}")
-            figures["dtype"] = str(run_precision.dtype).replace("torch.", "")
+            figures["dtype"] = run_precision.dtype_name
             steal_after = _cpu_steal()
             if steal_before and steal_after and steal_after[1] > steal_before[1]:
                 figures["cpu_steal_fraction"] = round((steal_after[0] - steal_before[0])
@@ -415,7 +415,7 @@ def bench_train(**options) -> dict:
 
     # The higher of the two measurements (before and after training): a conservative MFU on a noisy machine.
     peak_by_dtype = {name: max(p["flops"] for p in measured) for name, measured in peaks.items()}
-    default_dtype = str(precision.dtype).replace("torch.", "")
+    default_dtype = precision.dtype_name
     peak = peak_by_dtype[default_dtype]
     baseline = results["baseline"]
 

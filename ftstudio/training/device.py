@@ -18,6 +18,11 @@ class Precision:
     device: str
     why: str = ""  # how the dtype was chosen, for the run's log
 
+    @property
+    def dtype_name(self) -> str:
+        """The dtype as run.yaml and the bench write it: "bfloat16", "float32"."""
+        return str(self.dtype).replace("torch.", "")
+
 
 # A CPU counts as computing bf16 natively when its bf16 matmul is at least this much faster than fp32. CPUs with
 # AVX512_BF16 or AMX (Zen 4, Sapphire Rapids) measured 2.1x here (413 against 190 GFLOP/s on 2 cores); CPUs that

@@ -9,14 +9,15 @@ from ftstudio.training.folders import read_metrics
 
 
 def curves(run_dir: Path) -> dict:
-    """Train and validation loss by step, and the latest throughput and memory."""
+    """Train and validation loss by step, the latest throughput and memory, and the worker's dtype and compile."""
     records, _ = read_metrics(Path(run_dir))
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
     evaluation = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
     speeds = [r["tokens_per_second"] for r in records if r.get("tokens_per_second")]
     latest = next((r for r in reversed(records) if "step" in r), {})
     setup = next((r for r in reversed(records) if "dtype" in r), {})  # the latest worker's precision and compile
-    return {"dtype": setup.get("dtype"), "compiled": setup.get("compiled"),"train": train, "eval": evaluation, "tokens_per_second": speeds[-1] if speeds else None,
+    return {"train": train, "eval": evaluation, "tokens_per_second": speeds[-1] if speeds else None,
+            "dtype": setup.get("dtype"), "compiled": setup.get("compiled"),
             "memory_mb": latest.get("memory_mb"), "elapsed": latest.get("time"),
             "seconds_per_step": seconds_per_step(records),
             "step": latest.get("step", 0), "max_steps": latest.get("max_steps")}

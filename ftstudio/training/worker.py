@@ -203,7 +203,7 @@ def train(run_dir: Path) -> int:
         trainer.compile_model()
     if _is_main_process():  # how this process computes, for the progress line (no step: it must not move it)
         with (run_dir / "metrics.jsonl").open("a") as handle:
-            handle.write(json.dumps({"dtype": str(precision.dtype).replace("torch.", ""), "compiled": compile_layers,
+            handle.write(json.dumps({"dtype": precision.dtype_name, "compiled": compile_layers,
                                      "precision_why": precision.why, "compile_why": reason}) + "\n")
     resume = latest_complete_checkpoint(run_dir)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
