@@ -1,5 +1,6 @@
 """bf16 CPU training computes attention in fp32: same results as an fp32 model, masks and gradients included."""
 
+import contextlib
 import copy
 
 import pytest
@@ -16,8 +17,11 @@ def _tiny(dtype):
     return LlamaForCausalLM(config).to(dtype)
 
 
+@pytest.mark.parametrize("autocast", [False, True], ids=["plain", "under-autocast"])
 @pytest.mark.parametrize("padded", [False, True])
-def test_fp32_attention_matches_an_fp32_model_as_closely_as_bf16_sdpa_does(padded):
+def test_fp32_attention_matches_an_fp32_model_as_closely_as_bf16_sdpa_does(padded, autocast):
+    # bf16 CPU runs train under autocast (trainer.py), which must not cast attention's fp32 inputs back to bf16.
+    context = torch.autocast("cpu", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
     model = _tiny(torch.bfloat16)
     exact_model = copy.deepcopy(model).float()
     ids = torch.randint(0, 100, (2, 12), generator=torch.Generator().manual_seed(1))
@@ -26,10 +30,12 @@ def test_fp32_attention_matches_an_fp32_model_as_closely_as_bf16_sdpa_does(padde
         mask[1, 8:] = 0  # a float mask reaches the attention function in bf16: it must be cast with the inputs
     real = mask.bool()
     exact = exact_model(input_ids=ids, attention_mask=mask).logits[real]
-    bf16_sdpa = model(input_ids=ids, attention_mask=mask).logits.float()[real]
+    with context:
+        bf16_sdpa = model(input_ids=ids, attention_mask=mask).logits.float()[real]
 
     assert use_fp32_attention_on_cpu(model) and model.config._attn_implementation == FP32_SDPA
-    fp32_sdpa = model(input_ids=ids, attention_mask=mask).logits.float()[real]
+    with context:
+        fp32_sdpa = model(input_ids=ids, attention_mask=mask).logits.float()[real]
     bf16_error = (bf16_sdpa - exact).abs().max()
     assert (fp32_sdpa - exact).abs().max() <= 2 * bf16_error + 1e-3
     assert not torch.equal(fp32_sdpa, bf16_sdpa), "the switch must change which kernel runs"

@@ -124,8 +124,26 @@ def test_a_bf16_cpu_run_computes_attention_in_fp32_and_an_fp32_run_keeps_sdpa(ti
 
     bf16 = _trainer(tiny_model_dir, tmp_path / "bf16", "group_by_length", compute_dtype="bfloat16")
     assert bf16.fp32_attention and bf16.model.get_base_model().config._attn_implementation == FP32_SDPA
-    loss = bf16.compute_loss(bf16.model, next(iter(bf16.get_train_dataloader())))
+    with bf16.compute_loss_context_manager():  # as the trainer's training step calls it
+        loss = bf16.compute_loss(bf16.model, next(iter(bf16.get_train_dataloader())))
     loss.backward()  # trains through it
-    assert torch.isfinite(loss) and all(p.grad is not None for n, p in bf16.model.named_parameters() if "lora_" in n)
+    lora = {n: p for n, p in bf16.model.named_parameters() if "lora_" in n}
+    assert torch.isfinite(loss) and all(p.grad is not None for p in lora.values())
     fp32 = _trainer(tiny_model_dir, tmp_path / "fp32", "group_by_length")
     assert not fp32.fp32_attention and fp32.model.get_base_model().config._attn_implementation == "sdpa"
+
+
+def test_a_bf16_cpu_run_computes_the_fp32_adapter_in_bf16_and_keeps_its_weights_fp32(tiny_model_dir, tmp_path):
+    bf16 = _trainer(tiny_model_dir, tmp_path / "bf16", "group_by_length", compute_dtype="bfloat16")
+    lora_a = next(m for n, m in bf16.model.named_modules() if n.endswith("lora_A.default"))
+    x = torch.randn(3, lora_a.in_features)
+    assert bf16.cpu_autocast and lora_a.weight.dtype == torch.float32
+    with bf16.compute_loss_context_manager():
+        assert lora_a(x).dtype == torch.bfloat16  # the adapter's products run in bf16 ...
+    bf16.train()
+    lora = [p for n, p in bf16.model.named_parameters() if "lora_" in n]
+    assert all(p.dtype == torch.float32 for p in lora)  # ... its weights (what AdamW updates) stay fp32
+    fp32 = _trainer(tiny_model_dir, tmp_path / "fp32", "group_by_length")
+    fp32_lora_a = next(m for n, m in fp32.model.named_modules() if n.endswith("lora_A.default"))
+    with fp32.compute_loss_context_manager():
+        assert not fp32.cpu_autocast and fp32_lora_a(x).dtype == torch.float32

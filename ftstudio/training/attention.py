@@ -21,22 +21,36 @@ FP32_SDPA = "ftstudio_sdpa_fp32"
 
 
 def sdpa_in_fp32(module, query, key, value, attention_mask, **kwargs):
-    """transformers' SDPA attention with query, key, value (and a float mask) in fp32, the output in their dtype."""
+    """transformers' SDPA attention with query, key, value (and a float mask) in fp32, the output in their dtype.
+
+    Autocast is switched off around it: bf16 runs train under CPU autocast (see trainer.py), which would
+    otherwise cast the fp32 inputs straight back to bf16 for SDPA.
+    """
     if attention_mask is not None and attention_mask.is_floating_point():
         attention_mask = attention_mask.float()
-    output, weights = sdpa_attention_forward(module, query.float(), key.float(), value.float(), attention_mask,
-                                             **kwargs)
+    with torch.autocast("cpu", enabled=False):
+        output, weights = sdpa_attention_forward(module, query.float(), key.float(), value.float(), attention_mask,
+                                                 **kwargs)
     return output.to(query.dtype), weights
 
 
 AttentionInterface.register(FP32_SDPA, sdpa_in_fp32)
 
 
+def cpu_compute_dtype(causal_lm):
+    """The dtype a CPU model's weights compute in (None on a GPU): that of its first parameter, the embedding.
+
+    Under QLoRA that is fp32 (PEFT's preparation casts the embedding up), so 4-bit runs keep plain SDPA and no
+    autocast: neither was measured there.
+    """
+    parameter = next(causal_lm.parameters())
+    return None if parameter.is_cuda else parameter.dtype
+
+
 def use_fp32_attention_on_cpu(causal_lm) -> bool:
     """Switch a CPU model that computes in bf16 or fp16 and uses SDPA to SDPA in fp32; whether it was switched."""
-    parameter = next(causal_lm.parameters())
     config = causal_lm.config
-    if parameter.is_cuda or not parameter.dtype.is_floating_point or parameter.dtype == torch.float32:
+    if cpu_compute_dtype(causal_lm) not in (torch.bfloat16, torch.float16):
         return False
     if getattr(config, "_attn_implementation", None) != "sdpa":
         return False
