@@ -36,6 +36,21 @@ def test_bench_train_reports_both_recipes_on_the_tiny_model(tiny_model_dir):
     assert report["packing+bf16_dtype"] == "bfloat16" and report["packing+bf16_mfu"] > 0
     assert "bfloat16" in report["gemm_peak_tflops_by_dtype"]
     assert report["dtype_why"].startswith("compute_dtype: auto")
+    # The matmul ceiling is timed at the studio's tokens per step, and is an MFU like the others.
+    assert report["matmul_ceiling_tokens"] > 0 and report["matmul_ceiling_tflops"] > 0
+    assert 0 < report["matmul_ceiling_mfu"]
+
+
+def test_the_matmul_ceiling_times_every_linear_layer_forward_and_for_the_input_gradient():
+    import torch
+
+    from ftstudio.bench.gemm import model_matmul_seconds
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Linear(16, 8), torch.nn.Linear(8, 16),
+                                torch.nn.ReLU())
+    timed = model_matmul_seconds(model, tokens=32, repeats=1)
+    # Two distinct shapes; FLOPs count all three layers, 2 products of 2·in·out per token each (4·N).
+    assert timed["shapes"] == 2 and timed["flops"] == 4 * 32 * (8 * 16 * 2 + 16 * 8) and timed["seconds"] > 0
 
 
 def test_synthetic_posts_are_seeded_and_spread_in_length(tiny_model_dir):

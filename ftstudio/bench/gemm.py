@@ -39,3 +39,43 @@ def matmul_peak(device: str = "cpu", dtype=None, sizes: tuple[int, ...] | None =
         by_size[size] = 2 * size**3 / best
         del a, b, out
     return {"flops": max(by_size.values()), "by_size": by_size, "dtype": str(dtype).replace("torch.", "")}
+
+
+def model_matmul_seconds(model, tokens: int, repeats: int = 3) -> dict:
+    """Seconds the model's own matmuls take for one training step of `tokens` tokens, each at its best speed.
+
+    For every linear layer (LM head included) it times the forward product and the backward product for the
+    input's gradient (LoRA freezes the weights, so there is no weight gradient): 4·N FLOPs per token, the count
+    MFU uses. Each distinct shape is timed warm, best of `repeats`, and multiplied by how many layers share it.
+    What MFU a trainer could reach if it ran nothing but these products, each as fast as `torch.matmul` allows:
+    its ceiling at this batch size, on this machine.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    shapes: dict[tuple[int, int], int] = {}
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            shapes[module.weight.shape] = shapes.get(module.weight.shape, 0) + 1
+    weight = next(model.parameters())
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    total, flops = 0.0, 0
+    with torch.no_grad():
+        for (out_features, in_features), count in shapes.items():
+            w = torch.randn(out_features, in_features, generator=generator).to(weight)
+            x = torch.randn(tokens, in_features, generator=generator).to(weight)
+            grad = torch.randn(tokens, out_features, generator=generator).to(weight)
+            best = float("inf")
+            for _ in range(repeats + 1):  # the first pass warms up (kernel selection, primitive creation)
+                if weight.is_cuda:
+                    torch.cuda.synchronize()
+                started = time.perf_counter()
+                F.linear(x, w)
+                torch.matmul(grad, w)
+                if weight.is_cuda:
+                    torch.cuda.synchronize()
+                best = min(best, time.perf_counter() - started)
+            total += best * count
+            flops += 4 * tokens * in_features * out_features * count
+            del w, x, grad
+    return {"seconds": total, "flops": flops, "tokens": tokens, "shapes": len(shapes)}

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from ftstudio.bench.gemm import matmul_peak
+from ftstudio.bench.gemm import matmul_peak, model_matmul_seconds
 from ftstudio.bench.posts import rendered_pairs, synthetic_posts
 
 # Sized for about 7-10 minutes on two CPU cores. group_by_length's batches come in random order (the longest first,
@@ -409,6 +409,15 @@ def bench_train(**options) -> dict:
             del model
             _release()
             mark = phase(f"val_loss_{batching}", mark)
+        # The ceiling MFU at this batch size: the base model's own matmuls alone, at the studio's tokens per step.
+        studio = [f for name, f in results.items() if name != "baseline"]
+        ceiling_tokens = round(max(f["real_tokens_per_step"] for f in studio)) if studio else 0
+        if ceiling_tokens:
+            base_model = AutoModelForCausalLM.from_pretrained(model_path, dtype=precision.dtype).to(device)
+            ceiling = model_matmul_seconds(base_model, ceiling_tokens)
+            del base_model
+            _release()
+            mark = phase("matmul_ceiling", mark)
         for name, dtype in dtypes.items():
             peaks[name].append(matmul_peak(device, dtype))
         phase("gemm_peak_again", mark)
@@ -458,6 +467,15 @@ def bench_train(**options) -> dict:
         "mfu_definition": "4·N FLOPs per real token over the measured matmul peak, N = all base parameters "
                           "(tied embeddings once); mfu_non_embedding leaves the input embedding out of N",
     }
+    if ceiling_tokens:
+        report.update({
+            "matmul_ceiling_definition": "MFU if a step ran nothing but the base model's linear layers (forward, "
+                                         "and backward for the input), each shape timed alone at the studio's "
+                                         "real tokens per step, in the default dtype",
+            "matmul_ceiling_tokens": ceiling_tokens,
+            "matmul_ceiling_tflops": round(ceiling["flops"] / ceiling["seconds"] / 1e12, 4),
+            "matmul_ceiling_mfu": float(f"{4 * parameters['total'] * ceiling_tokens / ceiling['seconds'] / peak:.3g}"),
+        })
     for name, figures in results.items():
         report[f"{name}_tokens_per_second"] = round(figures["tokens_per_second"], 1)
         report[f"{name}_val_loss"] = round(figures["val_loss"], 4)
