@@ -24,9 +24,10 @@ class Precision:
         return str(self.dtype).replace("torch.", "")
 
 
-# A CPU counts as computing bf16 natively when its bf16 matmul is at least this much faster than fp32. CPUs with
-# AVX512_BF16 or AMX (Zen 4, Sapphire Rapids) measured 2.1x here (413 against 190 GFLOP/s on 2 cores); CPUs that
-# only emulate bf16 (AVX2, early AVX-512) run it slower than fp32, so the threshold separates them with room.
+# A CPU counts as computing bf16 natively when its bf16 matmul is at least this much faster than fp32. A Zen 4
+# with AVX512_BF16 measured 2.1x (413 against 190 GFLOP/s on 2 cores), an Intel Xeon with AMX 3.6-3.9x at 1024³
+# (2.9 against 0.4 TFLOP/s at 3072³); CPUs that only emulate bf16 (AVX2, early AVX-512) run it slower than fp32,
+# so the threshold separates them with room.
 CPU_BF16_MIN_SPEEDUP = 1.5
 
 
@@ -80,9 +81,9 @@ def choose_precision(config) -> Precision:
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[wanted]
     # Gradient checkpointing trades compute for memory; only worth it where memory is short (GPUs under 24 GiB).
     checkpointing = cuda and torch.cuda.get_device_properties(0).total_memory < 24 * 2**30
-    # On CPUs the base weights are loaded in bf16 and the LoRA adapter stays fp32 (PEFT upcasts it), without
-    # autocast: autocast would recast the frozen fp32 weights at every use, measured slower (238 against 258 real
-    # tokens/s, eager, 2 cores), for the same loss.
+    # On CPUs the base weights are loaded in bf16 (autocast over fp32 base weights would recast them at every use,
+    # measured slower: 238 against 258 real tokens/s, eager, 2 cores) and the LoRA adapter stays fp32 (PEFT upcasts
+    # it); the trainer computes the adapter's products under bf16 autocast (StudioSFTTrainer).
     return Precision(dtype=dtype, bf16=cuda and dtype == torch.bfloat16, fp16=cuda and dtype == torch.float16,
                      gradient_checkpointing=checkpointing, cuda=cuda,
                      device=torch.cuda.get_device_name(0) if cuda else "cpu", why=why)
