@@ -44,11 +44,11 @@ def test_bench_train_reports_both_recipes_on_the_tiny_model(tiny_model_dir):
 def test_the_matmul_ceiling_times_every_linear_layer_forward_and_for_the_input_gradient():
     import torch
 
-    from ftstudio.bench.gemm import model_matmul_seconds
+    from ftstudio.bench.gemm import linear_shapes, model_matmul_seconds
 
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Linear(16, 8), torch.nn.Linear(8, 16),
                                 torch.nn.ReLU())
-    timed = model_matmul_seconds(model, tokens=32, repeats=1)
+    timed = model_matmul_seconds(linear_shapes(model), tokens=32, repeats=1)
     # Two distinct shapes; FLOPs count all three layers, 2 products of 2·in·out per token each (4·N).
     assert timed["shapes"] == 2 and timed["flops"] == 4 * 32 * (8 * 16 * 2 + 16 * 8) and timed["seconds"] > 0
 

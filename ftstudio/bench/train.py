@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from ftstudio.bench.gemm import matmul_peak, model_matmul_seconds
+from ftstudio.bench.gemm import linear_shapes, matmul_peak, model_matmul_seconds
 from ftstudio.bench.posts import rendered_pairs, synthetic_posts
 
 # Sized for about 7-10 minutes on two CPU cores. group_by_length's batches come in random order (the longest first,
@@ -384,6 +384,7 @@ def bench_train(**options) -> dict:
 
         base_model = AutoModelForCausalLM.from_pretrained(model_path, dtype=precision.dtype).to(device)
         base_val_loss = completion_loss(base_model, tokenizer, validation_pairs, base.max_length)
+        shapes = linear_shapes(base_model)  # for the matmul ceiling, timed after training
         del base_model
         _release()
         mark = phase("base_val_loss", mark)
@@ -413,10 +414,7 @@ def bench_train(**options) -> dict:
         studio = [f for name, f in results.items() if name != "baseline"]
         ceiling_tokens = round(max(f["real_tokens_per_step"] for f in studio)) if studio else 0
         if ceiling_tokens:
-            base_model = AutoModelForCausalLM.from_pretrained(model_path, dtype=precision.dtype).to(device)
-            ceiling = model_matmul_seconds(base_model, ceiling_tokens)
-            del base_model
-            _release()
+            ceiling = model_matmul_seconds(shapes, ceiling_tokens, device, precision.dtype)
             mark = phase("matmul_ceiling", mark)
         for name, dtype in dtypes.items():
             peaks[name].append(matmul_peak(device, dtype))
