@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from ftstudio.config import Settings
@@ -30,13 +30,17 @@ def _open(settings: Settings):
     return open_store(settings.database_path)
 
 
-def _project(store, name: str, task_type: str = "generation", create: bool = False):
+def _labels(text: str | None) -> list[str] | None:
+    return [label.strip() for label in (text or "").split(",") if label.strip()] or None
+
+
+def _project(store, name: str, task_type: str = "generation", create: bool = False, labels: str | None = None):
     project = store.find_project(name)
     if project is None:
         if not create:
             known = ", ".join(p.name for p in store.list_projects()) or "none yet"
             raise StoreError(f"No project named {name!r} (projects: {known}). Import into it to create it.")
-        project = store.create_project(name, task_type)
+        project = store.create_project(name, task_type, labels=_labels(labels))
     return project
 
 
@@ -70,7 +74,7 @@ def cmd_import(args) -> int:
     settings = _settings(args)
     mask = tuple(m for m in (args.mask_pii or "").split(",") if m)
     store = _open(settings)
-    project = _project(store, args.project, args.task, create=True)
+    project = _project(store, args.project, args.task, create=True, labels=args.labels)
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise StoreError(f"Not found: {', '.join(missing)}. Nothing was imported.")
@@ -94,12 +98,12 @@ def cmd_items(args) -> int:
     page = store.list_items(project.id, args.search or "", args.page, args.page_size)
     if args.json:
         _print({"project": project.name, "total": page.total, "page": page.page, "pages": page.pages,
-                "items": page.rows}, True, "")
+                "items": [asdict(row) for row in page.rows]}, True, "")
         return 0
     print(f"{project.name}: {page.total} item(s), page {page.page} of {page.pages}")
     for row in page.rows:
-        preview = " ".join((row["title"] or row["preview"]).split())[:70]
-        print(f"{row['id']:>7}  {row['kind']:<5}  {preview}")
+        preview = " ".join((row.title or row.preview).split())[:70]
+        print(f"{row.id:>7}  {row.kind:<5}  {preview}")
     return 0
 
 
@@ -108,14 +112,14 @@ def cmd_item(args) -> int:
     item = store.get_item(args.id)
     if item is None:
         raise StoreError(f"No item with id {args.id}.")
-    _print(item, args.json, f"#{item['id']} {item['title'] or ''}\n{item['source']}\n\n{item['text']}")
+    _print(asdict(item), args.json, f"#{item.id} {item.title or ''}\n{item.source}\n\n{item.text}")
     return 0
 
 
 def cmd_projects(args) -> int:
     store = _open(_settings(args))
     if args.create:
-        store.create_project(args.create, args.task)
+        store.create_project(args.create, args.task, labels=_labels(args.labels))
     projects = store.list_projects()
     payload = [{"name": p.name, "task_type": p.task_type, "items": store.count_items(p.id)} for p in projects]
     _print(payload, args.json, "\n".join(f"{p['name']}  ({p['task_type']}, {p['items']} items)" for p in payload)
@@ -147,17 +151,17 @@ def cmd_label(args) -> int:
         if task is None:
             print(f"Nothing left for {args.user} in {project.name!r} ({done} labeled now).")
             return 0
-        print("\n" + "=" * 72 + f"\n#{task.item['id']} {task.item['title'] or ''}\n\n{task.item['text']}\n")
+        print("\n" + "=" * 72 + f"\n#{task.item.id} {task.item.title or ''}\n\n{task.item.text}\n")
         input_text, output_text, label = task.input, task.output, task.label
         if project.task_type == "classification":
             for number, name in enumerate(project.labels or [], start=1):
                 print(f"  {number}. {name}")
         action = input("[a]ccept  [s]kip  [f]lag  [u]ndo  [q]uit  (or a label number): ").strip().lower()
         if action == "q":
-            store.release_lease(task.item["id"], args.user)
+            store.release_lease(task.item.id, args.user)
             return 0
         if action == "u":
-            store.release_lease(task.item["id"], args.user)
+            store.release_lease(task.item.id, args.user)
             labeling.undo(store, project, args.user)
             continue
         if action.isdigit() and project.labels and 1 <= int(action) <= len(project.labels):
@@ -170,7 +174,7 @@ def cmd_label(args) -> int:
             print("Type a, s, f, u, q or a label number.")
             continue
         try:
-            labeling.decide(store, project, args.user, task.item["id"], status, input_text, output_text, label)
+            labeling.decide(store, project, args.user, task.item.id, status, input_text, output_text, label)
             done += status == "accepted"
         except labeling.LabelingError as error:
             print(f"Not saved: {error}")
@@ -192,9 +196,10 @@ def cmd_versions(args) -> int:
     store = _open(_settings(args))
     project = _project(store, args.project)
     versions = store.list_versions(project.id)
-    payload = [{k: v[k] for k in ("name", "content_hash", "counts", "split", "template", "created_at")} for v in versions]
-    lines = [f"{v['name']:<12} {v['content_hash']}  train {v['counts']['train']} · validation "
-             f"{v['counts']['validation']} · test {v['counts']['test']}  ({v['created_at']:%Y-%m-%d %H:%M})" for v in versions]
+    payload = [{k: getattr(v, k) for k in ("name", "content_hash", "counts", "split", "template", "created_at")}
+               for v in versions]
+    lines = [f"{v.name:<12} {v.content_hash}  train {v.counts['train']} · validation "
+             f"{v.counts['validation']} · test {v.counts['test']}  ({v.created_at:%Y-%m-%d %H:%M})" for v in versions]
     _print(payload, args.json, "\n".join(lines) or f"{project.name!r} has no versions yet: `ftstudio freeze`.")
     return 0
 
@@ -208,9 +213,9 @@ def cmd_freeze(args) -> int:
     template = Template.from_dict({**project.settings.get("template", {}), **({"preset": args.template} if args.template else {}),
                                    **({"system": args.system} if args.system is not None else {})})
     version = freeze_version(store, project, template, SplitPlan(parse_split(args.split), args.seed), args.name)
-    counts = version["counts"]
-    _print({k: version[k] for k in ("name", "content_hash", "counts")}, args.json,
-           f"{project.name}: version {version['name']} ({version['content_hash']}): train {counts['train']}, "
+    counts = version.counts
+    _print({k: getattr(version, k) for k in ("name", "content_hash", "counts")}, args.json,
+           f"{project.name}: version {version.name} ({version.content_hash}): train {counts['train']}, "
            f"validation {counts['validation']}, test {counts['test']}")
     return 0
 
@@ -223,7 +228,7 @@ def cmd_export(args) -> int:
     project = _project(store, args.project)
     version = get_version(store, project, args.version)
     tokenizer = None
-    if version["template"].get("preset") == "chat" and args.format == "jsonl-prompt":
+    if version.template.get("preset") == "chat" and args.format == "jsonl-prompt":
         from ftstudio.models import load_tokenizer
 
         tokenizer = load_tokenizer(settings.base_model, settings.model_cache)
@@ -242,17 +247,17 @@ def _train_config(args):
 def _progress_printer(as_json: bool):
     def show(run) -> None:
         if not as_json:
-            total = run["max_steps"] or "?"
-            loss = f" loss {run['train_loss']:.4f}" if run["train_loss"] is not None else ""
-            evaluation = f" val {run['eval_loss']:.4f}" if run["eval_loss"] is not None else ""
-            print(f"\rrun {run['id']} {run['status']}: step {run['step']}/{total}{loss}{evaluation}   ",
+            total = run.max_steps or "?"
+            loss = f" loss {run.train_loss:.4f}" if run.train_loss is not None else ""
+            evaluation = f" val {run.eval_loss:.4f}" if run.eval_loss is not None else ""
+            print(f"\rrun {run.id} {run.status}: step {run.step}/{total}{loss}{evaluation}   ",
                   end="", file=sys.stderr, flush=True)
     return show
 
 
-def _run_payload(run: dict) -> dict:
-    return {k: run[k] for k in ("id", "name", "project_name", "version_name", "base_model", "method", "status", "step",
-                                "max_steps", "train_loss", "eval_loss", "run_dir")}
+def _run_payload(run) -> dict:
+    return {k: getattr(run, k) for k in ("id", "name", "project_name", "version_name", "base_model", "method", "status",
+                                         "step", "max_steps", "train_loss", "eval_loss", "error", "run_dir")}
 
 
 def cmd_train(args) -> int:
@@ -273,16 +278,16 @@ def cmd_train(args) -> int:
         run_id = manager.create_run(project, args.version, _train_config(args), check_memory=False,
                                     queue=False)
         run = store.get_run(run_id)
-        _print(_run_payload(run), args.json, f"Prepared {run['run_dir']}\n"
-               f"Train it anywhere with: ftstudio train --run-dir {run['run_dir']}\n"
+        _print(_run_payload(run), args.json, f"Prepared {run.run_dir}\n"
+               f"Train it anywhere with: ftstudio train --run-dir {run.run_dir}\n"
                f"then bring it back with: ftstudio runs import DIR --project {project.name!r}")
         return 0
     run_id = manager.create_run(project, args.version, _train_config(args))
     run = manager.wait(run_id, on_progress=_progress_printer(args.json))
     if not args.json:
         print(file=sys.stderr)
-    _print(_run_payload(run), args.json, f"run {run['id']} {run['status']}: {run['run_dir']}")
-    return 0 if run["status"] == "finished" else 1
+    _print(_run_payload(run), args.json, f"run {run.id} {run.status}: {run.run_dir}")
+    return 0 if run.status == "finished" else 1
 
 
 def cmd_runs(args) -> int:
@@ -296,7 +301,7 @@ def cmd_runs(args) -> int:
             raise StoreError("Usage: ftstudio runs import DIR --project NAME")
         run_id = manager.import_run_folder(Path(args.target), _project(store, args.project))
         run = store.get_run(run_id)
-        _print(_run_payload(run), args.json, f"Imported run {run_id} ({run['status']}) from {args.target}")
+        _print(_run_payload(run), args.json, f"Imported run {run_id} ({run.status}) from {args.target}")
         return 0
     if args.action in ("cancel", "resume"):
         if not (args.target or "").isdigit():
@@ -309,14 +314,14 @@ def cmd_runs(args) -> int:
             return 0
         manager.resume(int(args.target))
         run = manager.wait(int(args.target), on_progress=_progress_printer(args.json))
-        _print(_run_payload(run), args.json, f"\nrun {run['id']} {run['status']}")
+        _print(_run_payload(run), args.json, f"\nrun {run.id} {run.status}")
         return 0
     project = _project(store, args.project) if args.project else None
     runs = store.list_runs(project.id if project else None)
     payload = [_run_payload(r) for r in runs]
-    lines = [f"{r['id']:>4}  {r['status']:<11} {r['project_name']} / {r['version_name'] or '-'}  {r['method']}  "
-             f"step {r['step']}/{r['max_steps'] or '?'}  loss {r['train_loss'] if r['train_loss'] is not None else '-'}  "
-             f"val {r['eval_loss'] if r['eval_loss'] is not None else '-'}" for r in runs]
+    lines = [f"{r.id:>4}  {r.status:<11} {r.project_name} / {r.version_name or '-'}  {r.method}  "
+             f"step {r.step}/{r.max_steps or '?'}  loss {r.train_loss if r.train_loss is not None else '-'}  "
+             f"val {r.eval_loss if r.eval_loss is not None else '-'}" for r in runs]
     _print(payload, args.json, "\n".join(lines) or "No runs yet: `ftstudio train --project P --version V`.")
     return 0
 
@@ -361,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("paths", nargs="+", help="Files, folders or zip archives.")
     imp.add_argument("--project", default="default", help="Project to import into; created if missing.")
     imp.add_argument("--task", choices=TASK_TYPES, default="generation", help="Task type of a new project.")
+    imp.add_argument("--labels", help="Comma-separated labels of a new classification project, e.g. phishing,legitimate.")
     imp.add_argument("--mask-pii", default="", help=f"Comma-separated maskers to apply: {', '.join(MASKERS)}.")
     imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                      help="Column mapping for tables, e.g. --map text=body (repeatable); unset fields are guessed.")
@@ -383,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     projects = commands.add_parser("projects", help="List (or create) projects.", description="List projects.")
     projects.add_argument("--create", metavar="NAME", help="Create a project with this name first.")
     projects.add_argument("--task", choices=TASK_TYPES, default="generation", help="Task type for --create.")
+    projects.add_argument("--labels", help="Comma-separated labels for a --create'd classification project.")
     projects.add_argument("--json", action="store_true", help="Print JSON.")
     projects.set_defaults(func=cmd_projects)
 

@@ -39,16 +39,16 @@ def lease_seconds(project: Project) -> int:
 
 def prefill(project: Project, item: dict) -> tuple[str, str]:
     """(input, output) to start from: a post is an output whose idea is missing; an email is an input."""
-    metadata = item.get("metadata") or {}
+    metadata = item.metadata or {}
     if "input" in metadata or "output" in metadata:
         return metadata.get("input") or "", metadata.get("output") or ""
-    if item["kind"] == "email":
-        body = metadata.get("new_text") or item["text"]
-        subject = item.get("title")
+    if item.kind == "email":
+        body = metadata.get("new_text") or item.text
+        subject = item.title
         return (f"Subject: {subject}\n\n{body}" if subject else body), ""
     if project.task_type == "generation":
-        return "", item["text"]
-    return item["text"], ""
+        return "", item.text
+    return item.text, ""
 
 
 def next_task(store: Store, project: Project, user_name: str) -> Task | None:
@@ -58,7 +58,7 @@ def next_task(store: Store, project: Project, user_name: str) -> Task | None:
         return None
     item = store.get_item(item_id)
     input_text, output_text = prefill(project, item)
-    label = (item.get("metadata") or {}).get("label")
+    label = (item.metadata or {}).get("label")
     return Task(item=item, input=input_text, output=output_text, label=label)
 
 
@@ -101,7 +101,7 @@ def decide(store: Store, project: Project, user_name: str, item_id: int, status:
     if status not in STATUSES:
         raise LabelingError(f"Unknown action {status!r}: use one of {', '.join(STATUSES)}.")
     item = store.get_item(item_id)
-    if item is None or item["project_id"] != project.id:
+    if item is None or item.project_id != project.id:
         raise LabelingError(f"Item {item_id} is not in {project.name!r}: load the next item again.")
     if status == "accepted":
         validate_example(project, input_text, output_text, label)
@@ -113,13 +113,19 @@ def decide(store: Store, project: Project, user_name: str, item_id: int, status:
 
 
 def undo(store: Store, project: Project, user_name: str) -> Task | None:
-    """Take back this annotator's last decision and put that item in front of them again."""
-    item_id = store.undo_last_example(project.id, user_name, lease_seconds(project))
-    if item_id is None:
+    """Take back this annotator's last decision and put that item in front of them again, as they left it:
+    the input, output and label they had accepted come back (a skipped or flagged item comes back as it was)."""
+    undone = store.undo_last_example(project.id, user_name, lease_seconds(project))
+    if undone is None:
         return None
-    item = store.get_item(item_id)
+    item = store.get_item(undone.item_id)
     input_text, output_text = prefill(project, item)
-    return Task(item=item, input=input_text, output=output_text, label=None)
+    if undone.status == "accepted":
+        input_text, output_text = undone.input or "", undone.output or ""
+        if project.task_type == "classification":
+            output_text = ""
+    label = undone.label or (item.metadata or {}).get("label")
+    return Task(item=item, input=input_text, output=output_text, label=label)
 
 
 # --- model drafts --------------------------------------------------------------
@@ -188,8 +194,8 @@ def agreement(store: Store, project: Project) -> dict:
     """Inter-annotator agreement on labels: Cohen's kappa for two annotators, Fleiss' kappa for more."""
     by_item: dict[int, dict[str, str]] = defaultdict(dict)
     for example in store.list_examples(project.id):
-        if example["item_id"] is not None and example["label"] and example["origin"] == "labeled":
-            by_item[example["item_id"]][example["created_by"]] = example["label"]
+        if example.item_id is not None and example.label and example.origin == "labeled":
+            by_item[example.item_id][example.created_by] = example.label
     shared = {item: labels for item, labels in by_item.items() if len(labels) >= 2}
     annotators = sorted({a for labels in shared.values() for a in labels})
     categories = list(project.labels or sorted({l for labels in shared.values() for l in labels.values()}))

@@ -78,12 +78,18 @@ def _render_jinja(source: str, values: dict, part: str) -> str:
     return text
 
 
-def render(template: Template, example: dict, tokenizer=None) -> Rendered:
-    """The prompt and the completion (the part trained on) for one example."""
+def _field(example, name: str) -> str:
+    """A field of an example given as a dict or as a store row (Example, VersionRow)."""
+    value = example.get(name) if isinstance(example, dict) else getattr(example, name, None)
+    return value or ""
+
+
+def render(template: Template, example, tokenizer=None) -> Rendered:
+    """The prompt and the completion (the part trained on) for one example (a dict or a store row)."""
     if template.preset not in PRESETS:
         raise TemplateError(f"Unknown template preset {template.preset!r}: choose one of {', '.join(PRESETS)}.")
-    values = {"input": example.get("input") or "", "output": example.get("output") or example.get("label") or "",
-              "label": example.get("label") or "", "system": template.system}
+    values = {"input": _field(example, "input"), "output": _field(example, "output") or _field(example, "label"),
+              "label": _field(example, "label"), "system": template.system}
     if template.preset == "chat":
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise TemplateError("The chat preset needs a base model whose tokenizer has a chat template; "
@@ -121,7 +127,7 @@ class TokenPreview:
         return self.prompt_tokens + self.completion_tokens
 
 
-def token_preview(template: Template, example: dict, tokenizer, completion_only: bool = True) -> TokenPreview:
+def token_preview(template: Template, example, tokenizer, completion_only: bool = True) -> TokenPreview:
     """Tokenize a rendered example the way training will, marking which tokens the loss sees."""
     rendered = render(template, example, tokenizer)
     prompt_ids = tokenizer(rendered.prompt, add_special_tokens=False)["input_ids"]
@@ -131,7 +137,7 @@ def token_preview(template: Template, example: dict, tokenizer, completion_only:
     return TokenPreview(tokens, len(prompt_ids), len(completion_ids))
 
 
-def token_lengths(template: Template, examples: list[dict], tokenizer) -> list[int]:
+def token_lengths(template: Template, examples: list, tokenizer) -> list[int]:
     """Token count of every rendered example, for the length histogram and the too-long warning."""
     texts = [render(template, e, tokenizer).text for e in examples]
     if not texts:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftstudio.importing import normalise_for_hash
-from ftstudio.store import Project, Store
+from ftstudio.store import Example, Project, Store, Version, VersionRow
 from ftstudio.templates import Template, check, render
 
 SPLITS = ("train", "validation", "test")
@@ -127,22 +127,22 @@ def assign_splits(texts: list[str], labels: list[str | None], plan: SplitPlan) -
 # --- freezing ---------------------------------------------------------------------
 
 
-def resolve_examples(store: Store, project: Project) -> list[dict]:
+def resolve_examples(store: Store, project: Project) -> list[Example]:
     """One example per item: the majority label (latest on ties) or the latest accepted text."""
     by_item: dict[object, list[dict]] = defaultdict(list)
     for example in store.list_examples(project.id, "accepted"):
-        by_item[example["item_id"] if example["item_id"] is not None else f"x{example['id']}"].append(example)
+        by_item[example.item_id if example.item_id is not None else f"x{example.id}"].append(example)
     resolved = []
     for examples in by_item.values():
-        examples.sort(key=lambda e: e["id"])
+        examples.sort(key=lambda e: e.id)
         if project.task_type == "classification":
-            votes = Counter(e["label"] for e in examples)
+            votes = Counter(e.label for e in examples)
             top = max(votes.values())
-            winner = next(e for e in reversed(examples) if votes[e["label"]] == top)
+            winner = next(e for e in reversed(examples) if votes[e.label] == top)
         else:
             winner = examples[-1]
         resolved.append(winner)
-    return sorted(resolved, key=lambda e: e["id"])
+    return sorted(resolved, key=lambda e: e.id)
 
 
 def content_hash(template: Template, rows: list[dict]) -> str:
@@ -153,7 +153,7 @@ def content_hash(template: Template, rows: list[dict]) -> str:
 
 
 def freeze_version(store: Store, project: Project, template: Template | None = None, plan: SplitPlan | None = None,
-                   name: str | None = None, user_name: str | None = None) -> dict:
+                   name: str | None = None, user_name: str | None = None) -> Version:
     """Snapshot the project's accepted examples; freezing unchanged data again returns the existing version."""
     template = template or Template.from_dict(project.settings.get("template"))
     plan = plan or SplitPlan()
@@ -162,10 +162,10 @@ def freeze_version(store: Store, project: Project, template: Template | None = N
     examples = resolve_examples(store, project)
     if not examples:
         raise VersionError(f"{project.name!r} has no accepted examples yet: label some items (or import paired data) first.")
-    splits = assign_splits([f"{e['input'] or ''}\n{e['output'] or ''}" for e in examples],
-                           [e["label"] for e in examples] if project.task_type == "classification" else
+    splits = assign_splits([f"{e.input or ''}\n{e.output or ''}" for e in examples],
+                           [e.label for e in examples] if project.task_type == "classification" else
                            [None] * len(examples), plan)
-    rows = [{"example_id": e["id"], "split": split, "input": e["input"], "output": e["output"], "label": e["label"]}
+    rows = [{"example_id": e.id, "split": split, "input": e.input, "output": e.output, "label": e.label}
             for e, split in zip(examples, splits)]
     digest = content_hash(template, rows)
     existing = store.find_version_by_hash(project.id, digest)
@@ -180,10 +180,10 @@ def freeze_version(store: Store, project: Project, template: Template | None = N
     return store.find_version(project.id, name)
 
 
-def get_version(store: Store, project: Project, name: str) -> dict:
+def get_version(store: Store, project: Project, name: str) -> Version:
     version = store.find_version(project.id, name)
     if version is None:
-        names = ", ".join(v["name"] for v in store.list_versions(project.id)) or "none yet"
+        names = ", ".join(v.name for v in store.list_versions(project.id)) or "none yet"
         raise VersionError(f"{project.name!r} has no version {name!r} (versions: {names}).")
     return version
 
@@ -191,27 +191,27 @@ def get_version(store: Store, project: Project, name: str) -> dict:
 # --- export -----------------------------------------------------------------------
 
 
-def messages_for(row: dict, template: Template) -> list[dict]:
+def messages_for(row: VersionRow, template: Template) -> list[dict]:
     messages = [{"role": "system", "content": template.system}] if template.system else []
-    return messages + [{"role": "user", "content": row["input"] or ""},
-                       {"role": "assistant", "content": row["output"] or row["label"] or ""}]
+    return messages + [{"role": "user", "content": row.input or ""},
+                       {"role": "assistant", "content": row.output or row.label or ""}]
 
 
-def export_rows(store: Store, version: dict, tokenizer=None) -> dict[str, list[dict]]:
+def export_rows(store: Store, version: Version, tokenizer=None) -> dict[str, list[dict]]:
     """Rows per split with every form: raw fields, chat messages, and rendered prompt/completion."""
-    template = Template.from_dict(version["template"])
+    template = Template.from_dict(version.template)
     by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    for row in store.version_rows(version["id"]):
-        record = {"input": row["input"] or "", "output": row["output"] or "", "label": row["label"] or "",
+    for row in store.version_rows(version.id):
+        record = {"input": row.input or "", "output": row.output or "", "label": row.label or "",
                   "messages": messages_for(row, template)}
         if template.preset != "chat" or tokenizer is not None:
             rendered = render(template, row, tokenizer)
             record["prompt"], record["completion"] = rendered.prompt, rendered.completion
-        by_split[row["split"]].append(record)
+        by_split[row.split].append(record)
     return by_split
 
 
-def export_version(store: Store, version: dict, fmt: str, out: Path, tokenizer=None) -> list[Path]:
+def export_version(store: Store, version: Version, fmt: str, out: Path, tokenizer=None) -> list[Path]:
     """Write a version to `out` as jsonl (messages), jsonl-prompt, parquet, or a datasets DatasetDict."""
     if fmt not in EXPORT_FORMATS:
         raise VersionError(f"Unknown export format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}.")
@@ -244,7 +244,7 @@ def export_version(store: Store, version: dict, fmt: str, out: Path, tokenizer=N
                     handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         written.append(path)
     (out / "version.json").write_text(json.dumps(
-        {k: version[k] for k in ("name", "content_hash", "template", "split", "counts")}, indent=2))
+        {k: getattr(version, k) for k in ("name", "content_hash", "template", "split", "counts")}, indent=2))
     return written + [out / "version.json"]
 
 
@@ -254,7 +254,7 @@ def to_dataset_dict(by_split: dict[str, list[dict]]):
     return DatasetDict({split: Dataset.from_list(rows) for split, rows in by_split.items() if rows})
 
 
-def push_version(store: Store, version: dict, repo_id: str, token: str | None, tokenizer=None) -> str:
+def push_version(store: Store, version: Version, repo_id: str, token: str | None, tokenizer=None) -> str:
     """Push a version to the Hugging Face Hub as a private dataset (needs a token and network)."""
     if not token:
         raise VersionError("Pushing to the Hub needs a token: set HF_TOKEN (write access) and try again.")

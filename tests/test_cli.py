@@ -57,14 +57,18 @@ def test_label_in_the_terminal_then_agreement(tmp_path):
     home = str(tmp_path / "home")
     mails = tmp_path / "mails.md"
     mails.write_text("Verify your password now\n---\nPallets arrive at nine\n---\nYour parcel is on hold, click here")
-    assert run_cli("--home", home, "import", str(mails), "--project", "mail", "--task", "classification").returncode == 0
+    unlabeled = run_cli("--home", home, "import", str(mails), "--project", "mail", "--task", "classification")
+    assert unlabeled.returncode == 2 and "needs at least two labels" in unlabeled.stderr
+    assert run_cli("--home", home, "import", str(mails), "--project", "mail", "--task", "classification",
+                   "--labels", "phishing,legitimate").returncode == 0
     assert run_cli("--home", home, "projects").returncode == 0
-    # Labels are set on the project; then each annotator answers through standard input.
+    # Two annotators per item; then each annotator answers through standard input.
     from ftstudio.store import open_store
 
     store = open_store(tmp_path / "home" / "studio.duckdb")
     project = store.find_project("mail")
-    store.update_project(project.id, labels=["phishing", "legitimate"], settings={"overlap": 2})
+    assert project.labels == ["phishing", "legitimate"]
+    store.update_project(project.id, settings={"overlap": 2})
     store.close()
     for user, answers in (("ana", "1\n2\n1\n"), ("ben", "1\n2\n2\n")):
         result = subprocess.run([sys.executable, "-m", "ftstudio", "--home", home, "label", "--project", "mail",

@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -44,16 +45,16 @@ def test_a_bad_file_is_skipped_with_a_reason_and_the_rest_imports(store, project
     assert set(reasons) == {"empty.txt", "photo.txt", "slides.pptx"}
     assert all(len(reason) > 10 for reason in reasons.values())
     recorded = store.list_imports(project.id)[0]
-    assert recorded["imported"] == 1 and "photo.txt" in recorded["errors"]
+    assert recorded.imported == 1 and "photo.txt" in json.dumps(recorded.errors)
 
 
 def test_pii_masking_is_chosen_per_import_and_recorded(store, project, tmp_path):
     post = write(tmp_path / "contact.md", "Mail maya.okafor@example.com or call +1 555 0142 987 before 2024-03-14.")
     report = import_paths(store, project, [post], options=ImportOptions(mask_pii=("email", "phone")))
-    item = store.get_item(store.list_items(project.id).rows[0]["id"])
-    assert item["text"] == "Mail [EMAIL] or call [PHONE] before 2024-03-14."
-    assert item["pii_masked"] is True
-    assert '"mask_pii": ["email", "phone"]' in store.list_imports(project.id)[0]["options"]
+    item = store.get_item(store.list_items(project.id).rows[0].id)
+    assert item.text == "Mail [EMAIL] or call [PHONE] before 2024-03-14."
+    assert item.pii_masked is True
+    assert store.list_imports(project.id)[0].options["mask_pii"] == ["email", "phone"]
     assert report.imported == 1
     with pytest.raises(ValueError, match="Unknown PII masker"):
         import_paths(store, project, [post], options=ImportOptions(mask_pii=("passport",)))
@@ -65,9 +66,9 @@ def test_emails_keep_their_metadata(store, project, tmp_path):
     assert report.imported + report.duplicates == 12 and not report.errors
     page = store.list_items(project.id, search="northwind-freiqht")
     rows = store.list_items(project.id, page_size=100).rows
-    item = store.get_item(rows[-1]["id"])
-    assert item["kind"] == "email" and item["metadata"]["message_id"]
-    assert item["written_at"] is not None
+    item = store.get_item(rows[-1].id)
+    assert item.kind == "email" and item.metadata["message_id"]
+    assert item.written_at is not None
     assert page.total >= 0
 
 
@@ -75,7 +76,7 @@ def test_table_column_mapping_override(store, project, tmp_path):
     table = write(tmp_path / "pairs.csv", "body,who\nHello from the CSV,Ana\n")
     report = import_paths(store, project, [table], options=ImportOptions(mapping=ColumnMapping(text="body", author="who")))
     assert report.imported == 1
-    assert store.list_items(project.id).rows[0]["author"] == "Ana"
+    assert store.list_items(project.id).rows[0].author == "Ana"
 
 
 def test_search_and_paging(store, project, tmp_path):
@@ -95,7 +96,7 @@ from pathlib import Path
 from ftstudio.importing import import_paths
 from ftstudio.store import open_store
 store = open_store(sys.argv[1])
-project = store.create_project("victim", "classification")
+project = store.create_project("victim", "classification", labels=["a", "b"])
 batches = 0
 def progress(fraction, message):
     global batches

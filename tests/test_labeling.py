@@ -24,10 +24,10 @@ def test_generation_queue_prefills_output_and_records_the_annotator(store, tmp_p
     task = next_task(store, project, "ana")
     assert task.output.startswith("Post ") and task.input == ""
     with pytest.raises(LabelingError, match="input is empty"):
-        decide(store, project, "ana", task.item["id"], "accepted", "", task.output)
-    example_id = decide(store, project, "ana", task.item["id"], "accepted", "A post about forecasts", task.output)
+        decide(store, project, "ana", task.item.id, "accepted", "", task.output)
+    example_id = decide(store, project, "ana", task.item.id, "accepted", "A post about forecasts", task.output)
     example = store.get_example(example_id)
-    assert example["created_by"] == "ana" and example["created_at"] is not None
+    assert example.created_by == "ana" and example.created_at is not None
     assert store.labeling_counts(project.id, "ana", 1) == {"items": 6, "done": 1, "left": 5, "mine": 1, "flagged": 0}
 
 
@@ -50,34 +50,44 @@ def test_two_annotators_never_get_the_same_item_and_leases_expire(store, tmp_pat
 def test_skip_flag_and_undo(store, tmp_path):
     project = posts_project(store, tmp_path, count=3)
     first = next_task(store, project, "ana")
-    decide(store, project, "ana", first.item["id"], "skipped")
+    decide(store, project, "ana", first.item.id, "skipped")
     second = next_task(store, project, "ana")
-    assert second.item["id"] != first.item["id"]
-    decide(store, project, "ana", second.item["id"], "flagged")
+    assert second.item.id != first.item.id
+    decide(store, project, "ana", second.item.id, "flagged")
     again = undo(store, project, "ana")
-    assert again.item["id"] == second.item["id"]
-    assert next_task(store, project, "ana").item["id"] == second.item["id"]
+    assert again.item.id == second.item.id
+    assert next_task(store, project, "ana").item.id == second.item.id
     assert store.labeling_counts(project.id, "ana", 1)["flagged"] == 0
+
+
+def test_undo_brings_back_what_was_accepted(store, tmp_path):
+    project = posts_project(store, tmp_path, count=2)
+    task = next_task(store, project, "ana")
+    decide(store, project, "ana", task.item.id, "accepted", "The idea I typed", task.output + " (edited)")
+    back = undo(store, project, "ana")
+    assert back.item.id == task.item.id
+    assert back.input == "The idea I typed" and back.output == task.output + " (edited)"
+    assert store.list_examples(project.id) == []  # the decision is taken back, kept only in history
 
 
 def test_editing_an_accepted_example_keeps_its_history(store, tmp_path):
     project = posts_project(store, tmp_path, count=1)
     task = next_task(store, project, "ana")
-    example_id = decide(store, project, "ana", task.item["id"], "accepted", "first idea", task.output)
+    example_id = decide(store, project, "ana", task.item.id, "accepted", "first idea", task.output)
     store.update_example(example_id, "ben", input="better idea")
     history = store.example_history(example_id)
-    assert history[0]["previous"]["input"] == "first idea" and history[0]["changed_by"] == "ben"
-    assert store.get_example(example_id)["input"] == "better idea"
+    assert history[0].previous["input"] == "first idea" and history[0].changed_by == "ben"
+    assert store.get_example(example_id).input == "better idea"
 
 
 def test_classification_needs_a_known_label_and_structured_needs_valid_json(store, tmp_path):
     project = posts_project(store, tmp_path, count=2, task="classification", labels=["phishing", "legitimate"])
     task = next_task(store, project, "ana")
     with pytest.raises(LabelingError, match="Pick a label"):
-        decide(store, project, "ana", task.item["id"], "accepted", task.input, "", None)
+        decide(store, project, "ana", task.item.id, "accepted", task.input, "", None)
     with pytest.raises(LabelingError, match="not one of"):
-        decide(store, project, "ana", task.item["id"], "accepted", task.input, "", "spam")
-    decide(store, project, "ana", task.item["id"], "accepted", task.input, "", "phishing")
+        decide(store, project, "ana", task.item.id, "accepted", task.input, "", "spam")
+    decide(store, project, "ana", task.item.id, "accepted", task.input, "", "phishing")
     schema = {"type": "object", "required": ["sender"], "properties": {"sender": {"type": "string"}}}
     structured = store.create_project("s", "structured", json_schema=schema)
     with pytest.raises(LabelingError, match="not valid JSON"):
@@ -92,10 +102,10 @@ def test_drafts_record_how_much_the_expert_changed_them(store, tmp_path):
     task = next_task(store, project, "ana")
     fake_model = lambda prompts: ["Write about forecasts"] * len(prompts)  # noqa: E731 - the generate protocol
     draft = labeling.draft_input(fake_model, task.output)
-    example_id = decide(store, project, "ana", task.item["id"], "accepted", draft + " and gut feeling", task.output,
+    example_id = decide(store, project, "ana", task.item.id, "accepted", draft + " and gut feeling", task.output,
                         input_draft=draft)
-    recorded = store.get_example(example_id)["draft"]
-    assert '"draft": "Write about forecasts"' in recorded and '"changed": 0.' in recorded
+    recorded = store.get_example(example_id).draft
+    assert recorded["input"]["draft"] == "Write about forecasts" and 0 < recorded["input"]["changed"] < 1
 
 
 def test_overlap_gives_each_item_to_k_annotators_and_agreement_is_computed(store, tmp_path):
@@ -105,7 +115,7 @@ def test_overlap_gives_each_item_to_k_annotators_and_agreement_is_computed(store
     for user, labels in answers.items():
         for label in labels:
             task = next_task(store, project, user)
-            decide(store, project, user, task.item["id"], "accepted", task.input, "", label)
+            decide(store, project, user, task.item.id, "accepted", task.input, "", label)
         assert next_task(store, project, user) is None
     result = agreement(store, project)
     assert result["method"] == "cohen" and result["items"] == 4

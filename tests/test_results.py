@@ -1,6 +1,7 @@
 """Progress and ETA from a run folder's metrics, as the Train tab shows them."""
 
 import json
+from types import SimpleNamespace
 
 from ftstudio.training.results import curves, progress_text
 
@@ -16,7 +17,7 @@ def test_eta_leaves_out_the_slow_first_step_and_follows_a_resumed_clock(tmp_path
     _write(tmp_path, records)
     curve = curves(tmp_path)
     assert curve["seconds_per_step"] == 2.0
-    run = {"id": 7, "status": "running", "step": 11, "max_steps": 101, "train_loss": 2.0, "eval_loss": None}
+    run = SimpleNamespace(id=7, status="running", step=11, max_steps=101, train_loss=2.0, eval_loss=None)
     assert "about 3 min 0 s left" in progress_text(run, curve)  # 90 steps x 2 s, not 90 x (110 s / 11)
 
     # Resumed: the new worker's clock starts at 0 and steps take 3 s.
@@ -31,7 +32,7 @@ def test_the_progress_line_names_the_workers_precision_without_moving_the_step(t
     _write(tmp_path, records)
     curve = curves(tmp_path)
     assert curve["step"] == 3 and curve["train"] == [(1, 2.0), (2, 2.0), (3, 2.0)]
-    run = {"id": 1, "status": "running", "step": 3, "max_steps": 10, "train_loss": 2.0, "eval_loss": None}
+    run = SimpleNamespace(id=1, status="running", step=3, max_steps=10, train_loss=2.0, eval_loss=None)
     assert progress_text(run, curve).endswith("bf16, compiled · loss 2.000")
     # A resumed worker that decides otherwise (compile: off for the few steps left) is what the line shows.
     _write(tmp_path, records + [{"dtype": "bfloat16", "compiled": False, "precision_why": "", "compile_why": ""}])

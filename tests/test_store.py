@@ -27,7 +27,7 @@ def test_projects_need_unique_names_and_known_task_types(store):
     with pytest.raises(StoreError, match="needs a name"):
         store.create_project("   ")
     assert store.find_project("emails").labels == ["phishing", "legitimate"]
-    assert store.audit_log()[0]["action"] == "create_project"
+    assert store.audit_log()[0].action == "create_project"
 
 
 def test_a_second_process_gets_a_clear_message_naming_the_app(settings, store):

@@ -16,7 +16,7 @@ from ftstudio.training.folders import latest_complete_checkpoint, read_status
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
 from ftstudio.versions import SplitPlan, freeze_version
-from tests.conftest import needs_compiler
+from tests.conftest import needs_compiler, wait_until
 
 
 @pytest.fixture
@@ -43,11 +43,11 @@ def test_a_run_trains_lora_in_a_child_and_leaves_the_base_untouched(store, setti
 
     manager = RunManager(store, settings)
     run_id = manager.create_run(frozen, "v1", small())
-    run = manager.wait(run_id, interval=0.5)
-    log = (Path(run["run_dir"]) / "worker.log").read_text()
-    assert run["status"] == "finished", log[-3000:]
-    assert run["step"] == 6 and run["train_loss"] is not None and run["eval_loss"] is not None
-    adapter = Path(run["run_dir"]) / "adapter"
+    run = manager.wait(run_id, interval=0.5, timeout=600)
+    log = (Path(run.run_dir) / "worker.log").read_text()
+    assert run.status == "finished", log[-3000:]
+    assert run.step == 6 and run.train_loss is not None and run.eval_loss is not None
+    adapter = Path(run.run_dir) / "adapter"
     assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
@@ -59,7 +59,7 @@ def test_a_run_trains_lora_in_a_child_and_leaves_the_base_untouched(store, setti
         key = name.replace(".base_layer", "")
         if key in original:
             assert torch.equal(value, original[key]), f"base weight {key} changed"
-    metrics = [json.loads(l) for l in (Path(run["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    metrics = [json.loads(l) for l in (Path(run.run_dir) / "metrics.jsonl").read_text().splitlines()]
     assert any("eval_loss" in m for m in metrics) and any("tokens_per_second" in m for m in metrics)
 
 
@@ -67,32 +67,28 @@ def test_cancel_then_resume_reaches_the_planned_steps(store, settings, frozen):
     manager = RunManager(store, settings)
     # Enough steps that the cancel surely lands before the end, however fast the machine.
     run_id = manager.create_run(frozen, "v1", small(max_steps=60, save_steps=2, eval_steps=30))
-    while store.get_run(run_id)["step"] < 2:
-        manager.poll()
-        time.sleep(0.3)
+    wait_until(lambda: manager.poll() or store.get_run(run_id).step >= 2, timeout=300, what="the run's step 2")
     manager.cancel(run_id)
-    run = manager.wait(run_id, interval=0.5)
-    assert run["status"] == "cancelled" and run["step"] < 60
-    assert latest_complete_checkpoint(Path(run["run_dir"])) is not None
+    run = manager.wait(run_id, interval=0.5, timeout=600)
+    assert run.status == "cancelled" and run.step < 60
+    assert latest_complete_checkpoint(Path(run.run_dir)) is not None
     manager.resume(run_id)
-    run = manager.wait(run_id, interval=0.5)
-    assert run["status"] == "finished" and run["step"] == 60
+    run = manager.wait(run_id, interval=0.5, timeout=600)
+    assert run.status == "finished" and run.step == 60
 
 
 def test_a_killed_child_leaves_the_app_healthy_and_the_run_resumable(store, settings, frozen):
     manager = RunManager(store, settings)
     run_id = manager.create_run(frozen, "v1", small(max_steps=60, save_steps=2, eval_steps=30))
-    while store.get_run(run_id)["step"] < 5:
-        manager.poll()
-        time.sleep(0.2)
+    wait_until(lambda: manager.poll() or store.get_run(run_id).step >= 5, timeout=300, what="the run's step 5")
     run = store.get_run(run_id)
-    os.killpg(os.getpgid(run["pid"]), signal.SIGKILL)
-    run = manager.wait(run_id, interval=0.3)
-    assert run["status"] == "interrupted"
+    os.killpg(os.getpgid(run.pid), signal.SIGKILL)
+    run = manager.wait(run_id, interval=0.3, timeout=600)
+    assert run.status == "interrupted"
     assert store.count_items(frozen.id) == 40  # the database is fine
     manager.resume(run_id)
-    run = manager.wait(run_id, interval=0.5)
-    assert run["status"] == "finished" and run["step"] == 60, (Path(run["run_dir"]) / "worker.log").read_text()[-2000:]
+    run = manager.wait(run_id, interval=0.5, timeout=600)
+    assert run.status == "finished" and run.step == 60, (Path(run.run_dir) / "worker.log").read_text()[-2000:]
 
 
 @needs_compiler
@@ -102,12 +98,12 @@ def test_a_compiled_run_finishes_and_saves_a_loadable_adapter(store, settings, f
 
     manager = RunManager(store, settings)
     run_id = manager.create_run(frozen, "v1", small(compile="on", max_steps=4, eval_steps=2))
-    run = manager.wait(run_id, interval=0.5)
-    log = (Path(run["run_dir"]) / "worker.log").read_text()
-    assert run["status"] == "finished" and run["step"] == 4, log[-3000:]
-    assert "compile: on" in log and run["eval_loss"] is not None
+    run = manager.wait(run_id, interval=0.5, timeout=600)
+    log = (Path(run.run_dir) / "worker.log").read_text()
+    assert run.status == "finished" and run.step == 4, log[-3000:]
+    assert "compile: on" in log and run.eval_loss is not None
     # layer.compile() keeps parameter names, so the adapter is a plain PEFT adapter.
-    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), Path(run["run_dir"]) / "adapter")
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), Path(run.run_dir) / "adapter")
     assert any(p.abs().sum() > 0 for n, p in tuned.named_parameters() if "lora_B" in n)
 
 
@@ -143,9 +139,9 @@ def test_the_memory_estimate_follows_the_compute_dtype():
 def test_qlora_runs_on_the_cpu(store, settings, frozen):
     manager = RunManager(store, settings)
     run_id = manager.create_run(frozen, "v1", small(method="qlora", max_steps=3, eval_steps=0))
-    run = manager.wait(run_id, interval=0.5)
-    assert run["status"] == "finished", (Path(run["run_dir"]) / "worker.log").read_text()[-3000:]
-    config = json.loads((Path(run["run_dir"]) / "adapter" / "adapter_config.json").read_text())
+    run = manager.wait(run_id, interval=0.5, timeout=600)
+    assert run.status == "finished", (Path(run.run_dir) / "worker.log").read_text()[-3000:]
+    config = json.loads((Path(run.run_dir) / "adapter" / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA"
 
 
@@ -199,10 +195,10 @@ def test_the_embedded_model_trains_two_steps(store, embedded_settings):
 
     for n in range(8):
         task = next_task(store, project, "maya")
-        decide(store, project, "maya", task.item["id"], "accepted", f"A post about lesson {n}", task.output)
+        decide(store, project, "maya", task.item.id, "accepted", f"A post about lesson {n}", task.output)
     freeze_version(store, project, Template("chat"), SplitPlan((0.75, 0.25, 0.0)))
     manager = RunManager(store, settings)
     run_id = manager.create_run(project, "v1", TrainConfig(max_steps=2, batch_size=2, max_length=512, eval_steps=0))
-    run = manager.wait(run_id, interval=1.0)
-    assert run["status"] == "finished", (Path(run["run_dir"]) / "worker.log").read_text()[-3000:]
-    assert run["step"] == 2 and 0 < run["train_loss"] < 10
+    run = manager.wait(run_id, interval=1.0, timeout=600)
+    assert run.status == "finished", (Path(run.run_dir) / "worker.log").read_text()[-3000:]
+    assert run.step == 2 and 0 < run.train_loss < 10

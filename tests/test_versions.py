@@ -58,23 +58,23 @@ def labeled_project(store, tmp_path, count=20):
     import_paths(store, project, [body])
     while (task := next_task(store, project, "ana")) is not None:
         label = "phishing" if "verify" in task.input else "legitimate"
-        decide(store, project, "ana", task.item["id"], "accepted", task.input, "", label)
+        decide(store, project, "ana", task.item.id, "accepted", task.input, "", label)
     return project
 
 
 def test_freeze_is_immutable_content_hashed_and_stratified(store, tmp_path):
     project = labeled_project(store, tmp_path)
     version = freeze_version(store, project, Template("instruction"), SplitPlan((0.6, 0.2, 0.2), seed=3))
-    assert version["name"] == "v1" and len(version["content_hash"]) == 16
-    counts = version["counts"]
+    assert version.name == "v1" and len(version.content_hash) == 16
+    counts = version.counts
     assert counts["train"] + counts["validation"] + counts["test"] == 20
     assert counts["labels"] == {"phishing": 7, "legitimate": 13}
-    assert freeze_version(store, project, Template("instruction"), SplitPlan((0.6, 0.2, 0.2), seed=3))["name"] == "v1"
+    assert freeze_version(store, project, Template("instruction"), SplitPlan((0.6, 0.2, 0.2), seed=3)).name == "v1"
     other = freeze_version(store, project, Template("instruction"), SplitPlan((0.6, 0.2, 0.2), seed=4))
-    assert other["name"] == "v2" and other["content_hash"] != version["content_hash"]
-    rows = store.version_rows(version["id"])
+    assert other.name == "v2" and other.content_hash != version.content_hash
+    rows = store.version_rows(version.id)
     for split in ("train", "validation", "test"):
-        phishing = sum(r["label"] == "phishing" for r in rows if r["split"] == split)
+        phishing = sum(r.label == "phishing" for r in rows if r.split == split)
         assert phishing >= 1  # every split sees both labels
     with pytest.raises(VersionError, match="no accepted examples"):
         freeze_version(store, store.create_project("empty", "generation"))
@@ -87,11 +87,11 @@ def test_hf_export_round_trip(store, tmp_path):
     version = freeze_version(store, project, Template("alpaca", system="Classify the email."))
     export_version(store, version, "hf", tmp_path / "hf")
     loaded = load_from_disk(str(tmp_path / "hf"))
-    rows = store.version_rows(version["id"])
+    rows = store.version_rows(version.id)
     assert {split: len(loaded[split]) for split in loaded} == {
-        s: c for s, c in version["counts"].items() if s != "labels" and c}
+        s: c for s, c in version.counts.items() if s != "labels" and c}
     exported = sorted((r["input"], r["label"]) for split in loaded for r in loaded[split])
-    assert exported == sorted((r["input"], r["label"]) for r in rows)
+    assert exported == sorted((r.input, r.label) for r in rows)
     first = loaded["train"][0]
     assert first["messages"][0] == {"role": "system", "content": "Classify the email."}
     assert first["prompt"].startswith("Classify the email.") and first["completion"] == first["label"]
@@ -110,7 +110,7 @@ def test_jsonl_and_parquet_exports(store, tmp_path):
     assert line["prompt"].startswith("[INST]") and line["completion"].strip() in ("phishing", "legitimate")
     export_version(store, version, "parquet", tmp_path / "pq")
     frame = pd.read_parquet(tmp_path / "pq" / "train.parquet")
-    assert len(frame) == version["counts"]["train"]
+    assert len(frame) == version.counts["train"]
     with pytest.raises(VersionError, match="Unknown export format"):
         export_version(store, version, "xlsx", tmp_path / "x")
 
@@ -152,10 +152,10 @@ def test_a_saved_dataset_dict_imports_as_a_project_folder_or_zip(store, tmp_path
     again = store.create_project("again", "classification", labels=["phishing", "legitimate"])
     report = import_into(store, again, [tmp_path / "hf"])
     assert report.imported == 20 and report.paired == 20 and not report.errors
-    assert sorted(e["label"] for e in store.list_examples(again.id)) == sorted(r["label"] for r in store.version_rows(version["id"]))
+    assert sorted(e.label for e in store.list_examples(again.id)) == sorted(r.label for r in store.version_rows(version.id))
     zipped = shutil.make_archive(str(tmp_path / "hf-zip"), "zip", tmp_path / "hf")
     chat = store.create_project("chat", "generation")
     report = import_into(store, chat, [zipped])
     assert report.imported == 20 and report.paired == 20
     example = store.list_examples(chat.id)[0]
-    assert example["input"].startswith("Message") and example["output"] in ("phishing", "legitimate")
+    assert example.input.startswith("Message") and example.output in ("phishing", "legitimate")

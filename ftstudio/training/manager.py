@@ -105,17 +105,17 @@ class RunManager:
             estimate = estimate_memory(model_config, config, cuda, available, device, value_bytes=value_bytes)
             if not estimate.fits:
                 raise RunError(f"This run {estimate.describe()}. Lower batch_size or max_length, or choose qlora.")
-        template = Template.from_dict(version["template"])
+        template = Template.from_dict(version.template)
         tokenizer = self._tokenizer(base_model) if template.preset == "chat" else None
         split_rows: dict[str, list[dict]] = {}
-        for row in self.store.version_rows(version["id"]):
+        for row in self.store.version_rows(version.id):
             rendered = render(template, row, tokenizer)
-            split_rows.setdefault(row["split"], []).append({"prompt": rendered.prompt, "completion": rendered.completion})
+            split_rows.setdefault(row.split, []).append({"prompt": rendered.prompt, "completion": rendered.completion})
         self.settings.runs_dir.mkdir(parents=True, exist_ok=True)
-        run_dir = self.settings.runs_dir / run_folder_name(project.name, version["name"])
+        run_dir = self.settings.runs_dir / run_folder_name(project.name, version.name)
         write_run_folder(run_dir, config, base_model, base_path, version, split_rows,
                          {"name": project.name, "task_type": project.task_type})
-        run_id = self.store.create_run(project.id, version["id"], run_dir.name, base_model, config.method,
+        run_id = self.store.create_run(project.id, version.id, run_dir.name, base_model, config.method,
                                        config.to_dict(), str(run_dir), user_name,
                                        status="queued" if queue else "prepared")
         if queue:
@@ -136,7 +136,7 @@ class RunManager:
         status = read_status(target)
         state = status.get("state", "interrupted")
         version = self.store.find_version_by_hash(project.id, run.get("dataset_version", {}).get("content_hash", ""))
-        run_id = self.store.create_run(project.id, version["id"] if version else None, target.name, run["base_model"],
+        run_id = self.store.create_run(project.id, version.id if version else None, target.name, run["base_model"],
                                        run["config"]["method"], run["config"], str(target), user_name,
                                        status=state if state in ("finished", "cancelled", "failed") else "interrupted")
         self._record_metrics(run_id, target)
@@ -153,8 +153,8 @@ class RunManager:
             if queued:
                 self._launch(queued[-1])
 
-    def _launch(self, run: dict) -> None:
-        run_dir = Path(run["run_dir"])
+    def _launch(self, run) -> None:
+        run_dir = Path(run.run_dir)
         (run_dir / CANCEL_FILE).unlink(missing_ok=True)
         log = (run_dir / "worker.log").open("a")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -162,28 +162,30 @@ class RunManager:
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                    start_new_session=True)  # its own process group: cancel reaches every child
         log.close()
-        self._processes[run["id"]] = process
-        self.store.update_run(run["id"], status="running", pid=process.pid,
-                              started_at=run["started_at"] or datetime.now(), finished_at=None)
+        self._processes[run.id] = process
+        self.store.update_run(run.id, status="running", pid=process.pid,
+                              started_at=run.started_at or datetime.now(), finished_at=None)
 
     def cancel(self, run_id: int) -> None:
         run = self.store.get_run(run_id)
         if run is None:
             raise RunError(f"No run {run_id}.")
-        if run["status"] == "queued":
+        if run.status not in ACTIVE:
+            raise RunError(f"Run {run_id} is {run.status}: there is nothing to cancel.")
+        if run.status == "queued":
             self.store.update_run(run_id, status="cancelled")
-        elif run["status"] == "running":
-            (Path(run["run_dir"]) / CANCEL_FILE).write_text(str(time.time()))
+        elif run.status == "running":
+            (Path(run.run_dir) / CANCEL_FILE).write_text(str(time.time()))
             self._cancel_requested[run_id] = time.time()
 
     def resume(self, run_id: int) -> None:
         run = self.store.get_run(run_id)
         if run is None:
             raise RunError(f"No run {run_id}.")
-        if run["status"] not in RESUMABLE:
+        if run.status not in RESUMABLE:
             raise RunError(f"Run {run_id} is {run['status']}; only cancelled, interrupted or failed runs resume.")
-        (Path(run["run_dir"]) / CANCEL_FILE).unlink(missing_ok=True)
-        self.store.update_run(run_id, status="queued")
+        (Path(run.run_dir) / CANCEL_FILE).unlink(missing_ok=True)
+        self.store.update_run(run_id, status="queued", error=None)
         self.start_next()
 
     # --- polling ----------------------------------------------------------------
@@ -206,43 +208,50 @@ class RunManager:
         """Record progress of running runs, notice the ones that ended, and start the next queued one."""
         with self._lock:
             for run in self.store.list_runs(statuses=("running",)):
-                run_dir = Path(run["run_dir"])
-                self._record_metrics(run["id"], run_dir)
-                process = self._processes.get(run["id"])
-                alive = process.poll() is None if process else _pid_runs(run["pid"], run["run_dir"])
-                requested = self._cancel_requested.get(run["id"])
+                run_dir = Path(run.run_dir)
+                self._record_metrics(run.id, run_dir)
+                process = self._processes.get(run.id)
+                alive = process.poll() is None if process else _pid_runs(run.pid, run.run_dir)
+                requested = self._cancel_requested.get(run.id)
                 if alive and requested and time.time() - requested > CANCEL_GRACE_SECONDS:
                     self._kill(run)  # did not stop at a step boundary in time
                 if alive:
                     continue
-                state = read_status(run_dir).get("state")
+                status = read_status(run_dir)
+                state = status.get("state")
                 final = state if state in ("finished", "cancelled", "failed") else "interrupted"
-                self.store.update_run(run["id"], status=final, pid=None, finished_at=datetime.now())
-                self._processes.pop(run["id"], None)
-                self._cancel_requested.pop(run["id"], None)
+                error = status.get("error") if final == "failed" else None
+                if final == "interrupted":
+                    error = "The training process ended without saying why (killed, or out of memory): resume it."
+                self.store.update_run(run.id, status=final, pid=None, finished_at=datetime.now(), error=error)
+                self._processes.pop(run.id, None)
+                self._cancel_requested.pop(run.id, None)
             self.start_next()
 
-    def _kill(self, run: dict) -> None:
+    def _kill(self, run) -> None:
         try:
-            os.killpg(os.getpgid(run["pid"]), signal.SIGTERM)
+            os.killpg(os.getpgid(run.pid), signal.SIGTERM)
         except (ProcessLookupError, PermissionError, TypeError):
             pass
 
     def reattach(self) -> None:
         """On app start: follow runs whose worker is still alive; mark the others interrupted."""
         for run in self.store.list_runs(statuses=("running",)):
-            if not _pid_runs(run["pid"], run["run_dir"]):
-                self.store.update_run(run["id"], status="interrupted", pid=None)
+            if not _pid_runs(run.pid, run.run_dir):
+                self.store.update_run(run.id, status="interrupted", pid=None)
 
-    def wait(self, run_id: int, interval: float = 1.0, on_progress=None) -> dict:
-        """Poll until the run ends (the CLI's `train` waits like this)."""
+    def wait(self, run_id: int, interval: float = 1.0, on_progress=None, timeout: float | None = None):
+        """Poll until the run ends (the CLI's `train` waits like this); RunError after `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self.poll()
             run = self.store.get_run(run_id)
             if on_progress:
                 on_progress(run)
-            if run["status"] not in ACTIVE:
+            if run.status not in ACTIVE:
                 return run
+            if deadline is not None and time.monotonic() > deadline:
+                raise RunError(f"Run {run_id} is still {run.status} after {timeout:.0f} s.")
             time.sleep(interval)
 
     # --- background polling in the app -------------------------------------------

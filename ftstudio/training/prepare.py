@@ -43,7 +43,7 @@ def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_m
     """Write run.yaml and data/*.jsonl (prompt/completion) into a new run folder."""
     config.check()
     if not split_rows.get("train"):
-        raise RunError(f"Version {version['name']} has no training examples: freeze a version with a train split.")
+        raise RunError(f"Version {version.name} has no training examples: freeze a version with a train split.")
     run_dir.mkdir(parents=True, exist_ok=False)
     data_dir = run_dir / "data"
     data_dir.mkdir()
@@ -59,7 +59,7 @@ def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_m
         "base_model": base_model,
         "base_model_path": base_model_path,
         "project": project,
-        "dataset_version": {k: version[k] for k in ("name", "content_hash", "counts", "template")},
+        "dataset_version": {k: getattr(version, k) for k in ("name", "content_hash", "counts", "template")},
         "libraries": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     })

@@ -41,14 +41,15 @@ def seconds_per_step(records: list[dict], window: int = 20) -> float | None:
 DTYPE_NAMES = {"bfloat16": "bf16", "float32": "fp32", "float16": "fp16"}
 
 
-def progress_text(run: dict, curve: dict) -> str:
-    """One line a person reads at a glance: step, percentage, ETA, tokens per second, memory."""
-    step, total = run["step"] or 0, run["max_steps"] or curve.get("max_steps")
-    parts = [f"Run {run['id']} · {run['status']}"]
+def progress_text(run, curve: dict) -> str:
+    """One line a person reads at a glance: step, percentage, ETA, tokens per second, memory; and why a run
+    failed, when it did."""
+    step, total = run.step or 0, run.max_steps or curve.get("max_steps")
+    parts = [f"Run {run.id} · {run.status}"]
     if total:
         parts.append(f"step {step} of {total} ({100 * step / total:.0f}%)")
         elapsed, per_step = curve.get("elapsed"), curve.get("seconds_per_step")
-        if run["status"] == "running" and (per_step or elapsed and step):
+        if run.status == "running" and (per_step or elapsed and step):
             remaining = (per_step or elapsed / step) * (total - step)
             parts.append(f"about {int(remaining // 60)} min {int(remaining % 60)} s left")
     if curve.get("tokens_per_second"):
@@ -57,44 +58,48 @@ def progress_text(run: dict, curve: dict) -> str:
         parts.append(f"memory {curve['memory_mb']:,.0f} MB")
     if curve.get("dtype"):
         parts.append(DTYPE_NAMES.get(curve["dtype"], curve["dtype"]) + (", compiled" if curve.get("compiled") else ""))
-    if run["train_loss"] is not None:
-        parts.append(f"loss {run['train_loss']:.3f}")
-    if run["eval_loss"] is not None:
-        parts.append(f"validation {run['eval_loss']:.3f}")
-    return " · ".join(parts)
+    if run.train_loss is not None:
+        parts.append(f"loss {run.train_loss:.3f}")
+    if run.eval_loss is not None:
+        parts.append(f"validation {run.eval_loss:.3f}")
+    line = " · ".join(parts)
+    error = getattr(run, "error", None)
+    if error and run.status in ("failed", "stopped"):
+        line += f"\n\n{error}"
+    return line
 
 
-def settings_difference(first: dict, second: dict) -> list[tuple[str, object, object, bool]]:
+def settings_difference(first, second) -> list[tuple[str, object, object, bool]]:
     """Every setting of two runs side by side, with whether they differ."""
-    rows = [("base_model", first["base_model"], second["base_model"]),
-            ("dataset version", first.get("version_name"), second.get("version_name"))]
-    keys = list(dict.fromkeys([*first["config"], *second["config"]]))
-    rows += [(key, first["config"].get(key), second["config"].get(key)) for key in keys]
+    rows = [("base_model", first.base_model, second.base_model),
+            ("dataset version", first.version_name, second.version_name)]
+    keys = list(dict.fromkeys([*first.config, *second.config]))
+    rows += [(key, first.config.get(key), second.config.get(key)) for key in keys]
     return [(name, a, b, a != b) for name, a, b in rows]
 
 
-def adapter_dir(run: dict) -> Path:
-    folder = Path(run["run_dir"]) / "adapter"
+def adapter_dir(run) -> Path:
+    folder = Path(run.run_dir) / "adapter"
     if not (folder / "adapter_config.json").exists():
-        raise ValueError(f"Run {run['id']} has no adapter yet ({run['status']}): wait for it to finish.")
+        raise ValueError(f"Run {run.id} has no adapter yet ({run.status}): wait for it to finish.")
     return folder
 
 
-def zip_adapter(run: dict, out_dir: Path) -> Path:
+def zip_adapter(run, out_dir: Path) -> Path:
     """The adapter in PEFT's standard format, zipped for download."""
     folder = adapter_dir(run)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.make_archive(str(out_dir / f"{run['name']}-adapter"), "zip", folder))
+    return Path(shutil.make_archive(str(out_dir / f"{run.name}-adapter"), "zip", folder))
 
 
-def merge_adapter(run: dict, base_model_path: str) -> Path:
+def merge_adapter(run, base_model_path: str) -> Path:
     """Fold the adapter into the base weights (merge_and_unload) and save a standalone model folder."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = adapter_dir(run)
-    target = Path(run["run_dir"]) / "merged"
+    target = Path(run.run_dir) / "merged"
     base = AutoModelForCausalLM.from_pretrained(base_model_path, dtype=torch.float32)
     merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
     merged.save_pretrained(target)
@@ -102,7 +107,7 @@ def merge_adapter(run: dict, base_model_path: str) -> Path:
     return target
 
 
-def push_adapter(run: dict, repo_id: str, token: str | None) -> str:
+def push_adapter(run, repo_id: str, token: str | None) -> str:
     if not token:
         raise ValueError("Pushing to the Hub needs a token: set HF_TOKEN (write access) and try again.")
     from huggingface_hub import HfApi

@@ -20,19 +20,20 @@ ITEM_COLUMNS = ["id", "kind", "title", "author", "written", "preview", "chars"]
 MAPPING_FIELDS = ("text", "title", "author", "date", "input", "output", "label")
 
 
-def _item_frame(rows: list[dict]) -> pd.DataFrame:
+def _item_frame(rows: list) -> pd.DataFrame:
     return pd.DataFrame(
-        [[r["id"], r["kind"], r["title"] or "", r["author"] or "",
-          r["written_at"].strftime("%Y-%m-%d") if r["written_at"] else "",
-          " ".join(r["preview"].split())[:160], r["chars"]] for r in rows],
+        [[r.id, r.kind, r.title or "", r.author or "",
+          r.written_at.strftime("%Y-%m-%d") if r.written_at else "",
+          " ".join(r.preview.split())[:160], r.chars] for r in rows],
         columns=ITEM_COLUMNS,
     )
 
 
-def _metadata_frame(item: dict) -> pd.DataFrame:
+def _metadata_frame(item) -> pd.DataFrame:
     """An item's metadata as field/value rows: easier to read than nested JSON for a domain expert."""
-    rows = [[key, item[key]] for key in ("author", "written_at", "source", "imported_at") if item.get(key)]
-    for key, value in (item.get("metadata") or {}).items():
+    rows = [[key, getattr(item, key)] for key in ("author", "written_at", "source", "imported_at")
+            if getattr(item, key, None)]
+    for key, value in (getattr(item, "metadata", None) or {}).items():
         if isinstance(value, list):
             value = "; ".join(v if isinstance(v, str) else ", ".join(f"{k}: {x}" for k, x in v.items())
                               if isinstance(v, dict) else str(v) for v in value)
@@ -144,9 +145,9 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings) -> gr.Drop
         row = event.index[0]
         item = store.get_item(int(shown.iloc[row]["id"]))
         if item is None:
-            return "", "", _metadata_frame({})
-        head = f"#{item['id']} · {item['kind']} · {item['title'] or '(no title)'} · {item['source']}"
-        return head, item["text"], _metadata_frame(item)
+            return "", "", _metadata_frame(None)
+        head = f"#{item.id} · {item.kind} · {item.title or '(no title)'} · {item.source}"
+        return head, item.text, _metadata_frame(item)
 
     browse_inputs = [project, search, page]
     browse_outputs = [table, caption, page]

@@ -21,11 +21,11 @@ from ftstudio.ui.format import message
 VERSION_COLUMNS = ["name", "hash", "train", "validation", "test", "labels", "template", "created"]
 
 
-def _versions_frame(rows: list[dict]) -> pd.DataFrame:
+def _versions_frame(rows: list) -> pd.DataFrame:
     return pd.DataFrame(
-        [[v["name"], v["content_hash"], v["counts"]["train"], v["counts"]["validation"], v["counts"]["test"],
-          ", ".join(f"{k}: {n}" for k, n in v["counts"].get("labels", {}).items()), v["template"]["preset"],
-          f"{v['created_at']:%Y-%m-%d %H:%M}"] for v in rows],
+        [[v.name, v.content_hash, v.counts["train"], v.counts["validation"], v.counts["test"],
+          ", ".join(f"{k}: {n}" for k, n in v.counts.get("labels", {}).items()), v.template["preset"],
+          f"{v.created_at:%Y-%m-%d %H:%M}"] for v in rows],
         columns=VERSION_COLUMNS,
     )
 
@@ -139,7 +139,7 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
     def list_versions(project_name):
         chosen = store.find_project(project_name) if project_name else None
         rows = store.list_versions(chosen.id) if chosen else []
-        names = [v["name"] for v in rows]
+        names = [v.name for v in rows]
         return _versions_frame(rows), gr.update(choices=names, value=names[0] if names else None)
 
     def on_freeze(project_name, preset_value, system_value, prompt_value, completion_value, name, split_text, seed_value):
@@ -148,15 +148,15 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
             template = template_from(preset_value, system_value, prompt_value, completion_value)
             if template.preset == "chat":
                 check(template, base_model.tokenizer)
-            before = {v["name"] for v in store.list_versions(chosen.id)}
+            before = {v.name for v in store.list_versions(chosen.id)}
             version = versions.freeze_version(store, chosen, template,
                                               versions.SplitPlan(versions.parse_split(split_text), int(seed_value or 0)),
                                               name)
         except (StoreError, TemplateError, ModelError, ValueError) as error:
             return (message(str(error), "error"), *list_versions(project_name))
-        counts = version["counts"]
-        what = "Nothing changed since" if version["name"] in before else "Froze"
-        note = message(f"{what} version {version['name']} ({version['content_hash']}): train {counts['train']}, "
+        counts = version.counts
+        what = "Nothing changed since" if version.name in before else "Froze"
+        note = message(f"{what} version {version.name} ({version.content_hash}): train {counts['train']}, "
                        f"validation {counts['validation']}, test {counts['test']}.", "ok")
         return (note, *list_versions(project_name))
 
@@ -164,21 +164,21 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
         try:
             chosen = selected(project_name)
             version = versions.get_version(store, chosen, version_name_value or "")
-            tokenizer = base_model.tokenizer if version["template"]["preset"] == "chat" else None
+            tokenizer = base_model.tokenizer if version.template["preset"] == "chat" else None
             exports_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=exports_dir) as staging:
-                folder = Path(staging) / f"{chosen.name}-{version['name']}-{fmt}".replace(" ", "_").replace("/", "_")
+                folder = Path(staging) / f"{chosen.name}-{version.name}-{fmt}".replace(" ", "_").replace("/", "_")
                 versions.export_version(store, version, fmt, folder, tokenizer)
                 archive = shutil.make_archive(str(exports_dir / folder.name), "zip", folder)
         except (StoreError, TemplateError, ModelError, ValueError) as error:
             return None, message(str(error), "error")
-        return archive, message(f"Exported {version['name']} as {fmt}.", "ok")
+        return archive, message(f"Exported {version.name} as {fmt}.", "ok")
 
     def on_push(project_name, version_name_value, repo):
         try:
             chosen = selected(project_name)
             version = versions.get_version(store, chosen, version_name_value or "")
-            tokenizer = base_model.tokenizer if version["template"]["preset"] == "chat" else None
+            tokenizer = base_model.tokenizer if version.template["preset"] == "chat" else None
             url = versions.push_version(store, version, (repo or "").strip(), os.environ.get("HF_TOKEN"), tokenizer)
         except Exception as error:  # network and Hub errors arrive in many types; show them, lose nothing
             return message(f"Push failed: {error}", "error")

@@ -105,7 +105,7 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
         if task is None:
             return (None, "", "", "", gr.update(**layout["radio"], value=None), count_text,
                     note or message("Nothing left for you in this project.", "ok"), None, None)
-        return (task.item["id"], task.item["text"], task.input, task.output, gr.update(**layout["radio"], value=task.label),
+        return (task.item.id, task.item.text, task.input, task.output, gr.update(**layout["radio"], value=task.label),
                 count_text, note, None, None)
 
     def layout_for(selected):

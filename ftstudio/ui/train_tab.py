@@ -23,13 +23,13 @@ MORE_FIELDS = ("dropout", "target_modules", "scheduler", "warmup_ratio", "grad_a
                "completion_only", "compile", "seed", "eval_steps", "save_steps", "compute_dtype", "double_quant")
 
 
-def _runs_frame(runs: list[dict]) -> pd.DataFrame:
+def _runs_frame(runs: list) -> pd.DataFrame:
     def number(value):
         return "" if value is None else f"{value:.4f}"
 
-    return pd.DataFrame([[r["id"], r["status"], r["version_name"] or "", r["method"], Path(str(r["base_model"])).name,
-                          f"{r['step']}/{r['max_steps'] or '?'}", number(r["train_loss"]), number(r["eval_loss"]),
-                          f"{r['started_at']:%m-%d %H:%M}" if r["started_at"] else ""] for r in runs],
+    return pd.DataFrame([[r.id, r.status, r.version_name or "", r.method, Path(str(r.base_model)).name,
+                          f"{r.step}/{r.max_steps or '?'}", number(r.train_loss), number(r.eval_loss),
+                          f"{r.started_at:%m-%d %H:%M}" if r.started_at else ""] for r in runs],
                         columns=RUN_COLUMNS)
 
 
@@ -136,13 +136,13 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         except (StoreError, RunError, ModelError, ValueError) as error:
             return message(str(error), "error"), gr.update()
         run = store.get_run(run_id)
-        note = "started" if run["status"] == "running" else "queued behind the running one"
+        note = "started" if run.status == "running" else "queued behind the running one"
         return message(f"Run {run_id} {note}.", "ok"), gr.update(value=str(run_id))
 
     def run_choices(project_name):
         chosen = store.find_project(project_name) if project_name else None
         runs = store.list_runs(chosen.id) if chosen else []
-        return runs, [str(r["id"]) for r in runs]
+        return runs, [str(r.id) for r in runs]
 
     def on_refresh(project_name, run_value):
         runs, choices = run_choices(project_name)
@@ -150,9 +150,9 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         run = store.get_run(int(current)) if current else None
         if run is None:
             return _runs_frame(runs), gr.update(choices=choices, value=current), "No runs yet.", None
-        curve_data = results.curves(Path(run["run_dir"]))
+        curve_data = results.curves(Path(run.run_dir))
         return (_runs_frame(runs), gr.update(choices=choices, value=current),
-                results.progress_text(run, curve_data), _curve_figure([(f"run {run['id']}", curve_data)]))
+                results.progress_text(run, curve_data), _curve_figure([(f"run {run.id}", curve_data)]))
 
     def on_cancel(run_value):
         try:
@@ -183,7 +183,7 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
     def on_merge(run_value):
         try:
             run = _run(run_value)
-            folder = results.merge_adapter(run, materialize(run["base_model"], settings.model_cache))
+            folder = results.merge_adapter(run, materialize(run.base_model, settings.model_cache))
         except (ValueError, ModelError) as error:
             return message(str(error), "error")
         return message(f"Merged model saved to {folder}", "ok")
@@ -202,13 +202,13 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
             return pd.DataFrame(columns=["setting", "A", "B", "differs"]), None
         rows = [[name, str(x), str(y), "●" if differs else ""] for name, x, y, differs
                 in results.settings_difference(first, second)]
-        figure = _curve_figure([(f"A (run {first['id']})", results.curves(Path(first["run_dir"]))),
-                                (f"B (run {second['id']})", results.curves(Path(second["run_dir"])))])
+        figure = _curve_figure([(f"A (run {first.id})", results.curves(Path(first.run_dir))),
+                                (f"B (run {second.id})", results.curves(Path(second.run_dir)))])
         return pd.DataFrame(rows, columns=["setting", "A", "B", "differs"]), figure
 
     def on_project(project_name):
         chosen = store.find_project(project_name) if project_name else None
-        names = [v["name"] for v in store.list_versions(chosen.id)] if chosen else []
+        names = [v.name for v in store.list_versions(chosen.id)] if chosen else []
         _, choices = run_choices(project_name)
         return (gr.update(choices=names, value=names[0] if names else None), gr.update(choices=choices),
                 gr.update(choices=choices))

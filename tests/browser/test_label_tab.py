@@ -31,7 +31,7 @@ def test_label_five_items_with_the_keyboard(live_app, page, tmp_path):
     page.screenshot(path=str(SHOTS / "label-tab.png"), full_page=True)
 
     examples = store.list_examples(project.id)
-    assert len(examples) == 5 and {e["created_by"] for e in examples} == {annotator}
+    assert len(examples) == 5 and {e.created_by for e in examples} == {annotator}
     for example in examples:
-        assert example["label"] == ("phishing" if "verify" in example["input"] else "legitimate")
+        assert example.label == ("phishing" if "verify" in example.input else "legitimate")
     assert "2 left" in page.locator("#label-counter").inner_text()

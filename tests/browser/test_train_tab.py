@@ -35,4 +35,4 @@ def test_train_from_the_browser_with_a_live_curve(live_app, page, tmp_path):
     assert "finished" in page.locator("#runs-table").inner_text()
     page.screenshot(path=str(SHOTS / "train-tab.png"), full_page=True)
     run = store.list_runs(project.id)[0]
-    assert run["status"] == "finished" and run["step"] == 8 and run["created_by"] is None
+    assert run.status == "finished" and run.step == 8 and run.created_by is None
