@@ -124,16 +124,45 @@ def load_tokenizer(spec: str, cache_root: Path):
     return AutoTokenizer.from_pretrained(materialize(spec, cache_root))
 
 
-def load_model(spec: str, cache_root: Path, dtype=None):
-    """Load a causal LM for inference or training, in fp32 unless a dtype is given."""
+def load_model(spec: str, cache_root: Path | None = None, adapter: str | Path | dict[str, str | Path] | None = None,
+               dtype=None, quantize_4bit: bool = False, double_quant: bool = True, device_map=None):
+    """The one loader of causal LMs: the base for training (full precision, or 4-bit NF4 for QLoRA), for
+    generation and drafting, and for merging.
+
+    `adapter` is a PEFT adapter folder, or {name: folder} to load several adapters by name onto the one base
+    (switch with `set_adapter`, or turn them all off with `disable_adapter()`): base and tuned outputs then
+    come from a single copy of the base weights. Weights load in fp32 unless a dtype is given.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
-    path = materialize(spec, cache_root)
+    path = materialize(spec, cache_root) if cache_root is not None else spec
+    kwargs = {"dtype": dtype or torch.float32}
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=double_quant,
+            bnb_4bit_compute_dtype=kwargs["dtype"])
+    if device_map is not None:
+        kwargs["device_map"] = device_map
     try:
-        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as error:
         raise ModelError(f"Could not load the base model {spec!r}: {error}") from None
+    if adapter is None:
+        return model
+    from peft import PeftModel
+
+    adapters = adapter if isinstance(adapter, dict) else {"default": adapter}
+    for index, (name, folder) in enumerate(adapters.items()):
+        if not (Path(folder) / "adapter_config.json").exists():
+            raise ModelError(f"No adapter at {folder}: the run has not finished, or its folder moved.")
+        if index == 0:
+            model = PeftModel.from_pretrained(model, str(folder), adapter_name=name)
+        else:
+            model.load_adapter(str(folder), adapter_name=name)
+    return model
 
 
 def generate_text(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, system: str | None = None) -> list[str]:

@@ -39,9 +39,8 @@ def latest_complete_checkpoint(run_dir: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def read_metrics(run_dir: Path, offset: int = 0) -> tuple[list[dict], int]:
-    """Metrics lines appended since byte `offset`, and the new offset; a half-written last line waits."""
-    path = run_dir / "metrics.jsonl"
+def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict], int]:
+    """Lines appended to a JSONL file since byte `offset`, and the new offset; a half-written last line waits."""
     if not path.exists():
         return [], offset
     with path.open("rb") as handle:
@@ -55,3 +54,8 @@ def read_metrics(run_dir: Path, offset: int = 0) -> tuple[list[dict], int]:
         except ValueError:
             continue
     return records, offset + len(complete)
+
+
+def read_metrics(run_dir: Path, offset: int = 0) -> tuple[list[dict], int]:
+    """Metrics lines appended since byte `offset`, and the new offset."""
+    return read_jsonl(run_dir / "metrics.jsonl", offset)

@@ -94,14 +94,13 @@ def zip_adapter(run, out_dir: Path) -> Path:
 
 def merge_adapter(run, base_model_path: str) -> Path:
     """Fold the adapter into the base weights (merge_and_unload) and save a standalone model folder."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from ftstudio.models import load_model
 
     folder = adapter_dir(run)
     target = Path(run.run_dir) / "merged"
-    base = AutoModelForCausalLM.from_pretrained(base_model_path, dtype=torch.float32)
-    merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
+    merged = load_model(base_model_path, adapter=folder).merge_and_unload()
     merged.save_pretrained(target)
     AutoTokenizer.from_pretrained(folder).save_pretrained(target)
     return target

@@ -80,18 +80,15 @@ def _memory_mb() -> float:
 
 
 def load_base(base_model: str, config: TrainConfig, dtype):
-    """The base model for training: full precision for LoRA, 4-bit NF4 for QLoRA."""
+    """The base model for training: full precision for LoRA, 4-bit NF4 for QLoRA (placed on this rank's GPU)."""
     import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    kwargs = {"dtype": dtype}
-    if config.method == "qlora":
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=config.double_quant,
-            bnb_4bit_compute_dtype=dtype)
-        if torch.cuda.is_available():
-            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-    return AutoModelForCausalLM.from_pretrained(base_model, **kwargs)
+    from ftstudio.models import load_model
+
+    quantized = config.method == "qlora"
+    device_map = {"": int(os.environ.get("LOCAL_RANK", "0"))} if quantized and torch.cuda.is_available() else None
+    return load_model(base_model, dtype=dtype, quantize_4bit=quantized, double_quant=config.double_quant,
+                      device_map=device_map)
 
 
 def lora_config(config: TrainConfig):

@@ -1,0 +1,343 @@
+"""Outputs of the systems under review for the same inputs: the base model, tuned runs, the data's reference.
+
+Prompts are rendered with the exact template and system prompt each run trained with (its run.yaml), the
+decoding settings are recorded with every output, and an output already stored for the same system, model,
+adapter, prompt and settings is reused instead of generated again. The heavy part runs behind a backend
+(a child process in the app and the CLI; a fake that speaks the same interface in tests).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import yaml
+
+from ftstudio.config import Settings
+from ftstudio.store import Generation, Review, Run, Store
+from ftstudio.templates import Template, render
+
+BASE = "base"
+REFERENCE = "reference"
+SPLITS = ("test", "validation", "train")
+MAX_PROMPTS = 2000
+
+
+class EvaluationError(ValueError):
+    """A generation or review that cannot go ahead, with what to do."""
+
+
+@dataclass
+class DecodingSettings:
+    """How outputs are decoded; recorded with every output. Greedy unless a temperature above 0 is set."""
+
+    max_new_tokens: int = field(default=128, metadata={"help": "Longest answer, in tokens."})
+    temperature: float = field(default=0.0, metadata={"help": "0: greedy, the same answer every time; "
+                                                               "above 0: sampled, more varied."})
+    top_p: float = field(default=1.0, metadata={"help": "Sampling only: keep the smallest set of tokens whose "
+                                                        "probability adds up to this."})
+    seed: int = field(default=0, metadata={"help": "Sampling only: the same seed gives the same answers."})
+    batch_size: int = field(default=0, metadata={"help": "Prompts generated together; 0 picks 16 on a CPU, "
+                                                         "64 on a GPU."})
+
+    def check(self) -> None:
+        problems = []
+        if not 1 <= self.max_new_tokens <= 4096:
+            problems.append("max new tokens must be between 1 and 4096")
+        if not 0 <= self.temperature <= 5:
+            problems.append("temperature must be between 0 and 5")
+        if not 0 < self.top_p <= 1:
+            problems.append("top-p must be above 0 and at most 1")
+        if self.batch_size < 0:
+            problems.append("batch size must be 0 (automatic) or more")
+        if problems:
+            raise EvaluationError("Check the decoding settings: " + "; ".join(problems) + ".")
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        if self.temperature == 0:  # greedy decoding ignores these: the same outputs whatever they say
+            values["top_p"], values["seed"] = 1.0, 0
+        return values
+
+
+@dataclass
+class System:
+    """One of the systems compared: the base model, a tuned run, or the reference output from the data."""
+
+    name: str
+    label: str
+    run: Run | None = None
+    template: Template | None = None
+    adapter_dir: str | None = None
+
+
+@dataclass
+class EvalInput:
+    """One input every system answers."""
+
+    item_key: str
+    input: str
+    reference: str | None = None
+    example_id: int | None = None
+    version_id: int | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class GenerationBatch:
+    systems: list[str]
+    generations: list[Generation]
+    created: int
+    reused: int
+    state: str
+    review: Review | None = None
+
+    def to_dict(self) -> dict:
+        """The CLI's --json shape."""
+        return {"systems": self.systems, "created": self.created, "reused": self.reused, "state": self.state,
+                "review": self.review.id if self.review else None,
+                "generations": [{"example_id": g.example_id, "item_key": g.item_key, "system": g.system,
+                                 "prompt": g.prompt, "output": g.output, "settings": g.settings}
+                                for g in self.generations]}
+
+
+class Backend(Protocol):
+    def generate(self, base_model_path: str, adapters: dict[str, str], requests: list[dict], settings: dict,
+                 on_results: Callable[[list[dict]], None], should_stop: Callable[[], bool] = ...,
+                 on_started: Callable[[Path], None] | None = None) -> str:
+        """Produce {cache_key, output, seconds} for every request, batch by batch; return finished or cancelled."""
+
+
+# --- systems -------------------------------------------------------------------------
+
+
+def run_folder(run: Run) -> dict:
+    path = Path(run.run_dir) / "run.yaml"
+    if not path.exists():
+        raise EvaluationError(f"Run {run.id}'s folder {run.run_dir} has no run.yaml: was it moved or deleted?")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def run_label(run: Run) -> str:
+    return f"run {run.id} ({run.method} on {run.version_name or 'an imported version'})"
+
+
+def tuned_system(store: Store, run: Run) -> System:
+    if run.status != "finished":
+        raise EvaluationError(f"Run {run.id} is {run.status}: only a finished run has an adapter to compare.")
+    folder = Path(run.run_dir) / "adapter"
+    if not (folder / "adapter_config.json").exists():
+        raise EvaluationError(f"Run {run.id} finished but its adapter folder {folder} is missing.")
+    template = Template.from_dict(run_folder(run).get("dataset_version", {}).get("template"))
+    return System(run.system, run_label(run), run, template, str(folder))
+
+
+def resolve_systems(store: Store, run: Run, names: list[str] | None = None) -> list[System]:
+    """The systems named (default: this run and the base model), tuned runs first, base, then reference.
+
+    The base model answers each prompt rendered with `run`'s template, so it sees exactly what the run saw.
+    """
+    names = [n.strip() for n in (names or [run.system, BASE]) if n.strip()]
+    if not names:
+        raise EvaluationError("Choose at least two systems to compare, e.g. base and this run.")
+    primary = tuned_system(store, run)
+    base_path = run_folder(run).get("base_model_path")
+    systems: list[System] = []
+    for name in dict.fromkeys(names):
+        if name == BASE:
+            systems.append(System(BASE, "base model", None, primary.template, None))
+        elif name == REFERENCE:
+            systems.append(System(REFERENCE, "reference (the data's own output)", None, primary.template, None))
+        else:
+            other = store.find_run(name, run.project_id)
+            if other is None:
+                raise EvaluationError(f"No run {name!r} in this project: name runs by id, e.g. run-{run.id}.")
+            system = tuned_system(store, other)
+            if run_folder(other).get("base_model_path") != base_path:
+                raise EvaluationError(f"Run {other.id} was trained on another base model than run {run.id}: "
+                                      "compare runs of one base model, whose outputs come from one loaded model.")
+            systems.append(system)
+    if len(systems) < 2:
+        raise EvaluationError("Choose at least two systems to compare, e.g. base and this run.")
+    order = {"run": 0, BASE: 1, REFERENCE: 2}
+    return sorted(systems, key=lambda s: order["run" if s.run else s.name])
+
+
+# --- inputs --------------------------------------------------------------------------
+
+
+def _item_metadata(store: Store, example_id: int | None, label: str | None) -> dict:
+    """Fields a result can be broken down by: the label, and the item's kind, author and short metadata."""
+    metadata = {"label": label} if label else {}
+    example = store.get_example(example_id) if example_id is not None else None
+    item = store.get_item(example.item_id) if example and example.item_id else None
+    if item is not None:
+        metadata.update({k: v for k, v in (("kind", item.kind), ("author", item.author)) if v})
+        for key, value in list((item.metadata or {}).items())[:40]:
+            if key not in ("input", "output", "new_text", "label") and isinstance(value, (str, int, float, bool)) \
+                    and len(str(value)) <= 80:
+                metadata.setdefault(key, value)
+    return metadata
+
+
+def inputs_from_split(store: Store, run: Run, split: str = "test") -> list[EvalInput]:
+    """The inputs of a split of the version the run trained on, with their reference outputs."""
+    if split not in SPLITS:
+        raise EvaluationError(f"Unknown split {split!r}: choose test, validation or train.")
+    if run.version_id is None:
+        raise EvaluationError(f"Run {run.id} has no dataset version in this studio: type or upload prompts instead.")
+    rows = store.version_rows(run.version_id, split)
+    if not rows:
+        raise EvaluationError(f"Version {run.version_name} has no {split} examples. Freeze a version with a {split} "
+                              "split (at least 10 examples give one), or type or upload prompts instead.")
+    return [EvalInput(f"example:{row.example_id}", row.input or "", row.output or row.label, row.example_id,
+                      run.version_id, _item_metadata(store, row.example_id, row.label)) for row in rows]
+
+
+def inputs_from_prompts(prompts: list[str]) -> list[EvalInput]:
+    """Inputs a reviewer typed or uploaded (no reference output)."""
+    kept = [p.strip() for p in prompts if p and p.strip()]
+    if not kept:
+        raise EvaluationError("No prompt given: type one per line (or separate longer ones with a line '---').")
+    if len(kept) > MAX_PROMPTS:
+        raise EvaluationError(f"{len(kept):,} prompts is more than {MAX_PROMPTS:,} at once: split them up.")
+    return [EvalInput("prompt:" + hashlib.sha256(p.encode()).hexdigest()[:16], p) for p in dict.fromkeys(kept)]
+
+
+def parse_prompts(text: str) -> list[str]:
+    """Typed prompts: blocks separated by a line holding only '---', else one prompt per line."""
+    if any(line.strip() == "---" for line in text.splitlines()):
+        blocks, current = [], []
+        for line in text.splitlines():
+            if line.strip() == "---":
+                blocks.append("\n".join(current))
+                current = []
+            else:
+                current.append(line)
+        return [b for b in blocks + ["\n".join(current)] if b.strip()]
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def read_prompt_file(path: Path) -> list[str]:
+    """Prompts from .txt/.md (as typed), .jsonl or .csv (a prompt, input, question or text column)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    suffix = path.suffix.lower()
+    if suffix in (".txt", ".md"):
+        return parse_prompts(text)
+    if suffix in (".jsonl", ".csv"):
+        rows = ([json.loads(line) for line in text.splitlines() if line.strip()] if suffix == ".jsonl"
+                else list(csv.DictReader(io.StringIO(text))))
+        for column in ("prompt", "input", "question", "instruction", "text"):
+            if rows and isinstance(rows[0], dict) and column in rows[0]:
+                return [str(row.get(column) or "") for row in rows]
+        raise EvaluationError(f"{path.name} has no prompt, input, question, instruction or text column.")
+    raise EvaluationError(f"{path.name}: prompts come as .txt, .md, .jsonl or .csv files.")
+
+
+# --- keys -----------------------------------------------------------------------------
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def settings_key(base_model: str, decoding: DecodingSettings) -> str:
+    """One batch's identity: the base model and the decoding settings (batch size aside: it changes nothing)."""
+    values = {k: v for k, v in decoding.to_dict().items() if k != "batch_size"}
+    return _digest("settings", base_model, values)
+
+
+def adapter_identity(system: System) -> str | None:
+    """A tuned system's adapter by run and file, so an adapter trained again gets new outputs."""
+    if system.adapter_dir is None:
+        return None
+    weights = next(Path(system.adapter_dir).glob("adapter_model.*"), None)
+    stat = weights.stat() if weights else None
+    return f"{system.run.id}:{stat.st_size if stat else 0}:{stat.st_mtime_ns if stat else 0}"
+
+
+# --- generating ----------------------------------------------------------------------
+
+
+def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str] | None = None,
+                     split: str | None = "test", prompts: list[str] | None = None,
+                     decoding: DecodingSettings | None = None, backend: Backend | None = None, tokenizer=None,
+                     on_progress: Callable[[int, int], None] | None = None,
+                     should_stop: Callable[[], bool] = lambda: False,
+                     on_started: Callable[[Path], None] | None = None, user_name: str | None = None,
+                     overlap: int = 1) -> GenerationBatch:
+    """Outputs of every system for every input, stored; what is stored already is reused. Opens (or finds) the
+    blind review of these systems over these outputs."""
+    from ftstudio.evaluation.review import ensure_review
+    from ftstudio.evaluation.jobs import SubprocessBackend
+    from ftstudio.models import load_tokenizer
+
+    decoding = decoding or DecodingSettings()
+    decoding.check()
+    chosen = resolve_systems(store, run, systems)
+    inputs = inputs_from_prompts(prompts) if prompts else inputs_from_split(store, run, split or "test")
+    folder = run_folder(run)
+    base_path = folder.get("base_model_path") or run.base_model
+    key = settings_key(run.base_model, decoding)
+    needs_tokenizer = any(s.template and s.template.preset == "chat" for s in chosen)
+    if needs_tokenizer and tokenizer is None:
+        tokenizer = load_tokenizer(base_path, studio.model_cache)
+    record = decoding.to_dict() | {"base_model": run.base_model}
+
+    rows: dict[str, dict] = {}
+    for system in chosen:
+        identity = adapter_identity(system)
+        for item in inputs:
+            if system.name == REFERENCE and not item.reference:
+                continue
+            prompt = render(system.template, {"input": item.input}, tokenizer).prompt
+            cache_key = _digest(system.name, run.base_model, identity, prompt, key,
+                                item.item_key if system.name == REFERENCE else None)
+            rows[cache_key] = {
+                "project_id": run.project_id, "cache_key": cache_key, "settings_key": key, "item_key": item.item_key,
+                "system": system.name, "run_id": system.run.id if system.run else None,
+                "version_id": item.version_id, "example_id": item.example_id, "input": item.input,
+                "reference": item.reference, "prompt": prompt, "settings": record if system.name != REFERENCE else
+                {"source": "the dataset version's output"}, "metadata": item.metadata, "created_by": user_name}
+    stored = store.generations_by_keys(list(rows))
+    references = [dict(row, output=row["reference"], seconds=0.0) for k, row in rows.items()
+                  if row["system"] == REFERENCE and k not in stored]
+    created = store.add_generations(references) if references else 0
+    missing = [row for k, row in rows.items() if k not in stored and row["system"] != REFERENCE]
+    total, done = len(missing), 0
+    state = "finished"
+    if missing:
+        backend = backend or SubprocessBackend(studio.home / "generations")
+        adapters = {s.name: s.adapter_dir for s in chosen if s.adapter_dir}
+
+        def record_batch(results: list[dict]) -> None:
+            nonlocal done, created
+            finished = [dict(rows[r["cache_key"]], output=r["output"], seconds=r.get("seconds")) for r in results
+                        if r["cache_key"] in rows]
+            created += store.add_generations(finished)
+            done += len(finished)
+            if on_progress:
+                on_progress(done, total)
+
+        if on_progress:
+            on_progress(0, total)
+        state = backend.generate(base_path, adapters, [{"cache_key": r["cache_key"], "system": r["system"],
+                                                        "prompt": r["prompt"]} for r in missing],
+                                 {**decoding.to_dict()}, record_batch, should_stop, on_started)
+    generations = list(store.generations_by_keys(list(rows)).values())
+    generations.sort(key=lambda g: ([s.name for s in chosen].index(g.system), g.item_key))
+    review = ensure_review(store, run, [s.name for s in chosen], key, overlap, user_name)
+    return GenerationBatch([s.name for s in chosen], generations, created, len(stored), state, review)
+
+
+def describe_progress(done: int, total: int) -> str:
+    if not total:
+        return "Every output was already stored: nothing to generate."
+    return f"Generated {done} of {total} outputs ({math.floor(100 * done / total)}%)."

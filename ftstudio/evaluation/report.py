@@ -1,0 +1,134 @@
+"""Results of a review: win rates with intervals per pair of systems, Bradley-Terry scores, breakdowns by
+label or item field, reviewer agreement, and exports (ratings as CSV/Parquet, preference pairs for DPO)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from ftstudio.evaluation.generations import BASE
+from ftstudio.evaluation.review import agreement, system_labels
+from ftstudio.evaluation.stats import PairCounts, bradley_terry, win_rate
+from ftstudio.store import Review, Store
+
+OUTCOME = {"a": "wins", "b": "losses", "tie": "ties", "both_bad": "both_bad"}
+
+
+def _rated(store: Store, review: Review):
+    """(rating, system of a, system of b, generation a, generation b) for every rating of the review."""
+    generations = {g.id: g for g in store.list_generations(review.project_id, review.settings_key, review.systems)}
+    for rating in store.list_ratings(review.id):
+        first, second = generations.get(rating.generation_a), generations.get(rating.generation_b)
+        if first is not None and second is not None:
+            yield rating, first, second
+
+
+def _pair_counts(rows) -> dict[tuple[str, str], PairCounts]:
+    counts: dict[tuple[str, str], PairCounts] = defaultdict(PairCounts)
+    for rating, first, second in rows:
+        entry = counts[(first.system, second.system)]
+        setattr(entry, OUTCOME[rating.winner], getattr(entry, OUTCOME[rating.winner]) + 1)
+    return counts
+
+
+def _pair_table(review: Review, counts: dict[tuple[str, str], PairCounts], labels: dict[str, str]) -> dict:
+    table = {}
+    for index, first in enumerate(review.systems):
+        for second in review.systems[index + 1:]:
+            result = win_rate(counts.get((first, second), PairCounts()), labels[first], labels[second])
+            table[f"{first} vs {second}"] = {"system": first, "against": second, **result.to_dict()}
+    return table
+
+
+def human_results(store: Store, review: Review, resamples: int = 2000, seed: int = 0) -> dict:
+    """Every pair of systems' counts, win rate over decisive votes and 95% bootstrap interval, with a verdict;
+    Bradley-Terry ratings (base model at 1000) when more than two systems are compared."""
+    rows = list(_rated(store, review))
+    labels = system_labels(store, review)
+    counts = _pair_counts(rows)
+    result = {"review": review.id, "run": review.run_id, "systems": review.systems, "labels": labels,
+              "votes": len(rows), "reviewers": sorted({r.rater for r, _, _ in rows}),
+              "human": _pair_table(review, counts, labels), "bradley_terry": None,
+              "agreement": agreement(store, review)}
+    if len(review.systems) > 2:
+        matches = [(first.system, second.system, {"a": 1.0, "b": 0.0}.get(rating.winner, 0.5))
+                   for rating, first, second in rows]
+        result["bradley_terry"] = bradley_terry(matches, review.systems,
+                                                anchor=BASE if BASE in review.systems else None, seed=seed)
+    return result
+
+
+def breakdown_fields(store: Store, review: Review) -> list[str]:
+    """Item fields the results can be broken down by (those with at least two values among rated items)."""
+    values: dict[str, set] = defaultdict(set)
+    for _, first, _ in _rated(store, review):
+        for key, value in (first.metadata or {}).items():
+            values[key].add(str(value))
+    return sorted(key for key, seen in values.items() if 2 <= len(seen) <= 50)
+
+
+def breakdown(store: Store, review: Review, field: str, resamples: int = 1000) -> list[dict]:
+    """The first pair of systems' win rate per value of an item field (a label, a kind, an author...)."""
+    first_system, second_system = review.systems[0], review.systems[1]
+    labels = system_labels(store, review)
+    by_value: dict[str, list] = defaultdict(list)
+    for row in _rated(store, review):
+        rating, first, second = row
+        if (first.system, second.system) == (first_system, second_system):
+            by_value[str((first.metadata or {}).get(field, "(none)"))].append(row)
+    table = []
+    for value, rows in sorted(by_value.items()):
+        counts = _pair_counts(rows).get((first_system, second_system), PairCounts())
+        table.append({"value": value, **win_rate(counts, labels[first_system], labels[second_system],
+                                                  resamples=resamples).to_dict()})
+    return table
+
+
+# --- exports ----------------------------------------------------------------------------
+
+
+def ratings_table(store: Store, review: Review) -> list[dict]:
+    """Every human rating with both answers and who was shown as A: what the CSV and Parquet exports hold."""
+    winner_of = {"a": lambda f, s: f.system, "b": lambda f, s: s.system, "tie": lambda f, s: "tie",
+                 "both_bad": lambda f, s: "both bad"}
+    return [{"rating_id": rating.id, "review_id": review.id, "reviewer": rating.rater, "item": first.item_key,
+             "input": first.input, "system_a": first.system, "system_b": second.system,
+             "shown_as_A": first.system if rating.shown_left == first.id else second.system,
+             "winner": winner_of[rating.winner](first, second), "score_a": rating.score_a, "score_b": rating.score_b,
+             "comment": rating.comment or "", "output_a": first.output, "output_b": second.output,
+             "seconds": rating.seconds, "rated_at": str(rating.created_at)}
+            for rating, first, second in _rated(store, review)]
+
+
+def export_ratings(store: Store, review: Review, out_dir: Path, fmt: str = "csv") -> Path:
+    import pandas as pd
+
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"Ratings export as csv or parquet, not {fmt!r}.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(ratings_table(store, review))
+    path = out_dir / f"review-{review.id}-ratings.{fmt}"
+    frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path, index=False)
+    return path
+
+
+def preference_pairs(store: Store, review: Review) -> list[dict]:
+    """{prompt, chosen, rejected} from human votes (ties and both-bad left out): TRL's DPOTrainer's standard
+    preference format. The prompt is exactly what the models were given."""
+    pairs = []
+    for rating, first, second in _rated(store, review):
+        if rating.winner in ("a", "b"):
+            chosen, rejected = (first, second) if rating.winner == "a" else (second, first)
+            pairs.append({"prompt": chosen.prompt, "chosen": chosen.output, "rejected": rejected.output})
+    return pairs
+
+
+def export_preferences(store: Store, review: Review, out_dir: Path) -> tuple[Path, int]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pairs = preference_pairs(store, review)
+    path = out_dir / f"review-{review.id}-preferences.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for pair in pairs:
+            handle.write(json.dumps(pair, ensure_ascii=False) + "\n")
+    return path, len(pairs)

@@ -1,0 +1,213 @@
+"""Blind side-by-side review: pairs of answers to one input, A and B assigned at random per reviewer.
+
+The server keeps which system is A. What a reviewer (or an API caller) gets before voting is an opaque token,
+the input, the two answers and the progress counts: no system name, no generation id, and the order of the two
+answers is drawn afresh for each reviewer. The identities are revealed with the vote's answer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+import re
+import secrets
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+
+from ftstudio.evaluation.generations import BASE, REFERENCE, EvaluationError, run_label
+from ftstudio.store import Review, Run, Store, StoreError
+
+LEASE_SECONDS = 30 * 60
+# Votes in the reviewer's terms: the answer shown as A, the one shown as B, a tie, or both bad.
+CHOICES = {"a": "A is better", "b": "B is better", "tie": "a tie", "both_bad": "both bad"}
+KEYS = {"a": "a", "b": "b", "t": "tie", "x": "both_bad"}
+
+
+@dataclass
+class BlindPair:
+    """What a reviewer sees before voting: nothing here names a system."""
+
+    token: str
+    input: str
+    reference: str | None
+    answer_a: str
+    answer_b: str
+    progress: dict
+
+
+@dataclass
+class Reveal:
+    system_a: str
+    system_b: str
+    choice: str
+    message: str
+
+
+def system_labels(store: Store, review: Review) -> dict[str, str]:
+    """How each system of a review is named once identities may be shown."""
+    labels = {}
+    for name in review.systems:
+        if name == BASE:
+            labels[name] = "base model"
+        elif name == REFERENCE:
+            labels[name] = "reference (the data's own output)"
+        else:
+            run = store.find_run(name)
+            labels[name] = run_label(run) if run else name
+    return labels
+
+
+def ensure_review(store: Store, run: Run, systems: list[str], settings_key: str, overlap: int = 1,
+                  user_name: str | None = None) -> Review:
+    """The review of these systems over the outputs of one batch of settings, its pairs brought up to date."""
+    review = store.find_review(run.project_id, run.id, systems, settings_key)
+    if review is None:
+        review = store.create_review(run.project_id, run.id, systems, settings_key, max(1, int(overlap)), user_name)
+    sync_pairs(store, review)
+    return review
+
+
+def sync_pairs(store: Store, review: Review) -> int:
+    """Add a pair for every two systems that both answered an input; returns how many were new.
+
+    The queue order is shuffled (seeded by the review and the input), so reviewers do not meet the inputs in
+    dataset order, nor the pairs of one input one after the other.
+    """
+    by_item: dict[str, dict[str, int]] = defaultdict(dict)
+    for generation in store.list_generations(review.project_id, review.settings_key, review.systems):
+        by_item[generation.item_key][generation.system] = generation.id
+    pairs = []
+    for item_key, answers in by_item.items():
+        for first, second in combinations(review.systems, 2):
+            if first in answers and second in answers:
+                position = random.Random(f"{review.id}:{item_key}:{first}:{second}").random()
+                pairs.append((item_key, answers[first], answers[second], position))
+    return store.add_review_pairs(review.id, pairs)
+
+
+def latest_review(store: Store, run: Run) -> Review | None:
+    reviews = store.list_reviews(run.project_id, run.id)
+    return reviews[0] if reviews else None
+
+
+def _reviewer(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise EvaluationError("Type your name in 'You are' first: each reviewer has their own queue.")
+    return name
+
+
+def progress(store: Store, review: Review, reviewer: str) -> dict:
+    return store.review_counts(review.id, reviewer, review.overlap)
+
+
+def next_pair(store: Store, review: Review, reviewer: str) -> BlindPair | None:
+    """The reviewer's next blind pair (their unfinished one first, so a reload resumes); None when done."""
+    reviewer = _reviewer(reviewer)
+    # Which answer is A: a fresh coin for every pair and every reviewer, kept on the server with the token.
+    assignment = store.assign_next_pair(review.id, reviewer, secrets.token_urlsafe(16), secrets.randbelow(2) == 0,
+                                        LEASE_SECONDS, review.overlap)
+    if assignment is None:
+        return None
+    pair = store.get_review_pair(assignment.pair_id)
+    left = store.get_generation(assignment.left_generation)
+    right = store.get_generation(pair.generation_b if left.id == pair.generation_a else pair.generation_a)
+    # A reference shown beside a pair that contains the reference would give that answer away.
+    shows_reference = REFERENCE not in (left.system, right.system)
+    return BlindPair(assignment.token, left.input, left.reference if shows_reference else None, left.output,
+                     right.output, progress(store, review, reviewer))
+
+
+def _score(value, side: str) -> int | None:
+    if value in (None, "", 0):
+        return None
+    try:
+        score = int(value)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"The score for {side} is a whole number from 1 to 5, or empty.") from None
+    if not 1 <= score <= 5:
+        raise EvaluationError(f"The score for {side} is a whole number from 1 to 5, or empty; got {score}.")
+    return score
+
+
+def vote(store: Store, token: str, reviewer: str, choice: str, score_a=None, score_b=None,
+         comment: str | None = None) -> Reveal:
+    """Record a vote on the pair behind `token` (A, B: the answers as shown) and reveal who was who."""
+    reviewer = _reviewer(reviewer)
+    choice = KEYS.get(choice, choice)
+    if choice not in CHOICES:
+        raise EvaluationError("A vote is a (A is better), b (B is better), t (tie) or x (both bad).")
+    assignment = store.get_assignment(token or "")
+    if assignment is None or assignment.reviewer != reviewer:
+        raise EvaluationError("This pair is no longer waiting for your vote (it was answered, or its 30-minute "
+                              "hold ran out): load the next pair.")
+    pair = store.get_review_pair(assignment.pair_id)
+    left_is_a = assignment.left_generation == pair.generation_a
+    to_pair = {"a": "a" if left_is_a else "b", "b": "b" if left_is_a else "a", "tie": "tie", "both_bad": "both_bad"}
+    shown_a, shown_b = _score(score_a, "A"), _score(score_b, "B")
+    try:
+        store.record_rating(assignment, to_pair[choice], shown_a if left_is_a else shown_b,
+                            shown_b if left_is_a else shown_a, (comment or "").strip()[:2000])
+    except StoreError as error:
+        raise EvaluationError(str(error)) from None
+    review = store.get_review(pair.review_id)
+    labels = system_labels(store, review)
+    left, right = store.get_generation(pair.generation_a), store.get_generation(pair.generation_b)
+    system_a, system_b = (left.system, right.system) if left_is_a else (right.system, left.system)
+    message = f"A was the {labels[system_a]}; B was the {labels[system_b]}. You chose {CHOICES[choice]}."
+    return Reveal(labels[system_a], labels[system_b], choice, message)
+
+
+def agreement(store: Store, review: Review) -> dict:
+    """How often reviewers agree on the pairs more than one of them rated: Cohen's kappa for two, Fleiss' for more."""
+    from ftstudio.labeling import cohen_kappa, fleiss_kappa
+
+    by_pair: dict[int, dict[str, str]] = defaultdict(dict)
+    for rating in store.list_ratings(review.id):
+        by_pair[rating.pair_id][rating.rater] = rating.winner
+    shared = {pair: votes for pair, votes in by_pair.items() if len(votes) >= 2}
+    reviewers = sorted({r for votes in shared.values() for r in votes})
+    result = {"pairs": len(shared), "reviewers": reviewers, "method": None, "kappa": None,
+              "agreement": None}
+    if not shared:
+        return result
+    same = [len(set(votes.values())) == 1 for votes in shared.values()]
+    result["agreement"] = sum(same) / len(same)
+    if len(reviewers) == 2:
+        a, b = reviewers
+        pairs = [(votes[a], votes[b]) for votes in shared.values() if a in votes and b in votes]
+        result["method"], result["kappa"] = "cohen", cohen_kappa(pairs)
+    else:
+        result["method"] = "fleiss"
+        result["kappa"], _ = fleiss_kappa([Counter(v.values()) for v in shared.values()], list(CHOICES))
+    return result
+
+
+# --- open mode: both answers side by side, not blind ----------------------------------
+
+
+def open_items(store: Store, review: Review) -> list[dict]:
+    """Every input with each system's answer, named: for browsing, not for voting."""
+    by_item: dict[str, dict] = {}
+    for generation in store.list_generations(review.project_id, review.settings_key, review.systems):
+        entry = by_item.setdefault(generation.item_key, {"item_key": generation.item_key, "input": generation.input,
+                                                         "reference": generation.reference, "answers": {}})
+        entry["answers"][generation.system] = generation.output
+    return list(by_item.values())
+
+
+def word_diff(first: str, second: str) -> list[tuple[str, str | None]]:
+    """Words of both answers in reading order, marked 'only in A' or 'only in B' where they differ."""
+    tokens_a, tokens_b = re.findall(r"\S+|\s+", first or ""), re.findall(r"\S+|\s+", second or "")
+    marked: list[tuple[str, str | None]] = []
+    for tag, a_start, a_end, b_start, b_end in difflib.SequenceMatcher(None, tokens_a, tokens_b,
+                                                                        autojunk=False).get_opcodes():
+        if tag == "equal":
+            marked.append(("".join(tokens_a[a_start:a_end]), None))
+            continue
+        if a_end > a_start:
+            marked.append(("".join(tokens_a[a_start:a_end]), "only in A"))
+        if b_end > b_start:
+            marked.append(("".join(tokens_b[b_start:b_end]), "only in B"))
+    return marked

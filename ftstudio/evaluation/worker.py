@@ -1,0 +1,183 @@
+"""The generation child: `python -m ftstudio.evaluation.worker JOB_DIR`.
+
+It reads only its job folder and writes only to it, never the studio database: job.json and
+requests.jsonl in; outputs.jsonl (appended batch by batch), status.json and worker.log out. A CANCEL file
+stops it between batches. The base model is loaded once; every tuned system is an adapter on it, switched
+by name, and the base system is the same model with its adapters switched off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from contextlib import nullcontext
+from pathlib import Path
+
+from ftstudio.training.folders import CANCEL_FILE, read_jsonl, write_status
+
+BASE_SYSTEMS = ("base",)
+
+
+def _write_outputs(job_dir: Path, rows: list[dict]) -> None:
+    with (job_dir / "outputs.jsonl").open("a", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _cancelled(job_dir: Path) -> bool:
+    return (job_dir / CANCEL_FILE).exists()
+
+
+def _by_system(requests: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for request in requests:
+        groups.setdefault(request["system"], []).append(request)
+    return groups
+
+
+def pick_backend(choice: str) -> str:
+    """vLLM when asked for, or on `auto` when it is installed and a GPU is there; transformers otherwise."""
+    if choice == "transformers":
+        return "transformers"
+    try:
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+        import vllm  # noqa: F401
+    except ImportError:
+        if choice == "vllm":
+            raise RuntimeError("The vLLM backend was asked for but vllm is not installed: `pip install vllm` on a "
+                               "GPU host, or choose the transformers backend.") from None
+        return "transformers"
+    return "vllm" if has_gpu or choice == "vllm" else "transformers"
+
+
+def generate_transformers(job: dict, requests: list[dict], job_dir: Path) -> bool:
+    """Batched generation with left padding on one loaded base model; False when cancelled."""
+    import torch
+    from transformers import AutoTokenizer, GenerationConfig, set_seed
+
+    from ftstudio.models import load_model
+
+    settings = job["settings"]
+    tokenizer = AutoTokenizer.from_pretrained(job["base_model_path"])
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    cuda = torch.cuda.is_available()
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    adapters = job.get("adapters") or {}
+    model = load_model(job["base_model_path"], adapter=adapters or None, dtype=dtype)
+    model.eval()
+    if cuda:
+        model.to("cuda")
+    device = next(model.parameters()).device
+    eos = model.generation_config.eos_token_id
+    eos = [eos] if isinstance(eos, int) else list(eos or [])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in eos:
+        eos.append(tokenizer.eos_token_id)
+    sampling = settings["temperature"] > 0
+    config = GenerationConfig(max_new_tokens=settings["max_new_tokens"], do_sample=sampling,
+                              temperature=settings["temperature"] if sampling else None,
+                              top_p=settings["top_p"] if sampling else None, top_k=None,
+                              eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
+    batch_size = int(settings.get("batch_size") or (64 if cuda else 16))
+    done, total = 0, len(requests)
+    for system, group in _by_system(requests).items():
+        if adapters and system in adapters:
+            model.set_adapter(system)
+        switch = model.disable_adapter if adapters and system not in adapters else nullcontext
+        set_seed(settings["seed"])
+        encoded = [tokenizer(r["prompt"], add_special_tokens=False)["input_ids"] for r in group]
+        # Similar lengths in a batch waste little on padding; outputs are written in any order, keyed.
+        order = sorted(range(len(group)), key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), batch_size):
+            if _cancelled(job_dir):
+                write_status(job_dir, "cancelled", done=done, total=total)
+                return False
+            chosen = order[start:start + batch_size]
+            batch = tokenizer.pad({"input_ids": [encoded[i] for i in chosen]}, return_tensors="pt").to(device)
+            began = time.perf_counter()
+            with switch(), torch.inference_mode():
+                output = model.generate(**batch, generation_config=config)
+            seconds = (time.perf_counter() - began) / len(chosen)
+            new_tokens = output[:, batch["input_ids"].shape[1]:]
+            rows = []
+            for index, tokens in zip(chosen, new_tokens):
+                text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+                rows.append({"cache_key": group[index]["cache_key"], "output": text, "seconds": round(seconds, 4),
+                             "new_tokens": int((tokens != tokenizer.pad_token_id).sum())})
+            _write_outputs(job_dir, rows)
+            done += len(chosen)
+            write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
+    return True
+
+
+def generate_vllm(job: dict, requests: list[dict], job_dir: Path) -> bool:
+    """The same job on vLLM: the base model once, each adapter as a LoRARequest; False when cancelled."""
+    from transformers import AutoTokenizer
+    from vllm import LLM, SamplingParams
+    from vllm.lora.request import LoRARequest
+
+    settings = job["settings"]
+    adapters = job.get("adapters") or {}
+    ranks = [json.loads((Path(folder) / "adapter_config.json").read_text()).get("r", 16) for folder in adapters.values()]
+    rank = next((size for size in (8, 16, 32, 64, 128, 256) if size >= max(ranks or [8])), 256)
+    llm = LLM(model=job["base_model_path"], enable_lora=bool(adapters), max_lora_rank=rank,
+              max_loras=max(1, len(adapters)), seed=settings["seed"])
+    tokenizer = AutoTokenizer.from_pretrained(job["base_model_path"])
+    params = SamplingParams(temperature=settings["temperature"], top_p=settings["top_p"] if settings["temperature"] > 0
+                            else 1.0, max_tokens=settings["max_new_tokens"], seed=settings["seed"])
+    lora_ids = {name: index + 1 for index, name in enumerate(adapters)}
+    done, total, chunk = 0, len(requests), 256
+    for system, group in _by_system(requests).items():
+        lora = LoRARequest(system, lora_ids[system], str(adapters[system])) if system in adapters else None
+        for start in range(0, len(group), chunk):
+            if _cancelled(job_dir):
+                write_status(job_dir, "cancelled", done=done, total=total)
+                return False
+            part = group[start:start + chunk]
+            # Token ids, not text: tokenized exactly as training did (no special tokens added twice).
+            prompts = [{"prompt_token_ids": tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]} for r in part]
+            began = time.perf_counter()
+            results = llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
+            seconds = (time.perf_counter() - began) / len(part)
+            _write_outputs(job_dir, [{"cache_key": r["cache_key"], "output": result.outputs[0].text.strip(),
+                                      "seconds": round(seconds, 4), "new_tokens": len(result.outputs[0].token_ids)}
+                                     for r, result in zip(part, results)])
+            done += len(part)
+            write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
+    return True
+
+
+def run_job(job_dir: Path) -> int:
+    job = json.loads((job_dir / "job.json").read_text())
+    requests, _ = read_jsonl(job_dir / "requests.jsonl")
+    backend = pick_backend(job.get("backend", "auto"))
+    print(f"[ftstudio] generating {len(requests)} outputs with {backend}", file=sys.stderr, flush=True)
+    write_status(job_dir, "running", done=0, total=len(requests), pid=os.getpid(), backend=backend)
+    finished = (generate_vllm if backend == "vllm" else generate_transformers)(job, requests, job_dir)
+    if finished:
+        write_status(job_dir, "finished", done=len(requests), total=len(requests), backend=backend)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m ftstudio.evaluation.worker JOB_DIR", file=sys.stderr)
+        return 2
+    job_dir = Path(argv[0]).resolve()
+    try:
+        return run_job(job_dir)
+    except Exception as error:  # the app shows this; the traceback goes to worker.log
+        traceback.print_exc()
+        write_status(job_dir, "failed", error=f"{type(error).__name__}: {error}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
