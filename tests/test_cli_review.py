@@ -1,0 +1,55 @@
+"""The review loop from the CLI: generate base and tuned answers in a child process, vote on stdin, report."""
+
+import json
+import subprocess
+import sys
+
+from tests.evaluation_fixtures import finished_run
+
+
+def cli(home, *args, stdin: str | None = None, timeout: int = 300):
+    return subprocess.run([sys.executable, "-m", "ftstudio", "--home", str(home), *args], input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_generate_review_and_report_from_the_terminal(store, settings, tiny_model_dir, tmp_path):
+    project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    store.close()  # the CLI is the writer now, as when no app is running
+    generated = cli(settings.home, "generate", "--run", str(run.id), "--max-new-tokens", "8", "--json")
+    assert generated.returncode == 0, generated.stderr[-2000:]
+    payload = json.loads(generated.stdout)
+    assert payload["systems"] == [run.system, "base"]
+    tests = {g["example_id"] for g in payload["generations"]}
+    assert len(payload["generations"]) == 2 * len(tests) and payload["created"] == len(payload["generations"])
+    assert {"example_id", "system", "prompt", "output", "settings"} <= set(payload["generations"][0])
+    again = json.loads(cli(settings.home, "generate", "--run", f"run-{run.id}", "--max-new-tokens", "8",
+                           "--json").stdout)
+    assert again["created"] == 0 and again["reused"] == len(payload["generations"])
+
+    voted = cli(settings.home, "review", "--run", str(run.id), "--user", "ana", stdin="a\nmaybe\nb\nt\nx\nq\n")
+    assert voted.returncode == 0, voted.stderr[-2000:]
+    out = voted.stdout
+    before_first_vote = out.split("A was the")[0]
+    assert run.system not in before_first_vote and "base model" not in before_first_vote
+    assert out.count("A was the") == 4 and "Not saved" in out  # "maybe" is refused, then voting goes on
+
+    reported = cli(settings.home, "report", "--run", str(run.id), "--json", "--export", str(tmp_path / "exports"))
+    assert reported.returncode == 0, reported.stderr[-2000:]
+    results = json.loads(reported.stdout)
+    entry = results["human"][f"{run.system} vs base"]
+    assert entry["wins"] + entry["losses"] == 2 and entry["ties"] == 1 and entry["both_bad"] == 1
+    assert entry["win_rate"] == 0.5 and entry["ci_low"] <= 0.5 <= entry["ci_high"]
+    assert "Too close to call" in entry["verdict"]
+    assert len((tmp_path / "exports" / f"review-{results['review']}-preferences.jsonl").read_text().splitlines()) == 2
+    text = cli(settings.home, "report", "--run", str(run.id))
+    assert "win rate 50%" in text.stdout
+
+
+def test_generate_without_a_finished_run_says_what_to_do(store, settings, tiny_model_dir, tmp_path):
+    project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    store.update_run(run.id, status="failed")
+    store.close()
+    result = cli(settings.home, "generate", "--run", str(run.id))
+    assert result.returncode == 2 and "only a finished run" in result.stderr and "Traceback" not in result.stderr
+    missing = cli(settings.home, "report", "--run", "42")
+    assert missing.returncode == 2 and "No run '42'" in missing.stderr
