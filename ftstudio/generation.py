@@ -20,6 +20,29 @@ class BaseModel:
         self._lock = threading.Lock()
         self._loaded = None
         self._tokenizer = None
+        self._loading: threading.Thread | None = None
+        self.load_error: str | None = None
+
+    def load_in_background(self) -> None:
+        """Start loading now (the app calls this at start), so the first draft does not wait for it."""
+        def load():
+            try:
+                self.load()
+            except Exception as error:  # shown where the model is used, as the reason it cannot draft
+                self.load_error = f"{type(error).__name__}: {error}"
+
+        if self._loading is None:
+            self._loading = threading.Thread(target=load, name="ftstudio-base-model", daemon=True)
+            self._loading.start()
+
+    @property
+    def status(self) -> str:
+        """loading, ready, failed or idle (not asked for yet)."""
+        if self._loaded is not None:
+            return "ready"
+        if self.load_error:
+            return "failed"
+        return "loading" if self._loading is not None else "idle"
 
     def load(self):
         with self._lock:

@@ -51,6 +51,33 @@ def prefill(project: Project, item: dict) -> tuple[str, str]:
     return item.text, ""
 
 
+def item_context(item) -> str:
+    """What an annotator reads about an item besides the input and output boxes: for an email its sender, date,
+    subject and attachments (and any quoted history); for a post its title, author and date. The body is in the
+    input or output box already, so it is not repeated, and the source file name never shows: sample names
+    like '012-shared-file-phish.eml' would give the label away."""
+    metadata = item.metadata or {}
+    lines = []
+    if item.kind == "email":
+        for label, key in (("From", "from"), ("To", "to"), ("Cc", "cc"), ("Date", "date")):
+            if metadata.get(key):
+                lines.append(f"{label}: {metadata[key]}")
+        if item.title:
+            lines.append(f"Subject: {item.title}")
+        attachments = [a.get("filename") or a.get("content_type") for a in metadata.get("attachments") or []]
+        if attachments:
+            lines.append(f"Attachments: {', '.join(str(a) for a in attachments)}")
+        if metadata.get("quoted_text"):
+            lines += ["", "Quoted earlier message:", metadata["quoted_text"]]
+        return "\n".join(lines)
+    if item.title:
+        lines.append(item.title)
+    byline = " · ".join(str(v) for v in (item.author, item.written_at and f"{item.written_at:%Y-%m-%d}") if v)
+    if byline:
+        lines.append(byline)
+    return "\n".join(lines) or "(no title, author or date)"
+
+
 def next_task(store: Store, project: Project, user_name: str) -> Task | None:
     """Lease the next item to this annotator; None when nothing is left for them."""
     item_id = store.lease_next_item(project.id, user_name, lease_seconds(project), overlap(project))
@@ -135,23 +162,41 @@ REVERSE_INSTRUCTION = (
     "Write the short request (one or two sentences) that would have asked for exactly this text. "
     "Reply with the request only."
 )
-FORWARD_INSTRUCTION = "{input}"
+FEW_SHOT_EXAMPLES = 3
 
 
-def draft_input(generate, output_text: str) -> str:
+def accepted_examples(store: Store, project: Project, limit: int = FEW_SHOT_EXAMPLES) -> list[tuple[str, str]]:
+    """The latest accepted (input, output) pairs of a project, to show a drafting model what is wanted."""
+    pairs = [(e.input or "", e.output or "") for e in store.list_examples(project.id, "accepted")
+             if (e.input or "").strip() and (e.output or "").strip()]
+    return pairs[-limit:]
+
+
+def _few_shot(examples: list[tuple[str, str]], reverse: bool) -> str:
+    if not examples:
+        return ""
+    shown = "\n\n".join(f"Request: {request}\nText: {text}" if reverse else f"Input: {request}\nOutput: {text}"
+                         for request, text in examples)
+    return f"Examples the author accepted:\n\n{shown}\n\n"
+
+
+def draft_input(generate, output_text: str, examples: list[tuple[str, str]] | None = None) -> str:
     """Reverse instruction: ask the model for the idea or request that would produce this output.
 
-    `generate` maps a list of prompts to a list of answers (the studio passes its loaded model).
+    `generate` maps a list of prompts to a list of answers (the studio's loaded model, or a teacher model);
+    `examples` are accepted (input, output) pairs shown to it first.
     """
     if not output_text.strip():
         raise LabelingError("There is no output to draft an input from.")
-    return generate([REVERSE_INSTRUCTION.format(output=output_text.strip())])[0]
+    return generate([_few_shot(examples or [], True) + REVERSE_INSTRUCTION.format(output=output_text.strip())])[0]
 
 
-def draft_output(generate, input_text: str) -> str:
+def draft_output(generate, input_text: str, examples: list[tuple[str, str]] | None = None) -> str:
     if not input_text.strip():
         raise LabelingError("There is no input to draft an output for.")
-    return generate([FORWARD_INSTRUCTION.format(input=input_text.strip())])[0]
+    if not examples:
+        return generate([input_text.strip()])[0]
+    return generate([_few_shot(examples, False) + f"Input: {input_text.strip()}\nOutput:"])[0]
 
 
 # --- agreement -----------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_votes_record_the_pair_not_the_side_and_reveal_identities(store, setting
     while (pair := next_pair(store, review, "ana")) is not None:
         tuned_is_a = _system_of(store, review, pair.answer_a) == run.system
         revealed = vote(store, pair.token, "ana", "a" if tuned_is_a else "b", score_a=4, score_b="", comment="ok")
-        assert revealed.message.startswith("A was the " + (f"run {run.id}" if tuned_is_a else "base model"))
+        assert revealed.message.startswith("A was " + (f"run {run.id}" if tuned_is_a else "the base model"))
         tuned_wins += 1
     with pytest.raises(EvaluationError, match="no longer waiting for your vote"):
         vote(store, pair.token if pair else "made-up", "ana", "a")

@@ -155,7 +155,8 @@ def vote(store: Store, token: str, reviewer: str, choice: str, score_a=None, sco
     labels = system_labels(store, review)
     left, right = store.get_generation(pair.generation_a), store.get_generation(pair.generation_b)
     system_a, system_b = (left.system, right.system) if left_is_a else (right.system, left.system)
-    message = f"A was the {labels[system_a]}; B was the {labels[system_b]}. You chose {CHOICES[choice]}."
+    named = {name: label if label.startswith("run ") else f"the {label}" for name, label in labels.items()}
+    message = f"A was {named[system_a]}; B was {named[system_b]}. You chose \u201c{CHOICES[choice]}\u201d."
     return Reveal(labels[system_a], labels[system_b], choice, message)
 
 

@@ -83,14 +83,14 @@ def bootstrap_win_rate(counts: PairCounts, resamples: int = RESAMPLES, seed: int
 def votes_to_decide(counts: PairCounts, ci_low: float, ci_high: float) -> int | None:
     """About how many more votes would bring the interval clear of 50%, if the split of votes held.
 
-    An interval's half-width shrinks as 1/sqrt(decisive votes). None when the rate is exactly even:
-    then no number of votes separates the two.
+    The side of the interval that reaches past 50% shrinks as 1/sqrt(decisive votes). None when the rate is
+    exactly even: then no number of votes separates the two.
     """
     rate = counts.wins / counts.decisive
     distance = abs(rate - 0.5)
     if distance < 1e-9:
         return None
-    half_width = (ci_high - ci_low) / 2
+    half_width = rate - ci_low if rate > 0.5 else ci_high - rate
     needed_decisive = math.ceil(counts.decisive * (half_width / distance) ** 2)
     decisive_share = counts.decisive / counts.total
     return max(1, math.ceil((needed_decisive - counts.decisive) / decisive_share))
@@ -113,7 +113,8 @@ def win_rate(counts: PairCounts, first: str = "A", second: str = "B", resamples:
         more = votes_to_decide(counts, low, high)
         verdict = (f"Too close to call: {first} wins {rate:.0%} of decisive votes, but the 95% interval "
                    f"({low:.0%}-{high:.0%}) spans 50%. ")
-        verdict += (f"About {more} more votes would settle it if the split holds." if more is not None
+        verdict += (f"About {more} more vote{'s' if more != 1 else ''} would settle it if the split holds."
+                    if more is not None
                     else "The votes are split evenly; more votes are unlikely to separate them.")
     return WinRate(counts, rate, low, high, tie_rate, verdict, more)
 

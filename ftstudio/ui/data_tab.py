@@ -42,8 +42,8 @@ def _metadata_frame(item) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["field", "value"])
 
 
-def create_data_tab(app: gr.Blocks, store: Store, settings: Settings) -> gr.Dropdown:
-    """Build the Data tab inside the current Blocks; returns the project picker that the other tabs follow."""
+def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: gr.Dropdown) -> None:
+    """Build the Data tab inside the current Blocks; `project` is the picker every tab follows."""
 
     def project_names() -> list[str]:
         return [p.name for p in store.list_projects()]
@@ -56,9 +56,6 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings) -> gr.Drop
         caption = f"{result.total:,} item(s) · page {result.page} of {result.pages}"
         return _item_frame(result.rows), caption, result.page
 
-    project = gr.Dropdown(project_names(), value=(project_names() or [None])[0], label="Project",
-                          info="Each project has its own items, examples, datasets and runs.",
-                          elem_id="project-picker", allow_custom_value=True)
     with gr.Accordion("New project", open=not project_names(), elem_id="new-project"):
         with gr.Row(equal_height=False):
             new_name = gr.Textbox(label="Name", placeholder="e.g. My LinkedIn posts", scale=2)
@@ -172,4 +169,3 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings) -> gr.Drop
 
     # Each page load sees the projects created since the app started (by the CLI, other users).
     app.load(refresh_projects, project, project, **hidden).then(browse, browse_inputs, browse_outputs, **hidden)
-    return project

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 import gradio as gr
 import pandas as pd
 
@@ -12,35 +10,13 @@ from ftstudio.generation import BaseModel
 from ftstudio.labeling import LabelingError
 from ftstudio.models import ModelError
 from ftstudio.store import Store, StoreError
-from ftstudio.ui.format import message
-
-# Keyboard shortcuts, installed once in the page head. Digits pick a label; single keys act only
-# when the focus is not in a text field, so typing an input never triggers them; Ctrl+Enter always accepts.
-SHORTCUTS_JS = """
-<script>
-document.addEventListener('keydown', (event) => {
-  const panel = document.querySelector('#label-panel');
-  if (!panel || panel.offsetParent === null) return;
-  const press = (id) => { const b = document.getElementById(id); if (b) { event.preventDefault(); b.click(); } };
-  if ((event.ctrlKey || event.metaKey) && event.key === 'Enter') return press('label-accept');
-  const target = event.target;
-  const typing = target && (target.tagName === 'TEXTAREA' || (target.tagName === 'INPUT' && target.type !== 'radio'));
-  if (typing) { if (event.key === 'Escape') target.blur(); return; }
-  if (event.ctrlKey || event.metaKey || event.altKey) return;
-  if (event.key >= '1' && event.key <= '9') {
-    const choices = document.querySelectorAll('#label-choice input[type=radio]');
-    const choice = choices[Number(event.key) - 1];
-    if (choice) { event.preventDefault(); choice.click(); }
-    return;
-  }
-  const actions = {a: 'label-accept', Enter: 'label-accept', s: 'label-skip', f: 'label-flag', u: 'label-undo'};
-  if (actions[event.key]) press(actions[event.key]);
-});
-</script>
-"""
+from ftstudio.ui.format import escape, message
 
 HELP = ("**Keys:** 1-9 pick a label · **A** or Enter accept · **S** skip · **F** flag · **U** undo · "
         "Ctrl+Enter accepts while typing · Esc leaves a text field")
+MODEL_STATUS = {"loading": "The base model is loading in the background (the first start converts it, about 30 s); "
+                           "drafts work once it is ready.",
+                "ready": "", "idle": ""}
 
 
 def _agreement_frame(result: dict) -> pd.DataFrame:
@@ -54,23 +30,28 @@ def label_choices(project) -> list[tuple[str, str]]:
             for index, label in enumerate(project.labels or [], start=1)]
 
 
-def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: BaseModel, project: gr.Dropdown) -> None:
-    """Build the Label tab inside `tab`; `project` is the project picker shared by all tabs."""
-    annotator_memory = gr.BrowserState("", storage_key="ftstudio-annotator")
+def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: BaseModel, project: gr.Dropdown,
+                     user: gr.Textbox) -> None:
+    """Build the Label tab inside `tab`; `project` and `user` are the bar above the tabs."""
     with gr.Column(elem_id="label-panel"):
         with gr.Row(equal_height=True):
-            annotator = gr.Textbox(label="You are", max_lines=1, scale=2, elem_id="annotator",
-                                   info="Your name, recorded with every example (remembered in this browser).")
             counter = gr.Markdown(elem_id="label-counter")
-            start = gr.Button("Load next item", scale=1, size="sm", elem_id="label-start")
-        raw = gr.Textbox(label="Item", lines=8, max_lines=16, interactive=False, elem_id="label-raw")
+            start = gr.Button("Load next item", scale=0, min_width=160, size="sm", elem_id="label-start")
+        raw = gr.Textbox(label="About this item", lines=3, max_lines=12, interactive=False, elem_id="label-raw")
         with gr.Row():
             with gr.Column():
-                input_box = gr.Textbox(label="Input (the idea, question or email)", lines=4, elem_id="label-input")
+                input_box = gr.Textbox(label="Input (the idea, question or email)", lines=5, max_lines=20,
+                                       elem_id="label-input")
                 draft_input = gr.Button("Draft the input from the output", size="sm", elem_id="draft-input")
             with gr.Column() as output_column:
-                output_box = gr.Textbox(label="Output (what the model should write)", lines=4, elem_id="label-output")
+                output_box = gr.Textbox(label="Output (what the model should write)", lines=5, max_lines=20,
+                                        elem_id="label-output")
                 draft_output = gr.Button("Draft the output", size="sm", elem_id="draft-output")
+        with gr.Row(visible=False, elem_id="draft-row") as draft_row:
+            draft_box = gr.Textbox(label="Model draft (nothing you typed was changed)", lines=3, interactive=False,
+                                   scale=4, elem_id="draft-text")
+            use_draft = gr.Button("Use this draft", size="sm", scale=1, elem_id="use-draft")
+        model_note = gr.Markdown(elem_id="model-status")
         label_choice = gr.Radio([], label="Label", visible=False, elem_id="label-choice")
         with gr.Row():
             accept = gr.Button("Accept (A)", variant="primary", elem_id="label-accept")
@@ -92,79 +73,113 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
                 labels_text = gr.Textbox(label="Labels (classification)", info="Comma-separated, in key order 1-9.")
             save_settings = gr.Button("Save settings", size="sm")
     item_id = gr.State(None)
+    leased_to = gr.State(None)  # whose lease the item on screen is under, released if the name changes
     input_draft = gr.State(None)
     output_draft = gr.State(None)
+    draft_target = gr.State(None)
 
     # --- handlers ---
 
-    def show(selected, task, user, note=""):
-        layout = layout_for(selected)
-        counts = store.labeling_counts(selected.id, user, labeling.overlap(selected))
-        count_text = (f"**{counts['mine']}** done by you · **{counts['done']}** of {counts['items']} items done · "
-                      f"**{counts['left']}** left" + (f" · {counts['flagged']} flagged" if counts["flagged"] else ""))
+    def counts_line(selected, user_name):
+        counts = store.labeling_counts(selected.id, user_name, labeling.overlap(selected))
+        return (f"Labeling **{escape(selected.name)}** as **{escape(user_name)}** · **{counts['mine']}** done by you · "
+                f"**{counts['done']}** of {counts['items']} items done · **{counts['left']}** left"
+                + (f" · {counts['flagged']} flagged" if counts["flagged"] else ""))
+
+    def show(selected, task, user_name, note=""):
+        radio = {"visible": selected.task_type == "classification", "choices": label_choices(selected)}
+        count_text = counts_line(selected, user_name)
         if task is None:
-            return (None, "", "", "", gr.update(**layout["radio"], value=None), count_text,
-                    note or message("Nothing left for you in this project.", "ok"), None, None)
-        return (task.item.id, task.item.text, task.input, task.output, gr.update(**layout["radio"], value=task.label),
-                count_text, note, None, None)
+            return (None, None, "", "", "", gr.update(**radio, value=None), count_text,
+                    note or message("Nothing left for you in this project.", "ok"), None, None, gr.update(visible=False))
+        return (task.item.id, user_name, labeling.item_context(task.item), task.input, task.output,
+                gr.update(**radio, value=task.label), count_text, note, None, None, gr.update(visible=False))
 
-    def layout_for(selected):
-        is_classification = selected.task_type == "classification"
-        return {"radio": {"visible": is_classification, "choices": label_choices(selected)}}
-
-    def resolve(project_name, user):
-        if not (user or "").strip():
-            raise LabelingError("Type your name in 'You are' first.")
+    def resolve(project_name, user_name):
         selected = store.find_project(project_name) if project_name else None
         if selected is None:
-            raise LabelingError("Pick a project on the Data tab first.")
-        return selected, user.strip()
+            raise LabelingError("Pick a project in the bar above first.")
+        if not (user_name or "").strip():
+            raise LabelingError("Type your name in \u201cYou are\u201d at the top first: it is recorded with every "
+                                "label, and nothing is reserved for you until you do.")
+        return selected, user_name.strip()
 
-    blank = (None, "", "", "", gr.update(), "", "", None, None)
+    def release_previous(current, holder, user_name):
+        """An item leased under another name (the box was changed) goes back to the queue."""
+        if current is not None and holder and holder != user_name:
+            store.release_lease(int(current), holder)
 
-    def on_load_next(project_name, user):
+    blank = (None, None, "", "", "", gr.update(), "", "", None, None, gr.update(visible=False))
+
+    def on_load_next(project_name, user_name, current, holder):
         try:
-            selected, user = resolve(project_name, user)
-            return show(selected, labeling.next_task(store, selected, user), user)
+            selected, user_name = resolve(project_name, user_name)
+            release_previous(current, holder, user_name)
+            return show(selected, labeling.next_task(store, selected, user_name), user_name)
         except (LabelingError, StoreError) as error:
-            return blank[:6] + (message(str(error), "error"),) + blank[7:]
+            return blank[:7] + (message(str(error), "info"),) + blank[8:]
 
     def on_decide(status):
-        def handler(project_name, user, current, input_text, output_text, label, in_draft, out_draft):
+        def handler(project_name, user_name, current, holder, input_text, output_text, label, in_draft, out_draft):
             try:
-                selected, user = resolve(project_name, user)
-                if current is None:
-                    return show(selected, labeling.next_task(store, selected, user), user)
-                labeling.decide(store, selected, user, int(current), status, input_text, output_text, label,
+                selected, user_name = resolve(project_name, user_name)
+                release_previous(current, holder, user_name)
+                if current is None or holder != user_name:
+                    return show(selected, labeling.next_task(store, selected, user_name), user_name)
+                labeling.decide(store, selected, user_name, int(current), status, input_text, output_text, label,
                                 in_draft, out_draft)
-                return show(selected, labeling.next_task(store, selected, user), user, message(f"Saved as {status}.", "ok"))
+                return show(selected, labeling.next_task(store, selected, user_name), user_name,
+                            message(f"Saved as {status}.", "ok"))
             except (LabelingError, StoreError) as error:
-                return (gr.update(),) * 4 + (gr.update(), gr.update(), message(str(error), "error"),
-                                              gr.update(), gr.update())
+                return (gr.update(),) * 7 + (message(str(error), "error"),) + (gr.update(),) * 3
         return handler
 
-    def on_undo(project_name, user):
+    def on_undo(project_name, user_name, current, holder):
         try:
-            selected, user = resolve(project_name, user)
-            task = labeling.undo(store, selected, user)
+            selected, user_name = resolve(project_name, user_name)
+            release_previous(current, holder, user_name)
+            task = labeling.undo(store, selected, user_name)
             if task is None:
-                return show(selected, labeling.next_task(store, selected, user), user,
+                return show(selected, labeling.next_task(store, selected, user_name), user_name,
                             message("Nothing to undo yet.", "info"))
-            return show(selected, task, user, message("Undone: the item is back in front of you.", "ok"))
+            return show(selected, task, user_name, message("Undone: the item is back as you left it.", "ok"))
         except (LabelingError, StoreError) as error:
-            return blank[:6] + (message(str(error), "error"),) + blank[7:]
+            return blank[:7] + (message(str(error), "error"),) + blank[8:]
+
+    def model_status():
+        if base_model.status == "failed":
+            return message(f"The base model could not load, so drafting is off: {base_model.load_error}", "error")
+        return message(MODEL_STATUS[base_model.status], "info") if MODEL_STATUS[base_model.status] else ""
 
     def on_draft(direction):
-        def handler(input_text, output_text):
+        def handler(project_name, input_text, output_text):
             try:
+                selected = store.find_project(project_name) if project_name else None
+                examples = labeling.accepted_examples(store, selected) if selected else []
                 if direction == "input":
-                    draft = labeling.draft_input(base_model.generate, output_text or "")
-                    return draft, gr.update(), draft, gr.update(), ""
-                draft = labeling.draft_output(base_model.generate, input_text or "")
-                return gr.update(), draft, gr.update(), draft, ""
+                    draft = labeling.draft_input(base_model.generate, output_text or "", examples)
+                    target, current = "input", input_text
+                else:
+                    draft = labeling.draft_output(base_model.generate, input_text or "", examples)
+                    target, current = "output", output_text
             except (LabelingError, ModelError) as error:
-                return gr.update(), gr.update(), gr.update(), gr.update(), message(str(error), "error")
+                return (gr.update(),) * 5 + (gr.update(), message(str(error), "error"))
+            drafts = (draft, gr.update()) if target == "input" else (gr.update(), draft)
+            if (current or "").strip():  # never overwrite what the user or the data put there: offer the draft
+                return gr.update(), gr.update(), *drafts, target, gr.update(visible=True), ""
+            boxes = (draft, gr.update()) if target == "input" else (gr.update(), draft)
+            return (*boxes, *drafts, None, gr.update(visible=False), "")
         return handler
+
+    def draft_shown(in_draft, out_draft, target):
+        return (in_draft if target == "input" else out_draft) or ""
+
+    def on_use_draft(target, in_draft, out_draft):
+        if target == "input":
+            return in_draft or gr.update(), gr.update(), gr.update(visible=False)
+        if target == "output":
+            return gr.update(), out_draft or gr.update(), gr.update(visible=False)
+        return gr.update(), gr.update(), gr.update(visible=False)
 
     def on_agreement(project_name):
         selected = store.find_project(project_name) if project_name else None
@@ -174,7 +189,7 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
         if not result["items"]:
             return "No item has labels from two or more annotators yet (set 'Annotators per item' above 1).", gr.update()
         method = "Cohen's kappa" if result["method"] == "cohen" else "Fleiss' kappa"
-        return (f"{method} over {result['items']} items labeled by {', '.join(result['annotators'])}.",
+        return (f"{method} over {result['items']} items labeled by {escape(', '.join(result['annotators']))}.",
                 _agreement_frame(result))
 
     def on_project(project_name):
@@ -191,34 +206,36 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
         if selected is None:
             return message("Pick a project first.", "error")
         labels = [label.strip() for label in (labels_value or "").split(",") if label.strip()] or None
-        store.update_project(selected.id, labels=labels,
-                             settings={"overlap": int(k or 1), "lease_seconds": int(minutes or 15) * 60})
+        try:
+            store.update_project(selected.id, labels=labels,
+                                 settings={"overlap": int(k or 1), "lease_seconds": int(minutes or 15) * 60})
+        except StoreError as error:
+            return message(str(error), "error")
         return message("Settings saved.", "ok")
 
-    def remember(name):
-        return name
-
-    def recall(name):
-        return name or f"guest-{secrets.token_hex(2)}"
-
-    item_outputs = [item_id, raw, input_box, output_box, label_choice, counter, notice, input_draft, output_draft]
-    decision_inputs = [project, annotator, item_id, input_box, output_box, label_choice, input_draft, output_draft]
+    item_outputs = [item_id, leased_to, raw, input_box, output_box, label_choice, counter, notice, input_draft,
+                    output_draft, draft_row]
+    next_inputs = [project, user, item_id, leased_to]
+    decision_inputs = [project, user, item_id, leased_to, input_box, output_box, label_choice, input_draft,
+                       output_draft]
     hidden = {"api_visibility": "undocumented"}
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
-    start.click(on_load_next, [project, annotator], item_outputs, api_name="next_item", **writes)
+    start.click(on_load_next, next_inputs, item_outputs, api_name="next_item", **writes)
     accept.click(on_decide("accepted"), decision_inputs, item_outputs, api_name="accept", **writes)
     skip.click(on_decide("skipped"), decision_inputs, item_outputs, api_name="skip", **writes)
     flag.click(on_decide("flagged"), decision_inputs, item_outputs, api_name="flag", **writes)
-    undo_button.click(on_undo, [project, annotator], item_outputs, api_name="undo", **writes)
-    draft_input.click(on_draft("input"), [input_box, output_box], [input_box, output_box, input_draft, output_draft, notice],
-                      api_name="draft_input")
-    draft_output.click(on_draft("output"), [input_box, output_box],
-                       [input_box, output_box, input_draft, output_draft, notice], api_name="draft_output")
+    undo_button.click(on_undo, next_inputs, item_outputs, api_name="undo", **writes)
+    draft_outputs = [input_box, output_box, input_draft, output_draft, draft_target, draft_row, notice]
+    for button, direction in ((draft_input, "input"), (draft_output, "output")):
+        button.click(on_draft(direction), [project, input_box, output_box], draft_outputs,
+                     api_name=f"draft_{direction}").then(draft_shown, [input_draft, output_draft, draft_target],
+                                                         draft_box, **hidden)
+    use_draft.click(on_use_draft, [draft_target, input_draft, output_draft], [input_box, output_box, draft_row],
+                    **hidden)
     refresh_agreement.click(on_agreement, project, [agreement_caption, agreement_table], api_name="agreement")
     save_settings.click(on_save_settings, [project, overlap, lease_minutes, labels_text], notice, **writes, **hidden)
-    project.change(on_project, project, [overlap, lease_minutes, labels_text, label_choice, output_column, draft_input], **hidden)
-    annotator.change(remember, annotator, annotator_memory, **hidden)
-    app.load(recall, annotator_memory, annotator, **hidden).then(
-        on_project, project, [overlap, lease_minutes, labels_text, label_choice, output_column, draft_input], **hidden)
-    # Opening the tab puts the next item in front of the annotator straight away.
-    tab.select(on_load_next, [project, annotator], item_outputs, **hidden)
+    project_outputs = [overlap, lease_minutes, labels_text, label_choice, output_column, draft_input]
+    project.change(on_project, project, project_outputs, **hidden)
+    app.load(on_project, project, project_outputs, **hidden)
+    # Opening the tab puts the next item in front of the annotator, once they have said who they are.
+    tab.select(on_load_next, next_inputs, item_outputs, **hidden).then(model_status, None, model_note, **hidden)

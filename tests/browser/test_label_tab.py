@@ -17,14 +17,14 @@ def test_label_five_items_with_the_keyboard(live_app, page, tmp_path):
     import_paths(store, project, [mails])
 
     open_app(page, url)
-    page.get_by_role("tab", name="Label").click()  # opening the tab leases the first item
-    annotator = page.locator("#annotator input, #annotator textarea").first
-    page.wait_for_function("document.querySelector('#annotator input, #annotator textarea')?.value.length > 0")
-    annotator = annotator.input_value()
-    raw = page.locator("#label-raw textarea")
+    annotator = "ana"
+    page.locator("#annotator textarea, #annotator input").first.fill(annotator)
+    page.keyboard.press("Tab")
+    page.get_by_role("tab", name="Label").click()  # opening the tab leases the first item to ana
+    text_box = page.locator("#label-input textarea")
     for done in range(1, 6):
-        page.wait_for_function("document.querySelector('#label-raw textarea').value.startsWith('Email')")
-        text = raw.input_value()
+        page.wait_for_function("document.querySelector('#label-input textarea').value.startsWith('Email')")
+        text = text_box.input_value()
         page.keyboard.press("1" if "verify" in text else "2")
         page.keyboard.press("a")
         page.locator("#label-counter").get_by_text(f"{done} done by you").wait_for()

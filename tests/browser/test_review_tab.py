@@ -1,0 +1,53 @@
+"""Blind review in real Chromium: generate base and tuned answers, vote on five pairs with the keyboard,
+watch the win rate update, and read the results."""
+
+import re
+
+import pytest
+
+from tests.browser.conftest import SHOTS, open_app
+from tests.evaluation_fixtures import finished_run
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_reviewer_votes_with_the_keyboard_and_the_win_rate_updates(live_app, settings, tiny_model_dir, page,
+                                                                     tmp_path):
+    url, store = live_app
+    project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=40)
+    open_app(page, url)
+    page.locator("#annotator textarea, #annotator input").first.fill("olivia")
+    page.keyboard.press("Tab")
+    page.get_by_role("tab", name="Review").click()
+    page.wait_for_function("document.querySelector('#review-run input')?.value.length > 0")
+    page.get_by_text("Decoding settings").click()
+    page.get_by_label("max new tokens").fill("8")
+    page.keyboard.press("Tab")
+    page.locator("#generate-answers").click()
+    page.locator("#generate-notice").get_by_text("blind pairs are ready").wait_for(timeout=180_000)
+    page.locator("#review-start").click()
+    page.locator("#review-counter").get_by_text("Pair 1 for you").wait_for()
+    panel = page.locator("#review-panel").inner_text()
+    for name in (run.system, f"run {run.id}", "base model"):
+        assert name not in panel  # nothing on screen names a system before the vote
+    page.screenshot(path=str(SHOTS / "review-blind.png"), full_page=True)
+
+    page.locator("#review-counter").click()  # focus out of any field, so keys go to the shortcuts
+    for done, key in enumerate("abaab", start=1):
+        before = page.locator("#answer-a textarea").input_value(), page.locator("#answer-b textarea").input_value()
+        page.keyboard.press(key)
+        page.locator("#review-reveal").get_by_text("A was").wait_for()
+        page.locator("#review-winrate").get_by_text(f"({done} votes)").wait_for()
+    reveal = page.locator("#review-reveal").inner_text()
+    assert re.search(r"Previous pair: A was (the base model|run \d)", reveal)
+    assert "wins" in page.locator("#review-winrate").inner_text()
+    page.screenshot(path=str(SHOTS / "review-after-votes.png"), full_page=True)
+    ratings = store.list_ratings(store.list_reviews(project.id)[0].id)
+    assert len(ratings) == 5 and {r.rater for r in ratings} == {"olivia"}
+
+    page.get_by_role("tab", name="Results").click()
+    page.locator("#results-verdict").get_by_text("5 votes").wait_for()
+    page.locator("#win-chart .js-plotly-plot").wait_for()
+    table = page.locator("#win-table").inner_text()
+    assert "base model" in table and "%" in table
+    page.screenshot(path=str(SHOTS / "results-tab.png"), full_page=True)
