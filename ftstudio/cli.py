@@ -316,7 +316,7 @@ def cmd_versions(args) -> int:
 
 def cmd_freeze(args) -> int:
     from ftstudio.templates import Template
-    from ftstudio.versions import SplitPlan, freeze_version, parse_split
+    from ftstudio.versions import SplitPlan, freeze_version, parse_split, split_warnings
 
     store = _open(_settings(args))
     project = _project(store, args.project)
@@ -326,7 +326,8 @@ def cmd_freeze(args) -> int:
     counts = version.counts
     _print({k: getattr(version, k) for k in ("name", "content_hash", "counts")}, args.json,
            f"{project.name}: version {version.name} ({version.content_hash}): train {counts['train']}, "
-           f"validation {counts['validation']}, test {counts['test']}")
+           f"validation {counts['validation']}, test {counts['test']}"
+           + "".join(f"\nnote: {warning}" for warning in split_warnings(counts)))
     return 0
 
 
@@ -396,7 +397,8 @@ def cmd_train(args) -> int:
     run = manager.wait(run_id, on_progress=_progress_printer(args.json))
     if not args.json:
         print(file=sys.stderr)
-    _print(_run_payload(run), args.json, f"run {run.id} {run.status}: {run.run_dir}")
+    _print(_run_payload(run), args.json, f"run {run.id} {run.status}: {run.run_dir}"
+           + (f"\n{run.error}" if run.error else ""))
     return 0 if run.status == "finished" else 1
 
 
@@ -604,13 +606,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="Run a benchmark against its baseline and print figures.",
                                 description="Benchmarks measured side by side with a baseline in one run.")
-    bench.add_argument("name", choices=["ingest", "train"], help="Which benchmark.")
+    bench.add_argument("name", choices=["ingest", "train", "generate"], help="Which benchmark.")
     bench.add_argument("--steps", type=int, help="train: optimizer steps for each trainer.")
     bench.add_argument("--model", help="train: a local model folder instead of the embedded model.")
     bench.add_argument("--variants", help="train: the studio variants to time, comma-separated: a batching mode, "
                                           "optionally +compile and +fp32 (fp32 where the device would use bf16) "
                                           "[CPU: group_by_length,group_by_length+compile].")
     bench.add_argument("--emails", type=int, default=20_000, help="ingest: how many emails to generate.")
+    bench.add_argument("--prompts", type=int, help="generate: prompts answered by base and tuned [32].")
+    bench.add_argument("--max-new-tokens", type=int, help="generate: longest answer in tokens [64].")
+    bench.add_argument("--batch-size", type=int, help="train: examples per step; generate: the studio's batch size, 0 picks by device.")
     bench.add_argument("--json", action="store_true", help="Print JSON.")
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -84,6 +84,23 @@ def _field(example, name: str) -> str:
     return value or ""
 
 
+def chat_messages(template: Template, user_text: str, tokenizer) -> list[dict]:
+    """The conversation for the chat preset. An empty system prompt means none: some chat templates (SmolLM2's,
+    Qwen's) put their own default system prompt in when a conversation has none, so an empty system turn is
+    sent instead, which they keep empty."""
+    user = [{"role": "user", "content": user_text}]
+    if template.system:
+        return [{"role": "system", "content": template.system}] + user
+    probe = [{"role": "user", "content": "\x00"}]
+    plain = tokenizer.apply_chat_template(probe, add_generation_prompt=True, tokenize=False)
+    try:
+        empty = tokenizer.apply_chat_template([{"role": "system", "content": ""}] + probe, add_generation_prompt=True,
+                                              tokenize=False)
+    except Exception:  # a template that refuses system turns adds no default either
+        return user
+    return ([{"role": "system", "content": ""}] + user) if len(plain) > len(empty) else user
+
+
 def render(template: Template, example, tokenizer=None) -> Rendered:
     """The prompt and the completion (the part trained on) for one example (a dict or a store row)."""
     if template.preset not in PRESETS:
@@ -94,8 +111,7 @@ def render(template: Template, example, tokenizer=None) -> Rendered:
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise TemplateError("The chat preset needs a base model whose tokenizer has a chat template; "
                                 "pick the instruction or alpaca preset instead.")
-        messages = ([{"role": "system", "content": template.system}] if template.system else []) + [
-            {"role": "user", "content": values["input"]}]
+        messages = chat_messages(template, values["input"], tokenizer)
         prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": values["output"]}],
                                              tokenize=False)
@@ -127,13 +143,29 @@ class TokenPreview:
         return self.prompt_tokens + self.completion_tokens
 
 
+def readable_tokens(tokenizer, ids: list[int]) -> list[str]:
+    """Token texts for display. Byte-level tokens that hold part of one character (an emoji is often three or
+    four) are shown joined, as the character, instead of one replacement sign each."""
+    pieces, pending = [], []
+    for token_id in ids:
+        pending.append(token_id)
+        text = tokenizer.decode(pending)
+        if "\ufffd" in text and len(pending) < 8:
+            continue
+        pieces.append(text)
+        pending = []
+    if pending:
+        pieces.append(tokenizer.decode(pending))
+    return pieces
+
+
 def token_preview(template: Template, example, tokenizer, completion_only: bool = True) -> TokenPreview:
     """Tokenize a rendered example the way training will, marking which tokens the loss sees."""
     rendered = render(template, example, tokenizer)
     prompt_ids = tokenizer(rendered.prompt, add_special_tokens=False)["input_ids"]
     completion_ids = tokenizer(rendered.completion, add_special_tokens=False)["input_ids"]
-    tokens = [(tokenizer.decode([i]), not completion_only) for i in prompt_ids]
-    tokens += [(tokenizer.decode([i]), True) for i in completion_ids]
+    tokens = [(text, not completion_only) for text in readable_tokens(tokenizer, prompt_ids)]
+    tokens += [(text, True) for text in readable_tokens(tokenizer, completion_ids)]
     return TokenPreview(tokens, len(prompt_ids), len(completion_ids))
 
 

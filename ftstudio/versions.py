@@ -145,6 +145,30 @@ def resolve_examples(store: Store, project: Project) -> list[Example]:
     return sorted(resolved, key=lambda e: e.id)
 
 
+def planned_counts(store: Store, project: Project, plan: SplitPlan) -> dict[str, int]:
+    """How many examples each split would get if the project were frozen now with this plan."""
+    examples = resolve_examples(store, project)
+    splits = assign_splits([f"{e.input or ''}\n{e.output or ''}" for e in examples],
+                           [e.label for e in examples] if project.task_type == "classification" else
+                           [None] * len(examples), plan) if examples else []
+    return {s: splits.count(s) for s in SPLITS}
+
+
+def split_warnings(counts: dict[str, int]) -> list[str]:
+    """What an empty split means for the user, said before (and when) they freeze."""
+    warnings = []
+    if counts.get("train", 0) and not counts.get("validation"):
+        warnings.append("The validation split is empty: training will show no validation loss, so you cannot see "
+                        "overfitting.")
+    if counts.get("train", 0) and not counts.get("test"):
+        warnings.append("The test split is empty: there will be nothing to compare side by side on the Review tab "
+                        "after training (you can still type prompts there).")
+    if warnings:
+        warnings.append("Label more examples (10 or more give every split at least one with 0.8,0.1,0.1), or change "
+                        "the split fractions.")
+    return warnings
+
+
 def content_hash(template: Template, rows: list[dict]) -> str:
     digest = hashlib.sha256(json.dumps(template.to_dict(), sort_keys=True).encode())
     for row in sorted(rows, key=lambda r: (r["split"], r["input"] or "", r["output"] or "", r["label"] or "")):

@@ -12,4 +12,8 @@ def run_benchmark(name: str, args) -> dict:
         from ftstudio.bench.train import bench_train, options_from_args
 
         return bench_train(**options_from_args(args))
-    raise ValueError(f"Unknown benchmark {name!r}: choose ingest or train.")
+    if name == "generate":
+        from ftstudio.bench.generate import bench_generate, options_from_args as generate_options
+
+        return bench_generate(**generate_options(args))
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train or generate.")

@@ -55,13 +55,21 @@ def pick_backend(choice: str) -> str:
     return "vllm" if has_gpu or choice == "vllm" else "transformers"
 
 
-def generate_transformers(job: dict, requests: list[dict], job_dir: Path) -> bool:
+def peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kilobytes on Linux
+
+
+def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timings: dict) -> bool:
     """Batched generation with left padding on one loaded base model; False when cancelled."""
     import torch
     from transformers import AutoTokenizer, GenerationConfig, set_seed
 
     from ftstudio.models import load_model
 
+    timings["import_rss_mb"] = peak_rss_mb()
+    began_loading = time.perf_counter()
     settings = job["settings"]
     tokenizer = AutoTokenizer.from_pretrained(job["base_model_path"])
     tokenizer.padding_side = "left"
@@ -75,6 +83,9 @@ def generate_transformers(job: dict, requests: list[dict], job_dir: Path) -> boo
     if cuda:
         model.to("cuda")
     device = next(model.parameters()).device
+    timings["load_seconds"] = round(time.perf_counter() - began_loading, 2)
+    timings["loaded_rss_mb"] = peak_rss_mb()
+    began_generating = time.perf_counter()
     eos = model.generation_config.eos_token_id
     eos = [eos] if isinstance(eos, int) else list(eos or [])
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in eos:
@@ -113,10 +124,13 @@ def generate_transformers(job: dict, requests: list[dict], job_dir: Path) -> boo
             _write_outputs(job_dir, rows)
             done += len(chosen)
             write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
+    timings["generate_seconds"] = round(time.perf_counter() - began_generating, 3)
+    if cuda:
+        timings["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return True
 
 
-def generate_vllm(job: dict, requests: list[dict], job_dir: Path) -> bool:
+def generate_vllm(job: dict, requests: list[dict], job_dir: Path, timings: dict) -> bool:
     """The same job on vLLM: the base model once, each adapter as a LoRARequest; False when cancelled."""
     from transformers import AutoTokenizer
     from vllm import LLM, SamplingParams
@@ -133,6 +147,7 @@ def generate_vllm(job: dict, requests: list[dict], job_dir: Path) -> bool:
                             else 1.0, max_tokens=settings["max_new_tokens"], seed=settings["seed"])
     lora_ids = {name: index + 1 for index, name in enumerate(adapters)}
     done, total, chunk = 0, len(requests), 256
+    began_generating = time.perf_counter()
     for system, group in _by_system(requests).items():
         lora = LoRARequest(system, lora_ids[system], str(adapters[system])) if system in adapters else None
         for start in range(0, len(group), chunk):
@@ -150,6 +165,7 @@ def generate_vllm(job: dict, requests: list[dict], job_dir: Path) -> bool:
                                      for r, result in zip(part, results)])
             done += len(part)
             write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
+    timings["generate_seconds"] = round(time.perf_counter() - began_generating, 3)
     return True
 
 
@@ -159,9 +175,11 @@ def run_job(job_dir: Path) -> int:
     backend = pick_backend(job.get("backend", "auto"))
     print(f"[ftstudio] generating {len(requests)} outputs with {backend}", file=sys.stderr, flush=True)
     write_status(job_dir, "running", done=0, total=len(requests), pid=os.getpid(), backend=backend)
-    finished = (generate_vllm if backend == "vllm" else generate_transformers)(job, requests, job_dir)
+    timings: dict = {}
+    finished = (generate_vllm if backend == "vllm" else generate_transformers)(job, requests, job_dir, timings)
     if finished:
-        write_status(job_dir, "finished", done=len(requests), total=len(requests), backend=backend)
+        write_status(job_dir, "finished", done=len(requests), total=len(requests), backend=backend,
+                     peak_rss_mb=peak_rss_mb(), **timings)
     return 0
 
 

@@ -85,11 +85,14 @@ def adapter_dir(run) -> Path:
     return folder
 
 
+def zip_folder(folder: Path, out_dir: Path, name: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.make_archive(str(out_dir / name), "zip", folder))
+
+
 def zip_adapter(run, out_dir: Path) -> Path:
     """The adapter in PEFT's standard format, zipped for download."""
-    folder = adapter_dir(run)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.make_archive(str(out_dir / f"{run.name}-adapter"), "zip", folder))
+    return zip_folder(adapter_dir(run), out_dir, f"{run.name}-adapter")
 
 
 def merge_adapter(run, base_model_path: str) -> Path:

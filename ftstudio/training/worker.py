@@ -22,11 +22,15 @@ from ftstudio.training.device import choose_precision
 from ftstudio.training.folders import (CANCEL_FILE, COMPLETE_MARKER, latest_complete_checkpoint, write_status)
 
 
+class StopRun(Exception):
+    """A run that cannot go on for a reason the user can act on; its message is shown as it is."""
+
+
 def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _callbacks(run_dir: Path, started: float):
+def _callbacks(run_dir: Path, started: float, divergence_factor: float = 0.0, learning_rate: float = 0.0):
     from transformers import TrainerCallback
 
     metrics_path = run_dir / "metrics.jsonl"
@@ -37,8 +41,26 @@ def _callbacks(run_dir: Path, started: float):
         def __init__(self):
             self.last_tokens = None
             self.last_time = time.time()
+            self.first_loss = None
+            self.diverged: str | None = None
+
+        def _check_divergence(self, loss, step, control):
+            """Stop a run whose loss blows up (too high a learning rate) instead of finishing it as if it were fine."""
+            if not divergence_factor or loss is None:
+                return
+            if self.first_loss is None and math.isfinite(loss):
+                self.first_loss = loss
+                return
+            if not math.isfinite(loss) or (self.first_loss and loss > divergence_factor * self.first_loss):
+                shown = "not a number" if not math.isfinite(loss) else f"{loss:.3g}"
+                self.diverged = (f"The loss diverged: it went from {self.first_loss:.3g} at the start to {shown} at "
+                                 f"step {step}, so the run was stopped. Lower the learning rate (it was "
+                                 f"{learning_rate:g}; LoRA usually trains at 1e-4 to 5e-4) and start a new run.")
+                control.should_training_stop = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self._check_divergence(logs["loss"], state.global_step, control)
             if not _is_main_process() or not logs:
                 return
             now = time.time()
@@ -189,11 +211,11 @@ def train(run_dir: Path) -> int:
         eval_dataset=data.get("validation"),
         processing_class=tokenizer,
         peft_config=lora_config(config),
-        callbacks=_callbacks(run_dir, started),
+        callbacks=_callbacks(run_dir, started, config.divergence_factor, config.learning_rate),
     )
     if len(trainer.train_dataset) == 0:
-        raise ValueError(f"No training example is left after tokenizing with max_length {config.max_length}: "
-                         "the prompts are longer than that. Raise max_length or shorten the template.")
+        raise StopRun(f"No training example is left after tokenizing with max length {config.max_length}: "
+                      "the prompts are longer than that. Raise max length or shorten the template.")
     compile_layers, reason = compile_decision(config, precision, planned_steps(config, len(trainer.train_dataset)))
     print(f"[ftstudio] {reason}", file=sys.stderr, flush=True)
     if compile_layers:
@@ -205,6 +227,9 @@ def train(run_dir: Path) -> int:
     resume = latest_complete_checkpoint(run_dir)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     state = trainer.state
+    diverged = next((c.diverged for c in trainer.callback_handler.callbacks if getattr(c, "diverged", None)), None)
+    if diverged:
+        raise StopRun(diverged)
     if (run_dir / CANCEL_FILE).exists():
         write_status(run_dir, "cancelled", step=state.global_step, max_steps=state.max_steps)
         return 0
@@ -228,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(argv[0]).resolve()
     try:
         return train(run_dir)
+    except StopRun as error:
+        print(f"[ftstudio] {error}", file=sys.stderr, flush=True)
+        write_status(run_dir, "failed", error=str(error))
+        return 1
     except Exception as error:  # the app shows this; the traceback goes to worker.log
         traceback.print_exc()
         write_status(run_dir, "failed", error=f"{type(error).__name__}: {error}")

@@ -38,7 +38,7 @@ def _metadata_frame(item) -> pd.DataFrame:
             value = "; ".join(v if isinstance(v, str) else ", ".join(f"{k}: {x}" for k, x in v.items())
                               if isinstance(v, dict) else str(v) for v in value)
         if value not in (None, "", []):
-            rows.append([key, str(value)[:2000]])
+            rows.append([key, str(value)])
     return pd.DataFrame(rows, columns=["field", "value"])
 
 
@@ -63,6 +63,16 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: g
                                    info="generation: text → text · classification: text → label · structured: text → JSON")
             new_labels = gr.Textbox(label="Labels (classification)", placeholder="phishing, legitimate", scale=2)
             create_button = gr.Button("Create project", variant="secondary", scale=1)
+    with gr.Accordion("Rename or delete this project", open=False, elem_id="project-admin"):
+        with gr.Row(equal_height=True):
+            rename_to = gr.Textbox(label="New name", max_lines=1, scale=3, elem_id="project-rename-to")
+            rename_button = gr.Button("Rename", scale=1, elem_id="project-rename")
+        with gr.Row(equal_height=True):
+            delete_confirm = gr.Textbox(label="To delete, type the project's name", max_lines=1, scale=3,
+                                        elem_id="project-delete-confirm",
+                                        info="Deletes its items, labels, versions, run records and reviews; run "
+                                             "folders on disk are kept. Recorded in the audit trail.")
+            delete_button = gr.Button("Delete project", variant="stop", scale=1, elem_id="project-delete")
     status = gr.Markdown(elem_id="data-status")
 
     with gr.Row():
@@ -87,18 +97,27 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: g
         search = gr.Textbox(label="Search", placeholder="words in the text, title or author — press Enter", scale=5,
                             elem_id="item-search", max_lines=1)
         prev_button = gr.Button("◀ Previous", scale=1, min_width=90, size="sm")
-        page = gr.Number(value=1, label="Page", precision=0, minimum=1, scale=1, min_width=80, elem_id="item-page")
+        page = gr.Number(value=1, label="Page", precision=0, scale=1, min_width=80, elem_id="item-page")
         next_button = gr.Button("Next ▶", scale=1, min_width=90, size="sm")
     caption = gr.Markdown(elem_id="item-caption")
     table = gr.Dataframe(_item_frame([]), interactive=False, wrap=True, max_height=520, elem_id="item-table",
                          column_widths=["6%", "6%", "20%", "14%", "9%", "39%", "6%"])
+    selected_item = gr.State(None)
     with gr.Group(elem_id="item-view"):
         item_title = gr.Textbox(label="Selected item", interactive=False, max_lines=2, elem_id="item-title")
         with gr.Row():
             item_text = gr.Textbox(label="Full text", interactive=False, lines=12, max_lines=30, scale=3,
                                    elem_id="item-text", buttons=["copy"])
             item_meta = gr.Dataframe(pd.DataFrame(columns=["field", "value"]), label="Metadata", scale=2,
-                                     interactive=False, wrap=True, max_height=420, elem_id="item-meta")
+                                     interactive=False, wrap=True, max_height=420, elem_id="item-meta",
+                                     column_widths=["30%", "70%"])
+    with gr.Accordion("Rename or delete the selected item", open=False):
+        with gr.Row(equal_height=True):
+            item_rename_to = gr.Textbox(label="New title", max_lines=1, scale=3)
+            item_rename = gr.Button("Rename item", scale=1)
+            item_delete_confirm = gr.Checkbox(label="Yes, delete it with its labels", scale=1)
+            item_delete = gr.Button("Delete item", variant="stop", scale=1, elem_id="item-delete")
+        item_notice = gr.Markdown()
 
     # --- handlers: widget values in, one domain call, formatted answer out ---
 
@@ -142,9 +161,53 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: g
         row = event.index[0]
         item = store.get_item(int(shown.iloc[row]["id"]))
         if item is None:
-            return "", "", _metadata_frame(None)
+            return "", "", _metadata_frame(None), None
         head = f"#{item.id} · {item.kind} · {item.title or '(no title)'} · {item.source}"
-        return head, item.text, _metadata_frame(item)
+        return head, item.text, _metadata_frame(item), item.id
+
+    def on_rename(project_name, new_name):
+        selected = store.find_project(project_name) if project_name else None
+        if selected is None:
+            return gr.update(), message("Pick a project first.", "error")
+        try:
+            renamed = store.rename_project(selected.id, new_name or "")
+        except StoreError as error:
+            return gr.update(), message(str(error), "error")
+        return (gr.update(choices=project_names(), value=renamed.name),
+                message(f"Renamed \u201c{selected.name}\u201d to \u201c{renamed.name}\u201d.", "ok"))
+
+    def on_delete(project_name, typed):
+        selected = store.find_project(project_name) if project_name else None
+        if selected is None:
+            return gr.update(), message("Pick a project first.", "error"), gr.update()
+        if (typed or "").strip() != selected.name:
+            return (gr.update(), message(f"Nothing was deleted: type the project's name, \u201c{selected.name}\u201d, "
+                                         "exactly, to confirm.", "error"), gr.update())
+        removed = store.delete_project(selected.id)
+        names = project_names()
+        return (gr.update(choices=names, value=(names or [None])[0]),
+                message(f"Deleted \u201c{selected.name}\u201d: {removed['items']} items, {removed['examples']} "
+                        f"examples, {removed['dataset_versions']} versions, {removed['runs']} run records.", "ok"), "")
+
+    def on_item_rename(item_id, title):
+        if item_id is None:
+            return message("Select an item in the table first.", "error")
+        try:
+            store.rename_item(int(item_id), title or "")
+        except StoreError as error:
+            return message(str(error), "error")
+        return message("Renamed.", "ok")
+
+    def on_item_delete(item_id, confirmed):
+        if item_id is None:
+            return message("Select an item in the table first.", "error"), gr.update()
+        if not confirmed:
+            return message("Nothing was deleted: tick \u201cYes, delete it\u201d first.", "error"), gr.update()
+        try:
+            store.delete_item(int(item_id))
+        except StoreError as error:
+            return message(str(error), "error"), gr.update()
+        return message(f"Deleted item {item_id} (frozen versions keep their copy).", "ok"), False
 
     browse_inputs = [project, search, page]
     browse_outputs = [table, caption, page]
@@ -162,7 +225,14 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: g
     page.submit(browse, browse_inputs, browse_outputs, api_name="items")
     prev_button.click(lambda p, s, n: browse(p, s, max(1, int(n or 1) - 1)), browse_inputs, browse_outputs, **hidden)
     next_button.click(lambda p, s, n: browse(p, s, int(n or 1) + 1), browse_inputs, browse_outputs, **hidden)
-    table.select(on_select, table, [item_title, item_text, item_meta], **hidden)
+    table.select(on_select, table, [item_title, item_text, item_meta, selected_item], **hidden)
+    rename_button.click(on_rename, [project, rename_to], [project, status], api_name="rename_project", **writes)
+    delete_button.click(on_delete, [project, delete_confirm], [project, status, delete_confirm],
+                        api_name="delete_project", **writes)
+    item_rename.click(on_item_rename, [selected_item, item_rename_to], item_notice, api_name="rename_item",
+                      **writes).then(browse, browse_inputs, browse_outputs, **hidden)
+    item_delete.click(on_item_delete, [selected_item, item_delete_confirm], [item_notice, item_delete_confirm],
+                      api_name="delete_item", **writes).then(browse, browse_inputs, browse_outputs, **hidden)
     def refresh_projects(current):
         names = project_names()
         return gr.update(choices=names, value=current if current in names else (names or [None])[0])

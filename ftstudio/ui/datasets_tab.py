@@ -16,7 +16,7 @@ from ftstudio.generation import BaseModel
 from ftstudio.models import ModelError
 from ftstudio.store import Store, StoreError
 from ftstudio.templates import PRESETS, Template, TemplateError, check, token_lengths, token_preview
-from ftstudio.ui.format import message
+from ftstudio.ui.format import message, safe_filename
 
 VERSION_COLUMNS = ["name", "hash", "train", "validation", "test", "labels", "template", "created"]
 
@@ -59,8 +59,8 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
         completion_source = gr.Code(label="Completion, the trained part (Jinja: output)", language="jinja2", lines=4,
                                     value=" {{ output }}")
     with gr.Row():
-        example_number = gr.Number(value=1, precision=0, minimum=1, label="Preview example #", scale=1)
-        max_length = gr.Number(value=1024, precision=0, minimum=16, label="Maximum length (tokens)", scale=1)
+        example_number = gr.Number(value=1, precision=0, label="Preview example #", scale=1)
+        max_length = gr.Number(value=1024, precision=0, label="Maximum length (tokens)", scale=1)
         completion_only = gr.Checkbox(value=True, label="Train on the completion only", scale=1)
         preview_button = gr.Button("Preview", variant="secondary", scale=1, elem_id="preview-button")
         save_template = gr.Button("Save as the project's template", scale=1)
@@ -75,6 +75,7 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
         split = gr.Textbox(value="0.8,0.1,0.1", label="Train, validation, test", max_lines=1)
         seed = gr.Number(value=0, precision=0, label="Seed")
         freeze_button = gr.Button("Freeze", variant="primary", elem_id="freeze-button")
+    split_plan = gr.Markdown(elem_id="split-plan")
     freeze_notice = gr.Markdown(elem_id="freeze-notice")
     versions_table = gr.Dataframe(pd.DataFrame(columns=VERSION_COLUMNS), interactive=False, label="Versions",
                                   elem_id="versions-table")
@@ -118,6 +119,7 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
             lengths = token_lengths(template, examples, tokenizer)
         except (StoreError, TemplateError, ModelError) as error:
             return None, message(str(error), "error"), gr.update()
+        limit = max(16, int(limit or 1024))
         too_long = sum(length > int(limit) for length in lengths)
         caption = (f"Example {index + 1} of {len(examples)}: **{shown.total}** tokens, **{shown.completion_tokens}** "
                    f"in the completion. Longest example: **{max(lengths)}** tokens.")
@@ -158,7 +160,27 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
         what = "Nothing changed since" if version.name in before else "Froze"
         note = message(f"{what} version {version.name} ({version.content_hash}): train {counts['train']}, "
                        f"validation {counts['validation']}, test {counts['test']}.", "ok")
+        warnings = versions.split_warnings(counts)
+        if warnings:
+            note += "\n\n" + message(" ".join(warnings), "info")
         return (note, *list_versions(project_name))
+
+    def on_split_plan(project_name, split_text, seed_value):
+        chosen = store.find_project(project_name) if project_name else None
+        if chosen is None:
+            return ""
+        try:
+            plan = versions.SplitPlan(versions.parse_split(split_text or ""), int(seed_value or 0))
+        except ValueError as error:
+            return message(str(error), "error")
+        counts = versions.planned_counts(store, chosen, plan)
+        total = sum(counts.values())
+        if not total:
+            return message("No accepted examples yet: label some on the Label tab, then freeze.", "info")
+        line = (f"Freezing now: {total} accepted examples → train {counts['train']}, validation "
+                f"{counts['validation']}, test {counts['test']}.")
+        warnings = versions.split_warnings(counts)
+        return message(" ".join([line] + warnings), "info" if not warnings else "error")
 
     def on_export(project_name, version_name_value, fmt):
         try:
@@ -167,7 +189,7 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
             tokenizer = base_model.tokenizer if version.template["preset"] == "chat" else None
             exports_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=exports_dir) as staging:
-                folder = Path(staging) / f"{chosen.name}-{version.name}-{fmt}".replace(" ", "_").replace("/", "_")
+                folder = Path(staging) / safe_filename(f"{chosen.name}-{version.name}-{fmt}")
                 versions.export_version(store, version, fmt, folder, tokenizer)
                 archive = shutil.make_archive(str(exports_dir / folder.name), "zip", folder)
         except (StoreError, TemplateError, ModelError, ValueError) as error:
@@ -204,4 +226,7 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
     push_button.click(on_push, [project, version_pick, repo_id], export_notice, **hidden)
     project_outputs = [preset, system, prompt_source, completion_source, custom_row, versions_table, version_pick]
     project.change(on_project, project, project_outputs, **hidden)
-    tab.select(on_project, project, project_outputs, **hidden)
+    tab.select(on_project, project, project_outputs, **hidden).then(on_split_plan, [project, split, seed], split_plan,
+                                                                     **hidden)
+    split.change(on_split_plan, [project, split, seed], split_plan, **hidden)
+    seed.change(on_split_plan, [project, split, seed], split_plan, **hidden)

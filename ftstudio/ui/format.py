@@ -12,8 +12,12 @@ ERROR_COLUMNS = ["file", "reason"]
 
 
 def escape(text: object) -> str:
-    """Text safe inside gr.Markdown: HTML escaped, and Markdown's own markup characters neutralised."""
-    escaped = html.escape(str(text), quote=True)
+    """Text safe inside gr.Markdown: HTML escaped, and Markdown's own markup characters neutralised.
+
+    Quotes stay as they are: they are harmless in text, and their entities (&#x27;) would be broken by the
+    backslash put before '#' below and show literally.
+    """
+    escaped = html.escape(str(text), quote=False)
     for ch in "\\`*_[]{}()#+!|~":
         escaped = escaped.replace(ch, "\\" + ch)
     return escaped
@@ -34,6 +38,14 @@ def report_markdown(reports: list[ImportReport]) -> str:
 def error_frame(reports: list[ImportReport]) -> pd.DataFrame:
     rows = [[e.source, e.reason] for r in reports for e in r.errors]
     return pd.DataFrame(rows, columns=ERROR_COLUMNS)
+
+
+def safe_filename(name: str) -> str:
+    """A file name every OS accepts: letters, digits, dots, dashes and underscores only (no ':' for Windows)."""
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
+    return cleaned[:120] or "export"
 
 
 def message(text: str, kind: str = "info") -> str:

@@ -66,9 +66,9 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
             refresh_agreement = gr.Button("Compute agreement", size="sm")
         with gr.Accordion("Labeling settings for this project", open=False):
             with gr.Row():
-                overlap = gr.Number(value=1, precision=0, minimum=1, maximum=10, label="Annotators per item",
+                overlap = gr.Number(value=1, precision=0, label="Annotators per item",
                                     info="Above 1, each item goes to that many people and agreement is measured.")
-                lease_minutes = gr.Number(value=15, precision=0, minimum=1, label="Lease (minutes)",
+                lease_minutes = gr.Number(value=15, precision=0, label="Lease (minutes)",
                                           info="How long an item stays reserved for whoever opened it.")
                 labels_text = gr.Textbox(label="Labels (classification)", info="Comma-separated, in key order 1-9.")
             save_settings = gr.Button("Save settings", size="sm")
@@ -206,9 +206,13 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
         if selected is None:
             return message("Pick a project first.", "error")
         labels = [label.strip() for label in (labels_value or "").split(",") if label.strip()] or None
+        if not 1 <= int(k or 0) <= 10:
+            return message("Annotators per item is a whole number from 1 to 10.", "error")
+        if not 1 <= int(minutes or 0) <= 24 * 60:
+            return message("The lease is a whole number of minutes, from 1 to 1440 (a day).", "error")
         try:
             store.update_project(selected.id, labels=labels,
-                                 settings={"overlap": int(k or 1), "lease_seconds": int(minutes or 15) * 60})
+                                 settings={"overlap": int(k), "lease_seconds": int(minutes) * 60})
         except StoreError as error:
             return message(str(error), "error")
         return message("Settings saved.", "ok")

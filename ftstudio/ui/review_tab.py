@@ -107,7 +107,7 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
                               info=DecodingSettings.__dataclass_fields__["top_p"].metadata["help"])
             seed = gr.Number(defaults.seed, precision=0, label="seed",
                              info=DecodingSettings.__dataclass_fields__["seed"].metadata["help"])
-            overlap = gr.Number(1, precision=0, minimum=1, maximum=10, label="reviewers per pair",
+            overlap = gr.Number(1, precision=0, label="reviewers per pair",
                                 info="Above 1, each pair goes to that many people and their agreement is shown.")
     with gr.Row():
         generate_button = gr.Button("Generate answers", variant="primary", elem_id="generate-answers")
@@ -143,7 +143,7 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
 
     with gr.Accordion("Browse the answers side by side (not blind)", open=False):
         with gr.Row():
-            browse_number = gr.Number(1, precision=0, minimum=1, label="Input #", scale=1)
+            browse_number = gr.Number(1, precision=0, label="Input #", scale=1)
             browse_first = gr.Dropdown([], label="Left", scale=2)
             browse_second = gr.Dropdown([], label="Right", scale=2)
             browse_button = gr.Button("Show", scale=1)
@@ -199,6 +199,8 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
         session = request.session_hash if request else "cli"
         flag = cancels.start(session)
         try:
+            if not 1 <= int(overlap_value or 0) <= 10:
+                raise EvaluationError("Reviewers per pair is a whole number from 1 to 10.")
             run = current_run(project_name, run_value)
             prompts = None
             if source_value == "my prompts":

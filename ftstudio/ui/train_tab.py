@@ -20,7 +20,19 @@ from ftstudio.ui.format import message
 RUN_COLUMNS = ["id", "status", "version", "method", "base model", "step", "train loss", "val loss", "started"]
 MAIN_FIELDS = ("r", "alpha", "learning_rate", "epochs", "max_steps", "batch_size", "max_length")
 MORE_FIELDS = ("dropout", "target_modules", "scheduler", "warmup_ratio", "grad_accumulation", "batching",
-               "completion_only", "compile", "seed", "eval_steps", "save_steps", "compute_dtype", "double_quant")
+               "completion_only", "compile", "seed", "eval_steps", "save_steps", "compute_dtype", "double_quant",
+               "divergence_factor")
+DETAILS = """
+- **Precision (compute dtype).** `auto` times one bf16 and one fp32 matrix product when a run starts and trains in
+  bf16 where it is at least 1.5× faster (GPUs from Ampere on; CPUs with AVX512-BF16 or AMX), else in fp32.
+- **QLoRA.** The base weights are stored in 4-bit NF4 through bitsandbytes (about 0.56 bytes per weight instead of
+  2 or 4), with double quantization of the scales; the adapter trains in the compute dtype.
+- **Batching.** `auto` is group_by_length on CPUs and packing on GPUs, each measured fastest there by `ftstudio bench
+  train`.
+- **Compile.** torch.compile of the decoder layers (C++ kernels on CPUs, which needs g++).
+- **Stop when the loss grows.** The run stops, with the reason, when the training loss exceeds this factor times its
+  first logged value, or is not a number.
+"""
 
 
 def _runs_frame(runs: list) -> pd.DataFrame:
@@ -44,7 +56,7 @@ def _curve_figure(named_curves: list[tuple[str, dict]]):
         if curve["eval"]:
             steps, losses = zip(*curve["eval"])
             figure.add_trace(go.Scatter(x=steps, y=losses, mode="lines+markers", name=f"{name} validation"))
-    figure.update_layout(height=320, margin={"l": 40, "r": 20, "t": 30, "b": 40}, xaxis_title="step",
+    figure.update_layout(height=340, margin={"l": 60, "r": 20, "t": 50, "b": 50}, xaxis_title="step",
                          yaxis_title="loss", template="plotly_white", legend={"orientation": "h"})
     return figure
 
@@ -76,8 +88,8 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         version = gr.Dropdown([], label="Dataset version", info="Runs train only on a frozen version.",
                               allow_custom_value=True, elem_id="train-version")
         method = gr.Radio(list(METHODS), value="lora", label="Method",
-                          info="lora: base in the compute dtype (bf16 or fp32) · "
-                               "qlora: 4-bit NF4 base (bitsandbytes), for big models")
+                          info="lora: the usual choice · qlora: uses about a quarter of the memory, for models too "
+                               "big to fit (slower on a CPU)")
     with gr.Row():
         widgets = {name: _widget(name, defaults[name], helps[name]) for name in MAIN_FIELDS}
     with gr.Accordion("More settings", open=False):
@@ -85,6 +97,8 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
             widgets.update({name: _widget(name, defaults[name], helps[name]) for name in MORE_FIELDS[:6]})
         with gr.Row():
             widgets.update({name: _widget(name, defaults[name], helps[name]) for name in MORE_FIELDS[6:]})
+        with gr.Accordion("What these settings do, in detail", open=False):
+            gr.Markdown(DETAILS)
     start = gr.Button("Start training", variant="primary", elem_id="train-start")
     start_notice = gr.Markdown(elem_id="train-notice")
 
@@ -98,9 +112,9 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
     curve = gr.Plot(label="Loss", elem_id="run-curve")
     with gr.Accordion("Export the adapter", open=False):
         with gr.Row():
-            zip_button = gr.Button("Download adapter (.zip)")
-            merge_button = gr.Button("Merge into a full model folder")
-        adapter_file = gr.File(label="Adapter", interactive=False)
+            zip_button = gr.Button("Download adapter (.zip)", elem_id="download-adapter")
+            merge_button = gr.Button("Merge into a full model (.zip)", elem_id="merge-adapter")
+        adapter_file = gr.File(label="Download", interactive=False, elem_id="adapter-file")
         with gr.Row():
             hub_repo = gr.Textbox(label="Hub model repository (needs HF_TOKEN)", placeholder="your-name/post-writer-lora")
             push_button = gr.Button("Push to the Hub")
@@ -135,6 +149,8 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
             run_id = manager.create_run(chosen, version_name or "", config)
         except (StoreError, RunError, ModelError, ValueError) as error:
             return message(str(error), "error"), gr.update()
+        # The settings a run started with come back next time this project is opened.
+        store.update_project(chosen.id, settings={"train": config.to_dict()})
         run = store.get_run(run_id)
         note = "started" if run.status == "running" else "queued behind the running one"
         return message(f"Run {run_id} {note}.", "ok"), gr.update(value=str(run_id))
@@ -176,17 +192,21 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
 
     def on_zip(run_value):
         try:
-            return results.zip_adapter(_run(run_value), settings.home / "exports"), ""
+            archive = results.zip_adapter(_run(run_value), settings.home / "exports")
         except ValueError as error:
             return None, message(str(error), "error")
+        return str(archive), message("The adapter in PEFT's format: load it with PeftModel.from_pretrained(base, "
+                                     "folder) after unzipping.", "ok")
 
     def on_merge(run_value):
         try:
             run = _run(run_value)
             folder = results.merge_adapter(run, materialize(run.base_model, settings.model_cache))
+            archive = results.zip_folder(folder, settings.home / "exports", f"{run.name}-merged")
         except (ValueError, ModelError) as error:
-            return message(str(error), "error")
-        return message(f"Merged model saved to {folder}", "ok")
+            return None, message(str(error), "error")
+        return str(archive), message("A standalone model with the adapter folded in: load it with "
+                                     "AutoModelForCausalLM.from_pretrained after unzipping, or push it below.", "ok")
 
     def on_push(run_value, repo):
         try:
@@ -210,8 +230,9 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         chosen = store.find_project(project_name) if project_name else None
         names = [v.name for v in store.list_versions(chosen.id)] if chosen else []
         _, choices = run_choices(project_name)
+        saved = TrainConfig.from_dict({**defaults, **((chosen.settings.get("train") or {}) if chosen else {})})
         return (gr.update(choices=names, value=names[0] if names else None), gr.update(choices=choices),
-                gr.update(choices=choices))
+                gr.update(choices=choices), saved.method, *[getattr(saved, name) for name in field_names])
 
     hidden = {"api_visibility": "undocumented"}
     refresh_outputs = [runs_table, run_pick, progress, curve]
@@ -223,9 +244,11 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
     cancel_button.click(on_cancel, run_pick, start_notice, api_name="cancel_run")
     resume_button.click(on_resume, run_pick, start_notice, api_name="resume_run")
     zip_button.click(on_zip, run_pick, [adapter_file, export_notice], api_name="download_adapter")
-    merge_button.click(on_merge, run_pick, export_notice, **hidden)
+    merge_button.click(on_merge, run_pick, [adapter_file, export_notice], api_name="merge_adapter")
     push_button.click(on_push, [run_pick, hub_repo], export_notice, **hidden)
     compare_button.click(on_compare, [compare_a, compare_b], [difference, compare_curve], api_name="compare_runs")
-    project_outputs = [version, compare_a, compare_b]
+    project_outputs = [version, compare_a, compare_b, method, *[widgets[n] for n in field_names]]
+    # A project's last used settings come back when it is chosen (or the page loads); switching tabs keeps edits.
     project.change(on_project, project, project_outputs, **hidden)
-    tab.select(on_project, project, project_outputs, **hidden)
+    app.load(on_project, project, project_outputs, **hidden)
+    tab.select(lambda name: on_project(name)[:3], project, project_outputs[:3], **hidden)
