@@ -18,6 +18,7 @@ from ftstudio.ingest import iter_records
 from ftstudio.ingest.records import ColumnMapping, FileError, RawRecord
 from ftstudio.pii import check_masker_names, mask_text, mask_value
 from ftstudio.store import ITEM_ARROW_SCHEMA, Project, Store
+from ftstudio.wording import quoted
 
 Progress = Callable[[float, str], None]
 
@@ -47,7 +48,7 @@ class ImportReport:
         return report
 
     def summary(self) -> str:
-        text = f"Imported {self.imported} item(s) into {self.project!r}, {self.duplicates} duplicate(s) left out"
+        text = f"Imported {self.imported} item(s) into {quoted(self.project)}, {self.duplicates} duplicate(s) left out"
         if self.paired:
             text += f", {self.paired} ready-made example(s)"
         if self.errors:

@@ -10,6 +10,7 @@ from difflib import SequenceMatcher
 import jsonschema
 
 from ftstudio.store import Project, Store
+from ftstudio.wording import quoted
 
 DEFAULT_LEASE_SECONDS = 15 * 60
 STATUSES = ("accepted", "skipped", "flagged")
@@ -97,7 +98,7 @@ def validate_example(project: Project, input_text: str, output_text: str, label:
         if not label:
             raise LabelingError("Pick a label before accepting (keys 1-9 pick one).")
         if project.labels and label not in project.labels:
-            raise LabelingError(f"{label!r} is not one of this project's labels: {', '.join(project.labels)}.")
+            raise LabelingError(f"{quoted(label)} is not one of this project's labels: {', '.join(project.labels)}.")
         return
     if not (output_text or "").strip():
         raise LabelingError("The output is empty: write (or draft) the output before accepting.")
@@ -129,7 +130,7 @@ def decide(store: Store, project: Project, user_name: str, item_id: int, status:
         raise LabelingError(f"Unknown action {status!r}: use one of {', '.join(STATUSES)}.")
     item = store.get_item(item_id)
     if item is None or item.project_id != project.id:
-        raise LabelingError(f"Item {item_id} is not in {project.name!r}: load the next item again.")
+        raise LabelingError(f"Item {item_id} is not in {quoted(project.name)}: load the next item again.")
     if status == "accepted":
         validate_example(project, input_text, output_text, label)
     if project.task_type == "classification":

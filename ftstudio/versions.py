@@ -16,6 +16,7 @@ from pathlib import Path
 from ftstudio.importing import normalise_for_hash
 from ftstudio.store import Example, Project, Store, Version, VersionRow
 from ftstudio.templates import Template, check, render
+from ftstudio.wording import quoted
 
 SPLITS = ("train", "validation", "test")
 EXPORT_FORMATS = ("jsonl", "jsonl-prompt", "parquet", "hf")
@@ -185,7 +186,7 @@ def freeze_version(store: Store, project: Project, template: Template | None = N
         check(template)
     examples = resolve_examples(store, project)
     if not examples:
-        raise VersionError(f"{project.name!r} has no accepted examples yet: label some items (or import paired data) first.")
+        raise VersionError(f"{quoted(project.name)} has no accepted examples yet: label some items (or import paired data) first.")
     splits = assign_splits([f"{e.input or ''}\n{e.output or ''}" for e in examples],
                            [e.label for e in examples] if project.task_type == "classification" else
                            [None] * len(examples), plan)
@@ -208,7 +209,7 @@ def get_version(store: Store, project: Project, name: str) -> Version:
     version = store.find_version(project.id, name)
     if version is None:
         names = ", ".join(v.name for v in store.list_versions(project.id)) or "none yet"
-        raise VersionError(f"{project.name!r} has no version {name!r} (versions: {names}).")
+        raise VersionError(f"{quoted(project.name)} has no version {quoted(name)} (versions: {names}).")
     return version
 
 

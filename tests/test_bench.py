@@ -77,3 +77,15 @@ def test_cli_arguments_map_to_options_and_missing_ones_are_left_to_defaults():
     assert options_from_args(Namespace(steps=5, model="/m", emails=3)) == {"steps": 5, "model": "/m"}
     assert options_from_args(Namespace(variants="packing, padding+compile"))["variants"] == ("packing",
                                                                                             "padding+compile")
+
+
+def test_bench_generate_reports_both_paths_on_the_tiny_model(tiny_model_dir):
+    report = run_benchmark("generate", Namespace(model=str(tiny_model_dir), prompts=3, max_new_tokens=3,
+                                                 batch_size=0))
+    assert report["answers"] == 6 and report["studio_precision"] in ("bfloat16", "float32")
+    for prefix in ("studio", "studio_float32", "naive"):
+        assert report[f"{prefix}_answers_per_second"] > 0 and report[f"{prefix}_peak_memory_mb"] > 0, prefix
+    assert report["one_model_weights_mb"] > 0 and report["speedup"] == report["studio_speedup"]
+    # Greedy fp32 answers of the base model are the same whichever path produced them.
+    assert report["studio_float32_same_base_outputs"] == 1.0
+    assert isinstance(report["goal_5x_throughput"], bool)

@@ -32,6 +32,7 @@ def test_outputs_of_base_and_tuned_are_stored_with_their_settings_and_reused(sto
     assert batch.created == 2 * len(tests) and batch.reused == 0 and len(batch.generations) == 2 * len(tests)
     first = batch.generations[0]
     assert first.settings["max_new_tokens"] == 128 and first.settings["temperature"] == 0.0
+    assert first.settings["precision"] in ("bfloat16", "float32")  # auto, decided for this machine
     assert first.prompt.startswith("<|im_start|>user\n") and first.prompt.endswith("<|im_start|>assistant\n")
     assert first.reference and first.input in {row.input for row in tests}
     assert first.metadata["region"] in ("north", "south")
@@ -206,8 +207,9 @@ def test_generation_in_a_child_process_switches_one_adapter_on_and_off(store, se
     project, run = reviewed
     backend = SubprocessBackend(settings.home / "generations", backend="transformers", poll_seconds=0.1, timeout=300)
     seen = []
-    batch = generate_for_run(store, settings, run, backend=backend, decoding=DecodingSettings(max_new_tokens=12,
-                                                                                              batch_size=3),
+    # fp32, to compare with the plain model's own fp32 answers below (auto picks bf16 on CPUs that compute it natively)
+    batch = generate_for_run(store, settings, run, backend=backend,
+                             decoding=DecodingSettings(max_new_tokens=12, batch_size=3, precision="float32"),
                              on_progress=lambda done, total: seen.append((done, total)))
     assert batch.state == "finished" and seen[-1][0] == seen[-1][1] == len(batch.generations)
     outputs = {(g.system, g.item_key): g.output for g in batch.generations}

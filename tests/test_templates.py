@@ -43,3 +43,27 @@ def test_token_preview_marks_only_the_completion_as_trained(tiny_model_dir, tmp_
     assert all(t for _, t in token_preview(Template("chat"), EXAMPLE, tokenizer, completion_only=False).tokens)
     lengths = token_lengths(Template("chat"), [EXAMPLE, {**EXAMPLE, "output": "word " * 50}], tokenizer)
     assert lengths[1] > lengths[0] + 40
+
+
+def test_an_empty_system_prompt_sends_none_even_where_the_template_has_a_default(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = (  # like SmolLM2's: a default system prompt when the conversation has none
+        "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou are a helpful AI assistant named "
+        "SmolLM<|im_end|>\n{% endif %}{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
+        "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    plain = render(Template("chat"), {"input": "Hi", "output": "Hello"}, tokenizer)
+    assert "SmolLM" not in plain.prompt and plain.prompt.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+    chosen = render(Template("chat", system="Be brief."), {"input": "Hi", "output": "Hello"}, tokenizer)
+    assert chosen.prompt.startswith("<|im_start|>system\nBe brief.<|im_end|>")
+
+
+def test_emoji_show_whole_in_the_token_preview(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    shown = token_preview(Template("instruction"), {"input": "Launch day 🎉", "output": "Ship it 🚀"}, tokenizer)
+    texts = [text for text, _ in shown.tokens]
+    assert not any("\ufffd" in text for text in texts)
+    assert "".join(texts).count("🎉") == 1 and "".join(texts).count("🚀") == 1

@@ -202,3 +202,45 @@ def test_the_embedded_model_trains_two_steps(store, embedded_settings):
     run = manager.wait(run_id, interval=1.0, timeout=600)
     assert run.status == "finished", (Path(run.run_dir) / "worker.log").read_text()[-3000:]
     assert run.step == 2 and 0 < run.train_loss < 10
+
+
+def test_settings_are_checked_in_the_users_words():
+    with pytest.raises(ValueError) as error:
+        TrainConfig(learning_rate=1000, max_steps=-3).check()
+    text = str(error.value)
+    assert "learning rate must be above 0 and at most 0.1" in text and "max steps must be 0" in text
+    assert "learning_rate" not in text and "max_steps" not in text
+
+
+def test_a_diverging_loss_stops_the_run_with_the_reason(tmp_path):
+    from types import SimpleNamespace
+
+    from ftstudio.training.worker import _callbacks
+
+    (callback,) = _callbacks(tmp_path, 0.0, divergence_factor=3.0, learning_rate=1000)
+    control = SimpleNamespace(should_training_stop=False)
+    for step, loss in enumerate([3.5, 4.0, 9.0], start=1):
+        callback.on_log(None, SimpleNamespace(global_step=step, max_steps=10, epoch=0), control, logs={"loss": loss})
+    assert not control.should_training_stop
+    callback.on_log(None, SimpleNamespace(global_step=4, max_steps=10, epoch=0), control, logs={"loss": 28.0})
+    assert control.should_training_stop and "from 3.5 at the start to 28 at step 4" in callback.diverged
+    assert "Lower the learning rate (it was 1000" in callback.diverged
+    nan = _callbacks(tmp_path, 0.0, divergence_factor=3.0)[0]
+    control = SimpleNamespace(should_training_stop=False)
+    for loss in (2.0, float("nan")):
+        nan.on_log(None, SimpleNamespace(global_step=1, max_steps=10, epoch=0), control, logs={"loss": loss})
+    assert control.should_training_stop and "not a number" in nan.diverged
+
+
+def test_a_failed_run_keeps_the_workers_reason(store, settings, frozen):
+    manager = RunManager(store, settings)
+    run_id = manager.create_run(frozen, "v1", small(), queue=False)
+    run = store.get_run(run_id)
+    (Path(run.run_dir) / "data" / "train.jsonl").write_text("not json\n")  # as a broken copy would be
+    store.update_run(run_id, status="queued")
+    manager.start_next()
+    run = manager.wait(run_id, interval=0.5, timeout=300)
+    assert run.status == "failed" and run.error and "Error" in run.error
+    from ftstudio.training.results import progress_text
+
+    assert run.error in progress_text(run, {})

@@ -159,3 +159,15 @@ def test_a_saved_dataset_dict_imports_as_a_project_folder_or_zip(store, tmp_path
     assert report.imported == 20 and report.paired == 20
     example = store.list_examples(chat.id)[0]
     assert example.input.startswith("Message") and example.output in ("phishing", "legitimate")
+
+
+def test_a_tiny_project_is_told_what_empty_splits_mean_before_freezing(store, tmp_path):
+    from ftstudio.versions import planned_counts, split_warnings
+
+    project = labeled_project(store, tmp_path, count=4)
+    counts = planned_counts(store, project, SplitPlan())
+    assert sum(counts.values()) == 4 and counts["train"] >= 3
+    warnings = " ".join(split_warnings(counts))
+    assert "no validation loss" in warnings and "nothing to compare side by side" in warnings
+    assert store.list_versions(project.id) == []  # planning froze nothing
+    assert split_warnings({"train": 8, "validation": 1, "test": 1}) == []

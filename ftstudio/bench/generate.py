@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ftstudio.evaluation.worker import MemoryPeak, rss_mb  # the worker's own measures, light to import
+
 TOPICS = ["dashboards nobody reads", "hiring a first data engineer", "late deliveries in winter", "pricing a B2B tool",
           "saying no to a big customer", "on-call rotations", "writing release notes", "a failed product launch"]
 DETAILS = ["Our team is small and mostly remote.", "Keep it honest and concrete.", "Mention one number.",
@@ -56,10 +58,6 @@ def random_adapter(model_path: str, folder: Path, seed: int = 0, scale: float = 
     return folder
 
 
-def _rss_mb() -> float:
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def naive_child(config: dict) -> dict:
@@ -68,11 +66,12 @@ def naive_child(config: dict) -> dict:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
-    imported = _rss_mb()
+    imported = rss_mb()
+    sampler = MemoryPeak().__enter__()
     began = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(config["model"])
     base = AutoModelForCausalLM.from_pretrained(config["model"], dtype=torch.float32)
-    one_model = _rss_mb()
+    one_model = sum(p.numel() * p.element_size() for p in base.parameters()) / 2**20
     tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(config["model"], dtype=torch.float32),
                                       config["adapter"])
     loaded = time.perf_counter() - began
@@ -84,12 +83,13 @@ def naive_child(config: dict) -> dict:
                                      return_full_text=False, add_special_tokens=False)[0]["generated_text"].strip()
                            for prompt in config["prompts"]]
     seconds = time.perf_counter() - generating
+    sampler.__exit__(None, None, None)
     return {"outputs": outputs, "generate_seconds": seconds, "load_seconds": loaded, "import_rss_mb": imported,
-            "one_model_rss_mb": one_model, "peak_rss_mb": _rss_mb()}
+            "one_model_weights_mb": one_model, "peak_rss_mb": sampler.peak_mb}
 
 
 def _studio(model_path: str, adapter: Path, prompts: list[str], max_new_tokens: int, batch_size: int,
-            work: Path) -> dict:
+            work: Path, precision: str) -> dict:
     from ftstudio.evaluation.jobs import SubprocessBackend
     from ftstudio.training.folders import read_status
 
@@ -98,7 +98,7 @@ def _studio(model_path: str, adapter: Path, prompts: list[str], max_new_tokens: 
     outputs: dict[str, str] = {}
     started: list[Path] = []
     settings = {"max_new_tokens": max_new_tokens, "temperature": 0.0, "top_p": 1.0, "seed": 0,
-                "batch_size": batch_size}
+                "batch_size": batch_size, "precision": precision}
     state = SubprocessBackend(work, backend="transformers", poll_seconds=0.2).generate(
         model_path, {"tuned": str(adapter)}, requests, settings,
         lambda rows: outputs.update({row["cache_key"]: row["output"] for row in rows}), on_started=started.append)
@@ -118,10 +118,14 @@ def bench_generate(model: str | None = None, prompts: int = 32, max_new_tokens: 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     rendered = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
                                               tokenize=False) for p in bench_prompts(prompts, seed)]
+    from ftstudio.evaluation.generations import DecodingSettings
+
+    default_precision = DecodingSettings().resolved().precision
     with tempfile.TemporaryDirectory(prefix="ftstudio-bench-generate-") as tmp:
         work = Path(tmp)
         adapter = random_adapter(model_path, work / "adapter", seed)
-        studio = _studio(model_path, adapter, rendered, max_new_tokens, batch_size, work / "jobs")
+        studio = {name: _studio(model_path, adapter, rendered, max_new_tokens, batch_size, work / f"jobs-{name}", name)
+                  for name in dict.fromkeys([default_precision, "float32"])}
         config = {"model": model_path, "adapter": str(adapter), "prompts": rendered, "max_new_tokens": max_new_tokens}
         (work / "naive.json").write_text(json.dumps(config))
         child = subprocess.run([sys.executable, "-m", "ftstudio.bench.generate", "naive", str(work / "naive.json")],
@@ -129,38 +133,49 @@ def bench_generate(model: str | None = None, prompts: int = 32, max_new_tokens: 
         if child.returncode != 0:
             raise RuntimeError(f"The naive generation failed: {child.stderr[-2000:]}")
         naive = json.loads(child.stdout.strip().splitlines()[-1])
-    status = studio["status"]
     answers = 2 * prompts
-    studio_rate = answers / status["generate_seconds"]
     naive_rate = answers / naive["generate_seconds"]
-    one_model = naive["one_model_rss_mb"] - naive["import_rss_mb"]
-    studio_memory = status["peak_rss_mb"] - status["import_rss_mb"]
+    one_model = naive["one_model_weights_mb"]
     naive_memory = naive["peak_rss_mb"] - naive["import_rss_mb"]
-    same = sum(a == b for a, b in zip(studio["outputs"]["base"], naive["outputs"]["base"])) / prompts
-    tuned_differs = sum(a != b for a, b in zip(studio["outputs"]["base"], studio["outputs"]["tuned"])) / prompts
-    return {
+    report = {
         "benchmark": "generate",
         "model": model or "embedded:SmolLM2-135M-Instruct",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "prompts": prompts, "answers": answers, "max_new_tokens": max_new_tokens,
         "batch_size": batch_size or "auto (16 on a CPU)",
-        "studio_answers_per_second": round(studio_rate, 2),
+        "studio_precision": default_precision,
         "naive_answers_per_second": round(naive_rate, 2),
-        "speedup": round(studio_rate / naive_rate, 2),
-        "studio_generate_seconds": status["generate_seconds"],
         "naive_generate_seconds": round(naive["generate_seconds"], 2),
-        "studio_load_seconds": status.get("load_seconds"), "naive_load_seconds": round(naive["load_seconds"], 2),
-        "one_model_memory_mb": round(one_model, 1),
-        "studio_peak_memory_mb": round(studio_memory, 1),
+        "naive_load_seconds": round(naive["load_seconds"], 2),
+        "one_model_weights_mb": round(one_model, 1),
         "naive_peak_memory_mb": round(naive_memory, 1),
-        "studio_memory_vs_one_model": round(studio_memory / one_model, 2),
         "naive_memory_vs_one_model": round(naive_memory / one_model, 2),
-        "same_base_outputs": round(same, 3),
-        "tuned_differs_from_base": round(tuned_differs, 3),
-        "goal_5x_throughput": studio_rate >= 5 * naive_rate,
-        "goal_memory_within_1_2x_one_model": studio_memory <= 1.2 * one_model,
-        "seconds": round(time.perf_counter() - started, 1),
     }
+    for precision, result in studio.items():
+        status = result["status"]
+        prefix = "studio" if precision == default_precision else f"studio_{precision}"
+        rate = answers / status["generate_seconds"]
+        memory = status["working_peak_rss_mb"] - status["import_rss_mb"]
+        report.update({
+            f"{prefix}_answers_per_second": round(rate, 2),
+            f"{prefix}_speedup": round(rate / naive_rate, 2),
+            f"{prefix}_generate_seconds": status["generate_seconds"],
+            f"{prefix}_load_seconds": status.get("load_seconds"),
+            f"{prefix}_peak_memory_mb": round(memory, 1),
+            f"{prefix}_memory_vs_one_model": round(memory / one_model, 2),
+            f"{prefix}_same_base_outputs": round(sum(a == b for a, b in zip(result["outputs"]["base"],
+                                                                            naive["outputs"]["base"])) / prompts, 3),
+            f"{prefix}_tuned_differs_from_base": round(sum(a != b for a, b in zip(result["outputs"]["base"],
+                                                                                  result["outputs"]["tuned"])) / prompts, 3),
+        })
+    if "studio_float32_speedup" not in report:  # the default already was fp32
+        report.update({k.replace("studio_", "studio_float32_", 1): v for k, v in list(report.items())
+                       if k.startswith("studio_") and k != "studio_precision"})
+    report["speedup"] = report["studio_speedup"]
+    report["goal_5x_throughput"] = report["studio_speedup"] >= 5
+    report["goal_memory_within_1_2x_one_model"] = report["studio_memory_vs_one_model"] <= 1.2
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
 
 
 def options_from_args(args) -> dict:

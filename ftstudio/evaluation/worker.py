@@ -56,9 +56,44 @@ def pick_backend(choice: str) -> str:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory so far."""
     import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kilobytes on Linux
+
+
+def rss_mb() -> float:
+    """This process's resident memory now."""
+    import psutil
+
+    return round(psutil.Process().memory_info().rss / 2**20, 1)
+
+
+class MemoryPeak:
+    """The highest resident memory seen while it runs, sampled every 20 ms by a thread.
+
+    ru_maxrss would also count the short peak of importing torch and transformers, which is no part of
+    loading or generating."""
+
+    def __init__(self, interval: float = 0.02):
+        import threading
+
+        self.interval, self.peak_mb = interval, rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            self.peak_mb = max(self.peak_mb, rss_mb())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())
 
 
 def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timings: dict) -> bool:
@@ -68,7 +103,8 @@ def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timing
 
     from ftstudio.models import load_model
 
-    timings["import_rss_mb"] = peak_rss_mb()
+    timings["import_rss_mb"] = rss_mb()
+    sampler = MemoryPeak().__enter__()
     began_loading = time.perf_counter()
     settings = job["settings"]
     tokenizer = AutoTokenizer.from_pretrained(job["base_model_path"])
@@ -76,7 +112,8 @@ def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timing
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     cuda = torch.cuda.is_available()
-    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    # The app decides the precision (bf16 where the device computes it natively) and records it with the outputs.
+    dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[settings.get("precision") or "float32"]
     adapters = job.get("adapters") or {}
     model = load_model(job["base_model_path"], adapter=adapters or None, dtype=dtype)
     model.eval()
@@ -84,7 +121,7 @@ def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timing
         model.to("cuda")
     device = next(model.parameters()).device
     timings["load_seconds"] = round(time.perf_counter() - began_loading, 2)
-    timings["loaded_rss_mb"] = peak_rss_mb()
+    timings["loaded_rss_mb"] = rss_mb()
     began_generating = time.perf_counter()
     eos = model.generation_config.eos_token_id
     eos = [eos] if isinstance(eos, int) else list(eos or [])
@@ -125,6 +162,8 @@ def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timing
             done += len(chosen)
             write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
     timings["generate_seconds"] = round(time.perf_counter() - began_generating, 3)
+    sampler.__exit__(None, None, None)
+    timings["working_peak_rss_mb"] = sampler.peak_mb
     if cuda:
         timings["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return True
@@ -141,7 +180,7 @@ def generate_vllm(job: dict, requests: list[dict], job_dir: Path, timings: dict)
     ranks = [json.loads((Path(folder) / "adapter_config.json").read_text()).get("r", 16) for folder in adapters.values()]
     rank = next((size for size in (8, 16, 32, 64, 128, 256) if size >= max(ranks or [8])), 256)
     llm = LLM(model=job["base_model_path"], enable_lora=bool(adapters), max_lora_rank=rank,
-              max_loras=max(1, len(adapters)), seed=settings["seed"])
+              max_loras=max(1, len(adapters)), seed=settings["seed"], dtype=settings.get("precision") or "auto")
     tokenizer = AutoTokenizer.from_pretrained(job["base_model_path"])
     params = SamplingParams(temperature=settings["temperature"], top_p=settings["top_p"] if settings["temperature"] > 0
                             else 1.0, max_tokens=settings["max_new_tokens"], seed=settings["seed"])

@@ -23,6 +23,7 @@ from ftstudio.templates import Template, render
 from ftstudio.training.config import TrainConfig, read_yaml
 from ftstudio.training.folders import CANCEL_FILE, read_metrics, read_status
 from ftstudio.training.prepare import RunError, estimate_memory, run_folder_name, write_run_folder
+from ftstudio.wording import quoted
 
 ACTIVE = ("queued", "running")
 RESUMABLE = ("cancelled", "interrupted", "failed")
@@ -92,7 +93,13 @@ class RunManager:
         config.check()
         version = self.store.find_version(project.id, version_name)
         if version is None:
-            raise RunError(f"{project.name!r} has no version {version_name!r}: freeze one on the Datasets tab first.")
+            if not self.store.list_versions(project.id):
+                raise RunError(f"{quoted(project.name)} has no frozen version yet: freeze one on the Datasets tab "
+                               "first (runs train only on a frozen version).")
+            if not (version_name or "").strip():
+                raise RunError("Pick a dataset version first (runs train only on a frozen version).")
+            raise RunError(f"{quoted(project.name)} has no version {quoted(version_name)}: freeze one on the Datasets tab "
+                           "first.")
         base_model = base_model or self.settings.base_model
         base_path = materialize(base_model, self.settings.model_cache)
         model_config = AutoConfig.from_pretrained(base_path)

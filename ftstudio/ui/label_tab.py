@@ -9,6 +9,7 @@ from ftstudio import labeling
 from ftstudio.generation import BaseModel
 from ftstudio.labeling import LabelingError
 from ftstudio.models import ModelError
+from ftstudio.remote import KEY_VARIABLES, RemoteModel, RemoteModelError
 from ftstudio.store import Store, StoreError
 from ftstudio.ui.format import escape, message
 
@@ -72,6 +73,18 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
                                           info="How long an item stays reserved for whoever opened it.")
                 labels_text = gr.Textbox(label="Labels (classification)", info="Comma-separated, in key order 1-9.")
             save_settings = gr.Button("Save settings", size="sm")
+        with gr.Accordion("Drafting model", open=False):
+            gr.Markdown("Drafts come from the studio's base model, or from any OpenAI-compatible endpoint (a hosted "
+                        "API, or vLLM, llama.cpp or Ollama on your machines) as a stronger teacher. Its API key is "
+                        f"read from {' or '.join(KEY_VARIABLES)} and never shown or stored.")
+            with gr.Row():
+                drafter = gr.Radio(["base model", "OpenAI-compatible endpoint"], value="base model",
+                                   label="Draft with", elem_id="drafter")
+                drafter_url = gr.Textbox(label="Base URL", placeholder="http://localhost:8000/v1", max_lines=1,
+                                         elem_id="drafter-url")
+                drafter_model = gr.Textbox(label="Model name", placeholder="gpt-4o-mini", max_lines=1,
+                                           elem_id="drafter-model")
+            save_drafter = gr.Button("Save the drafting model", size="sm", elem_id="save-drafter")
     item_id = gr.State(None)
     leased_to = gr.State(None)  # whose lease the item on screen is under, released if the name changes
     input_draft = gr.State(None)
@@ -151,18 +164,26 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
             return message(f"The base model could not load, so drafting is off: {base_model.load_error}", "error")
         return message(MODEL_STATUS[base_model.status], "info") if MODEL_STATUS[base_model.status] else ""
 
+    def drafting_model(selected):
+        """The project's teacher endpoint when one is set, else the studio's base model."""
+        remote = (selected.settings.get("drafting") or {}) if selected else {}
+        if remote.get("base_url"):
+            return RemoteModel(remote["base_url"], remote.get("model", "")).generate
+        return base_model.generate
+
     def on_draft(direction):
         def handler(project_name, input_text, output_text):
             try:
                 selected = store.find_project(project_name) if project_name else None
                 examples = labeling.accepted_examples(store, selected) if selected else []
+                generate = drafting_model(selected)
                 if direction == "input":
-                    draft = labeling.draft_input(base_model.generate, output_text or "", examples)
+                    draft = labeling.draft_input(generate, output_text or "", examples)
                     target, current = "input", input_text
                 else:
-                    draft = labeling.draft_output(base_model.generate, input_text or "", examples)
+                    draft = labeling.draft_output(generate, input_text or "", examples)
                     target, current = "output", output_text
-            except (LabelingError, ModelError) as error:
+            except (LabelingError, ModelError, RemoteModelError) as error:
                 return (gr.update(),) * 5 + (gr.update(), message(str(error), "error"))
             drafts = (draft, gr.update()) if target == "input" else (gr.update(), draft)
             if (current or "").strip():  # never overwrite what the user or the data put there: offer the draft
@@ -195,11 +216,29 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
     def on_project(project_name):
         selected = store.find_project(project_name) if project_name else None
         if selected is None:
-            return gr.update(), gr.update(), gr.update(), gr.update(visible=False), gr.update(), gr.update()
+            return (gr.update(), gr.update(), gr.update(), gr.update(visible=False), gr.update(), gr.update(),
+                    gr.update(), gr.update(), gr.update())
         is_classification = selected.task_type == "classification"
+        remote = selected.settings.get("drafting") or {}
         return (labeling.overlap(selected), labeling.lease_seconds(selected) // 60, ", ".join(selected.labels or []),
                 gr.update(visible=is_classification, choices=label_choices(selected), value=None),
-                gr.update(visible=not is_classification), gr.update(visible=not is_classification))
+                gr.update(visible=not is_classification), gr.update(visible=not is_classification),
+                "OpenAI-compatible endpoint" if remote.get("base_url") else "base model", remote.get("base_url", ""),
+                remote.get("model", ""))
+
+    def on_save_drafter(project_name, choice, url, model_name):
+        selected = store.find_project(project_name) if project_name else None
+        if selected is None:
+            return message("Pick a project first.", "error")
+        if choice == "base model":
+            store.update_project(selected.id, settings={"drafting": {}})
+            return message("Drafts come from the studio's base model.", "ok")
+        try:
+            remote = RemoteModel(url or "", model_name or "")
+        except RemoteModelError as error:
+            return message(str(error), "error")
+        store.update_project(selected.id, settings={"drafting": {"base_url": remote.base_url, "model": remote.model}})
+        return message(f"Drafts come from {remote.model} at {remote.base_url}.", "ok")
 
     def on_save_settings(project_name, k, minutes, labels_value):
         selected = store.find_project(project_name) if project_name else None
@@ -238,7 +277,9 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
                     **hidden)
     refresh_agreement.click(on_agreement, project, [agreement_caption, agreement_table], api_name="agreement")
     save_settings.click(on_save_settings, [project, overlap, lease_minutes, labels_text], notice, **writes, **hidden)
-    project_outputs = [overlap, lease_minutes, labels_text, label_choice, output_column, draft_input]
+    save_drafter.click(on_save_drafter, [project, drafter, drafter_url, drafter_model], notice, **writes, **hidden)
+    project_outputs = [overlap, lease_minutes, labels_text, label_choice, output_column, draft_input, drafter,
+                       drafter_url, drafter_model]
     project.change(on_project, project, project_outputs, **hidden)
     app.load(on_project, project, project_outputs, **hidden)
     # Opening the tab puts the next item in front of the annotator, once they have said who they are.

@@ -248,7 +248,22 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
     push_button.click(on_push, [run_pick, hub_repo], export_notice, **hidden)
     compare_button.click(on_compare, [compare_a, compare_b], [difference, compare_curve], api_name="compare_runs")
     project_outputs = [version, compare_a, compare_b, method, *[widgets[n] for n in field_names]]
-    # A project's last used settings come back when it is chosen (or the page loads); switching tabs keeps edits.
-    project.change(on_project, project, project_outputs, **hidden)
-    app.load(on_project, project, project_outputs, **hidden)
-    tab.select(lambda name: on_project(name)[:3], project, project_outputs[:3], **hidden)
+    # A project's last used settings come back once when it is chosen or the tab first shows it; later visits and
+    # repeated change events keep what was typed. Both events go through one queue slot, so each sees the other's
+    # State, and only one of them restores.
+    restored_for = gr.State(None)
+    serial = {"concurrency_limit": 1, "concurrency_id": "train-settings"}
+
+    def on_tab(project_name, version_value, already_restored):
+        """The project's saved settings if not shown yet; else only new versions and runs since the page loaded."""
+        if already_restored != project_name:
+            return (*on_project(project_name), project_name)
+        chosen = store.find_project(project_name) if project_name else None
+        names = [v.name for v in store.list_versions(chosen.id)] if chosen else []
+        _, choices = run_choices(project_name)
+        value = version_value if version_value in names else (names[0] if names else None)
+        return (gr.update(choices=names, value=value), gr.update(choices=choices), gr.update(choices=choices),
+                *[gr.update()] * (len(project_outputs) - 3), project_name)
+
+    project.change(on_tab, [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)
+    tab.select(on_tab, [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)

@@ -1,0 +1,90 @@
+"""Models behind an OpenAI-compatible chat-completions endpoint: hosted APIs, or vLLM, TGI, llama.cpp's server and
+Ollama on your own machines. Drafting uses one as a teacher; the judge uses the same client.
+
+The official `openai` client does the protocol, time-outs and retries (with back-off on HTTP 429 and 5xx,
+honouring Retry-After). The API key comes from FTSTUDIO_JUDGE_API_KEY, else OPENAI_API_KEY; it is sent to the
+endpoint and nowhere else: never returned, logged or written into an error message.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+KEY_VARIABLES = ("FTSTUDIO_JUDGE_API_KEY", "OPENAI_API_KEY")
+
+
+class RemoteModelError(RuntimeError):
+    """A request the endpoint refused or never answered, said without the API key."""
+
+
+def api_key() -> str | None:
+    return next((os.environ[name] for name in KEY_VARIABLES if os.environ.get(name)), None)
+
+
+@dataclass
+class RemoteModel:
+    base_url: str = field(metadata={"help": "The endpoint, e.g. https://api.openai.com/v1 or http://localhost:8000/v1."})
+    model: str = field(metadata={"help": "The model name the endpoint knows, e.g. gpt-4o-mini or llama3.1."})
+    timeout: float = field(default=60.0, metadata={"help": "Seconds before a request is given up (then retried)."})
+    max_retries: int = field(default=4, metadata={"help": "Retries of a request that timed out or got 429 or 5xx."})
+    concurrency: int = field(default=4, metadata={"help": "Requests in flight at once."})
+    max_tokens: int = field(default=512, metadata={"help": "Longest answer, in tokens."})
+
+    def __post_init__(self):
+        self.base_url = (self.base_url or "").strip().rstrip("/")
+        self.model = (self.model or "").strip()
+        if not self.base_url.startswith(("http://", "https://")):
+            raise RemoteModelError("The endpoint's base URL starts with http:// or https://, e.g. "
+                                   "http://localhost:8000/v1.")
+        if not self.model:
+            raise RemoteModelError("Name the model the endpoint should use, e.g. gpt-4o-mini.")
+        self._client = None
+
+    def client(self):
+        if self._client is None:
+            from openai import OpenAI
+
+            # Local servers (llama.cpp, Ollama, vLLM without --api-key) accept any key; the client needs one.
+            self._client = OpenAI(base_url=self.base_url, api_key=api_key() or "no-key", timeout=self.timeout,
+                                  max_retries=self.max_retries)
+        return self._client
+
+    def chat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int | None = None) -> str:
+        """One chat completion's text."""
+        import openai
+
+        try:
+            response = self.client().chat.completions.create(model=self.model, messages=messages,
+                                                             temperature=temperature,
+                                                             max_tokens=max_tokens or self.max_tokens)
+        except openai.APIStatusError as error:
+            raise RemoteModelError(f"{self.base_url} answered HTTP {error.status_code} for model {self.model!r}"
+                                   f"{': check the API key' if error.status_code in (401, 403) else ''}.") from None
+        except openai.APITimeoutError:
+            raise RemoteModelError(f"{self.base_url} did not answer within {self.timeout:.0f} s "
+                                   f"({self.max_retries} retries).") from None
+        except openai.APIConnectionError:
+            raise RemoteModelError(f"Could not reach {self.base_url}: is the server running, and the URL right?") from None
+        choice = response.choices[0] if response.choices else None
+        return ((choice.message.content if choice and choice.message else "") or "").strip()
+
+    def chat_many(self, conversations: list[list[dict]], temperature: float = 0.0) -> list[str | RemoteModelError]:
+        """Many completions with at most `concurrency` in flight; a failed one comes back as its error, in place."""
+        def one(messages):
+            try:
+                return self.chat(messages, temperature)
+            except RemoteModelError as error:
+                return error
+
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            return list(pool.map(one, conversations))
+
+    def generate(self, prompts: list[str]) -> list[str]:
+        """The drafting protocol: prompts in, answers out (the first failure is raised)."""
+        answers = self.chat_many([[{"role": "user", "content": prompt}] for prompt in prompts])
+        for answer in answers:
+            if isinstance(answer, RemoteModelError):
+                raise answer
+        return answers
