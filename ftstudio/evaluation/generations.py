@@ -45,9 +45,8 @@ class DecodingSettings:
     seed: int = field(default=0, metadata={"help": "Sampling only: the same seed gives the same answers."})
     batch_size: int = field(default=0, metadata={"help": "Prompts generated together; 0 picks 16 on a CPU, "
                                                          "64 on a GPU."})
-    precision: str = field(default="auto", metadata={"help": "auto: bf16 where this machine computes it natively "
-                                                             "(faster, half the memory), else fp32; or float32 / "
-                                                             "bfloat16."})
+    precision: str = field(default="auto", metadata={"help": "auto: bf16 on GPUs that compute it natively, fp32 on "
+                                                             "CPUs; or float32 / bfloat16."})
 
     def check(self) -> None:
         problems = []
@@ -66,11 +65,17 @@ class DecodingSettings:
 
     def resolved(self) -> "DecodingSettings":
         """These settings with `auto` precision decided for this machine (recorded with the outputs)."""
+        # CPUs keep fp32 even where bf16 is native: on `ftstudio bench generate` (docs/benchmarks.md) bf16 was barely
+        # faster there, peaked far higher in memory (the fp32 checkpoint stays mapped while the bf16 copy is made)
+        # and changed most greedy answers. GPUs with native bf16 use it.
         if self.precision != "auto":
             return self
+        import torch
+
         from ftstudio.training.device import native_bf16
 
-        return DecodingSettings(**{**asdict(self), "precision": "bfloat16" if native_bf16()[0] else "float32"})
+        native = torch.cuda.is_available() and native_bf16()[0]
+        return DecodingSettings(**{**asdict(self), "precision": "bfloat16" if native else "float32"})
 
     def to_dict(self) -> dict:
         values = asdict(self)
