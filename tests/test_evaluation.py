@@ -119,7 +119,7 @@ def test_votes_record_the_pair_not_the_side_and_reveal_identities(store, setting
     results = report.human_results(store, review, resamples=500)
     entry = results["human"][f"{run.system} vs base"]
     assert entry["wins"] == tuned_wins and entry["losses"] == 0 and entry["win_rate"] == 1.0
-    assert entry["ci_low"] == entry["ci_high"] == 1.0
+    assert entry["ci_high"] == 1.0 and entry["ci_low"] < 1.0  # four votes leave room for doubt
     ratings = report.ratings_table(store, review)
     assert {r["winner"] for r in ratings} == {run.system}
     assert all((r["score_a"] == 4) == (r["shown_as_A"] == r["system_a"]) for r in ratings)

@@ -19,7 +19,15 @@ def test_ties_widen_nothing_but_are_left_out_of_the_rate():
     rate, low, high = bootstrap_win_rate(PairCounts(wins=30, losses=10, ties=60), seed=0)
     assert rate == 0.75 and low < 0.75 < high
     assert bootstrap_win_rate(PairCounts(ties=5)) == (None, None, None)
-    assert bootstrap_win_rate(PairCounts(wins=5)) == (1.0, 1.0, 1.0)
+
+
+def test_a_handful_of_one_sided_votes_does_not_call_a_winner():
+    # 3 wins in 3 votes: a plain bootstrap would say 100%-100%; the exact (Clopper-Pearson) interval is 29%-100%.
+    rate, low, high = bootstrap_win_rate(PairCounts(wins=3), seed=0)
+    assert rate == 1.0 and high == 1.0 and low <= 0.5
+    assert win_rate(PairCounts(wins=3), "tuned", "base").verdict.startswith("Too close to call")
+    rate, low, high = bootstrap_win_rate(PairCounts(wins=30), seed=0)
+    assert low > 0.85  # thirty votes all one way do settle it
 
 
 def test_the_bootstrap_is_seeded():

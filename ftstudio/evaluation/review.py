@@ -198,8 +198,9 @@ def open_items(store: Store, review: Review) -> list[dict]:
     return list(by_item.values())
 
 
-def word_diff(first: str, second: str) -> list[tuple[str, str | None]]:
-    """Words of both answers in reading order, marked 'only in A' or 'only in B' where they differ."""
+def word_diff(first: str, second: str, only_first: str = "only in A",
+              only_second: str = "only in B") -> list[tuple[str, str | None]]:
+    """Words of both answers in reading order, marked as only in the first or only in the second where they differ."""
     tokens_a, tokens_b = re.findall(r"\S+|\s+", first or ""), re.findall(r"\S+|\s+", second or "")
     marked: list[tuple[str, str | None]] = []
     for tag, a_start, a_end, b_start, b_end in difflib.SequenceMatcher(None, tokens_a, tokens_b,
@@ -208,7 +209,7 @@ def word_diff(first: str, second: str) -> list[tuple[str, str | None]]:
             marked.append(("".join(tokens_a[a_start:a_end]), None))
             continue
         if a_end > a_start:
-            marked.append(("".join(tokens_a[a_start:a_end]), "only in A"))
+            marked.append(("".join(tokens_a[a_start:a_end]), only_first))
         if b_end > b_start:
-            marked.append(("".join(tokens_b[b_start:b_end]), "only in B"))
+            marked.append(("".join(tokens_b[b_start:b_end]), only_second))
     return marked

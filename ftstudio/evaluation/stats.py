@@ -65,12 +65,17 @@ def bootstrap_win_rate(counts: PairCounts, resamples: int = RESAMPLES, seed: int
     Resampling n votes with replacement from four outcomes is one multinomial draw of n, so the whole
     bootstrap is a single vectorised draw instead of `resamples` Python loops over the votes
     (scipy.stats.bootstrap would do the loop for us, but not this shortcut; results are the same).
+
+    The resampling shares get half a win and half a loss added (Jeffreys' prior). Without it, a plain bootstrap
+    of 3 wins out of 3 votes only ever resamples wins and gives the interval 100%-100%, declaring a winner on
+    three votes; with it, few votes give the wide interval they deserve, and many votes are unaffected.
     """
     n = counts.total
     if counts.decisive == 0:
         return None, None, None
     rng = np.random.default_rng(seed)
-    shares = np.array([counts.wins, counts.losses, counts.ties, counts.both_bad], dtype=float) / n
+    smoothed = np.array([counts.wins + 0.5, counts.losses + 0.5, counts.ties, counts.both_bad], dtype=float)
+    shares = smoothed / smoothed.sum()
     draws = rng.multinomial(n, shares, size=resamples)
     decisive = draws[:, 0] + draws[:, 1]
     # A resample without a decisive vote says nothing either way: it counts as even.

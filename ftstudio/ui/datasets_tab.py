@@ -15,7 +15,8 @@ from ftstudio.config import Settings
 from ftstudio.generation import BaseModel
 from ftstudio.models import ModelError
 from ftstudio.store import Store, StoreError
-from ftstudio.templates import PRESETS, Template, TemplateError, check, token_lengths, token_preview
+from ftstudio.templates import (PRESETS, Template, TemplateError, chat_messages, check, token_lengths,
+                                token_preview)
 from ftstudio.ui.format import message, safe_filename
 
 VERSION_COLUMNS = ["name", "hash", "train", "validation", "test", "labels", "template", "created"]
@@ -123,6 +124,10 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
         too_long = sum(length > int(limit) for length in lengths)
         caption = (f"Example {index + 1} of {len(examples)}: **{shown.total}** tokens, **{shown.completion_tokens}** "
                    f"in the completion. Longest example: **{max(lengths)}** tokens.")
+        if template.preset == "chat" and not template.system and \
+                chat_messages(template, "", tokenizer)[0]["role"] == "system":
+            caption += ("\n\nThe system prompt is empty, so none is sent: this model's chat template would add a "
+                        "default one of its own, and gets an empty system turn instead (shown above).")
         if too_long:
             caption += f"\n\n⚠️ {too_long} example(s) are longer than {int(limit)} tokens and would be truncated."
         tokens = [(text, "trained" if trained else None) for text, trained in shown.tokens]

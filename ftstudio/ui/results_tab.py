@@ -10,6 +10,7 @@ from ftstudio.evaluation import report, review as reviewing
 from ftstudio.evaluation.generations import EvaluationError
 from ftstudio.store import Store
 from ftstudio.ui.format import escape, message
+from ftstudio.wording import plural
 from ftstudio.ui.review_tab import finished_runs, run_choices
 
 WIN_COLUMNS = ["system", "against", "wins", "losses", "ties", "both bad", "win rate", "95% interval"]
@@ -84,12 +85,12 @@ def breakdown_chart(rows: list[dict], field: str):
 def verdict_markdown(results: dict) -> str:
     if not results["votes"]:
         return message("No votes yet: vote on blind pairs on the Review tab.", "info")
-    lines = [f"**{results['votes']} votes** by {len(results['reviewers'])} reviewer(s)."]
+    lines = [f"**{plural(results['votes'], 'vote')}** by {plural(len(results['reviewers']), 'reviewer')}."]
     lines += [f"- {escape(entry['verdict'])}" for entry in results["human"].values()]
     agreement = results["agreement"]
     if agreement["pairs"]:
         kappa = "–" if agreement["kappa"] is None else f"{agreement['kappa']:.2f}"
-        lines.append(f"- Reviewers agree on {agreement['agreement']:.0%} of the {agreement['pairs']} pairs rated by "
+        lines.append(f"- Reviewers agree on {agreement['agreement']:.0%} of the {plural(agreement['pairs'], 'pair')} rated by "
                      f"more than one of them ({'Cohen' if agreement['method'] == 'cohen' else 'Fleiss'}' kappa {kappa}).")
     return "\n".join(lines)
 

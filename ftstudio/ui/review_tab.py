@@ -19,8 +19,10 @@ from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.models import ModelError
 from ftstudio.store import Store, StoreError
 from ftstudio.ui.format import escape, message
+from ftstudio.wording import plural
 
 SOURCES = ("test split", "validation split", "my prompts")
+EMPTY_ANSWER = "(an empty answer: the model wrote nothing)"
 VOTE_HELP = "**Keys:** **A** or **B** picks the better answer · **T** tie · **X** both bad · Esc leaves a text field"
 
 
@@ -75,8 +77,9 @@ def win_rate_line(store: Store, review) -> str:
     labels = results["labels"]
     rate = "–" if entry["win_rate"] is None else (f"{entry['win_rate']:.0%} (95% interval {entry['ci_low']:.0%}–"
                                                   f"{entry['ci_high']:.0%})")
-    return (f"**So far** ({results['votes']} votes): {escape(labels[entry['system']])} wins {rate} of decisive votes "
-            f"against the {escape(labels[entry['against']])} · {entry['ties']} ties · {entry['both_bad']} both bad.")
+    return (f"**So far** ({plural(results['votes'], 'vote')}): {escape(labels[entry['system']])} wins {rate} of decisive "
+            f"votes against the {escape(labels[entry['against']])} · {plural(entry['ties'], 'tie')} · "
+            f"{entry['both_bad']} both bad.")
 
 
 def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settings, project: gr.Dropdown,
@@ -124,9 +127,9 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
                                max_lines=8, visible=False, elem_id="review-reference")
         with gr.Row(equal_height=True):
             answer_a = gr.Textbox(label="Answer A", interactive=False, lines=6, max_lines=20, elem_id="answer-a",
-                                  placeholder="(an empty answer)")
+                                  placeholder="")
             answer_b = gr.Textbox(label="Answer B", interactive=False, lines=6, max_lines=20, elem_id="answer-b",
-                                  placeholder="(an empty answer)")
+                                  placeholder="")
         with gr.Row():
             score_a = gr.Radio(["1", "2", "3", "4", "5"], label="Score A (optional, 5 best)", elem_id="score-a")
             score_b = gr.Radio(["1", "2", "3", "4", "5"], label="Score B (optional, 5 best)", elem_id="score-b")
@@ -151,8 +154,9 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
         with gr.Row():
             browse_left = gr.Textbox(label="Left answer", interactive=False, lines=5)
             browse_right = gr.Textbox(label="Right answer", interactive=False, lines=5)
-        browse_diff = gr.HighlightedText(label="Word-level differences", combine_adjacent=True,
-                                         color_map={"only in A": "#fca5a5", "only in B": "#86efac"},
+        browse_diff = gr.HighlightedText(label="Word-level differences", combine_adjacent=True, show_legend=True,
+                                         show_inline_category=False,
+                                         color_map={"only on the left": "#fca5a5", "only on the right": "#86efac"},
                                          elem_id="review-diff")
 
     # --- handlers ---
@@ -223,8 +227,8 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
             store.set_review_overlap(batch.review.id, int(overlap_value or 1), (reviewer or "").strip() or None)
         what = "Cancelled: kept" if batch.state == "cancelled" else "Done:"
         pairs = len(store.review_pairs(batch.review.id))
-        return message(f"{what} {batch.created} new answers, {batch.reused} already stored. {pairs} blind pairs "
-                       "are ready below.", "ok")
+        return message(f"{what} {plural(batch.created, 'new answer')}, {batch.reused} already stored. "
+                       f"{plural(pairs, 'blind pair')} {'is' if pairs == 1 else 'are'} ready below.", "ok")
 
     def on_cancel(request: gr.Request):
         if cancels.cancel(request.session_hash if request else "cli"):
@@ -236,15 +240,18 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
     def show(found, pair, reviewer, note=""):
         if pair is None:
             counts = reviewing.progress(store, found, reviewer)
-            done = message(f"Nothing left for you in this review: you rated {counts['mine']} of {counts['pairs']} "
-                           "pairs. See the Results tab.", "ok")
-            return (None, "", gr.update(value="", visible=False), "", "", None, None, "", done, note,
-                    win_rate_line(store, found))
+            done = message(f"Nothing left for you in this review: you rated {counts['mine']} of "
+                           f"{plural(counts['pairs'], 'pair')}. See the Results tab, or generate more answers above.",
+                           "ok")
+            return (None, "", gr.update(value="", visible=False), gr.update(value="", placeholder=""),
+                    gr.update(value="", placeholder=""), None, None, "", done, note, win_rate_line(store, found))
         counts = pair.progress
-        counter_text = (f"Pair **{counts['mine'] + 1}** for you · **{counts['left']}** of {counts['pairs']} pairs "
-                        "still need a vote")
+        counter_text = (f"Pair **{counts['mine'] + 1}** for you · **{counts['left']}** of "
+                        f"{plural(counts['pairs'], 'pair')} still {'needs' if counts['left'] == 1 else 'need'} a vote")
         return (pair.token, pair.input, gr.update(value=pair.reference or "", visible=bool(pair.reference)),
-                pair.answer_a, pair.answer_b, None, None, "", counter_text, note, win_rate_line(store, found))
+                gr.update(value=pair.answer_a, placeholder=EMPTY_ANSWER),
+                gr.update(value=pair.answer_b, placeholder=EMPTY_ANSWER), None, None, "", counter_text, note,
+                win_rate_line(store, found))
 
     def on_start(project_name, run_value, reviewer):
         try:
@@ -276,7 +283,8 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
             return "No answers yet.", "", "", []
         item = items[min(max(int(number or 1), 1), len(items)) - 1]
         first, second = item["answers"].get(left, ""), item["answers"].get(right, "")
-        return item["input"], first, second, reviewing.word_diff(first, second)
+        return item["input"], first, second, reviewing.word_diff(first, second, "only on the left",
+                                                                 "only on the right")
 
     hidden = {"api_visibility": "undocumented"}
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}

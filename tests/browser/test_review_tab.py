@@ -37,7 +37,7 @@ def test_a_reviewer_votes_with_the_keyboard_and_the_win_rate_updates(live_app, s
         before = page.locator("#answer-a textarea").input_value(), page.locator("#answer-b textarea").input_value()
         page.keyboard.press(key)
         page.locator("#review-reveal").get_by_text("A was").wait_for()
-        page.locator("#review-winrate").get_by_text(f"({done} votes)").wait_for()
+        page.locator("#review-winrate").get_by_text(f"({done} vote{'s' if done > 1 else ''})").wait_for()
     reveal = page.locator("#review-reveal").inner_text()
     assert re.search(r"Previous pair: A was (the base model|run \d)", reveal)
     assert "wins" in page.locator("#review-winrate").inner_text()
