@@ -56,7 +56,7 @@ def item_context(item) -> str:
     """What an annotator reads about an item besides the input and output boxes: for an email its sender, date,
     subject and attachments (and any quoted history); for a post its title, author and date. The body is in the
     input or output box already, so it is not repeated, and the source file name never shows: sample names
-    like '012-shared-file-phish.eml' would give the label away."""
+    like the samples' old '012-shared-file-phish.eml' would give the label away."""
     metadata = item.metadata or {}
     lines = []
     if item.kind == "email":
