@@ -114,6 +114,12 @@ def cmd_item(args) -> int:
     item = store.get_item(args.id)
     if item is None:
         raise StoreError(f"No item with id {args.id}.")
+    if args.delete:
+        if not args.yes:
+            raise StoreError(f"Deleting item {args.id} removes it with its labels: add --yes to confirm.")
+        store.delete_item(args.id)
+        print(f"Deleted item {args.id}.")
+        return 0
     _print(asdict(item), args.json, f"#{item.id} {item.title or ''}\n{item.source}\n\n{item.text}")
     return 0
 
@@ -122,6 +128,18 @@ def cmd_projects(args) -> int:
     store = _open(_settings(args))
     if args.create:
         store.create_project(args.create, args.task, labels=_labels(args.labels))
+    if args.rename:
+        if not args.to:
+            raise StoreError("Say the new name: ftstudio projects --rename OLD --to NEW")
+        store.rename_project(_project(store, args.rename).id, args.to)
+    if args.delete:
+        project = _project(store, args.delete)
+        if not args.yes:
+            raise StoreError(f"Deleting {project.name!r} removes its items, labels, versions, run records and reviews: "
+                             "add --yes to confirm.")
+        removed = store.delete_project(project.id)
+        print(f"Deleted {project.name!r}: {removed['items']} items, {removed['examples']} examples, "
+              f"{removed['dataset_versions']} versions, {removed['runs']} run records.", file=sys.stderr)
     projects = store.list_projects()
     payload = [{"name": p.name, "task_type": p.task_type, "items": store.count_items(p.id)} for p in projects]
     _print(payload, args.json, "\n".join(f"{p['name']}  ({p['task_type']}, {p['items']} items)" for p in payload)
@@ -495,6 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     item = commands.add_parser("item", help="Show one item in full.", description="Show one item with its metadata.")
     item.add_argument("id", type=int, help="Item id (from `ftstudio items`).")
+    item.add_argument("--delete", action="store_true", help="Delete the item with its labels (with --yes).")
+    item.add_argument("--yes", action="store_true", help="Confirm --delete.")
     item.add_argument("--json", action="store_true", help="Print JSON.")
     item.set_defaults(func=cmd_item)
 
@@ -502,6 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
     projects.add_argument("--create", metavar="NAME", help="Create a project with this name first.")
     projects.add_argument("--task", choices=TASK_TYPES, default="generation", help="Task type for --create.")
     projects.add_argument("--labels", help="Comma-separated labels for a --create'd classification project.")
+    projects.add_argument("--rename", metavar="NAME", help="Rename this project (with --to NEW).")
+    projects.add_argument("--to", metavar="NEW", help="The new name for --rename.")
+    projects.add_argument("--delete", metavar="NAME", help="Delete this project and everything under it (with --yes).")
+    projects.add_argument("--yes", action="store_true", help="Confirm --delete.")
     projects.add_argument("--json", action="store_true", help="Print JSON.")
     projects.set_defaults(func=cmd_projects)
 

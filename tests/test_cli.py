@@ -76,3 +76,17 @@ def test_label_in_the_terminal_then_agreement(tmp_path):
         assert result.returncode == 0 and "Nothing left for" in result.stdout, result.stderr
     agreement = json.loads(run_cli("--home", home, "agreement", "--project", "mail", "--json").stdout)
     assert agreement["method"] == "cohen" and agreement["items"] == 3 and agreement["annotators"] == ["ana", "ben"]
+
+
+def test_rename_and_delete_from_the_terminal(tmp_path):
+    home = str(tmp_path / "home")
+    posts = tmp_path / "posts.md"
+    posts.write_text("One post.\n---\nTwo post.\n")
+    assert run_cli("--home", home, "import", str(posts), "--project", "drafts").returncode == 0
+    assert run_cli("--home", home, "projects", "--rename", "drafts", "--to", "Maya's posts").returncode == 0
+    refused = run_cli("--home", home, "projects", "--delete", "maya's posts")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    listing = json.loads(run_cli("--home", home, "items", "--project", "Maya's posts", "--json").stdout)
+    assert run_cli("--home", home, "item", str(listing["items"][0]["id"]), "--delete", "--yes").returncode == 0
+    deleted = run_cli("--home", home, "projects", "--delete", "maya's posts", "--yes", "--json")
+    assert deleted.returncode == 0 and "1 items" in deleted.stderr and json.loads(deleted.stdout) == []
