@@ -451,7 +451,8 @@ def cmd_runs(args) -> int:
     payload = [_run_payload(r) for r in runs]
     lines = [f"{r.id:>4}  {r.status:<11} {r.project_name} / {r.version_name or '-'}  {r.method}  "
              f"step {r.step}/{r.max_steps or '?'}  loss {r.train_loss if r.train_loss is not None else '-'}  "
-             f"val {r.eval_loss if r.eval_loss is not None else '-'}" for r in runs]
+             f"val {r.eval_loss if r.eval_loss is not None else '-'}" + (f"\n      {r.error}" if r.error else "")
+             for r in runs]
     _print(payload, args.json, "\n".join(lines) or "No runs yet: `ftstudio train --project P --version V`.")
     return 0
 

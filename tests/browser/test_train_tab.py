@@ -34,5 +34,10 @@ def test_train_from_the_browser_with_a_live_curve(live_app, page, tmp_path):
     page.locator("#run-curve .js-plotly-plot").wait_for()
     assert "finished" in page.locator("#runs-table").inner_text()
     page.screenshot(path=str(SHOTS / "train-tab.png"), full_page=True)
+    # The settings this run started with come back after a reload.
+    page.reload(wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Train").click()
+    page.wait_for_function("document.querySelector('#train-version input')?.value === 'v1'")
+    assert page.get_by_label("max steps").input_value() == "8" and page.get_by_label("max length").input_value() == "256"
     run = store.list_runs(project.id)[0]
     assert run.status == "finished" and run.step == 8 and run.created_by is None
