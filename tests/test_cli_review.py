@@ -56,3 +56,11 @@ def test_generate_without_a_finished_run_says_what_to_do(store, settings, tiny_m
     assert result.returncode == 2 and "only a finished run" in result.stderr and "Traceback" not in result.stderr
     missing = cli(settings.home, "report", "--run", "42")
     assert missing.returncode == 2 and "No run '42'" in missing.stderr
+
+
+def test_plain_generate_still_answers_a_prompt(tiny_model_dir, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ftstudio", "--home", str(tmp_path / "home"), "--base-model",
+                             str(tiny_model_dir), "generate", "Where is pallet 7?", "--max-new-tokens", "4"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.endswith("\n") and "Traceback" not in result.stderr  # the answer, printed
