@@ -147,126 +147,6 @@ def cmd_projects(args) -> int:
     return 0
 
 
-def _progress_bar(done: int, total: int, what: str = "outputs") -> None:
-    if sys.stderr.isatty() and total:
-        filled = round(30 * done / total)
-        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {what}", end="", file=sys.stderr, flush=True)
-
-
-def _run(store, reference: str):
-    run = store.find_run(reference)
-    if run is None:
-        known = ", ".join(f"{r.id}" for r in store.list_runs()[:10]) or "none yet"
-        raise StoreError(f"No run {reference!r} (runs: {known}). `ftstudio runs` lists them.")
-    return run
-
-
-def _systems(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    return [f"run-{name}" if name.isdigit() else name for name in (part.strip() for part in text.split(",")) if name]
-
-
-def cmd_generate(args) -> int:
-    settings = _settings(args)
-    if not args.run:
-        if not args.prompts:
-            raise StoreError("Give one or more prompts, or --run RUN to generate for review.")
-        from ftstudio.models import generate_text, load_model, load_tokenizer
-
-        settings.ensure_dirs()
-        tokenizer = load_tokenizer(settings.base_model, settings.model_cache)
-        model = load_model(settings.base_model, settings.model_cache)
-        for answer in generate_text(model, tokenizer, args.prompts, args.max_new_tokens):
-            print(answer)
-        return 0
-    from ftstudio.evaluation.generations import DecodingSettings, generate_for_run, read_prompt_file
-    from ftstudio.evaluation.jobs import SubprocessBackend
-
-    store = _open(settings)
-    run = _run(store, args.run)
-    prompts = list(args.prompts or [])
-    for path in args.prompts_file or []:
-        prompts += read_prompt_file(Path(path))
-    decoding = DecodingSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                                seed=args.seed, batch_size=args.batch_size)
-    batch = generate_for_run(store, settings, run, _systems(args.systems), args.split, prompts or None, decoding,
-                             SubprocessBackend(settings.home / "generations", args.backend),
-                             on_progress=_progress_bar)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    lines = [f"{batch.created} outputs generated, {batch.reused} reused ({batch.state}); review {batch.review.id} "
-             f"compares {', '.join(batch.systems)}: `ftstudio review --run {run.id} --user NAME`."]
-    _print(batch.to_dict(), args.json, "\n".join(lines))
-    return 0
-
-
-def cmd_review(args) -> int:
-    """Blind review in the terminal, over the same queue as the Review tab: one vote per line on standard input."""
-    from ftstudio.evaluation import review as reviewing
-    from ftstudio.evaluation.generations import EvaluationError
-
-    store = _open(_settings(args))
-    run = _run(store, args.run)
-    review = reviewing.latest_review(store, run)
-    if review is None:
-        raise StoreError(f"Run {run.id} has nothing to review yet: `ftstudio generate --run {run.id}` first.")
-    voted = 0
-    while True:
-        pair = reviewing.next_pair(store, review, args.user)
-        if pair is None:
-            print(f"Nothing left for {args.user} in this review ({voted} voted now).")
-            return 0
-        counts = pair.progress
-        print("\n" + "=" * 72 + f"\nPair {counts['mine'] + 1} for you · {counts['left']} of {counts['pairs']} "
-              f"pairs still open\n\nINPUT\n{pair.input}\n")
-        if pair.reference:
-            print(f"REFERENCE\n{pair.reference}\n")
-        print(f"--- A ---\n{pair.answer_a}\n\n--- B ---\n{pair.answer_b}\n")
-        print("[a] A better  [b] B better  [t] tie  [x] both bad  [q] quit: ", end="", flush=True)
-        line = sys.stdin.readline()
-        action = line.strip().lower()
-        if not line or action == "q":
-            print()
-            return 0
-        try:
-            revealed = reviewing.vote(store, pair.token, args.user, action)
-        except EvaluationError as error:
-            print(f"\nNot saved: {error}")
-            continue
-        voted += 1
-        print("\n" + revealed.message)
-
-
-def cmd_report(args) -> int:
-    from ftstudio.evaluation import report
-    from ftstudio.evaluation.review import latest_review
-
-    store = _open(_settings(args))
-    run = _run(store, args.run)
-    review = latest_review(store, run)
-    if review is None:
-        raise StoreError(f"Run {run.id} has no review yet: `ftstudio generate --run {run.id}`, then vote.")
-    results = report.human_results(store, review)
-    if args.by:
-        results["breakdown"] = {"field": args.by, "rows": report.breakdown(store, review, args.by)}
-    if args.export:
-        out = Path(args.export)
-        results["exports"] = [str(report.export_ratings(store, review, out, "csv")),
-                              str(report.export_ratings(store, review, out, "parquet")),
-                              str(report.export_preferences(store, review, out)[0])]
-    lines = [f"Run {run.id}: review {review.id}, {results['votes']} votes by {len(results['reviewers'])} reviewer(s)"]
-    for entry in results["human"].values():
-        rate = "-" if entry["win_rate"] is None else f"{entry['win_rate']:.0%} [{entry['ci_low']:.0%}, {entry['ci_high']:.0%}]"
-        lines.append(f"  {entry['system']} vs {entry['against']}: {entry['wins']} wins, {entry['losses']} losses, "
-                     f"{entry['ties']} ties, {entry['both_bad']} both bad · win rate {rate}\n    {entry['verdict']}")
-    for row in results["bradley_terry"] or []:
-        if row["rating"] is not None:
-            lines.append(f"  Bradley-Terry {row['system']}: {row['rating']:.0f} [{row['ci_low']:.0f}, {row['ci_high']:.0f}]")
-    _print(results, args.json, "\n".join(lines))
-    return 0
-
-
 def cmd_label(args) -> int:
     """Label in the terminal: the same queue, leases and checks as the Label tab."""
     from ftstudio import labeling
@@ -481,6 +361,8 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ftstudio.cli_review import add_review_commands
+
     parser = argparse.ArgumentParser(prog="ftstudio", description="Fine-tune language models on your own posts and emails.")
     parser.add_argument("--home", help="Studio folder (default: $FTSTUDIO_HOME or ./ftstudio-data).")
     parser.add_argument("--base-model", help="Base model: embedded:SmolLM2-135M-Instruct, a folder, a .gguf file or a Hub id.")
@@ -530,41 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     projects.add_argument("--json", action="store_true", help="Print JSON.")
     projects.set_defaults(func=cmd_projects)
 
-    gen = commands.add_parser("generate", help="Generate answers: the base model's, or every system's for review.",
-                              description="Without --run: greedy chat completions of PROMPTS from the base model. "
-                              "With --run: the outputs of the base model and the run (and any --systems) on the test "
-                              "split (or PROMPTS / --prompts-file), in a child process, stored for blind review.")
-    gen.add_argument("prompts", nargs="*", help="Prompts (with --run: instead of a split).")
-    gen.add_argument("--run", help="Run id (or folder name) whose template and test split to use.")
-    gen.add_argument("--split", default="test", choices=["test", "validation", "train"], help="Split to answer.")
-    gen.add_argument("--systems", help="Comma-separated systems: base, run ids, reference [this run,base].")
-    gen.add_argument("--prompts-file", action="append", help="Prompts from a .txt, .md, .jsonl or .csv (repeatable).")
-    gen.add_argument("--max-new-tokens", type=int, default=128, help="Longest answer, in tokens [128].")
-    gen.add_argument("--temperature", type=float, default=0.0, help="0 decodes greedily; above 0 samples [0].")
-    gen.add_argument("--top-p", type=float, default=1.0, help="Sampling: nucleus probability [1.0].")
-    gen.add_argument("--seed", type=int, default=0, help="Sampling: seed [0].")
-    gen.add_argument("--batch-size", type=int, default=0, help="Prompts per batch; 0 picks by device [0].")
-    gen.add_argument("--backend", default="auto", choices=["auto", "transformers", "vllm"],
-                     help="auto: vLLM when installed on a GPU host, else transformers [auto].")
-    gen.add_argument("--json", action="store_true", help="Print {systems, generations: [...]} as JSON.")
-    gen.set_defaults(func=cmd_generate)
-
-    rev = commands.add_parser("review", help="Blind side-by-side review in the terminal.",
-                              description="Vote on pairs of answers labeled only A and B: one vote per line on "
-                              "standard input (a, b, t tie, x both bad, q quit). Systems are named after each vote.")
-    rev.add_argument("--run", required=True, help="Run id whose latest review to vote on.")
-    rev.add_argument("--user", required=True, help="Your name: each reviewer has their own queue.")
-    rev.set_defaults(func=cmd_review)
-
-    rep = commands.add_parser("report", help="Win rates with 95% intervals from the review votes.",
-                              description="Per pair of systems: wins, losses, ties, both bad, the win rate over "
-                              "decisive votes with its bootstrap interval, and a verdict; Bradley-Terry scores for "
-                              "more than two systems.")
-    rep.add_argument("--run", required=True, help="Run id whose latest review to report.")
-    rep.add_argument("--by", help="Break the first pair's win rate down by an item field (label, kind, ...).")
-    rep.add_argument("--export", metavar="DIR", help="Also write ratings (CSV, Parquet) and DPO preference pairs.")
-    rep.add_argument("--json", action="store_true", help="Print JSON with a \"human\" entry per pair of systems.")
-    rep.set_defaults(func=cmd_report)
+    add_review_commands(commands)
 
     label = commands.add_parser("label", help="Label items in the terminal, one at a time.",
                                 description="The Label tab's queue in the terminal: a accept, s skip, f flag, u undo, "

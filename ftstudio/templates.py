@@ -7,6 +7,7 @@ template can read the example's fields but never reach Python internals.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
@@ -84,6 +85,20 @@ def _field(example, name: str) -> str:
     return value or ""
 
 
+@functools.lru_cache(maxsize=16)
+def _adds_default_system_prompt(tokenizer, chat_template: str) -> bool:
+    """Whether this chat template writes a system prompt of its own into a conversation that has none (probed once
+    per tokenizer and template, not for every example rendered)."""
+    probe = [{"role": "user", "content": "\x00"}]
+    plain = tokenizer.apply_chat_template(probe, add_generation_prompt=True, tokenize=False)
+    try:
+        empty = tokenizer.apply_chat_template([{"role": "system", "content": ""}] + probe, add_generation_prompt=True,
+                                              tokenize=False)
+    except Exception:  # a template that refuses system turns adds no default either
+        return False
+    return len(plain) > len(empty)
+
+
 def chat_messages(template: Template, user_text: str, tokenizer) -> list[dict]:
     """The conversation for the chat preset. An empty system prompt means none: some chat templates (SmolLM2's,
     Qwen's) put their own default system prompt in when a conversation has none, so an empty system turn is
@@ -91,14 +106,9 @@ def chat_messages(template: Template, user_text: str, tokenizer) -> list[dict]:
     user = [{"role": "user", "content": user_text}]
     if template.system:
         return [{"role": "system", "content": template.system}] + user
-    probe = [{"role": "user", "content": "\x00"}]
-    plain = tokenizer.apply_chat_template(probe, add_generation_prompt=True, tokenize=False)
-    try:
-        empty = tokenizer.apply_chat_template([{"role": "system", "content": ""}] + probe, add_generation_prompt=True,
-                                              tokenize=False)
-    except Exception:  # a template that refuses system turns adds no default either
-        return user
-    return ([{"role": "system", "content": ""}] + user) if len(plain) > len(empty) else user
+    if _adds_default_system_prompt(tokenizer, tokenizer.chat_template):
+        return [{"role": "system", "content": ""}] + user
+    return user
 
 
 def render(template: Template, example, tokenizer=None) -> Rendered:

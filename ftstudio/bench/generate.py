@@ -69,23 +69,22 @@ def naive_child(config: dict) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
     imported = rss_mb()
-    sampler = MemoryPeak().__enter__()
-    began = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(config["model"])
-    base = AutoModelForCausalLM.from_pretrained(config["model"], dtype=torch.float32)
-    one_model = sum(p.numel() * p.element_size() for p in base.parameters()) / 2**20
-    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(config["model"], dtype=torch.float32),
-                                      config["adapter"])
-    loaded = time.perf_counter() - began
-    outputs = {}
-    generating = time.perf_counter()
-    for system, model in (("base", base), ("tuned", tuned)):
-        generator = pipeline("text-generation", model=model, tokenizer=tokenizer)
-        outputs[system] = [generator(prompt, max_new_tokens=config["max_new_tokens"], do_sample=False,
-                                     return_full_text=False, add_special_tokens=False)[0]["generated_text"].strip()
-                           for prompt in config["prompts"]]
-    seconds = time.perf_counter() - generating
-    sampler.__exit__(None, None, None)
+    with MemoryPeak() as sampler:
+        began = time.perf_counter()
+        tokenizer = AutoTokenizer.from_pretrained(config["model"])
+        base = AutoModelForCausalLM.from_pretrained(config["model"], dtype=torch.float32)
+        one_model = sum(p.numel() * p.element_size() for p in base.parameters()) / 2**20
+        tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(config["model"], dtype=torch.float32),
+                                          config["adapter"])
+        loaded = time.perf_counter() - began
+        outputs = {}
+        generating = time.perf_counter()
+        for system, model in (("base", base), ("tuned", tuned)):
+            generator = pipeline("text-generation", model=model, tokenizer=tokenizer)
+            outputs[system] = [generator(prompt, max_new_tokens=config["max_new_tokens"], do_sample=False,
+                                         return_full_text=False, add_special_tokens=False)[0]["generated_text"].strip()
+                               for prompt in config["prompts"]]
+        seconds = time.perf_counter() - generating
     return {"outputs": outputs, "generate_seconds": seconds, "load_seconds": loaded, "import_rss_mb": imported,
             "one_model_weights_mb": one_model, "peak_rss_mb": sampler.peak_mb}
 

@@ -82,7 +82,3 @@ class SubprocessBackend:
         reason = status.get("error") or f"the generation process exited with code {process.returncode}"
         raise GenerationError(f"Generation failed: {reason}. Details are in {job_dir / 'worker.log'}.")
 
-
-def cancel_job(job_dir: Path) -> None:
-    """Ask a running job to stop after its current batch."""
-    (Path(job_dir) / CANCEL_FILE).write_text(str(time.time()))

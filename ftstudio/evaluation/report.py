@@ -41,7 +41,8 @@ def _pair_table(review: Review, counts: dict[tuple[str, str], PairCounts], label
     return table
 
 
-def human_results(store: Store, review: Review, resamples: int = 2000, seed: int = 0) -> dict:
+def human_results(store: Store, review: Review, resamples: int = 2000, seed: int = 0,
+                  with_bradley_terry: bool = True) -> dict:
     """Every pair of systems' counts, win rate over decisive votes and 95% bootstrap interval, with a verdict;
     Bradley-Terry ratings (base model at 1000) when more than two systems are compared."""
     rows = list(_rated(store, review))
@@ -51,7 +52,8 @@ def human_results(store: Store, review: Review, resamples: int = 2000, seed: int
               "votes": len(rows), "reviewers": sorted({r.rater for r, _, _ in rows}),
               "human": _pair_table(review, counts, labels), "bradley_terry": None,
               "agreement": agreement(store, review)}
-    if len(review.systems) > 2:
+    # Refitting Bradley-Terry 1,000 times is the slow part: the live line under each vote leaves it out.
+    if with_bradley_terry and len(review.systems) > 2:
         matches = [(first.system, second.system, {"a": 1.0, "b": 0.0}.get(rating.winner, 0.5))
                    for rating, first, second in rows]
         result["bradley_terry"] = bradley_terry(matches, review.systems,

@@ -97,14 +97,24 @@ class MemoryPeak:
 
 
 def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timings: dict) -> bool:
-    """Batched generation with left padding on one loaded base model; False when cancelled."""
+    """Batched generation with left padding on one loaded base model; False when cancelled. Records the memory
+    held after importing, and the peak while loading and generating."""
+    import torch  # noqa: F401  imported before the baseline, so the baseline includes it
+    import transformers  # noqa: F401
+
+    timings["import_rss_mb"] = rss_mb()
+    with MemoryPeak() as sampler:
+        finished = _generate_batches(job, requests, job_dir, timings)
+    timings["working_peak_rss_mb"] = sampler.peak_mb
+    return finished
+
+
+def _generate_batches(job: dict, requests: list[dict], job_dir: Path, timings: dict) -> bool:
     import torch
     from transformers import AutoTokenizer, GenerationConfig, set_seed
 
     from ftstudio.models import load_model
 
-    timings["import_rss_mb"] = rss_mb()
-    sampler = MemoryPeak().__enter__()
     began_loading = time.perf_counter()
     settings = job["settings"]
     tokenizer = AutoTokenizer.from_pretrained(job["base_model_path"])
@@ -112,7 +122,7 @@ def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timing
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     cuda = torch.cuda.is_available()
-    # The app decides the precision (bf16 where the device computes it natively) and records it with the outputs.
+    # The app decides the precision (DecodingSettings.resolved) and records it with the outputs.
     dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[settings.get("precision") or "float32"]
     adapters = job.get("adapters") or {}
     model = load_model(job["base_model_path"], adapter=adapters or None, dtype=dtype)
@@ -162,8 +172,6 @@ def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timing
             done += len(chosen)
             write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
     timings["generate_seconds"] = round(time.perf_counter() - began_generating, 3)
-    sampler.__exit__(None, None, None)
-    timings["working_peak_rss_mb"] = sampler.peak_mb
     if cuda:
         timings["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return True

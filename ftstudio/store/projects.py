@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftstudio.store.connection import StoreError, loads
+from ftstudio.store.connection import StoreError
 
 TASK_TYPES = ("generation", "classification", "structured")
 

@@ -11,7 +11,7 @@ from ftstudio.evaluation.generations import EvaluationError
 from ftstudio.store import Store
 from ftstudio.ui.format import escape, message
 from ftstudio.wording import plural
-from ftstudio.ui.review_tab import finished_runs, run_choices
+from ftstudio.ui.review_tab import project_runs, run_choices
 
 WIN_COLUMNS = ["system", "against", "wins", "losses", "ties", "both bad", "win rate", "95% interval"]
 BT_COLUMNS = ["system", "rating", "95% interval", "matches"]
@@ -121,7 +121,7 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
         export_notice = gr.Markdown()
 
     def current_review(project_name, run_value):
-        chosen, _ = finished_runs(store, project_name)
+        chosen, _ = project_runs(store, project_name)
         run = store.find_run(run_value, chosen.id) if (chosen and run_value) else None
         found = reviewing.latest_review(store, run) if run else None
         if found is None:
@@ -141,7 +141,7 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
                 gr.update(choices=report.breakdown_fields(store, found)))
 
     def on_project(project_name, run_value):
-        _, runs = finished_runs(store, project_name)
+        _, runs = project_runs(store, project_name)
         choices = run_choices(runs)
         values = [value for _, value in choices]
         chosen = run_value if run_value in values else (values[0] if values else None)

@@ -51,9 +51,10 @@ class GenerationCancels:
             self._flags.pop(session, None)
 
 
-def finished_runs(store: Store, project_name: str | None):
+def project_runs(store: Store, project_name: str | None):
+    """The project picked in the bar, and its runs (finished or not)."""
     project = store.find_project(project_name) if project_name else None
-    return project, [r for r in store.list_runs(project.id)] if project else []
+    return project, store.list_runs(project.id) if project else []
 
 
 def run_choices(runs) -> list[tuple[str, str]]:
@@ -70,7 +71,7 @@ def system_choices(runs, selected: str | None) -> tuple[list[tuple[str, str]], l
 
 def win_rate_line(store: Store, review) -> str:
     """The latest figures in one line, under the pair being rated."""
-    results = report.human_results(store, review, resamples=1000)
+    results = report.human_results(store, review, resamples=1000, with_bradley_terry=False)
     entry = next(iter(results["human"].values()), None)
     if not entry or not entry["votes"]:
         return "No votes yet."
@@ -162,7 +163,7 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
     # --- handlers ---
 
     def current_run(project_name, run_value):
-        chosen, runs = finished_runs(store, project_name)
+        chosen, runs = project_runs(store, project_name)
         if chosen is None:
             raise EvaluationError("Pick a project first.")
         run = store.find_run(run_value, chosen.id) if run_value else None
@@ -178,7 +179,7 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
         return found
 
     def on_project(project_name, run_value):
-        _, runs = finished_runs(store, project_name)
+        _, runs = project_runs(store, project_name)
         choices = run_choices(runs)
         values = [value for _, value in choices]
         chosen = run_value if run_value in values else (values[0] if values else None)
@@ -187,9 +188,8 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
         return gr.update(choices=choices, value=chosen), gr.update(choices=system_list, value=default), note
 
     def on_run(project_name, run_value):
-        _, runs = finished_runs(store, project_name)
+        _, runs = project_runs(store, project_name)
         system_list, default = system_choices(runs, run_value)
-        names = [name for _, name in system_list]
         return (gr.update(choices=system_list, value=default),
                 gr.update(choices=system_list, value=default[0] if default else None),
                 gr.update(choices=system_list, value=default[1] if len(default) > 1 else None))

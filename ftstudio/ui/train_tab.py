@@ -218,7 +218,7 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
     def on_compare(a, b):
         try:
             first, second = _run(a), _run(b)
-        except ValueError as error:
+        except ValueError:
             return pd.DataFrame(columns=["setting", "A", "B", "differs"]), None
         rows = [[name, str(x), str(y), "●" if differs else ""] for name, x, y, differs
                 in results.settings_difference(first, second)]
