@@ -361,6 +361,7 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ftstudio.cli_judge import add_judge_commands
     from ftstudio.cli_review import add_review_commands
 
     parser = argparse.ArgumentParser(prog="ftstudio", description="Fine-tune language models on your own posts and emails.")
@@ -413,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     projects.set_defaults(func=cmd_projects)
 
     add_review_commands(commands)
+    add_judge_commands(commands)
 
     label = commands.add_parser("label", help="Label items in the terminal, one at a time.",
                                 description="The Label tab's queue in the terminal: a accept, s skip, f flag, u undo, "

@@ -110,7 +110,10 @@ def cmd_report(args) -> int:
     review = latest_review(store, run)
     if review is None:
         raise StoreError(f"Run {run.id} has no review yet: `ftstudio generate --run {run.id}`, then vote.")
-    results = report.human_results(store, review)
+    results = report.full_results(store, review)
+    if args.compare:
+        runs = [run] + [_run(store, name.strip()) for name in args.compare.split(",") if name.strip()]
+        results["comparison"] = report.compare_runs(store, runs)
     if args.by:
         results["breakdown"] = {"field": args.by, "rows": report.breakdown(store, review, args.by)}
     if args.export:
@@ -126,8 +129,48 @@ def cmd_report(args) -> int:
     for row in results["bradley_terry"] or []:
         if row["rating"] is not None:
             lines.append(f"  Bradley-Terry {row['system']}: {row['rating']:.0f} [{row['ci_low']:.0f}, {row['ci_high']:.0f}]")
+    lines += report_lines(results)
     _print(results, args.json, "\n".join(lines))
     return 0
+
+
+def _rate(entry: dict, key: str = "win_rate", low: str = "ci_low", high: str = "ci_high") -> str:
+    if entry.get(key) is None:
+        return "-"
+    return f"{entry[key]:.0%} [{entry[low]:.0%}, {entry[high]:.0%}]"
+
+
+def report_lines(results: dict) -> list[str]:
+    """The judge, its agreement with people, and the metrics, in words for the terminal."""
+    lines = []
+    judge = results.get("judge")
+    if judge:
+        lines.append(f"Judge {judge['judge']} (prompt {judge['prompt_version']}): {judge.get('judgments', 0)} "
+                     f"judgments, {judge.get('invalid', 0)} invalid, {judge.get('failed', 0)} failed")
+        if judge.get("position_consistency") is not None:
+            lines.append(f"  same verdict in both orders: {judge['position_consistency']:.0%} of pairs")
+        for key, entry in (judge.get("win_rates") or {}).items():
+            controlled = (judge.get("length_controlled") or {}).get(key, {})
+            lines.append(f"  {key}: judge win rate {_rate(entry)}; at equal length {_rate(controlled, 'lc_win_rate')}")
+        bias = judge.get("length_bias")
+        if bias and bias["judge"]["longer_wins"] is not None:
+            people = bias["humans"]["longer_wins"]
+            lines.append(f"  the longer answer wins {bias['judge']['longer_wins']:.0%} of the judge's decisive verdicts"
+                         + (f", {people:.0%} of people's" if people is not None else ""))
+    agreement = results.get("agreement")
+    if agreement:
+        kappa = "-" if agreement["kappa"] is None else (f"{agreement['kappa']:.2f} [{agreement['kappa_ci_low']:.2f}, "
+                                                        f"{agreement['kappa_ci_high']:.2f}]")
+        with_ties = "-" if agreement["agreement"] is None else f"{agreement['agreement']:.0%}"
+        lines.append(f"Judge vs people on {agreement['votes']} votes: agreement {with_ties}, Cohen's kappa {kappa}\n"
+                     f"  {agreement['meaning']}")
+    for row in results.get("metrics") or []:
+        shown = ", ".join(f"{name} {row[name]:.3g}" for name in ("rougeL", "bleu", "exact_match", "accuracy",
+                                                                 "macro_f1", "json_valid", "perplexity", "similarity")
+                          if row.get(name) is not None)
+        if shown:
+            lines.append(f"Metrics {row['system']} ({row['split']}): {shown}")
+    return lines
 
 
 def add_review_commands(commands) -> None:
@@ -157,12 +200,15 @@ def add_review_commands(commands) -> None:
     rev.add_argument("--user", required=True, help="Your name: each reviewer has their own queue.")
     rev.set_defaults(func=cmd_review)
 
-    rep = commands.add_parser("report", help="Win rates with 95% intervals from the review votes.",
+    rep = commands.add_parser("report", help="Win rates with 95% intervals, the judge, and metrics.",
                               description="Per pair of systems: wins, losses, ties, both bad, the win rate over "
                               "decisive votes with its bootstrap interval, and a verdict; Bradley-Terry scores for "
-                              "more than two systems.")
+                              "more than two systems; the judge's verdicts, how far it agrees with people, and the "
+                              "automatic metrics.")
     rep.add_argument("--run", required=True, help="Run id whose latest review to report.")
     rep.add_argument("--by", help="Break the first pair's win rate down by an item field (label, kind, ...).")
     rep.add_argument("--export", metavar="DIR", help="Also write ratings (CSV, Parquet) and DPO preference pairs.")
-    rep.add_argument("--json", action="store_true", help="Print JSON with a \"human\" entry per pair of systems.")
+    rep.add_argument("--compare", metavar="RUNS", help="Other runs to put side by side with this one, comma-separated.")
+    rep.add_argument("--json", action="store_true", help="Print JSON: \"human\" per pair of systems, \"judge\", "
+                     "\"agreement\" (judge vs people) and \"metrics\".")
     rep.set_defaults(func=cmd_report)

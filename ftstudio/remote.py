@@ -2,15 +2,19 @@
 Ollama on your own machines. Drafting uses one as a teacher; the judge uses the same client.
 
 The official `openai` client does the protocol, time-outs and retries (with back-off on HTTP 429 and 5xx,
-honouring Retry-After). The API key comes from FTSTUDIO_JUDGE_API_KEY, else OPENAI_API_KEY; it is sent to the
-endpoint and nowhere else: never returned, logged or written into an error message.
+honouring Retry-After). The API key comes from FTSTUDIO_JUDGE_API_KEY, else OPENAI_API_KEY, else the studio's secret store; it is sent to
+the endpoint and nowhere else: never returned, logged or written into an error message.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftstudio.secret_store import JUDGE_KEY, load_secret
 
 KEY_VARIABLES = ("FTSTUDIO_JUDGE_API_KEY", "OPENAI_API_KEY")
 
@@ -19,8 +23,18 @@ class RemoteModelError(RuntimeError):
     """A request the endpoint refused or never answered, said without the API key."""
 
 
-def api_key() -> str | None:
-    return next((os.environ[name] for name in KEY_VARIABLES if os.environ.get(name)), None)
+def api_key(secrets_home: Path | None = None) -> str | None:
+    """The key from the environment, else the one saved in the studio's secret store."""
+    from_environment = next((os.environ[name] for name in KEY_VARIABLES if os.environ.get(name)), None)
+    return from_environment or load_secret(secrets_home, JUDGE_KEY)
+
+
+def key_source(secrets_home: Path | None = None) -> str | None:
+    """Where the key comes from, in words (never the key itself)."""
+    for name in KEY_VARIABLES:
+        if os.environ.get(name):
+            return f"the {name} environment variable"
+    return "the studio's secret store" if load_secret(secrets_home, JUDGE_KEY) else None
 
 
 @dataclass
@@ -31,6 +45,8 @@ class RemoteModel:
     max_retries: int = field(default=4, metadata={"help": "Retries of a request that timed out or got 429 or 5xx."})
     concurrency: int = field(default=4, metadata={"help": "Requests in flight at once."})
     max_tokens: int = field(default=512, metadata={"help": "Longest answer, in tokens."})
+    secrets_home: Path | None = field(default=None, repr=False, metadata={"help": "The studio folder whose secret "
+                                                                          "store may hold the API key."})
 
     def __post_init__(self):
         self.base_url = (self.base_url or "").strip().rstrip("/")
@@ -41,14 +57,26 @@ class RemoteModel:
         if not self.model:
             raise RemoteModelError("Name the model the endpoint should use, e.g. gpt-4o-mini.")
         self._client = None
+        self._http_calls = itertools.count()  # next() is atomic in CPython: safe from the request threads
+        self.http_requests = 0
+
+    @property
+    def name(self) -> str:
+        """How judgments name this model: model and endpoint, never the key."""
+        return f"{self.model} @ {self.base_url}"
+
+    def _count_request(self, request) -> None:
+        self.http_requests = next(self._http_calls) + 1
 
     def client(self):
         if self._client is None:
-            from openai import OpenAI
+            from openai import DefaultHttpxClient, OpenAI
 
+            # Every HTTP call is counted, retries included: the judge reports how many requests a run cost.
+            http_client = DefaultHttpxClient(event_hooks={"request": [self._count_request]})
             # Local servers (llama.cpp, Ollama, vLLM without --api-key) accept any key; the client needs one.
-            self._client = OpenAI(base_url=self.base_url, api_key=api_key() or "no-key", timeout=self.timeout,
-                                  max_retries=self.max_retries)
+            self._client = OpenAI(base_url=self.base_url, api_key=api_key(self.secrets_home) or "no-key",
+                                  timeout=self.timeout, max_retries=self.max_retries, http_client=http_client)
         return self._client
 
     def chat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int | None = None) -> str:

@@ -61,17 +61,18 @@ class Rendered:
 _environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
-def _render_jinja(source: str, values: dict, part: str) -> str:
+def render_jinja(source: str, values: dict, part: str, fields: str = "input, output, label, system") -> str:
+    """Render a user's template in the sandbox; every failure becomes a TemplateError saying what to fix."""
     try:
         text = _environment.from_string(source).render(**values)
     except SecurityError as error:
         raise TemplateError(f"The {part} template tries something unsafe and was stopped ({error}). "
-                            "Templates may only use the fields input, output, label and system.") from None
+                            f"Templates may only use the fields {fields}.") from None
     except TemplateSyntaxError as error:
         raise TemplateError(f"The {part} template has a syntax error on line {error.lineno}: {error.message}") from None
     except UndefinedError as error:
         raise TemplateError(f"The {part} template uses an unknown field ({error.message}); "
-                            "available: input, output, label, system.") from None
+                            f"available: {fields}.") from None
     except Exception as error:  # anything else a template can raise (type errors, division by zero, ...)
         raise TemplateError(f"The {part} template failed: {type(error).__name__}: {error}") from None
     if len(text) > MAX_RENDERED_CHARS:
@@ -131,9 +132,9 @@ def render(template: Template, example, tokenizer=None) -> Rendered:
     prompt_source, completion_source = PRESET_TEXT.get(template.preset, (template.prompt, template.completion))
     if template.preset == "custom" and not prompt_source.strip():
         raise TemplateError("A custom template needs a prompt part, e.g. 'Question: {{ input }}\\nAnswer:'.")
-    completion = _render_jinja(completion_source, values, "completion")
+    completion = render_jinja(completion_source, values, "completion")
     eos = getattr(tokenizer, "eos_token", None) or ""
-    return Rendered(_render_jinja(prompt_source, values, "prompt"), completion + eos)
+    return Rendered(render_jinja(prompt_source, values, "prompt"), completion + eos)
 
 
 def check(template: Template, tokenizer=None) -> None:

@@ -127,3 +127,19 @@ def embedded_settings(settings, embedded_model_cache):
         (settings.model_cache / converted.name).symlink_to(converted, target_is_directory=True)
     settings.base_model = "embedded:SmolLM2-135M-Instruct"
     return settings
+
+
+@pytest.fixture
+def chat_server():
+    """Start loopback chat-completions servers with scripted replies (closed after the test)."""
+    from ftstudio.bench.chat_server import ChatServer
+
+    servers = []
+
+    def make(replies=None, default=None):
+        servers.append(ChatServer(replies, default))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()

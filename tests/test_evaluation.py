@@ -138,8 +138,8 @@ def test_overlap_gives_each_pair_to_k_reviewers_and_agreement_is_measured(store,
             vote(store, pair.token, reviewer, pick)
     assert next_pair(store, review, "cleo") is None  # every pair has its two reviewers
     result = report.human_results(store, review, resamples=200)
-    assert result["agreement"]["pairs"] == len(store.review_pairs(review.id))
-    assert result["agreement"]["method"] == "cohen" and result["reviewers"] == ["ana", "ben"]
+    assert result["reviewer_agreement"]["pairs"] == len(store.review_pairs(review.id))
+    assert result["reviewer_agreement"]["method"] == "cohen" and result["reviewers"] == ["ana", "ben"]
 
 
 def test_vote_input_is_checked(store, settings, reviewed):

@@ -2,63 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from ftstudio import labeling
 from ftstudio.remote import RemoteModel, RemoteModelError
-
-
-class ChatServer:
-    """/v1/chat/completions answering from a script of (status, body) replies, recording every request."""
-
-    def __init__(self, replies):
-        self.replies = list(replies)
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body,
-                                        "authorization": self.headers.get("Authorization")})
-                status, reply = server.replies.pop(0) if server.replies else (200, "ok")
-                payload = (json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                       "choices": [{"index": 0, "finish_reason": "stop",
-                                                    "message": {"role": "assistant", "content": reply}}]})
-                           if status == 200 else json.dumps({"error": {"message": reply}}))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
-                self.wfile.write(payload.encode())
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-
-
-@pytest.fixture
-def chat_server():
-    servers = []
-
-    def make(replies):
-        servers.append(ChatServer(replies))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
 
 
 def test_a_teacher_drafts_with_accepted_examples_after_a_rate_limit(chat_server, monkeypatch):

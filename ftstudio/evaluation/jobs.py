@@ -41,11 +41,16 @@ class SubprocessBackend:
 
     def generate(self, base_model_path: str, adapters: dict[str, str], requests: list[dict], settings: dict,
                  on_results: Callable[[list[dict]], None], should_stop: Callable[[], bool] = lambda: False,
-                 on_started: Callable[[Path], None] | None = None) -> str:
-        """Generate `requests` ({cache_key, system, prompt}); returns the final state (finished or cancelled)."""
+                 on_started: Callable[[Path], None] | None = None, task: str = "generate") -> str:
+        """Run `requests` through the worker and return the final state (finished or cancelled).
+
+        task generate: {cache_key, system, prompt} in, {cache_key, output, seconds} out; score: {cache_key, system,
+        prompt, target} in, {cache_key, nll_sum, tokens} out; embed: {cache_key, output, target} in,
+        {cache_key, similarity} out."""
         job_dir = new_job_dir(self.jobs_root)
         (job_dir / "job.json").write_text(json.dumps({"base_model_path": base_model_path, "adapters": adapters,
-                                                      "settings": settings, "backend": self.backend}, indent=2))
+                                                      "settings": settings, "backend": self.backend, "task": task},
+                                                     indent=2))
         with (job_dir / "requests.jsonl").open("w", encoding="utf-8") as handle:
             for request in requests:
                 handle.write(json.dumps(request, ensure_ascii=False) + "\n")

@@ -1,5 +1,6 @@
-"""Results of a review: win rates with intervals per pair of systems, Bradley-Terry scores, breakdowns by
-label or item field, reviewer agreement, and exports (ratings as CSV/Parquet, preference pairs for DPO)."""
+"""Results of a review: human win rates with intervals per pair of systems, Bradley-Terry scores, breakdowns by
+label or item field, reviewer agreement; the judge's verdicts and how far it agrees with people; automatic
+metrics; runs side by side; and exports (ratings as CSV/Parquet, preference pairs for DPO)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def human_results(store: Store, review: Review, resamples: int = 2000, seed: int
     result = {"review": review.id, "run": review.run_id, "systems": review.systems, "labels": labels,
               "votes": len(rows), "reviewers": sorted({r.rater for r, _, _ in rows}),
               "human": _pair_table(review, counts, labels), "bradley_terry": None,
-              "agreement": agreement(store, review)}
+              "reviewer_agreement": agreement(store, review)}
     # Refitting Bradley-Terry 1,000 times is the slow part: the live line under each vote leaves it out.
     if with_bradley_terry and len(review.systems) > 2:
         matches = [(first.system, second.system, {"a": 1.0, "b": 0.0}.get(rating.winner, 0.5))
@@ -59,6 +60,82 @@ def human_results(store: Store, review: Review, resamples: int = 2000, seed: int
         result["bradley_terry"] = bradley_terry(matches, review.systems,
                                                 anchor=BASE if BASE in review.systems else None, seed=seed)
     return result
+
+
+def _human_rows(store: Store, review: Review):
+    return [(first, second, rating.winner) for rating, first, second in _rated(store, review)]
+
+
+def judge_section(store: Store, review: Review, resamples: int = 2000) -> tuple[dict | None, list]:
+    """The judge's results (pairwise, and single grades if any), with its length bias and length-controlled win
+    rates; and the per-pair verdicts they came from."""
+    from ftstudio.evaluation.judging import review_generations
+    from ftstudio.evaluation.trust import length_bias, length_controlled
+    from ftstudio.evaluation.verdicts import judges_of, pair_verdicts, pairwise_summary, single_summary
+
+    pairwise = pairwise_summary(store, review, resamples=resamples)
+    single = single_summary(store, review)
+    if pairwise is None and single is None:
+        return None, []
+    verdicts = pair_verdicts(store, review)[0] if pairwise else []
+    section = pairwise or {"judge": single["judge"], "prompt_version": single["prompt_version"], "mode": "single"}
+    if pairwise:
+        ratings = store.list_ratings(review.id)
+        section["length_bias"] = length_bias(verdicts, ratings, review_generations(store, review))
+        section["length_controlled"] = length_controlled(
+            review, system_labels(store, review), [(v.first, v.second, v.combined) for v in verdicts if v.combined])
+    section["single"] = single
+    section["judges"] = [{k: v for k, v in entry.items() if k != "latest"} for entry in judges_of(store, review)]
+    return section, verdicts
+
+
+def full_results(store: Store, review: Review, with_bradley_terry: bool = True, disagreement_rows: int = 25) -> dict:
+    """Everything the results view and `ftstudio report --json` show: human votes, the judge, their agreement,
+    the pairs where they disagree most, and the automatic metrics."""
+    from ftstudio.evaluation.metrics import metrics_table
+    from ftstudio.evaluation.trust import disagreements, judge_human_agreement, length_controlled
+
+    results = human_results(store, review, with_bradley_terry=with_bradley_terry)
+    results["human_length_controlled"] = length_controlled(review, results["labels"], _human_rows(store, review))
+    judge, verdicts = judge_section(store, review)
+    results["judge"] = judge
+    ratings = store.list_ratings(review.id)
+    results["agreement"] = (judge_human_agreement(verdicts, ratings, judge.get("position_consistency"))
+                            if verdicts else None)
+    results["disagreements"] = disagreements(store, review, verdicts, ratings, disagreement_rows) if verdicts else []
+    results["metrics"] = metrics_table(store, review)
+    return results
+
+
+def compare_runs(store: Store, runs: list) -> list[dict]:
+    """One row per run: its latest review's human and judge win rate against the base model, the judge's
+    length-controlled win rate and agreement with people, and the headline metrics on all outputs."""
+    from ftstudio.evaluation.review import latest_review
+
+    rows = []
+    for run in runs:
+        review = latest_review(store, run)
+        row = {"run": run.id, "system": run.system, "method": run.method, "version": run.version_name,
+               "review": review.id if review else None}
+        # Tuned systems come before the base model in a review (resolve_systems), so the key reads run-N vs base.
+        key = f"{run.system} vs {BASE}"
+        results = full_results(store, review, with_bradley_terry=False, disagreement_rows=0) if review else None
+        if results is not None and key in results["human"]:
+            human = results["human"][key]
+            judge = (results["judge"] or {}).get("win_rates", {}).get(key)
+            controlled = (results["judge"] or {}).get("length_controlled", {}).get(key)
+            row.update({"human_votes": human["votes"], "human_win_rate": human["win_rate"],
+                        "human_ci": [human["ci_low"], human["ci_high"]],
+                        "judge_win_rate": judge["win_rate"] if judge else None,
+                        "judge_ci": [judge["ci_low"], judge["ci_high"]] if judge else None,
+                        "judge_lc_win_rate": controlled["lc_win_rate"] if controlled else None,
+                        "judge_kappa": (results["agreement"] or {}).get("kappa")})
+            mine = [m for m in results["metrics"] if m["system"] == run.system]
+            overall = next((m for m in mine if m["split"] == "all"), mine[0] if mine else {})
+            row.update({name: overall.get(name) for name in ("rougeL", "bleu", "exact_match", "accuracy",
+                                                             "macro_f1", "json_valid", "perplexity", "similarity")})
+        rows.append(row)
+    return rows
 
 
 def breakdown_fields(store: Store, review: Review) -> list[str]:

@@ -174,3 +174,78 @@ def bradley_terry(matches: list[tuple[str, str, float]], systems: list[str], anc
     played = np.bincount(np.concatenate([first, second]), minlength=len(systems))
     return [{"system": name, "rating": float(point[i]), "ci_low": float(low[i]), "ci_high": float(high[i]),
              "matches": int(played[i])} for i, name in enumerate(systems)]
+
+
+# --- agreement and length control -------------------------------------------------------
+
+
+def kappa_with_interval(first: list[str], second: list[str], categories: list[str], resamples: int = RESAMPLES,
+                        seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float | None, float | None, float | None]:
+    """Cohen's kappa of two raters over the same items, with a percentile bootstrap interval over items.
+
+    Every resample's confusion table is one bincount over all resamples at once."""
+    n, k = len(first), len(categories)
+    if n == 0:
+        return None, None, None
+    index = {c: i for i, c in enumerate(categories)}
+    codes = np.array([index[a] * k + index[b] for a, b in zip(first, second)])
+
+    def kappas(tables: np.ndarray) -> np.ndarray:
+        tables = tables.reshape(-1, k, k) / n
+        observed = np.trace(tables, axis1=1, axis2=2)
+        expected = (tables.sum(axis=2) * tables.sum(axis=1)).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
+
+    point = kappas(np.bincount(codes, minlength=k * k)[None, :])[0]
+    if np.isnan(point):
+        return None, None, None
+    rng = np.random.default_rng(seed)
+    sampled = codes[rng.integers(0, n, (resamples, n))] + (k * k) * np.arange(resamples)[:, None]
+    values = kappas(np.bincount(sampled.ravel(), minlength=resamples * k * k))
+    values = values[~np.isnan(values)]  # a resample where both raters said one thing only has no kappa
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, np.nan)
+    return float(point), float(low), float(high)
+
+
+def _fit_length_model(outcome: np.ndarray, feature: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
+    """Logistic regression of outcome (1 win, 0 loss, 0.5 tie as a soft label) on an intercept and one feature.
+
+    Two parameters fitted by L-BFGS (as the Bradley-Terry fit above): scikit-learn's LogisticRegression refuses
+    soft labels and a sample where one side always won, both common in small reviews."""
+    from scipy.optimize import minimize
+
+    design = np.column_stack([np.ones_like(feature), feature])
+
+    def loss_and_gradient(theta):
+        probability = 1 / (1 + np.exp(-(design @ theta)))
+        eps = 1e-12
+        loss = -np.sum(outcome * np.log(probability + eps) + (1 - outcome) * np.log(1 - probability + eps))
+        return loss + ridge * theta @ theta, design.T @ (probability - outcome) + 2 * ridge * theta
+
+    return minimize(loss_and_gradient, np.zeros(2), jac=True, method="L-BFGS-B").x
+
+
+def length_controlled_win_rate(outcomes: list[float], length_differences: list[float], resamples: int = 500,
+                               seed: int = 0, confidence: float = CONFIDENCE) -> dict:
+    """The win rate read at equal length, in the spirit of AlpacaEval 2's length-controlled win rate.
+
+    A logistic regression of each verdict on the system (the intercept) and tanh(length difference / its standard
+    deviation); the length-controlled win rate is the fitted probability at zero difference, with a bootstrap
+    interval. `outcomes` are 1 (the system won), 0 (it lost) or 0.5 (a tie), from the system's side."""
+    outcome = np.asarray(outcomes, dtype=float)
+    if len(outcome) == 0:
+        return {"win_rate": None, "lc_win_rate": None, "ci_low": None, "ci_high": None, "length_coefficient": None,
+                "n": 0}
+    difference = np.asarray(length_differences, dtype=float)
+    scale = difference.std()
+    feature = np.tanh(difference / scale) if scale > 0 else np.zeros_like(difference)
+    theta = _fit_length_model(outcome, feature)
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(outcome), len(outcome)) for _ in range(resamples)]
+    intercepts = np.array([_fit_length_model(outcome[rows], feature[rows])[0] for rows in draws])
+    tail = (1 - confidence) / 2 * 100
+    low, high = 1 / (1 + np.exp(-np.percentile(intercepts, [tail, 100 - tail])))
+    return {"win_rate": float(outcome.mean()), "lc_win_rate": float(1 / (1 + np.exp(-theta[0]))),
+            "ci_low": float(low), "ci_high": float(high), "length_coefficient": float(theta[1]), "n": int(len(outcome))}

