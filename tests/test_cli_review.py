@@ -64,3 +64,46 @@ def test_plain_generate_still_answers_a_prompt(tiny_model_dir, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.endswith("\n") and "Traceback" not in result.stderr  # the answer, printed
+
+
+def test_judge_metrics_and_the_full_report_from_the_terminal(store, settings, tiny_model_dir, tmp_path, chat_server):
+    from ftstudio.bench.chat_server import Reply
+    from ftstudio.evaluation.generations import generate_for_run
+    from tests.evaluation_fixtures import FakeBackend
+
+    project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    generate_for_run(store, settings, run, backend=FakeBackend())
+    pairs = len(store.review_pairs(store.list_reviews(project.id)[0].id))
+    store.close()
+    server = chat_server(default=Reply("Answer A reads better. [[A]]"))
+    judged = cli(settings.home, "judge", "--run", str(run.id), "--judge", server.url, "--judge-model", "judge-1",
+                 "--concurrency", "4", "--json")
+    assert judged.returncode == 0, judged.stderr[-2000:]
+    payload = json.loads(judged.stdout)
+    assert {"judgments", "requests", "cached", "invalid", "failed", "position_consistency", "wins", "ties"} <= set(payload)
+    assert payload["judgments"] == payload["requests"] == 2 * pairs and payload["cached"] == 0
+    assert payload["position_consistency"] == 0.0 and payload["ties"] == pairs  # always A: flips with the order
+    again = json.loads(cli(settings.home, "judge", "--run", str(run.id), "--judge", server.url, "--judge-model",
+                           "judge-1", "--json").stdout)
+    assert again["requests"] == 0 and again["cached"] == 2 * pairs and len(server.requests) == 2 * pairs
+
+    voted = cli(settings.home, "review", "--run", str(run.id), "--user", "ana", stdin="a\n" * pairs + "q\n")
+    assert voted.returncode == 0, voted.stderr[-2000:]
+    reported = cli(settings.home, "report", "--run", str(run.id), "--json")
+    assert reported.returncode == 0, reported.stderr[-2000:]
+    results = json.loads(reported.stdout)
+    assert results["judge"]["judge"] == f"judge-1 @ {server.url}" and results["judge"]["ties"] == pairs
+    assert results["agreement"]["votes"] == pairs and results["agreement"]["confusion"]["tie"] == {"a": 0, "b": 0, "tie": 0}
+    assert {row["system"] for row in results["metrics"]} == {run.system, "base"}
+    assert all("rougeL" in row and "bleu" in row for row in results["metrics"])
+    text = cli(settings.home, "report", "--run", str(run.id)).stdout
+    assert "same verdict in both orders: 0%" in text and "Judge vs people on" in text
+
+    metrics = cli(settings.home, "metrics", "--run", str(run.id), "--text-only", "--json")
+    assert metrics.returncode == 0, metrics.stderr[-2000:]
+    assert json.loads(metrics.stdout)["metrics"][0]["with_reference"] > 0
+    prompt = cli(settings.home, "judge-prompt", "--project", project.name, "--rubric", "Prefer short answers.",
+                 "--json")
+    assert prompt.returncode == 0 and json.loads(prompt.stdout)["version"] == "v1"
+    key = cli(settings.home, "judge-key", stdin="sk-typed-789\n")
+    assert key.returncode == 0 and "sk-typed-789" not in key.stdout + key.stderr
