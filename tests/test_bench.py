@@ -91,3 +91,14 @@ def test_bench_generate_reports_both_paths_on_the_tiny_model(tiny_model_dir):
     fp32 = "studio" if report["studio_precision"] == "float32" else "studio_float32"
     assert report[f"{fp32}_same_base_outputs"] == 1.0
     assert isinstance(report["goal_5x_throughput"], bool)
+
+
+def test_bench_judge_reports_both_sides_and_loses_nothing():
+    from ftstudio.bench.judge import bench_judge
+
+    report = bench_judge(pairs=10, latency=0.02, concurrency=4)
+    assert report["judgments"] == 20
+    assert report["sequential"]["answered"] == 20 and report["sequential"]["requests"] >= 20
+    assert report["studio"]["stored"] == 20 and report["studio"]["lost"] == 0 and report["studio"]["failed"] == 0
+    assert report["studio"]["requests"] == report["sequential"]["requests"]  # the same faults, retried alike
+    assert report["speedup"] > 0

@@ -16,4 +16,8 @@ def run_benchmark(name: str, args) -> dict:
         from ftstudio.bench.generate import bench_generate, options_from_args as generate_options
 
         return bench_generate(**generate_options(args))
-    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train or generate.")
+    if name == "judge":
+        from ftstudio.bench.judge import bench_judge
+
+        return bench_judge(pairs=getattr(args, "pairs", None) or 100, concurrency=getattr(args, "concurrency", None) or 16)
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate or judge.")
