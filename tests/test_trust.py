@@ -89,6 +89,7 @@ def test_agreement_with_people_confusion_table_and_disagreements(store, settings
     # people said a (tuned) on pairs-2 and b (base) on 2; the judge always a.
     assert agreement["confusion"]["a"]["a"] == pairs - 2 and agreement["confusion"]["b"]["a"] == 2
     assert agreement["kappa"] == pytest.approx(0.0) and agreement["trust"] == "untrusted"
+    assert "same verdict (the first system) on every pair" in agreement["meaning"]
     assert {row["pair"] for row in results["disagreements"]} == picks_base
     row = results["disagreements"][0]
     assert row["gap"] == 1.0 and row["people"] == "1× base model" and row["judge"].startswith("run ")

@@ -31,8 +31,12 @@ def _shared(verdicts: list[PairVerdict], ratings: list[Rating]) -> list[tuple[Ra
     return [(rating, by_pair[rating.pair_id]) for rating in ratings if rating.pair_id in by_pair]
 
 
-def trust_verdict(shared: int, kappa: float | None, ci_high: float | None, consistency: float | None) -> tuple[str, str]:
-    """(level, what it means for a product owner): untested, untrusted, weak, moderate or good."""
+def trust_verdict(shared: int, kappa: float | None, ci_high: float | None, consistency: float | None,
+                  one_verdict: str | None = None, agreement: float | None = None) -> tuple[str, str]:
+    """(level, what it means for a product owner): untested, untrusted, weak, moderate or good.
+
+    `one_verdict` names the only verdict the judge ever gave, when it gave one only: then its raw agreement is
+    what always guessing that verdict would score, and kappa says so (0)."""
     if shared < MIN_SHARED:
         return "untested", (f"Only {shared} vote{'s' if shared != 1 else ''} can be compared with the judge's verdicts: "
                             f"too few to tell whether the judge can be trusted on this data. Rate at least "
@@ -41,6 +45,11 @@ def trust_verdict(shared: int, kappa: float | None, ci_high: float | None, consi
     if consistency is not None and consistency < MIN_CONSISTENCY:
         notes = (f" It also keeps its verdict when the answers swap places in only {consistency:.0%} of pairs: "
                  "its verdicts follow the order more than the answers.")
+    if one_verdict is not None:
+        agreed = f" agrees {agreement:.0%} of the time, but" if agreement is not None else ""
+        return "untrusted", (f"Do not trust the judge on this data: it{agreed} gave the same verdict ({one_verdict}) on "
+                             "every pair, so it tells nothing apart that always guessing would not (Cohen's kappa "
+                             "0). Use human votes, or try a stronger judge or a clearer rubric." + notes)
     if kappa is None or kappa < 0.2 or (ci_high is not None and ci_high < 0.4):
         return "untrusted", ("Do not trust the judge on this data: it agrees with people barely more than chance "
                              f"(Cohen's kappa {kappa if kappa is not None else float('nan'):.2f}). Use human votes, or "
@@ -65,9 +74,12 @@ def judge_human_agreement(verdicts: list[PairVerdict], ratings: list[Rating], co
     confusion = {h: {j: 0 for j in CATEGORIES} for h in CATEGORIES}
     for h, j in zip(humans, judge):
         confusion[h][j] += 1
-    level, meaning = trust_verdict(len(shared), kappa, high, consistency)
+    said = set(judge)
+    only = {"a": "the first system", "b": "the second system", "tie": "a tie"}[next(iter(said))] if len(said) == 1 else None
+    observed = (sum(h == j for h, j in zip(humans, judge)) / len(shared)) if shared else None
+    level, meaning = trust_verdict(len(shared), kappa, high, consistency, only, observed)
     return {"votes": len(shared), "pairs": len({verdict.pair.id for _, verdict in shared}),
-            "agreement": (sum(h == j for h, j in zip(humans, judge)) / len(shared)) if shared else None,
+            "agreement": observed,
             "agreement_without_ties": (sum(h == j for h, j in decisive) / len(decisive)) if decisive else None,
             "decisive_votes": len(decisive), "kappa": kappa, "kappa_ci_low": low, "kappa_ci_high": high,
             "confusion": confusion, "trust": level, "meaning": meaning}

@@ -12,6 +12,7 @@ from ftstudio.ui.data_tab import create_data_tab
 from ftstudio.generation import BaseModel
 from ftstudio.ui.datasets_tab import create_datasets_tab
 from ftstudio.ui.header import create_header
+from ftstudio.ui.judge_tab import create_judge_tab
 from ftstudio.ui.label_tab import create_label_tab
 from ftstudio.ui.model_tab import create_model_tab
 from ftstudio.ui.results_tab import create_results_tab
@@ -45,6 +46,8 @@ def build_app(store: Store, settings: Settings, manager: RunManager | None = Non
                 create_train_tab(app, train_tab, store, settings, manager, project)
             with gr.Tab("Review", id="review", elem_id="review-tab") as review_tab:
                 create_review_tab(app, review_tab, store, settings, project, user)
+            with gr.Tab("Judge", id="judge", elem_id="judge-tab") as judge_tab:
+                create_judge_tab(app, judge_tab, store, settings, project, user)
             with gr.Tab("Results", id="results", elem_id="results-tab") as results_tab:
                 create_results_tab(app, results_tab, store, settings, project)
             with gr.Tab("Model", id="model"):

@@ -1,4 +1,5 @@
-"""The Results tab: is the tuned model better? Win rates with 95% intervals, in charts and in words."""
+"""The Results tab: is the tuned model better? People's and the judge's win rates with 95% intervals, how far
+the judge agrees with people, automatic metrics, and runs side by side, in charts, tables and words."""
 
 from __future__ import annotations
 
@@ -8,91 +9,16 @@ import pandas as pd
 from ftstudio.config import Settings
 from ftstudio.evaluation import report, review as reviewing
 from ftstudio.evaluation.generations import EvaluationError
+from ftstudio.evaluation.jobs import GenerationError
+from ftstudio.evaluation.metrics import compute_model_metrics
 from ftstudio.store import Store
-from ftstudio.ui.format import escape, message
-from ftstudio.wording import plural
+from ftstudio.ui.format import message
+from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_COLUMNS, DISAGREE_COLUMNS,
+                                      GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, agreement_markdown,
+                                      bradley_terry_frame, breakdown_chart, breakdown_frame, compare_frame,
+                                      confusion_frame, disagreement_frame, grades_frame, judge_frame, judge_markdown,
+                                      length_frame, metrics_frame, verdict_markdown, win_chart, win_frame)
 from ftstudio.ui.review_tab import project_runs, run_choices
-
-WIN_COLUMNS = ["system", "against", "wins", "losses", "ties", "both bad", "win rate", "95% interval"]
-BT_COLUMNS = ["system", "rating", "95% interval", "matches"]
-BREAKDOWN_COLUMNS = ["value", "votes", "wins", "losses", "ties", "win rate", "95% interval"]
-
-
-def _percent(value) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
-def _interval(low, high, percent=True) -> str:
-    if low is None:
-        return "–"
-    return f"{low:.0%} – {high:.0%}" if percent else f"{low:.0f} – {high:.0f}"
-
-
-def win_frame(results: dict) -> pd.DataFrame:
-    labels = results["labels"]
-    return pd.DataFrame([[labels[e["system"]], labels[e["against"]], e["wins"], e["losses"], e["ties"], e["both_bad"],
-                          _percent(e["win_rate"]), _interval(e["ci_low"], e["ci_high"])]
-                         for e in results["human"].values()], columns=WIN_COLUMNS)
-
-
-def win_chart(results: dict):
-    """Each pair's win rate as a bar with its 95% interval, against the 50% line where nobody is better."""
-    import plotly.graph_objects as go
-
-    entries = [e for e in results["human"].values() if e["win_rate"] is not None]
-    labels = results["labels"]
-    names = [f"{labels[e['system']]}<br>vs {labels[e['against']]}" for e in entries]
-    figure = go.Figure(go.Bar(
-        x=[e["win_rate"] for e in entries], y=names, orientation="h", marker_color="#6366f1",
-        error_x={"type": "data", "symmetric": False, "array": [e["ci_high"] - e["win_rate"] for e in entries],
-                 "arrayminus": [e["win_rate"] - e["ci_low"] for e in entries], "color": "#1e1b4b"},
-        hovertemplate="%{x:.0%}<extra></extra>"))
-    figure.add_vline(x=0.5, line_dash="dash", line_color="#dc2626", annotation_text="50%: no difference",
-                     annotation_position="top")
-    figure.update_layout(title="Win rate over decisive votes, with 95% intervals", height=120 + 70 * max(1, len(entries)),
-                         margin={"l": 20, "r": 20, "t": 70, "b": 40}, template="plotly_white",
-                         xaxis={"range": [0, 1], "tickformat": ".0%"}, yaxis={"automargin": True})
-    return figure
-
-
-def bradley_terry_frame(results: dict) -> pd.DataFrame:
-    labels = results["labels"]
-    return pd.DataFrame([[labels[row["system"]], "–" if row["rating"] is None else f"{row['rating']:.0f}",
-                          _interval(row["ci_low"], row["ci_high"], percent=False), row["matches"]]
-                         for row in results["bradley_terry"] or []], columns=BT_COLUMNS)
-
-
-def breakdown_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([[r["value"], r["votes"], r["wins"], r["losses"], r["ties"] + r["both_bad"],
-                          _percent(r["win_rate"]), _interval(r["ci_low"], r["ci_high"])] for r in rows],
-                        columns=BREAKDOWN_COLUMNS)
-
-
-def breakdown_chart(rows: list[dict], field: str):
-    import plotly.graph_objects as go
-
-    rows = [r for r in rows if r["win_rate"] is not None]
-    figure = go.Figure(go.Bar(
-        x=[r["value"] for r in rows], y=[r["win_rate"] for r in rows], marker_color="#22c55e",
-        error_y={"type": "data", "symmetric": False, "array": [r["ci_high"] - r["win_rate"] for r in rows],
-                 "arrayminus": [r["win_rate"] - r["ci_low"] for r in rows]}))
-    figure.add_hline(y=0.5, line_dash="dash", line_color="#dc2626")
-    figure.update_layout(title=f"Win rate by {field}", height=320, template="plotly_white",
-                         margin={"l": 40, "r": 20, "t": 60, "b": 40}, yaxis={"range": [0, 1], "tickformat": ".0%"})
-    return figure
-
-
-def verdict_markdown(results: dict) -> str:
-    if not results["votes"]:
-        return message("No votes yet: vote on blind pairs on the Review tab.", "info")
-    lines = [f"**{plural(results['votes'], 'vote')}** by {plural(len(results['reviewers']), 'reviewer')}."]
-    lines += [f"- {escape(entry['verdict'])}" for entry in results["human"].values()]
-    agreement = results["reviewer_agreement"]
-    if agreement["pairs"]:
-        kappa = "–" if agreement["kappa"] is None else f"{agreement['kappa']:.2f}"
-        lines.append(f"- Reviewers agree on {agreement['agreement']:.0%} of the {plural(agreement['pairs'], 'pair')} rated by "
-                     f"more than one of them ({'Cohen' if agreement['method'] == 'cohen' else 'Fleiss'}' kappa {kappa}).")
-    return "\n".join(lines)
 
 
 def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settings, project: gr.Dropdown) -> None:
@@ -100,12 +26,49 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
         run_pick = gr.Dropdown([], label="Run", elem_id="results-run", scale=3, allow_custom_value=True)
         refresh = gr.Button("Refresh", size="sm", scale=0, min_width=120, elem_id="results-refresh")
     verdict = gr.Markdown(elem_id="results-verdict")
+    chart = gr.Plot(elem_id="win-chart", label="Win rates")
+
+    gr.Markdown("### People")
     win_table = gr.Dataframe(pd.DataFrame(columns=WIN_COLUMNS), interactive=False, elem_id="win-table",
                              label="Human votes, per pair of systems")
-    chart = gr.Plot(elem_id="win-chart", label="Win rates")
     with gr.Group(visible=False) as bradley_terry_group:
         bt_table = gr.Dataframe(pd.DataFrame(columns=BT_COLUMNS), interactive=False, elem_id="bt-table",
                                 label="Bradley-Terry ratings (base model = 1000; +191 means 3:1 odds of winning)")
+
+    gr.Markdown("### The judge")
+    judge_summary = gr.Markdown(elem_id="judge-summary")
+    judge_table = gr.Dataframe(pd.DataFrame(columns=JUDGE_COLUMNS), interactive=False, elem_id="judge-table",
+                               label="Judge verdicts per pair of systems (a side wins only when both orders agree); "
+                                     "'at equal length' is the length-controlled win rate")
+    grades_table = gr.Dataframe(pd.DataFrame(columns=GRADE_COLUMNS), interactive=False, elem_id="grades-table",
+                                label="Single-answer grades", visible=False)
+
+    gr.Markdown("### Judge and people")
+    agreement_text = gr.Markdown(elem_id="judge-agreement")
+    with gr.Row():
+        confusion_table = gr.Dataframe(pd.DataFrame(columns=CONFUSION_COLUMNS), interactive=False, scale=3,
+                                       elem_id="confusion-table", label="Votes: what people said against the judge")
+        length_table = gr.Dataframe(pd.DataFrame(columns=LENGTH_COLUMNS), interactive=False, scale=2,
+                                    elem_id="length-table", label="Does the longer answer win?")
+    with gr.Accordion("Where the judge and people disagree most", open=False):
+        disagreement_table = gr.Dataframe(pd.DataFrame(columns=DISAGREE_COLUMNS), interactive=False, wrap=True,
+                                          elem_id="disagreements", max_height=600)
+
+    gr.Markdown("### Automatic metrics")
+    metrics_table = gr.Dataframe(interactive=False, elem_id="metrics-table",
+                                 label="Against the reference, per system and split (ROUGE and similarity 0-1, BLEU "
+                                       "0-100, perplexity: lower is better)")
+    with gr.Row():
+        metrics_button = gr.Button("Compute perplexity and similarity", size="sm", scale=0, min_width=280,
+                                   elem_id="metrics-compute")
+        metrics_notice = gr.Markdown(elem_id="metrics-notice")
+
+    with gr.Accordion("Runs side by side", open=False):
+        with gr.Row():
+            compare_pick = gr.Dropdown([], multiselect=True, label="Runs", elem_id="compare-runs", scale=4)
+            compare_button = gr.Button("Compare", size="sm", scale=0, min_width=120, elem_id="compare-button")
+        compare_table = gr.Dataframe(interactive=False, elem_id="compare-table")
+
     with gr.Accordion("Breakdown by label or item field", open=False):
         with gr.Row():
             field = gr.Dropdown([], label="Field", elem_id="breakdown-field")
@@ -128,24 +91,55 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
             raise EvaluationError("This run has no review yet: generate answers on the Review tab, then vote.")
         return found
 
+    def empty(note: str):
+        return (message(note, "info"), None, pd.DataFrame(columns=WIN_COLUMNS), gr.update(visible=False),
+                pd.DataFrame(columns=BT_COLUMNS), "", pd.DataFrame(columns=JUDGE_COLUMNS), gr.update(visible=False),
+                "", pd.DataFrame(columns=CONFUSION_COLUMNS), pd.DataFrame(columns=LENGTH_COLUMNS),
+                pd.DataFrame(columns=DISAGREE_COLUMNS), pd.DataFrame(), gr.update(choices=[]))
+
     def on_refresh(project_name, run_value):
         try:
             found = current_review(project_name, run_value)
         except EvaluationError as error:
-            return (message(str(error), "info"), pd.DataFrame(columns=WIN_COLUMNS), None, gr.update(visible=False),
-                    pd.DataFrame(columns=BT_COLUMNS), gr.update(choices=[]))
-        results = report.human_results(store, found)
+            return empty(str(error))
+        results = report.full_results(store, found)
         many = results["bradley_terry"] is not None
-        return (verdict_markdown(results), win_frame(results), win_chart(results) if results["votes"] else None,
+        has_chart = results["votes"] or (results["judge"] or {}).get("judged_pairs")
+        single = bool((results["judge"] or {}).get("single"))
+        return (verdict_markdown(results), win_chart(results) if has_chart else None, win_frame(results),
                 gr.update(visible=many), bradley_terry_frame(results) if many else pd.DataFrame(columns=BT_COLUMNS),
-                gr.update(choices=report.breakdown_fields(store, found)))
+                judge_markdown(results), judge_frame(results),
+                gr.update(value=grades_frame(results), visible=single), agreement_markdown(results),
+                confusion_frame(results), length_frame(results), disagreement_frame(results),
+                metrics_frame(results), gr.update(choices=report.breakdown_fields(store, found)))
+
+    def on_metrics(project_name, run_value, progress=gr.Progress()):
+        try:
+            found = current_review(project_name, run_value)
+            counts = compute_model_metrics(store, settings, found,
+                                           on_progress=lambda line: progress(None, desc=line))
+        except (EvaluationError, GenerationError, ValueError, OSError) as error:
+            return message(str(error), "error"), gr.update()
+        results = report.full_results(store, found, with_bradley_terry=False, disagreement_rows=0)
+        done = counts["perplexity"] + counts["similarity"]
+        note = (f"Scored {counts['perplexity']} references and {counts['similarity']} answers."
+                if done else "Every answer was scored already.")
+        return message(note, "ok"), metrics_frame(results)
+
+    def on_compare(project_name, chosen_runs):
+        chosen, _ = project_runs(store, project_name)
+        runs = [store.find_run(value, chosen.id) for value in (chosen_runs or [])] if chosen else []
+        runs = [run for run in runs if run is not None]
+        if not runs:
+            return pd.DataFrame()
+        return compare_frame(report.compare_runs(store, runs))
 
     def on_project(project_name, run_value):
         _, runs = project_runs(store, project_name)
         choices = run_choices(runs)
         values = [value for _, value in choices]
         chosen = run_value if run_value in values else (values[0] if values else None)
-        return gr.update(choices=choices, value=chosen)
+        return gr.update(choices=choices, value=chosen), gr.update(choices=choices)
 
     def on_breakdown(project_name, run_value, field_name):
         try:
@@ -172,7 +166,8 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
         return handler
 
     hidden = {"api_visibility": "undocumented"}
-    outputs = [verdict, win_table, chart, bradley_terry_group, bt_table, field]
+    outputs = [verdict, chart, win_table, bradley_terry_group, bt_table, judge_summary, judge_table, grades_table,
+               agreement_text, confusion_table, length_table, disagreement_table, metrics_table, field]
     refresh.click(on_refresh, [project, run_pick], outputs, api_name="results")
     run_pick.change(on_refresh, [project, run_pick], outputs, **hidden)
     breakdown_button.click(on_breakdown, [project, run_pick, field], [breakdown_table, breakdown_plot],
@@ -182,6 +177,9 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
                          api_name="export_ratings_parquet")
     preference_button.click(on_export("preferences"), [project, run_pick], [export_file, export_notice],
                             api_name="export_preferences")
-    project.change(on_project, [project, run_pick], run_pick, **hidden)
-    tab.select(on_project, [project, run_pick], run_pick, **hidden).then(on_refresh, [project, run_pick], outputs,
-                                                                          **hidden)
+    metrics_button.click(on_metrics, [project, run_pick], [metrics_notice, metrics_table], api_name="compute_metrics",
+                         concurrency_limit=1, concurrency_id="generation")
+    compare_button.click(on_compare, [project, compare_pick], compare_table, api_name="compare_runs")
+    project.change(on_project, [project, run_pick], [run_pick, compare_pick], **hidden)
+    tab.select(on_project, [project, run_pick], [run_pick, compare_pick], **hidden).then(
+        on_refresh, [project, run_pick], outputs, **hidden)
