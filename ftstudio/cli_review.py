@@ -200,7 +200,7 @@ def add_review_commands(commands) -> None:
     rev.add_argument("--user", required=True, help="Your name: each reviewer has their own queue.")
     rev.set_defaults(func=cmd_review)
 
-    rep = commands.add_parser("report", help="Win rates with 95% intervals, the judge, and metrics.",
+    rep = commands.add_parser("report", help="Win rates with 95%% intervals, the judge, and metrics.",
                               description="Per pair of systems: wins, losses, ties, both bad, the win rate over "
                               "decisive votes with its bootstrap interval, and a verdict; Bradley-Terry scores for "
                               "more than two systems; the judge's verdicts, how far it agrees with people, and the "

@@ -23,6 +23,15 @@ def test_every_command_has_help(command, capsys):
     assert "usage: ftstudio" in out and len(out.splitlines()) > 3
 
 
+def test_the_top_level_help_formats(capsys):
+    # argparse formats help with %-interpolation: a bare "95%" in any help text breaks `ftstudio --help`.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(command in out for command in subcommands())
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ftstudio", *args], capture_output=True, text=True, timeout=120)
 

@@ -204,6 +204,12 @@ def test_the_embedded_model_trains_two_steps(store, embedded_settings):
     assert run.step == 2 and 0 < run.train_loss < 10
 
 
+def test_runs_prepared_in_the_same_second_get_their_own_folders(tmp_path):
+    from ftstudio.training.prepare import new_run_folder
+    folders = [new_run_folder(tmp_path / "runs", "Replies", "v1") for _ in range(3)]
+    assert len({folder.name for folder in folders}) == 3 and all(folder.is_dir() for folder in folders)
+
+
 def test_settings_are_checked_in_the_users_words():
     with pytest.raises(ValueError) as error:
         TrainConfig(learning_rate=1000, max_steps=-3).check()

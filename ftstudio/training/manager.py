@@ -22,7 +22,7 @@ from ftstudio.store import Project, Store
 from ftstudio.templates import Template, render
 from ftstudio.training.config import TrainConfig, read_yaml
 from ftstudio.training.folders import CANCEL_FILE, read_metrics, read_status
-from ftstudio.training.prepare import RunError, estimate_memory, run_folder_name, write_run_folder
+from ftstudio.training.prepare import RunError, estimate_memory, new_run_folder, write_run_folder
 from ftstudio.wording import quoted
 
 ACTIVE = ("queued", "running")
@@ -118,10 +118,13 @@ class RunManager:
         for row in self.store.version_rows(version.id):
             rendered = render(template, row, tokenizer)
             split_rows.setdefault(row.split, []).append({"prompt": rendered.prompt, "completion": rendered.completion})
-        self.settings.runs_dir.mkdir(parents=True, exist_ok=True)
-        run_dir = self.settings.runs_dir / run_folder_name(project.name, version.name)
-        write_run_folder(run_dir, config, base_model, base_path, version, split_rows,
-                         {"name": project.name, "task_type": project.task_type})
+        run_dir = new_run_folder(self.settings.runs_dir, project.name, version.name)
+        try:
+            write_run_folder(run_dir, config, base_model, base_path, version, split_rows,
+                             {"name": project.name, "task_type": project.task_type})
+        except Exception:  # an empty folder left behind would look like a broken run
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         run_id = self.store.create_run(project.id, version.id, run_dir.name, base_model, config.method,
                                        config.to_dict(), str(run_dir), user_name,
                                        status="queued" if queue else "prepared")

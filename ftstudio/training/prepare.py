@@ -33,18 +33,34 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def run_folder_name(project_name: str, version_name: str) -> str:
+def new_run_folder(runs_dir: Path, project_name: str, version_name: str) -> Path:
+    """Create and return an empty, unused run folder named by the time, the project and the version.
+
+    Two runs started within the same second (a queue of runs, two users) get `-2`, `-3`, ...: mkdir is the
+    claim, so two processes never share a folder.
+    """
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{project_name}-{version_name}").strip("-").lower()[:48]
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        folder = runs_dir / (base if attempt == 1 else f"{base}-{attempt}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise RunError(f"Could not find a free run folder name under {runs_dir} for {base}.")
 
 
 def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_model_path: str,
                      version: dict, split_rows: dict[str, list[dict]], project: dict) -> Path:
-    """Write run.yaml and data/*.jsonl (prompt/completion) into a new run folder."""
+    """Write run.yaml and data/*.jsonl (prompt/completion) into a new, empty run folder."""
     config.check()
     if not split_rows.get("train"):
         raise RunError(f"Version {version.name} has no training examples: freeze a version with a train split.")
-    run_dir.mkdir(parents=True, exist_ok=False)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if any(run_dir.iterdir()):
+        raise RunError(f"{run_dir} is not empty: a run folder is written once.")
     data_dir = run_dir / "data"
     data_dir.mkdir()
     for split in ("train", "validation"):
