@@ -48,6 +48,7 @@ def test_the_length_controlled_win_rate_recovers_a_known_model_and_discounts_a_l
 
 def test_the_trust_verdict_says_when_not_to_trust_the_judge():
     assert trust_verdict(4, 0.9, 1.0, 1.0)[0] == "untested"
+    assert "no usable verdict" in trust_verdict(0, None, None, None, judged=0)[1]
     level, meaning = trust_verdict(40, 0.05, 0.3, 0.9)
     assert level == "untrusted" and "Do not trust the judge" in meaning
     assert trust_verdict(40, 0.5, 0.7, 0.9)[0] == "moderate"

@@ -32,11 +32,17 @@ def _shared(verdicts: list[PairVerdict], ratings: list[Rating]) -> list[tuple[Ra
 
 
 def trust_verdict(shared: int, kappa: float | None, ci_high: float | None, consistency: float | None,
-                  one_verdict: str | None = None, agreement: float | None = None) -> tuple[str, str]:
+                  one_verdict: str | None = None, agreement: float | None = None,
+                  judged: int | None = None) -> tuple[str, str]:
     """(level, what it means for a product owner): untested, untrusted, weak, moderate or good.
 
     `one_verdict` names the only verdict the judge ever gave, when it gave one only: then its raw agreement is
-    what always guessing that verdict would score, and kappa says so (0)."""
+    what always guessing that verdict would score, and kappa says so (0). `judged` is how many pairs have a usable
+    judge verdict at all."""
+    if judged == 0:
+        return "untested", ("The judge has no usable verdict on this review yet: judge it (Judge tab or "
+                            "`ftstudio judge`). If its answers come back invalid, it cannot follow the verdict "
+                            "format: try a larger judge model or an endpoint.")
     if shared < MIN_SHARED:
         return "untested", (f"Only {shared} vote{'s' if shared != 1 else ''} can be compared with the judge's verdicts: "
                             f"too few to tell whether the judge can be trusted on this data. Rate at least "
@@ -77,7 +83,8 @@ def judge_human_agreement(verdicts: list[PairVerdict], ratings: list[Rating], co
     said = set(judge)
     only = {"a": "the first system", "b": "the second system", "tie": "a tie"}[next(iter(said))] if len(said) == 1 else None
     observed = (sum(h == j for h, j in zip(humans, judge)) / len(shared)) if shared else None
-    level, meaning = trust_verdict(len(shared), kappa, high, consistency, only, observed)
+    judged = sum(verdict.combined is not None for verdict in verdicts)
+    level, meaning = trust_verdict(len(shared), kappa, high, consistency, only, observed, judged)
     return {"votes": len(shared), "pairs": len({verdict.pair.id for _, verdict in shared}),
             "agreement": observed,
             "agreement_without_ties": (sum(h == j for h, j in decisive) / len(decisive)) if decisive else None,
