@@ -238,6 +238,10 @@ def export_rows(store: Store, version: Version, tokenizer=None) -> dict[str, lis
 
 def export_version(store: Store, version: Version, fmt: str, out: Path, tokenizer=None) -> list[Path]:
     """Write a version to `out` as jsonl (messages), jsonl-prompt, parquet, or a datasets DatasetDict."""
+    if version.is_preferences:
+        from ftstudio.preferences import export_preference_version
+
+        return export_preference_version(store, version, fmt, out)
     if fmt not in EXPORT_FORMATS:
         raise VersionError(f"Unknown export format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}.")
     by_split = export_rows(store, version, tokenizer)

@@ -16,7 +16,7 @@ from ftstudio.store.migrations import MIGRATIONS
 from ftstudio.store.projects import TASK_TYPES, Project, ProjectQueries, clean_labels
 from ftstudio.store.review import Assignment, Generation, Rating, Review, ReviewPair, ReviewQueries, WINNERS
 from ftstudio.store.runs import RUN_FIELDS, Run, RunQueries
-from ftstudio.store.versions import Version, VersionQueries, VersionRow
+from ftstudio.store.versions import PreferenceRow, Version, VersionQueries, VersionRow
 
 
 class Store(Connection, ProjectQueries, ItemQueries, LabelingQueries, VersionQueries, RunQueries, ReviewQueries,
@@ -31,7 +31,7 @@ def open_store(path: Path | str) -> Store:
 
 __all__ = [
     "AuditEntry", "Assignment", "Example", "Generation", "HistoryEntry", "ITEM_ARROW_SCHEMA", "ITEM_COLUMNS",
-    "ImportRecord", "Item", "JUDGMENT_STATUSES", "JudgePromptRow", "Judgment", "ItemPage", "ItemSummary", "MIGRATIONS", "Project", "RUN_FIELDS", "Rating", "Review",
+    "ImportRecord", "Item", "JUDGMENT_STATUSES", "JudgePromptRow", "Judgment", "ItemPage", "ItemSummary", "MIGRATIONS", "PreferenceRow", "Project", "RUN_FIELDS", "Rating", "Review",
     "ReviewPair", "Run", "Store", "StoreBusyError", "StoreError", "TASK_TYPES", "Version", "VersionRow", "WINNERS",
     "clean_labels", "open_store", "write_app_marker",
 ]

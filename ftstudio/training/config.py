@@ -7,6 +7,22 @@ from dataclasses import asdict, dataclass, field, fields
 import yaml
 
 METHODS = ("lora", "qlora")
+OBJECTIVES = ("sft", "dpo")
+# The DPO losses TRL's DPOTrainer offers for pairs (TRL's loss_type), with what each is for.
+DPO_LOSSES = {
+    "sigmoid": "the DPO paper's loss (the default)",
+    "ipo": "IPO: a squared loss that does not push the margin without bound, steadier on small or noisy data",
+    "hinge": "SLiC: a hinge on the margin",
+    "robust": "robust DPO: assumes some preference labels are flipped (set by label smoothing)",
+    "bco_pair": "BCO: chosen and rejected scored as separate binary classes",
+    "sppo_hard": "SPPO with hard labels",
+    "nca_pair": "NCA: keeps the chosen answer's likelihood from falling",
+    "apo_zero": "APO-zero: raises the chosen, lowers the rejected (when chosen answers beat the model's own)",
+    "apo_down": "APO-down: lowers both, the rejected more (when chosen answers are not better than the model's)",
+    "exo_pair": "EXO: the reverse KL form of DPO",
+}
+# DPO moves an already useful model a little: its usual learning rate with LoRA is far below SFT's.
+DPO_LEARNING_RATE = 5e-5
 BATCHING = ("auto", "group_by_length", "packing", "padding")
 COMPILE = ("auto", "on", "off")
 
@@ -15,6 +31,9 @@ COMPILE = ("auto", "on", "off")
 class TrainConfig:
     """Everything that decides what a run does. Defaults measured on a 2-core CPU and fit a 135M model."""
 
+    objective: str = field(default="sft", metadata={
+        "help": "sft learns to write the outputs of input/output pairs; dpo learns to prefer the chosen answer over "
+                "the rejected one in preference pairs (DPO), starting from the base model or an earlier run."})
     method: str = field(default="lora", metadata={"help": "lora trains a small adapter on the full model; qlora stores "
                                                            "the base model in 4 bits and uses about a quarter of its "
                                                            "memory, for models too big to fit otherwise."})
@@ -52,11 +71,49 @@ class TrainConfig:
         "help": "Stop the run, saying why, when the loss grows above this many times its first value or is not a "
                 "number: the learning rate is too high. 0 never stops."})
 
+    beta: float = field(default=0.1, metadata={
+        "help": "dpo: how far the model may move from where it started; lower lets it move further (0.1 is usual, "
+                "0.01-0.5 the useful range)."})
+    loss_type: str = field(default="sigmoid", metadata={
+        "help": "dpo: the preference loss. " + "; ".join(f"{name}: {what}" for name, what in DPO_LOSSES.items())
+                + "."})
+    label_smoothing: float = field(default=0.0, metadata={
+        "help": "dpo, robust loss: the share of preference labels assumed wrong (0.1 is typical; below 0.5)."})
+    max_prompt_length: int = field(default=512, metadata={
+        "help": "dpo: longest prompt in tokens; a longer one keeps its end (where the question is)."})
+    max_completion_length: int = field(default=512, metadata={
+        "help": "dpo: longest chosen or rejected answer in tokens; longer ones keep their start."})
+    from_run: int = field(default=0, metadata={
+        "help": "dpo: the id of a finished run whose adapter this run starts from and is compared against (its "
+                "LoRA settings are kept); 0 starts a new adapter on the base model."})
+
+    @property
+    def is_dpo(self) -> bool:
+        return self.objective == "dpo"
+
+    @property
+    def sequence_length(self) -> int:
+        """The longest sequence a step sees: a whole example for SFT, prompt plus answer for DPO."""
+        return self.max_prompt_length + self.max_completion_length if self.is_dpo else self.max_length
+
     def check(self) -> None:
         """Refuse settings no run can use, with the problem in the words the Train tab shows."""
         problems = []
         if self.method not in METHODS:
             problems.append(f"method must be one of {', '.join(METHODS)}")
+        if self.objective not in OBJECTIVES:
+            problems.append(f"objective must be one of {', '.join(OBJECTIVES)}")
+        if self.loss_type not in DPO_LOSSES:
+            problems.append(f"loss type must be one of {', '.join(DPO_LOSSES)}")
+        if not 0 < self.beta <= 10:
+            problems.append(f"beta must be above 0 and at most 10; 0.1 is usual (it is {self.beta:g})")
+        if not 0 <= self.label_smoothing < 0.5:
+            problems.append(f"label smoothing must be at least 0 and below 0.5 (it is {self.label_smoothing:g})")
+        for name in ("max_prompt_length", "max_completion_length"):
+            if not 8 <= getattr(self, name) <= 65536:
+                problems.append(f"{name.replace('_', ' ')} must be between 8 and 65,536 (it is {getattr(self, name)})")
+        if self.from_run < 0 or (self.from_run and not self.is_dpo):
+            problems.append("from run is for dpo runs: the id of the run to start from, or 0")
         if self.batching not in BATCHING:
             problems.append(f"batching must be one of {', '.join(BATCHING)}")
         if self.compile not in COMPILE:

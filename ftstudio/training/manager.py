@@ -21,6 +21,7 @@ from ftstudio.models import materialize
 from ftstudio.store import Project, Store
 from ftstudio.templates import Template, render
 from ftstudio.training.config import TrainConfig, read_yaml
+from ftstudio.training.dpo_data import check_objective, copy_start_adapter, plan_dpo_run
 from ftstudio.training.folders import CANCEL_FILE, read_metrics, read_status
 from ftstudio.training.prepare import RunError, estimate_memory, new_run_folder, write_run_folder
 from ftstudio.wording import quoted
@@ -100,6 +101,13 @@ class RunManager:
                 raise RunError("Pick a dataset version first (runs train only on a frozen version).")
             raise RunError(f"{quoted(project.name)} has no version {quoted(version_name)}: freeze one on the Datasets tab "
                            "first.")
+        check_objective(version, config)
+        plan = plan_dpo_run(self.store, project, version, config) if config.is_dpo else None
+        if plan is not None and plan.start_run is not None:
+            if base_model and base_model != plan.start_run.base_model:
+                raise RunError(f"Run {plan.start_run.id} was trained on {plan.start_run.base_model}: a run that "
+                               "starts from it uses the same base model.")
+            base_model = plan.start_run.base_model
         base_model = base_model or self.settings.base_model
         base_path = materialize(base_model, self.settings.model_cache)
         model_config = AutoConfig.from_pretrained(base_path)
@@ -112,25 +120,40 @@ class RunManager:
             estimate = estimate_memory(model_config, config, cuda, available, device, value_bytes=value_bytes)
             if not estimate.fits:
                 raise RunError(f"This run {estimate.describe()}. Lower batch_size or max_length, or choose qlora.")
+        if plan is not None:
+            split_rows, recorded = plan.split_rows, {"name": version.name, "content_hash": version.content_hash,
+                                                     "counts": version.counts, "template": plan.template,
+                                                     "kind": version.kind}
+        else:
+            split_rows, recorded = self._rendered_rows(version, base_model), version
+        run_dir = new_run_folder(self.settings.runs_dir, project.name, version.name)
+        try:
+            write_run_folder(run_dir, config, base_model, base_path, recorded, split_rows,
+                             {"name": project.name, "task_type": project.task_type},
+                             plan.extra() if plan else None)
+            if plan is not None:
+                copy_start_adapter(plan, run_dir)
+        except Exception:  # an empty folder left behind would look like a broken run
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        method = f"dpo-{config.method}" if config.is_dpo and config.method != "lora" else (
+            "dpo" if config.is_dpo else config.method)
+        run_id = self.store.create_run(project.id, version.id, run_dir.name, base_model, method,
+                                       config.to_dict(), str(run_dir), user_name,
+                                       status="queued" if queue else "prepared")
+        if queue:
+            self.start_next()
+        return run_id
+
+    def _rendered_rows(self, version, base_model: str) -> dict[str, list[dict]]:
+        """An SFT version's examples as prompt/completion, rendered with the version's template."""
         template = Template.from_dict(version.template)
         tokenizer = self._tokenizer(base_model) if template.preset == "chat" else None
         split_rows: dict[str, list[dict]] = {}
         for row in self.store.version_rows(version.id):
             rendered = render(template, row, tokenizer)
             split_rows.setdefault(row.split, []).append({"prompt": rendered.prompt, "completion": rendered.completion})
-        run_dir = new_run_folder(self.settings.runs_dir, project.name, version.name)
-        try:
-            write_run_folder(run_dir, config, base_model, base_path, version, split_rows,
-                             {"name": project.name, "task_type": project.task_type})
-        except Exception:  # an empty folder left behind would look like a broken run
-            shutil.rmtree(run_dir, ignore_errors=True)
-            raise
-        run_id = self.store.create_run(project.id, version.id, run_dir.name, base_model, config.method,
-                                       config.to_dict(), str(run_dir), user_name,
-                                       status="queued" if queue else "prepared")
-        if queue:
-            self.start_next()
-        return run_id
+        return split_rows
 
     def import_run_folder(self, folder: Path, project: Project, user_name: str | None = None) -> int:
         """Bring a run folder trained elsewhere (`ftstudio train --run-dir`) into the studio."""

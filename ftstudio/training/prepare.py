@@ -53,8 +53,9 @@ def new_run_folder(runs_dir: Path, project_name: str, version_name: str) -> Path
 
 
 def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_model_path: str,
-                     version: dict, split_rows: dict[str, list[dict]], project: dict) -> Path:
-    """Write run.yaml and data/*.jsonl (prompt/completion) into a new, empty run folder."""
+                     version, split_rows: dict[str, list[dict]], project: dict, extra: dict | None = None) -> Path:
+    """Write run.yaml and data/*.jsonl (prompt/completion, or prompt/chosen/rejected for DPO) into a new, empty run
+    folder; `extra` adds to run.yaml (a DPO run's starting point and evaluation version)."""
     config.check()
     if not split_rows.get("train"):
         raise RunError(f"Version {version.name} has no training examples: freeze a version with a train split.")
@@ -68,16 +69,17 @@ def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_m
         if rows:
             with (data_dir / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
                 for row in rows:
-                    handle.write(json.dumps({"prompt": row["prompt"], "completion": row["completion"]},
-                                            ensure_ascii=False) + "\n")
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     write_yaml(run_dir / "run.yaml", {
         "config": config.to_dict(),
         "base_model": base_model,
         "base_model_path": base_model_path,
         "project": project,
-        "dataset_version": {k: getattr(version, k) for k in ("name", "content_hash", "counts", "template")},
+        "dataset_version": version if isinstance(version, dict) else
+        {k: getattr(version, k) for k in ("name", "content_hash", "counts", "template")},
         "libraries": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **(extra or {}),
     })
     return run_dir
 
@@ -119,11 +121,15 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
     value_bytes = value_bytes or (2 if cuda else 4)
     weight_bytes = {"lora": value_bytes, "qlora": 0.56}[config.method]
     lora_parameters = layers * config.r * (4 * 2 * hidden + 3 * (hidden + intermediate))
-    tokens = config.batch_size * config.max_length
+    # DPO runs every pair's chosen and rejected answers through the model (its reference is the adapter switched
+    # off: one more forward pass without stored activations, no second copy of the weights).
+    sequences = config.batch_size * (2 if config.is_dpo else 1)
+    length = config.sequence_length
+    tokens = sequences * length
     checkpointing = cuda and available_bytes < 24 * 2**30
     activation_layers = 1 if checkpointing else layers
     activations = tokens * activation_layers * (18 * hidden + 2 * intermediate) * value_bytes
-    attention = config.batch_size * heads * config.max_length ** 2 * value_bytes * activation_layers
+    attention = sequences * heads * length ** 2 * value_bytes * activation_layers
     logits = tokens * vocab * 4 * 2
     if not cuda:  # the lean loss (training/trainer.py): logits, their log-softmax and its gradient at once
         logits = max(logits, min(tokens * vocab, LEAN_LOSS_MAX_LOGITS) * 4 * 3)

@@ -178,6 +178,32 @@ def sft_config(run_dir: Path, config: TrainConfig, precision, has_validation: bo
     )
 
 
+def _dpo_trainer(run_dir: Path, config: TrainConfig, precision, model, tokenizer, data, callbacks):
+    """DPO on a new LoRA adapter (reference: the adapter switched off), or on the adapter of the run it starts
+    from (reference: TRL's frozen copy of that adapter)."""
+    from peft import PeftModel
+
+    from ftstudio.training.dpo_data import START_ADAPTER
+    from ftstudio.training.dpo_trainer import StudioDPOTrainer, dpo_config
+
+    start = run_dir / START_ADAPTER
+    peft_config = lora_config(config)
+    if start.exists():
+        model = PeftModel.from_pretrained(model, str(start), is_trainable=True)
+        peft_config = None
+    return StudioDPOTrainer(
+        model=model,
+        args=dpo_config(run_dir, config, precision, "validation" in data),
+        train_dataset=data["train"],
+        eval_dataset=data.get("validation"),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+        max_prompt_length=config.max_prompt_length,
+        max_completion_length=config.max_completion_length,
+    )
+
+
 def train(run_dir: Path) -> int:
     """Run (or resume) the run in `run_dir`; returns the process exit code."""
     import torch
@@ -204,19 +230,25 @@ def train(run_dir: Path) -> int:
     if (run_dir / "data" / "validation.jsonl").exists():
         files["validation"] = str(run_dir / "data" / "validation.jsonl")
     data = load_dataset("json", data_files=files)
-    trainer = StudioSFTTrainer(
-        model=model,
-        args=sft_config(run_dir, config, precision, "validation" in data),
-        train_dataset=data["train"],
-        eval_dataset=data.get("validation"),
-        processing_class=tokenizer,
-        peft_config=lora_config(config),
-        callbacks=_callbacks(run_dir, started, config.divergence_factor, config.learning_rate),
-    )
+    callbacks = _callbacks(run_dir, started, config.divergence_factor, config.learning_rate)
+    if config.is_dpo:
+        trainer = _dpo_trainer(run_dir, config, precision, model, tokenizer, data, callbacks)
+    else:
+        trainer = StudioSFTTrainer(
+            model=model,
+            args=sft_config(run_dir, config, precision, "validation" in data),
+            train_dataset=data["train"],
+            eval_dataset=data.get("validation"),
+            processing_class=tokenizer,
+            peft_config=lora_config(config),
+            callbacks=callbacks,
+        )
     if len(trainer.train_dataset) == 0:
-        raise StopRun(f"No training example is left after tokenizing with max length {config.max_length}: "
+        raise StopRun(f"No training example is left after tokenizing with max length {config.sequence_length}: "
                       "the prompts are longer than that. Raise max length or shorten the template.")
     compile_layers, reason = compile_decision(config, precision, planned_steps(config, len(trainer.train_dataset)))
+    if config.is_dpo and compile_layers:
+        compile_layers, reason = False, "compile: off for DPO runs (not measured yet)"
     print(f"[ftstudio] {reason}", file=sys.stderr, flush=True)
     if compile_layers:
         trainer.compile_model()
@@ -235,7 +267,10 @@ def train(run_dir: Path) -> int:
         return 0
     final_eval = trainer.evaluate() if "validation" in data else {}
     if _is_main_process():
-        trainer.model.save_pretrained(str(run_dir / "adapter"))
+        if config.is_dpo:
+            trainer.save_adapter(run_dir / "adapter")
+        else:
+            trainer.model.save_pretrained(str(run_dir / "adapter"))
         tokenizer.save_pretrained(str(run_dir / "adapter"))
         if final_eval:
             with (run_dir / "metrics.jsonl").open("a") as handle:

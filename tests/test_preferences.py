@@ -1,0 +1,192 @@
+"""Preference data from votes and the judge, frozen and exported; DPO in a real child process; the loop closed."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.review import next_pair, vote
+from ftstudio.preferences import (PreferenceFilters, collect_preferences, export_preference_version,
+                                  freeze_preference_rows, freeze_preferences, read_preference_file)
+from ftstudio.training.config import TrainConfig
+from ftstudio.training.folders import read_metrics
+from ftstudio.training.manager import RunManager
+from ftstudio.training.prepare import RunError
+from ftstudio.versions import SplitPlan, VersionError
+from tests.evaluation_fixtures import FakeBackend, finished_run
+
+
+def vote_by_script(store, review, reviewer: str, decide) -> int:
+    """Vote every pair the reviewer is given; decide(item_key, left_system, right_system) -> a|b|tie|both_bad."""
+    votes = 0
+    while (pair := next_pair(store, review, reviewer)) is not None:
+        assignment = store.get_assignment(pair.token)
+        left = store.get_generation(assignment.left_generation)
+        pair_row = store.get_review_pair(assignment.pair_id)
+        right = store.get_generation(pair_row.generation_b if left.id == pair_row.generation_a
+                                     else pair_row.generation_a)
+        vote(store, pair.token, reviewer, decide(left.item_key, left.system, right.system))
+        votes += 1
+    return votes
+
+
+def prefer(system: str):
+    """A vote for `system` in the terms of how the pair was shown."""
+    return lambda left, right: "a" if left == system else "b"
+
+
+@pytest.fixture
+def reviewed(store, settings, tiny_model_dir, tmp_path):
+    """A finished run, its review's outputs, and two reviewers' scripted votes."""
+    project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
+    batch = generate_for_run(store, settings, run, backend=FakeBackend(), split="train", overlap=2)
+    review = batch.review
+    keys = sorted({g.item_key for g in batch.generations})
+    # Per item: what ana and ben vote (in system terms), so the expected pairs are known exactly.
+    plan = {}
+    for index, key in enumerate(keys):
+        plan[key] = [("run", "run"), ("base", "base"), ("run", "base"), ("tie", "run"), ("tie", "both_bad"),
+                     ("base", "tie")][index % 6]
+
+    def decide_for(person: int):
+        def decide(item_key, left, right):
+            wanted = plan[item_key][person]
+            if wanted in ("tie", "both_bad"):
+                return wanted
+            system = run.system if wanted == "run" else "base"
+            return "a" if left == system else "b"
+        return decide
+
+    vote_by_script(store, review, "ana", decide_for(0))
+    vote_by_script(store, review, "ben", decide_for(1))
+    return project, run, review, plan
+
+
+def test_a_preference_version_holds_exactly_the_agreed_pairs(store, reviewed, tmp_path):
+    project, run, review, plan = reviewed
+    expected = {key: votes for key, votes in plan.items()}
+    one = collect_preferences(store, project, PreferenceFilters(min_agreeing=1))
+    winners = {"run": run.system, "base": "base"}
+    wanted_one = {}
+    for key, (ana, ben) in expected.items():
+        picks = {v for v in (ana, ben) if v in ("run", "base")}
+        if len(picks) == 1:
+            wanted_one[key] = winners[picks.pop()]
+    assert len(one.pairs) == len(wanted_one)
+    by_input = {}
+    generations = {g.id: g for g in store.list_generations(project.id)}
+    for pair in one.pairs:
+        by_input[generations[pair["detail"]["chosen_generation"]].item_key] = pair["detail"]["chosen_system"]
+        assert pair["chosen"] == generations[pair["detail"]["chosen_generation"]].output
+        assert pair["rejected"] == generations[pair["detail"]["rejected_generation"]].output
+    assert by_input == wanted_one
+    disagree = sum(1 for ana, ben in expected.values() if {ana, ben} == {"run", "base"})
+    both_not = sum(1 for ana, ben in expected.values() if ana not in ("run", "base") and ben not in ("run", "base"))
+    assert one.left_out["reviewers_disagree"] == disagree and one.left_out["ties_or_both_bad"] == both_not
+
+    two = collect_preferences(store, project, PreferenceFilters(min_agreeing=2))
+    assert len(two.pairs) == sum(1 for ana, ben in expected.values() if ana == ben and ana in ("run", "base"))
+    assert all(max(pair["detail"]["votes"].get("a", 0), pair["detail"]["votes"].get("b", 0)) == 2
+               for pair in two.pairs)
+
+    version = freeze_preferences(store, project, PreferenceFilters(min_agreeing=2), name="prefs")
+    assert version.is_preferences and version.counts["sources"] == {"human": len(two.pairs)}
+    assert sum(version.counts[s] for s in ("train", "validation", "test")) == len(two.pairs)
+    assert freeze_preferences(store, project, PreferenceFilters(min_agreeing=2)).id == version.id  # same pairs
+    rows = store.preference_rows(version.id)
+    assert {(r.prompt, r.chosen, r.rejected) for r in rows} == {(p["prompt"], p["chosen"], p["rejected"])
+                                                               for p in two.pairs}
+    assert f"{len(one.pairs)} preference pairs" in one.describe()
+
+
+def test_nothing_to_freeze_says_why(store, settings, tiny_model_dir, tmp_path):
+    project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    vote_by_script(store, review, "ana", lambda key, left, right: "tie")
+    with pytest.raises(VersionError, match="no preference pairs yet.*tie or both bad"):
+        freeze_preferences(store, project)
+
+
+def test_preference_files_in_trl_forms_and_the_export_loads_into_dpo_trainer(store, project, tmp_path,
+                                                                           tiny_model_dir):
+    standard = tmp_path / "standard.jsonl"
+    standard.write_text("\n".join(json.dumps({"prompt": f"Where is pallet {n}?", "chosen": f"In depot {n % 3}.",
+                                              "rejected": "No idea."}) for n in range(12)))
+    conversational = tmp_path / "chat.jsonl"
+    conversational.write_text("\n".join(json.dumps({
+        "chosen": [{"role": "user", "content": f"Where is pallet {n}?"},
+                   {"role": "assistant", "content": f"In depot {n % 3}."}],
+        "rejected": [{"role": "user", "content": f"Where is pallet {n}?"},
+                     {"role": "assistant", "content": "No idea."}]}) for n in range(12)))
+    rows = read_preference_file(standard)
+    assert rows[0]["prompt"] == "Where is pallet 0?" and not rows[0]["conversational"]
+    chat_rows = read_preference_file(conversational)  # prompt implicit: TRL's extract_prompt finds it
+    assert chat_rows[0]["conversational"] and json.loads(chat_rows[0]["prompt"])[0]["role"] == "user"
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(standard.read_text().splitlines()[0] + "\n" + conversational.read_text().splitlines()[0])
+    with pytest.raises(VersionError, match="mixes text and conversational"):
+        read_preference_file(mixed)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"prompt": "p", "chosen": "c"}\n')
+    with pytest.raises(VersionError, match="row 1 has no chosen and rejected"):
+        read_preference_file(broken)
+
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    for name, source in (("plain", rows), ("chat", chat_rows)):
+        version = freeze_preference_rows(store, project, source, SplitPlan((0.75, 0.25, 0.0)), name=name)
+        out = tmp_path / f"export-{name}"
+        export_preference_version(store, version, "jsonl", out)
+        data = load_dataset("json", data_files={"train": str(out / "train.jsonl")})["train"]
+        trainer = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                             args=DPOConfig(output_dir=str(tmp_path / f"trl-{name}"), max_steps=1, report_to=[],
+                                            use_cpu=True, bf16=False, gradient_checkpointing=False,
+                                            per_device_train_batch_size=2, disable_tqdm=True),
+                             train_dataset=data, processing_class=AutoTokenizer.from_pretrained(tiny_model_dir))
+        assert len(trainer.train_dataset) == version.counts["train"]
+        trainer.train()
+        assert (out / "version.json").exists()
+
+
+def _pairs_file(tmp_path: Path, count: int = 24) -> Path:
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("\n".join(json.dumps({"prompt": f"Where is pallet {n}?\n", "chosen": f"In depot {n % 3}.",
+                                          "rejected": "Forecasts beat gut feeling."}) for n in range(count)))
+    return path
+
+
+def small_dpo(**overrides) -> TrainConfig:
+    return TrainConfig(**{"objective": "dpo", "max_steps": 40, "batch_size": 4, "learning_rate": 5e-3,
+                          "max_prompt_length": 32, "max_completion_length": 32, "eval_steps": 0,
+                          "save_steps": 20, "divergence_factor": 0, **overrides})
+
+
+def test_dpo_trains_in_a_child_and_its_reward_margin_grows(store, settings, project, tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    settings.base_model = str(tiny_model_dir)
+    version = freeze_preference_rows(store, project, read_preference_file(_pairs_file(tmp_path)),
+                                     SplitPlan((1.0, 0.0, 0.0)), name="prefs")
+    manager = RunManager(store, settings)
+    with pytest.raises(RunError, match="holds preference pairs.*DPO"):
+        manager.create_run(project, "prefs", TrainConfig(max_steps=1), check_memory=False)
+    run = manager.wait(manager.create_run(project, version.name, small_dpo()), timeout=300)
+    assert run.status == "finished", (Path(run.run_dir) / "worker.log").read_text()[-3000:]
+    assert run.method == "dpo"
+    adapter = Path(run.run_dir) / "adapter"
+    weights = load_file(adapter / "adapter_model.safetensors")
+    assert any(name.endswith("lora_B.weight") and tensor.abs().sum() > 0 for name, tensor in weights.items())
+    records, _ = read_metrics(Path(run.run_dir))
+    margins = [r["rewards/margins"] for r in records if "rewards/margins" in r]
+    assert len(margins) == 40
+    assert sum(margins[-5:]) / 5 > sum(margins[:5]) / 5 + 0.5, margins
+    assert not (adapter / "ref").exists()
+
+
+def test_sft_versions_are_not_trained_with_dpo(store, settings, tiny_model_dir, tmp_path):
+    project, _ = finished_run(store, settings, tiny_model_dir, tmp_path)
+    with pytest.raises(RunError, match="DPO trains on preference pairs"):
+        RunManager(store, settings).create_run(project, "v1", small_dpo(), check_memory=False)
