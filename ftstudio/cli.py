@@ -206,8 +206,10 @@ def cmd_versions(args) -> int:
     versions = store.list_versions(project.id)
     payload = [{k: getattr(v, k) for k in ("name", "content_hash", "counts", "split", "template", "created_at")}
                for v in versions]
-    lines = [f"{v.name:<12} {v.content_hash}  train {v.counts['train']} · validation "
-             f"{v.counts['validation']} · test {v.counts['test']}  ({v.created_at:%Y-%m-%d %H:%M})" for v in versions]
+    payload = [dict(entry, kind=v.kind) for entry, v in zip(payload, versions)]
+    lines = [f"{v.name:<12} {v.content_hash}  {'preference pairs: ' if v.is_preferences else ''}train "
+             f"{v.counts['train']} · validation {v.counts['validation']} · test {v.counts['test']}  "
+             f"({v.created_at:%Y-%m-%d %H:%M})" for v in versions]
     _print(payload, args.json, "\n".join(lines) or f"{project.name!r} has no versions yet: `ftstudio freeze`.")
     return 0
 
@@ -249,8 +251,14 @@ def cmd_export(args) -> int:
 def _train_config(args):
     from ftstudio.training.config import TrainConfig
 
-    return TrainConfig.from_dict({f.name: getattr(args, f.name) for f in fields(TrainConfig)
-                                  if getattr(args, f.name, None) is not None})
+    from ftstudio.training.config import DPO_LEARNING_RATE
+
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    if values.get("method") == "dpo":  # `--method dpo`: DPO on a LoRA adapter (`--objective dpo --method qlora`)
+        values.update(objective="dpo", method="lora")
+    if values.get("objective") == "dpo":
+        values.setdefault("learning_rate", DPO_LEARNING_RATE)
+    return TrainConfig.from_dict(values)
 
 
 def _progress_printer(as_json: bool):
@@ -347,6 +355,9 @@ def _add_train_settings(parser) -> None:
         if isinstance(default, bool):
             group.add_argument(option, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                                help=f"{f.metadata['help']} [{default}]")
+        elif f.name == "method":
+            group.add_argument(option, dest=f.name, choices=["lora", "qlora", "dpo"], default=None,
+                               help=f"{f.metadata['help']} dpo: the same as --objective dpo with lora. [{default}]")
         else:
             group.add_argument(option, dest=f.name, type=type(default), default=None,
                                help=f"{f.metadata['help']} [{default}]")
@@ -362,6 +373,7 @@ def cmd_bench(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from ftstudio.cli_judge import add_judge_commands
+    from ftstudio.cli_preferences import add_preference_commands
     from ftstudio.cli_review import add_review_commands
 
     parser = argparse.ArgumentParser(prog="ftstudio", description="Fine-tune language models on your own posts and emails.")
@@ -415,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_review_commands(commands)
     add_judge_commands(commands)
+    add_preference_commands(commands)
 
     label = commands.add_parser("label", help="Label items in the terminal, one at a time.",
                                 description="The Label tab's queue in the terminal: a accept, s skip, f flag, u undo, "

@@ -45,6 +45,7 @@ def cmd_generate(args) -> int:
         return 0
     from ftstudio.evaluation.generations import DecodingSettings, generate_for_run, read_prompt_file
     from ftstudio.evaluation.jobs import SubprocessBackend
+    from ftstudio.evaluation.loop import is_preference_run, review_preference_run
 
     store = _open(settings)
     run = _run(store, args.run)
@@ -53,14 +54,23 @@ def cmd_generate(args) -> int:
         prompts += read_prompt_file(Path(path))
     decoding = DecodingSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                                 seed=args.seed, batch_size=args.batch_size)
-    batch = generate_for_run(store, settings, run, _systems(args.systems), args.split, prompts or None, decoding,
-                             SubprocessBackend(settings.home / "generations", args.backend),
-                             on_progress=_progress_bar)
+    backend = SubprocessBackend(settings.home / "generations", args.backend)
+    left_out = None
+    if is_preference_run(run) and not args.systems and not prompts:
+        # A DPO run: against the run it started from and the base model, on prompts it did not train on.
+        batch, left_out = review_preference_run(store, settings, run, args.split or "test", decoding=decoding,
+                                                backend=backend, on_progress=_progress_bar)
+    else:
+        batch = generate_for_run(store, settings, run, _systems(args.systems), args.split, prompts or None, decoding,
+                                 backend, on_progress=_progress_bar)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     lines = [f"{batch.created} outputs generated, {batch.reused} reused ({batch.state}); review {batch.review.id} "
              f"compares {', '.join(batch.systems)}: `ftstudio review --run {run.id} --user NAME`."]
-    _print(batch.to_dict(), args.json, "\n".join(lines))
+    if left_out:
+        lines.append(f"{left_out} prompt(s) left out: run {run.id} trained on their preference pairs.")
+    payload = batch.to_dict() | ({"left_out_trained": left_out} if left_out is not None else {})
+    _print(payload, args.json, "\n".join(lines))
     return 0
 
 

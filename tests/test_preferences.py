@@ -190,3 +190,38 @@ def test_sft_versions_are_not_trained_with_dpo(store, settings, tiny_model_dir, 
     project, _ = finished_run(store, settings, tiny_model_dir, tmp_path)
     with pytest.raises(RunError, match="DPO trains on preference pairs"):
         RunManager(store, settings).create_run(project, "v1", small_dpo(), check_memory=False)
+
+
+def test_dpo_from_a_run_then_the_loop_reviews_it_against_its_start(store, settings, reviewed, tmp_path):
+    from safetensors.torch import load_file
+
+    from ftstudio.evaluation.generations import EvaluationError, run_folder
+    from ftstudio.evaluation.loop import loop_inputs, review_preference_run
+
+    project, run, _, _ = reviewed
+    version = freeze_preferences(store, project, name="prefs")  # votes on train-split answers
+    manager = RunManager(store, settings)
+    config = small_dpo(max_steps=3, from_run=run.id, max_prompt_length=64, save_steps=3)
+    dpo = manager.wait(manager.create_run(project, version.name, config), timeout=300)
+    assert dpo.status == "finished", (Path(dpo.run_dir) / "worker.log").read_text()[-3000:]
+    assert run_folder(dpo)["start_run"] == run.id and dpo.base_model == run.base_model
+    trained = load_file(Path(dpo.run_dir) / "adapter" / "adapter_model.safetensors")
+    started = load_file(Path(run.run_dir) / "adapter" / "adapter_model.safetensors")
+    assert trained.keys() == started.keys()  # the start's adapter trained on, without TRL's frozen "ref" copy
+    assert any((trained[name] - started[name]).abs().max() > 0 for name in trained)
+
+    batch, left_out = review_preference_run(store, settings, dpo, backend=FakeBackend())
+    assert batch.systems == [dpo.system, run.system, "base"] and left_out == 0
+    test_rows = store.version_rows(run.version_id, "test")
+    assert {g.item_key for g in batch.generations} == {f"example:{row.example_id}" for row in test_rows}
+    assert batch.review.run_id == dpo.id and len(store.review_pairs(batch.review.id)) == 3 * len(test_rows)
+
+    # Preference pairs built from votes on the test split itself: the loop refuses to grade on them.
+    test_review = generate_for_run(store, settings, run, backend=FakeBackend(), split="test").review
+    vote_by_script(store, test_review, "cleo", lambda key, left, right: "a")
+    on_test = freeze_preferences(store, project, PreferenceFilters(review_ids=[test_review.id]),
+                                 SplitPlan((1.0, 0.0, 0.0)), name="on-test")
+    prepared = store.get_run(manager.create_run(project, on_test.name, small_dpo(from_run=run.id),
+                                                check_memory=False, queue=False))
+    with pytest.raises(EvaluationError, match="Every test prompt was among the preference pairs"):
+        loop_inputs(store, prepared)

@@ -208,14 +208,30 @@ def inputs_from_split(store: Store, run: Run, split: str = "test") -> list[EvalI
     """The inputs of a split of the version the run trained on, with their reference outputs."""
     if split not in SPLITS:
         raise EvaluationError(f"Unknown split {split!r}: choose test, validation or train.")
-    if run.version_id is None:
+    version_id = evaluation_version_id(run)
+    if version_id is None:
+        if run.version_id is not None:  # a DPO run on pairs from a file: no input/output version to draw from
+            raise EvaluationError(f"Run {run.id} trained on preference pairs that came from a file, not from a "
+                                  "version's examples: type or upload prompts to compare it.")
         raise EvaluationError(f"Run {run.id} has no dataset version in this studio: type or upload prompts instead.")
-    rows = store.version_rows(run.version_id, split)
+    rows = store.version_rows(version_id, split)
     if not rows:
-        raise EvaluationError(f"Version {run.version_name} has no {split} examples. Freeze a version with a {split} "
-                              "split (at least 10 examples give one), or type or upload prompts instead.")
+        version = store.get_version(version_id)
+        raise EvaluationError(f"Version {version.name if version else version_id} has no {split} examples. Freeze a "
+                              f"version with a {split} split (at least 10 examples give one), or type or upload "
+                              "prompts instead.")
     return [EvalInput(f"example:{row.example_id}", row.input or "", row.output or row.label, row.example_id,
-                      run.version_id, _item_metadata(store, row.example_id, row.label)) for row in rows]
+                      version_id, _item_metadata(store, row.example_id, row.label)) for row in rows]
+
+
+def evaluation_version_id(run: Run) -> int | None:
+    """The input/output version whose splits a run is compared on: its own, or for a DPO run the version its
+    preference pairs were answers to (recorded in run.yaml)."""
+    path = Path(run.run_dir) / "run.yaml"
+    recorded = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    if (recorded.get("dataset_version") or {}).get("kind") == "preferences":
+        return recorded.get("evaluation_version_id")
+    return run.version_id
 
 
 def inputs_from_prompts(prompts: list[str]) -> list[EvalInput]:
@@ -290,7 +306,7 @@ def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str
                      on_progress: Callable[[int, int], None] | None = None,
                      should_stop: Callable[[], bool] = lambda: False,
                      on_started: Callable[[Path], None] | None = None, user_name: str | None = None,
-                     overlap: int = 1) -> GenerationBatch:
+                     overlap: int = 1, inputs: list[EvalInput] | None = None) -> GenerationBatch:
     """Outputs of every system for every input, stored; what is stored already is reused. Opens (or finds) the
     blind review of these systems over these outputs."""
     from ftstudio.evaluation.review import ensure_review
@@ -301,7 +317,8 @@ def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str
     decoding.check()
     decoding = decoding.resolved()
     chosen = resolve_systems(store, run, systems)
-    inputs = inputs_from_prompts(prompts) if prompts else inputs_from_split(store, run, split or "test")
+    if inputs is None:
+        inputs = inputs_from_prompts(prompts) if prompts else inputs_from_split(store, run, split or "test")
     folder = run_folder(run)
     base_path = folder.get("base_model_path") or run.base_model
     key = settings_key(run.base_model, decoding)

@@ -77,8 +77,13 @@ def sync_pairs(store: Store, review: Review) -> int:
     by_item: dict[str, dict[str, int]] = defaultdict(dict)
     for generation in store.list_generations(review.project_id, review.settings_key, review.systems):
         by_item[generation.item_key][generation.system] = generation.id
+    # Only inputs the review's own run answered: other batches with the same settings (the start run and the base
+    # model answering train prompts for another review, say) are that review's business, not this one's.
+    primary = f"run-{review.run_id}" if review.run_id is not None else None
     pairs = []
     for item_key, answers in by_item.items():
+        if primary in review.systems and primary not in answers:
+            continue
         for first, second in combinations(review.systems, 2):
             if first in answers and second in answers:
                 position = random.Random(f"{review.id}:{item_key}:{first}:{second}").random()

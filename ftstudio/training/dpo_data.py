@@ -36,8 +36,8 @@ def check_objective(version: Version, config: TrainConfig) -> None:
                        "DPO (objective dpo), not SFT.")
     if config.is_dpo and not version.is_preferences:
         raise RunError(f"Version {version.name} holds input/output pairs: DPO trains on preference pairs. Freeze "
-                       "a preference version from review votes on the Datasets tab (or `ftstudio freeze "
-                       "--preferences`), or train this one with SFT.")
+                       "a preference version from review votes on the Datasets tab (or `ftstudio "
+                       "preferences --freeze`), or train this one with SFT.")
 
 
 def start_run(store: Store, project: Project, config: TrainConfig) -> Run | None:

@@ -1,0 +1,54 @@
+"""The loop closed: a DPO run answers the test prompts beside the model it started from (and the base model), in a
+new blind review, so the results view can show whether preference tuning helped.
+
+Prompts whose preference pairs the run trained on are left out: a model graded on the very prompts it was tuned
+to prefer answers to would look better than it is.
+"""
+
+from __future__ import annotations
+
+from ftstudio.config import Settings
+from ftstudio.evaluation.generations import (BASE, EvaluationError, GenerationBatch, generate_for_run,
+                                             inputs_from_split, run_folder)
+from ftstudio.preferences import trained_inputs
+from ftstudio.store import Run, Store
+
+
+def is_preference_run(run: Run) -> bool:
+    return (run_folder(run).get("config") or {}).get("objective") == "dpo"
+
+
+def start_of(store: Store, run: Run) -> Run | None:
+    start = run_folder(run).get("start_run")
+    return store.get_run(int(start)) if start else None
+
+
+def loop_systems(store: Store, run: Run) -> list[str]:
+    """The DPO run, the run it started from (when it did), and the base model."""
+    start = start_of(store, run)
+    return [run.system, *([start.system] if start is not None else []), BASE]
+
+
+def loop_inputs(store: Store, run: Run, split: str = "test") -> tuple[list, int]:
+    """The split's inputs the run did not train on, and how many were left out because it did."""
+    inputs = inputs_from_split(store, run, split)
+    version = store.get_version(run.version_id) if run.version_id is not None else None
+    seen = trained_inputs(store, version) if version is not None and version.is_preferences else set()
+    kept = [item for item in inputs if item.input not in seen]
+    if not kept:
+        raise EvaluationError(f"Every {split} prompt was among the preference pairs run {run.id} trained on, so a "
+                              "review there would grade it on what it was taught. Vote on answers to train-split "
+                              "prompts (Review tab: split train) to build preference data, and keep the test split "
+                              "for this review.")
+    return kept, len(inputs) - len(kept)
+
+
+def review_preference_run(store: Store, studio: Settings, run: Run, split: str = "test", **options
+                          ) -> tuple[GenerationBatch, int]:
+    """Generate the loop's answers and open its blind review; returns the batch and how many prompts were left
+    out as trained on. `options` go to generate_for_run (decoding, backend, progress, user_name, overlap)."""
+    if not is_preference_run(run):
+        raise EvaluationError(f"Run {run.id} is not a DPO run: compare it on the Review tab as usual.")
+    inputs, left_out = loop_inputs(store, run, split)
+    batch = generate_for_run(store, studio, run, systems=loop_systems(store, run), inputs=inputs, **options)
+    return batch, left_out
