@@ -75,8 +75,8 @@ class TrainConfig:
         "help": "dpo: how far the model may move from where it started; lower lets it move further (0.1 is usual, "
                 "0.01-0.5 the useful range)."})
     loss_type: str = field(default="sigmoid", metadata={
-        "help": "dpo: the preference loss. " + "; ".join(f"{name}: {what}" for name, what in DPO_LOSSES.items())
-                + "."})
+        "help": "dpo: the preference loss. sigmoid is DPO's own; ipo is steadier on small or noisy data; robust "
+                "assumes some labels are flipped (label smoothing); the others are TRL's variants."})
     label_smoothing: float = field(default=0.0, metadata={
         "help": "dpo, robust loss: the share of preference labels assumed wrong (0.1 is typical; below 0.5)."})
     max_prompt_length: int = field(default=512, metadata={

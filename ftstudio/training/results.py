@@ -16,7 +16,10 @@ def curves(run_dir: Path) -> dict:
     speeds = [r["tokens_per_second"] for r in records if r.get("tokens_per_second")]
     latest = next((r for r in reversed(records) if "step" in r), {})
     setup = next((r for r in reversed(records) if "dtype" in r), {})  # the latest worker's precision and compile
+    rewards = {key: [(r["step"], r[key]) for r in records if key in r and "step" in r]
+               for key in ("rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected")}
     return {"train": train, "eval": evaluation, "tokens_per_second": speeds[-1] if speeds else None,
+            "rewards": {key: points for key, points in rewards.items() if points},
             "dtype": setup.get("dtype"), "compiled": setup.get("compiled"),
             "memory_mb": latest.get("memory_mb"), "elapsed": latest.get("time"),
             "seconds_per_step": seconds_per_step(records),

@@ -18,6 +18,7 @@ from ftstudio.store import Store, StoreError
 from ftstudio.templates import (PRESETS, Template, TemplateError, chat_messages, check, token_lengths,
                                 token_preview)
 from ftstudio.ui.format import message, safe_filename
+from ftstudio.ui.preferences_panel import create_preferences_panel
 
 VERSION_COLUMNS = ["name", "hash", "train", "validation", "test", "labels", "template", "created"]
 
@@ -25,7 +26,8 @@ VERSION_COLUMNS = ["name", "hash", "train", "validation", "test", "labels", "tem
 def _versions_frame(rows: list) -> pd.DataFrame:
     return pd.DataFrame(
         [[v.name, v.content_hash, v.counts["train"], v.counts["validation"], v.counts["test"],
-          ", ".join(f"{k}: {n}" for k, n in v.counts.get("labels", {}).items()), v.template["preset"],
+          ", ".join(f"{k}: {n}" for k, n in v.counts.get("labels", {}).items()),
+          "preference pairs" if v.is_preferences else v.template.get("preset", ""),
           f"{v.created_at:%Y-%m-%d %H:%M}"] for v in rows],
         columns=VERSION_COLUMNS,
     )
@@ -95,6 +97,9 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
             repo_id = gr.Textbox(label="Dataset repository", placeholder="your-name/linkedin-posts")
             push_button = gr.Button("Push")
     export_notice = gr.Markdown()
+    gr.Markdown("### 4 · Preference pairs")
+    create_preferences_panel(store, project, [versions_table, version_pick],
+                             lambda project_name: list_versions(project_name))
 
     # --- handlers ---
 
@@ -191,7 +196,8 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
         try:
             chosen = selected(project_name)
             version = versions.get_version(store, chosen, version_name_value or "")
-            tokenizer = base_model.tokenizer if version.template["preset"] == "chat" else None
+            chat = version.template.get("preset") == "chat" and not version.is_preferences
+            tokenizer = base_model.tokenizer if chat else None
             exports_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=exports_dir) as staging:
                 folder = Path(staging) / safe_filename(f"{chosen.name}-{version.name}-{fmt}")

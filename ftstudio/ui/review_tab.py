@@ -13,6 +13,7 @@ import gradio as gr
 
 from ftstudio.config import Settings
 from ftstudio.evaluation import report, review as reviewing
+from ftstudio.evaluation import loop
 from ftstudio.evaluation.generations import (BASE, REFERENCE, DecodingSettings, EvaluationError, describe_progress,
                                              generate_for_run, parse_prompts, read_prompt_file, run_label)
 from ftstudio.evaluation.jobs import GenerationError
@@ -190,6 +191,9 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
     def on_run(project_name, run_value):
         _, runs = project_runs(store, project_name)
         system_list, default = system_choices(runs, run_value)
+        picked = next((r for r in runs if str(r.id) == str(run_value)), None)
+        if picked is not None and picked.status == "finished" and loop.is_preference_run(picked):
+            default = loop.loop_systems(store, picked)  # a DPO run against where it started, and the base
         return (gr.update(choices=system_list, value=default),
                 gr.update(choices=system_list, value=default[0] if default else None),
                 gr.update(choices=system_list, value=default[1] if len(default) > 1 else None))
@@ -216,9 +220,15 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
             def show_progress(done, total):
                 progress(done / total if total else 1.0, desc=describe_progress(done, total))
 
-            batch = generate_for_run(store, settings, run, list(chosen_systems or []), split, prompts, decoding,
-                                     on_progress=show_progress, should_stop=flag.is_set,
-                                     user_name=(reviewer or "").strip() or None, overlap=int(overlap_value or 1))
+            options = {"on_progress": show_progress, "should_stop": flag.is_set,
+                       "user_name": (reviewer or "").strip() or None, "overlap": int(overlap_value or 1)}
+            left_out = 0
+            if split and loop.is_preference_run(run) and set(chosen_systems or []) == set(loop.loop_systems(store, run)):
+                # The loop: prompts the DPO run trained on are left out, so it is graded on ones it has not seen.
+                batch, left_out = loop.review_preference_run(store, settings, run, split, decoding=decoding, **options)
+            else:
+                batch = generate_for_run(store, settings, run, list(chosen_systems or []), split, prompts, decoding,
+                                         **options)
         except (EvaluationError, GenerationError, ModelError, StoreError, OSError) as error:
             return message(str(error), "error")
         finally:
@@ -227,8 +237,10 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
             store.set_review_overlap(batch.review.id, int(overlap_value or 1), (reviewer or "").strip() or None)
         what = "Cancelled: kept" if batch.state == "cancelled" else "Done:"
         pairs = len(store.review_pairs(batch.review.id))
+        skipped = (f" {plural(left_out, 'prompt')} left out: run {run.id} trained on their preference pairs."
+                   if left_out else "")
         return message(f"{what} {plural(batch.created, 'new answer')}, {batch.reused} already stored. "
-                       f"{plural(pairs, 'blind pair')} {'is' if pairs == 1 else 'are'} ready below.", "ok")
+                       f"{plural(pairs, 'blind pair')} {'is' if pairs == 1 else 'are'} ready below.{skipped}", "ok")
 
     def on_cancel(request: gr.Request):
         if cancels.cancel(request.session_hash if request else "cli"):

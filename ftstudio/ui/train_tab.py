@@ -12,7 +12,8 @@ from ftstudio.config import Settings
 from ftstudio.models import ModelError, materialize
 from ftstudio.store import Store, StoreError
 from ftstudio.training import results
-from ftstudio.training.config import BATCHING, COMPILE, METHODS, TrainConfig, help_texts
+from ftstudio.training.config import (BATCHING, COMPILE, DPO_LEARNING_RATE, DPO_LOSSES, METHODS, OBJECTIVES,
+                                      TrainConfig, help_texts)
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
 from ftstudio.ui.format import message
@@ -22,6 +23,11 @@ MAIN_FIELDS = ("r", "alpha", "learning_rate", "epochs", "max_steps", "batch_size
 MORE_FIELDS = ("dropout", "target_modules", "scheduler", "warmup_ratio", "grad_accumulation", "batching",
                "completion_only", "compile", "seed", "eval_steps", "save_steps", "compute_dtype", "double_quant",
                "divergence_factor")
+DPO_FIELDS = ("beta", "loss_type", "label_smoothing", "max_prompt_length", "max_completion_length", "from_run")
+OBJECTIVE_HELP = ("sft: learn to write the outputs of input/output pairs · dpo: learn to prefer the chosen answer "
+                  "of preference pairs (frozen from review votes on the Datasets tab)")
+REWARD_CURVES = {"rewards/margins": "reward margin", "rewards/accuracies": "reward accuracy",
+                 "rewards/chosen": "reward of chosen", "rewards/rejected": "reward of rejected"}
 DETAILS = """
 - **Precision (compute dtype).** `auto` times one bf16 and one fp32 matrix product when a run starts and trains in
   bf16 where it is at least 1.5× faster (GPUs from Ampere on; CPUs with AVX512-BF16 or AMX), else in fp32.
@@ -61,8 +67,38 @@ def _curve_figure(named_curves: list[tuple[str, dict]]):
     return figure
 
 
+def _rewards_figure(curve: dict):
+    """DPO's curves: how far the chosen answers' reward is above the rejected ones', and how often it is."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for key, label in REWARD_CURVES.items():
+        points = curve.get("rewards", {}).get(key)
+        if points:
+            steps, values = zip(*points)
+            figure.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=label))
+    figure.update_layout(height=300, margin={"l": 60, "r": 20, "t": 40, "b": 50}, xaxis_title="step",
+                         yaxis_title="reward (log-ratio × beta)", template="plotly_white", legend={"orientation": "h"})
+    return figure
+
+
+def _version_choices(versions: list) -> list[tuple[str, str]]:
+    return [(f"{v.name} · preference pairs" if v.is_preferences else v.name, v.name) for v in versions]
+
+
+def _start_choices(runs: list) -> list[tuple[str, int]]:
+    return [("none: a new adapter on the base model", 0)] + [
+        (f"run {r.id} ({r.method} on {r.version_name or 'an imported version'})", r.id)
+        for r in runs if r.status == "finished"]
+
+
 def _widget(name: str, default, help_text: str):
     label = name.replace("_", " ")
+    if name == "loss_type":
+        return gr.Dropdown(list(DPO_LOSSES), value=default, label=label, info=help_text)
+    if name == "from_run":
+        return gr.Dropdown([("none: a new adapter on the base model", 0)], value=0, label="start from run",
+                           info=help_text, elem_id="train-from-run")
     if name == "batching":
         return gr.Dropdown(list(BATCHING), value=default, label=label, info=help_text)
     if name == "compile":
@@ -87,9 +123,12 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
     with gr.Row():
         version = gr.Dropdown([], label="Dataset version", info="Runs train only on a frozen version.",
                               allow_custom_value=True, elem_id="train-version")
+        objective = gr.Radio(list(OBJECTIVES), value="sft", label="Objective", info=OBJECTIVE_HELP,
+                             elem_id="train-objective")
         method = gr.Radio(list(METHODS), value="lora", label="Method",
                           info="lora: the usual choice · qlora: uses about a quarter of the memory, for models too "
                                "big to fit (slower on a CPU)")
+    objective_note = gr.Markdown(elem_id="train-objective-note")
     with gr.Row():
         widgets = {name: _widget(name, defaults[name], helps[name]) for name in MAIN_FIELDS}
     with gr.Accordion("More settings", open=False):
@@ -99,6 +138,11 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
             widgets.update({name: _widget(name, defaults[name], helps[name]) for name in MORE_FIELDS[6:]})
         with gr.Accordion("What these settings do, in detail", open=False):
             gr.Markdown(DETAILS)
+    with gr.Accordion("DPO settings", open=True, visible=False, elem_id="train-dpo") as dpo_settings:
+        with gr.Row():
+            widgets.update({name: _widget(name, defaults[name], helps[name]) for name in DPO_FIELDS[:3]})
+        with gr.Row():
+            widgets.update({name: _widget(name, defaults[name], helps[name]) for name in DPO_FIELDS[3:]})
     start = gr.Button("Start training", variant="primary", elem_id="train-start")
     start_notice = gr.Markdown(elem_id="train-notice")
 
@@ -110,6 +154,7 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         resume_button = gr.Button("Resume", scale=1, elem_id="run-resume")
     progress = gr.Markdown(elem_id="run-progress")
     curve = gr.Plot(label="Loss", elem_id="run-curve")
+    rewards_plot = gr.Plot(label="Preference rewards (DPO)", visible=False, elem_id="run-rewards")
     with gr.Accordion("Export the adapter", open=False):
         with gr.Row():
             zip_button = gr.Button("Download adapter (.zip)", elem_id="download-adapter")
@@ -128,7 +173,7 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         compare_curve = gr.Plot(label="Loss, both runs")
     timer = gr.Timer(2.0, active=True)
 
-    field_names = list(MAIN_FIELDS) + list(MORE_FIELDS)
+    field_names = list(MAIN_FIELDS) + list(MORE_FIELDS) + list(DPO_FIELDS)
 
     # --- handlers ---
 
@@ -138,10 +183,11 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
             raise StoreError("Pick a project on the Data tab first.")
         return found
 
-    def on_start(project_name, version_name, method_value, *values):
+    def on_start(project_name, version_name, objective_value, method_value, *values):
         try:
             chosen = selected(project_name)
-            config = TrainConfig.from_dict({"method": method_value, **dict(zip(field_names, values))})
+            config = TrainConfig.from_dict({"objective": objective_value, "method": method_value,
+                                            **dict(zip(field_names, values))})
             for name, default in defaults.items():  # gr.Number gives floats; keep each field's own type
                 value = getattr(config, name)
                 if isinstance(default, int) and not isinstance(default, bool) and value is not None:
@@ -165,10 +211,17 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         current = run_value if run_value in choices else (choices[0] if choices else None)
         run = store.get_run(int(current)) if current else None
         if run is None:
-            return _runs_frame(runs), gr.update(choices=choices, value=current), "No runs yet.", None
+            return (_runs_frame(runs), gr.update(choices=choices, value=current), "No runs yet.", None,
+                    gr.update(visible=False))
         curve_data = results.curves(Path(run.run_dir))
-        return (_runs_frame(runs), gr.update(choices=choices, value=current),
-                results.progress_text(run, curve_data), _curve_figure([(f"run {run.id}", curve_data)]))
+        line = results.progress_text(run, curve_data)
+        if run.method.startswith("dpo") and run.status == "finished":
+            line += (f"\n\nDid preference tuning help? On the **Review** tab pick run {run.id} and generate: it "
+                     "answers the test prompts it did not train on beside the model it started from, blind.")
+        rewards = curve_data.get("rewards")
+        return (_runs_frame(runs), gr.update(choices=choices, value=current), line,
+                _curve_figure([(f"run {run.id}", curve_data)]),
+                gr.update(value=_rewards_figure(curve_data), visible=True) if rewards else gr.update(visible=False))
 
     def on_cancel(run_value):
         try:
@@ -226,17 +279,48 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
                                 (f"B (run {second.id})", results.curves(Path(second.run_dir)))])
         return pd.DataFrame(rows, columns=["setting", "A", "B", "differs"]), figure
 
+    def start_update(runs, value):
+        options = _start_choices(runs)
+        return gr.update(choices=options, value=value if value in [v for _, v in options] else 0)
+
     def on_project(project_name):
         chosen = store.find_project(project_name) if project_name else None
-        names = [v.name for v in store.list_versions(chosen.id)] if chosen else []
-        _, choices = run_choices(project_name)
+        found = store.list_versions(chosen.id) if chosen else []
+        runs, choices = run_choices(project_name)
         saved = TrainConfig.from_dict({**defaults, **((chosen.settings.get("train") or {}) if chosen else {})})
-        return (gr.update(choices=names, value=names[0] if names else None), gr.update(choices=choices),
-                gr.update(choices=choices), saved.method, *[getattr(saved, name) for name in field_names])
+        values = [start_update(runs, saved.from_run) if name == "from_run" else getattr(saved, name)
+                  for name in field_names]
+        return (gr.update(choices=_version_choices(found), value=found[0].name if found else None),
+                gr.update(choices=choices), gr.update(choices=choices), saved.method, *values, saved.objective)
+
+    def on_version(project_name, version_name, objective_value, learning_rate):
+        """Preference pairs train with DPO, input/output pairs with SFT: the objective follows the version."""
+        chosen = store.find_project(project_name) if project_name else None
+        found = store.find_version(chosen.id, version_name) if chosen and version_name else None
+        if found is None:
+            return gr.update(), "", gr.update()
+        wanted = "dpo" if found.is_preferences else "sft"
+        note = (message(f"{found.name} holds preference pairs: it trains with DPO, from the base model or from a "
+                        "finished run's adapter (DPO settings below).", "info") if found.is_preferences else "")
+        rate = gr.update()
+        if wanted != objective_value:  # the other objective's usual learning rate, unless one was typed
+            sft_rate = defaults["learning_rate"]
+            if wanted == "dpo" and learning_rate == sft_rate:
+                rate = DPO_LEARNING_RATE
+            elif wanted == "sft" and learning_rate == DPO_LEARNING_RATE:
+                rate = sft_rate
+        return wanted, note, rate
+
+    def on_objective(objective_value):
+        return gr.update(visible=objective_value == "dpo")
 
     hidden = {"api_visibility": "undocumented"}
-    refresh_outputs = [runs_table, run_pick, progress, curve]
-    start.click(on_start, [project, version, method, *[widgets[n] for n in field_names]], [start_notice, run_pick],
+    refresh_outputs = [runs_table, run_pick, progress, curve, rewards_plot]
+    version.change(on_version, [project, version, objective, widgets["learning_rate"]],
+                   [objective, objective_note, widgets["learning_rate"]], **hidden)
+    objective.change(on_objective, objective, dpo_settings, **hidden)
+    start.click(on_start, [project, version, objective, method, *[widgets[n] for n in field_names]],
+                [start_notice, run_pick],
                 api_name="train", concurrency_limit=1, concurrency_id="store-writes").then(
         on_refresh, [project, run_pick], refresh_outputs, **hidden)
     timer.tick(on_refresh, [project, run_pick], refresh_outputs, show_progress="hidden", **hidden)
@@ -247,7 +331,7 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
     merge_button.click(on_merge, run_pick, [adapter_file, export_notice], api_name="merge_adapter")
     push_button.click(on_push, [run_pick, hub_repo], export_notice, **hidden)
     compare_button.click(on_compare, [compare_a, compare_b], [difference, compare_curve], api_name="compare_runs")
-    project_outputs = [version, compare_a, compare_b, method, *[widgets[n] for n in field_names]]
+    project_outputs = [version, compare_a, compare_b, method, *[widgets[n] for n in field_names], objective]
     # A project's last used settings come back once when it is chosen or the tab first shows it; later visits and
     # repeated change events keep what was typed. Both events go through one queue slot, so each sees the other's
     # State, and only one of them restores.
@@ -259,11 +343,15 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         if already_restored != project_name:
             return (*on_project(project_name), project_name)
         chosen = store.find_project(project_name) if project_name else None
-        names = [v.name for v in store.list_versions(chosen.id)] if chosen else []
-        _, choices = run_choices(project_name)
+        found = store.list_versions(chosen.id) if chosen else []
+        names = [v.name for v in found]
+        runs, choices = run_choices(project_name)
         value = version_value if version_value in names else (names[0] if names else None)
-        return (gr.update(choices=names, value=value), gr.update(choices=choices), gr.update(choices=choices),
-                *[gr.update()] * (len(project_outputs) - 3), project_name)
+        # New finished runs become startable; every typed setting stays as it is.
+        fields = [gr.update(choices=_start_choices(runs)) if name == "from_run" else gr.update()
+                  for name in field_names]
+        return (gr.update(choices=_version_choices(found), value=value), gr.update(choices=choices),
+                gr.update(choices=choices), gr.update(), *fields, gr.update(), project_name)
 
     project.change(on_tab, [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)
     tab.select(on_tab, [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)

@@ -1,0 +1,82 @@
+"""The Datasets tab's preference pairs: what the project's blind votes (and a trusted judge) hold, counted per
+source before anything is frozen, then frozen into a version DPO trains on; or pairs frozen from a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ftstudio import preferences
+from ftstudio.store import Store, StoreError
+from ftstudio.ui.format import message
+from ftstudio.versions import SplitPlan, VersionError, parse_split
+
+HELP = ("Every A-or-B vote on the **Review** tab says which of two answers is better: those are the best training "
+        "data the project has. Ties and both-bad votes are left out. Vote on answers to **train-split** prompts "
+        "(Review tab, Inputs: train split) and the test split stays clean for proving the tuned model better.")
+
+
+def create_preferences_panel(store: Store, project: gr.Dropdown, versions_outputs: list, list_versions) -> None:
+    """`versions_outputs` (the versions table and pick) are refreshed through `list_versions` after a freeze."""
+    fields = preferences.PreferenceFilters.__dataclass_fields__
+    with gr.Accordion("Preference pairs for DPO", open=False, elem_id="preferences-panel"):
+        gr.Markdown(HELP)
+        with gr.Row():
+            min_agreeing = gr.Number(1, precision=0, label="reviewers who must agree",
+                                     info=fields["min_agreeing"].metadata["help"])
+            include_judge = gr.Checkbox(False, label="use the judge too", info=fields["include_judge"].metadata["help"])
+            min_kappa = gr.Number(0.4, label="judge's least kappa with people",
+                                  info=fields["min_judge_kappa"].metadata["help"])
+        with gr.Row():
+            name = gr.Textbox(label="Version name", placeholder="default: v1, v2, ...", max_lines=1)
+            split = gr.Textbox("0.9,0.1,0", label="Split (train, validation, test)", max_lines=1,
+                               info="Pairs sharing a prompt land in the same split.")
+            pairs_file = gr.File(label="…or pairs from a file (.jsonl, .parquet)", file_types=[".jsonl", ".parquet"])
+        with gr.Row():
+            count_button = gr.Button("Count pairs", elem_id="preferences-count")
+            freeze_button = gr.Button("Freeze preference version", variant="primary", elem_id="preferences-freeze")
+        notice = gr.Markdown(elem_id="preferences-notice")
+
+    def filters(agreeing, judge, kappa) -> preferences.PreferenceFilters:
+        return preferences.PreferenceFilters(min_agreeing=int(agreeing or 0), include_judge=bool(judge),
+                                             min_judge_kappa=float(kappa if kappa is not None else 0.4))
+
+    def selected(project_name):
+        found = store.find_project(project_name) if project_name else None
+        if found is None:
+            raise StoreError("Pick a project on the Data tab first.")
+        return found
+
+    def on_count(project_name, agreeing, judge, kappa):
+        try:
+            candidates = preferences.collect_preferences(store, selected(project_name), filters(agreeing, judge, kappa))
+        except (StoreError, VersionError) as error:
+            return message(str(error), "error")
+        return "\n\n".join(message(line, "info") for line in candidates.describe().splitlines())
+
+    def on_freeze(project_name, agreeing, judge, kappa, name_value, split_text, uploaded):
+        try:
+            chosen = selected(project_name)
+            plan = SplitPlan(parse_split(split_text or "0.9,0.1,0"))
+            before = {v.name for v in store.list_versions(chosen.id)}
+            if uploaded:
+                rows = preferences.read_preference_file(Path(uploaded))
+                version = preferences.freeze_preference_rows(store, chosen, rows, plan, name_value,
+                                                             origin={"file": Path(uploaded).name})
+            else:
+                version = preferences.freeze_preferences(store, chosen, filters(agreeing, judge, kappa), plan,
+                                                         name_value)
+        except (StoreError, VersionError, ValueError) as error:
+            return (message(str(error), "error"), *list_versions(project_name))
+        counts = version.counts
+        what = "Nothing changed since" if version.name in before else "Froze"
+        sources = ", ".join(f"{n} from {'people' if s == 'human' else s}" for s, n in counts["sources"].items())
+        return (message(f"{what} preference version {version.name} ({version.content_hash}): train {counts['train']}, "
+                        f"validation {counts['validation']}, test {counts['test']} ({sources}). Train it with DPO on "
+                        "the Train tab.", "ok"), *list_versions(project_name))
+
+    inputs = [project, min_agreeing, include_judge, min_kappa]
+    count_button.click(on_count, inputs, notice, api_name="count_preferences")
+    freeze_button.click(on_freeze, inputs + [name, split, pairs_file], [notice, *versions_outputs],
+                        api_name="freeze_preferences", concurrency_limit=1, concurrency_id="store-writes")
