@@ -494,10 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="Run a benchmark against its baseline and print figures.",
                                 description="Benchmarks measured side by side with a baseline in one run.")
-    bench.add_argument("name", choices=["ingest", "train", "generate", "judge"], help="Which benchmark.")
+    bench.add_argument("name", choices=["ingest", "train", "generate", "judge", "dpo"], help="Which benchmark.")
     bench.add_argument("--pairs", type=int, help="judge: pairs judged in both orders [100, so 200 judgments].")
     bench.add_argument("--concurrency", type=int, help="judge: requests in flight for the studio [16].")
-    bench.add_argument("--steps", type=int, help="train: optimizer steps for each trainer.")
+    bench.add_argument("--steps", type=int, help="train, dpo: optimizer steps for each trainer.")
     bench.add_argument("--model", help="train: a local model folder instead of the embedded model.")
     bench.add_argument("--variants", help="train: the studio variants to time, comma-separated: a batching mode, "
                                           "optionally +compile and +fp32 (fp32 where the device would use bf16) "

@@ -20,4 +20,9 @@ def run_benchmark(name: str, args) -> dict:
         from ftstudio.bench.judge import bench_judge
 
         return bench_judge(pairs=getattr(args, "pairs", None) or 100, concurrency=getattr(args, "concurrency", None) or 16)
-    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate or judge.")
+    if name == "dpo":
+        from ftstudio.bench.dpo import bench_dpo
+
+        return bench_dpo(model=getattr(args, "model", None), steps=getattr(args, "steps", None),
+                         batch_size=getattr(args, "batch_size", None))
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge or dpo.")
