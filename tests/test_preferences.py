@@ -225,3 +225,50 @@ def test_dpo_from_a_run_then_the_loop_reviews_it_against_its_start(store, settin
                                                 check_memory=False, queue=False))
     with pytest.raises(EvaluationError, match="Every test prompt was among the preference pairs"):
         loop_inputs(store, prepared)
+
+
+def test_judge_verdicts_join_only_from_a_judge_people_can_trust(store, settings, tiny_model_dir, tmp_path,
+                                                               chat_server):
+    from ftstudio.bench.chat_server import Reply
+    from ftstudio.evaluation.judging import make_judge, judge_review
+
+    project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=60)
+    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    generations = {g.id: g for g in store.list_generations(project.id)}
+    tuned = {g.output for g in generations.values() if g.system == run.system}
+    ana_picks: dict[str, str] = {}  # input -> the system ana picked, on the 8 pairs she votes
+    for _ in range(8):
+        pair = next_pair(store, review, "ana")
+        wants = "base" if len(ana_picks) < 2 else run.system
+        ana_picks[pair.input] = wants
+        tuned_is_a = pair.answer_a in tuned
+        vote(store, pair.token, "ana", "a" if tuned_is_a == (wants == run.system) else "b")
+    disputed = next(key for key, system in ana_picks.items() if system == run.system)
+
+    def respond(body, before):
+        text = body["messages"][-1]["content"]
+        first = text.split("[Answer A]\n", 1)[1].split("\n\n[Answer B]", 1)[0]
+        wanted_tuned = ana_picks.get(next((key for key in ana_picks if key in text), None), run.system) == run.system
+        if disputed in text:
+            wanted_tuned = False  # the one pair where the judge and ana disagree
+        return Reply("[[A]]" if (first in tuned) == wanted_tuned else "[[B]]")
+
+    judge_review(store, review, make_judge(settings, chat_server(respond).url, "judge-1"))
+    pairs = len(store.review_pairs(review.id))
+    judge_only = pairs - 8
+    without = collect_preferences(store, project, PreferenceFilters())
+    assert without.counts == {"human": 8, "judge": 0} and without.left_out["judge_not_asked"] == judge_only
+    kappa = without.judges[0]["kappa"]
+    assert 0.4 < kappa < 0.9 and without.judges[0]["shared_votes"] == 8
+    trusted = collect_preferences(store, project, PreferenceFilters(include_judge=True, min_judge_kappa=0.4))
+    assert trusted.counts == {"human": 8, "judge": judge_only}
+    judged = [pair for pair in trusted.pairs if pair["source"] == "judge"]
+    assert all(pair["chosen"] in tuned and pair["detail"]["judge"].startswith("judge-1") for pair in judged)
+    strict = collect_preferences(store, project, PreferenceFilters(include_judge=True, min_judge_kappa=0.9))
+    assert strict.counts["judge"] == 0 and strict.left_out["judge_untrusted"] == judge_only
+    assert "not used" in strict.describe()
+
+    # A judge that always names the answer shown first flips with the order: its verdicts are ties, never pairs.
+    judge_review(store, review, make_judge(settings, chat_server(lambda body, before: Reply("[[A]]")).url, "judge-2"))
+    flipping = collect_preferences(store, project, PreferenceFilters(include_judge=True, min_judge_kappa=-1))
+    assert flipping.counts == {"human": 8, "judge": 0} and flipping.left_out["judge_tie"] == judge_only
