@@ -55,10 +55,12 @@ def test_sample_data_loads_in_one_click(live_app, page):
     page.locator("#sample-button").click()
     page.locator("#import-report strong", has_text="Sample: phishing emails").wait_for(timeout=60_000)
     # The caption reads "N item(s) · page 1 of M" once the table is in (a pending update shows the queue instead).
-    page.wait_for_function("/^[0-9,]+ item\\(s\\)/.test(document.querySelector('#item-caption').innerText.trim())")
-    text = page.locator("#item-caption").inner_text().strip()
-    assert int(text.split()[0]) >= 40
+    # Read the count inside the wait: a later pending update can replace the caption between two separate reads.
+    count = page.wait_for_function(
+        "(() => { const m = document.querySelector('#item-caption').innerText.trim().match(/^([0-9,]+) item\\(s\\)/);"
+        " return m && m[1]; })()").json_value()
+    assert int(count.replace(",", "")) >= 40
     page.locator("#item-search input, #item-search textarea").first.fill("dashboard")
     page.locator("#item-search input, #item-search textarea").first.press("Enter")
-    page.wait_for_function("!document.querySelector('#item-caption').innerText.startsWith('" + text.split()[0] + " ')")
+    page.wait_for_function("!document.querySelector('#item-caption').innerText.startsWith('" + count + " ')")
     page.screenshot(path=str(SHOTS / "data-tab-samples.png"), full_page=True)
