@@ -39,7 +39,8 @@ def test_votes_to_dpo_to_a_blind_review_against_its_start(live_app, page, settin
     page.get_by_label("max completion length").fill("32")
     page.locator("#train-start").click()
     page.locator("#train-notice").get_by_text("started").wait_for()
-    page.locator("#run-progress").get_by_text("finished").wait_for(timeout=180_000)
+    # The new run's own line: until the run picker follows it, the progress line may still be run 1's "finished".
+    page.locator("#run-progress").get_by_text(f"Run {run.id + 1} · finished").wait_for(timeout=180_000)
     page.locator("#run-rewards .js-plotly-plot").wait_for()
     page.screenshot(path=str(SHOTS / "train-dpo.png"), full_page=True)
     dpo = store.list_runs(project.id)[0]
