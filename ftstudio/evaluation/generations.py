@@ -227,8 +227,7 @@ def inputs_from_split(store: Store, run: Run, split: str = "test") -> list[EvalI
 def evaluation_version_id(run: Run) -> int | None:
     """The input/output version whose splits a run is compared on: its own, or for a DPO run the version its
     preference pairs were answers to (recorded in run.yaml)."""
-    path = Path(run.run_dir) / "run.yaml"
-    recorded = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    recorded = run_folder(run) if (Path(run.run_dir) / "run.yaml").exists() else {}
     if (recorded.get("dataset_version") or {}).get("kind") == "preferences":
         return recorded.get("evaluation_version_id")
     return run.version_id

@@ -83,8 +83,8 @@ def plan_dpo_run(store: Store, project: Project, version: Version, config: Train
         from ftstudio.evaluation.generations import run_folder
 
         template = run_folder(start).get("dataset_version", {}).get("template") or template
-    elif evaluation is not None:
-        template = (store.get_version(evaluation).template if store.get_version(evaluation) else None) or template
+    elif evaluation is not None and (source := store.get_version(evaluation)) is not None:
+        template = source.template or template
     return DpoPlan(split_rows, start, evaluation, template)
 
 

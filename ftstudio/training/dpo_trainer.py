@@ -13,37 +13,14 @@ from trl import DPOConfig, DPOTrainer
 
 
 def dpo_config(run_dir, config, precision, has_validation: bool) -> DPOConfig:
+    from ftstudio.training.worker import trainer_arguments
+
     return DPOConfig(
-        output_dir=str(run_dir / "checkpoints"),
-        num_train_epochs=config.epochs if config.max_steps <= 0 else 1,
-        max_steps=config.max_steps if config.max_steps > 0 else -1,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accumulation,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.scheduler,
-        warmup_steps=config.warmup_ratio,
-        logging_steps=1,
-        eval_strategy="steps" if has_validation and config.eval_steps > 0 else "no",
-        eval_steps=config.eval_steps or None,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=2,
-        seed=config.seed,
-        data_seed=config.seed,
+        **trainer_arguments(run_dir, config, precision, has_validation),
         beta=config.beta,
         loss_type=[config.loss_type],
         label_smoothing=config.label_smoothing,
-        max_length=config.max_prompt_length + config.max_completion_length,
-        # DPOConfig turns these on by default; the studio decides from the measured device, as for SFT.
-        bf16=precision.bf16,
-        fp16=precision.fp16,
-        gradient_checkpointing=precision.gradient_checkpointing,
-        use_cpu=not precision.cuda,
-        report_to=[],
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-        save_only_model=False,
+        max_length=config.sequence_length,
     )
 
 

@@ -138,11 +138,10 @@ def planned_steps(config: TrainConfig, train_rows: int) -> int:
     return math.ceil(math.ceil(train_rows / per_step) * config.epochs)
 
 
-def sft_config(run_dir: Path, config: TrainConfig, precision, has_validation: bool):
-    from trl import SFTConfig
-
-    batching = resolve_batching(config, precision)
-    return SFTConfig(
+def trainer_arguments(run_dir: Path, config: TrainConfig, precision, has_validation: bool) -> dict:
+    """The TrainingArguments every studio run shares, SFT and DPO alike: schedule, logging, checkpoints, and the
+    number format and checkpointing decided from the measured device."""
+    return dict(
         output_dir=str(run_dir / "checkpoints"),
         num_train_epochs=config.epochs if config.max_steps <= 0 else 1,
         max_steps=config.max_steps if config.max_steps > 0 else -1,
@@ -160,13 +159,8 @@ def sft_config(run_dir: Path, config: TrainConfig, precision, has_validation: bo
         save_total_limit=2,
         seed=config.seed,
         data_seed=config.seed,
-        max_length=config.max_length,
-        completion_only_loss=config.completion_only,
-        packing=batching == "packing",
-        train_sampling_strategy="group_by_length" if batching == "group_by_length" else "random",
-        # On CUDA every new sequence length costs an attention plan; few distinct lengths measured 2.5x faster.
-        pad_to_multiple_of=64 if precision.cuda else None,
         # Measured, not trusted: on a CPU without native bf16, autocast and checkpointing cost ~19x per step.
+        # (TRL's configs turn bf16 and checkpointing on by default; the studio decides from the device.)
         bf16=precision.bf16,
         fp16=precision.fp16,
         gradient_checkpointing=precision.gradient_checkpointing,
@@ -175,6 +169,21 @@ def sft_config(run_dir: Path, config: TrainConfig, precision, has_validation: bo
         dataloader_num_workers=0,
         disable_tqdm=True,
         save_only_model=False,
+    )
+
+
+def sft_config(run_dir: Path, config: TrainConfig, precision, has_validation: bool):
+    from trl import SFTConfig
+
+    batching = resolve_batching(config, precision)
+    return SFTConfig(
+        **trainer_arguments(run_dir, config, precision, has_validation),
+        max_length=config.max_length,
+        completion_only_loss=config.completion_only,
+        packing=batching == "packing",
+        train_sampling_strategy="group_by_length" if batching == "group_by_length" else "random",
+        # On CUDA every new sequence length costs an attention plan; few distinct lengths measured 2.5x faster.
+        pad_to_multiple_of=64 if precision.cuda else None,
     )
 
 

@@ -26,6 +26,7 @@ def test_votes_to_dpo_to_a_blind_review_against_its_start(live_app, page, settin
     page.locator("#preferences-freeze").click()
     page.locator("#preferences-notice").get_by_text("Froze preference version v2").wait_for()
     page.wait_for_function("document.querySelector('#versions-table')?.innerText.includes('preference pairs')")
+    page.locator("#preferences-panel").screenshot(path=str(SHOTS / "datasets-preferences.png"))
 
     page.get_by_role("tab", name="Train").click()
     page.locator("#train-version input").click()
