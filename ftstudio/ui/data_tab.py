@@ -15,6 +15,7 @@ from ftstudio.pii import MASKERS, check_masker_names
 from ftstudio.samples import load_sample_projects
 from ftstudio.store import TASK_TYPES, Store, StoreError
 from ftstudio.ui.format import ERROR_COLUMNS, error_frame, message, report_markdown
+from ftstudio.ui.handlers import Guard
 
 ITEM_COLUMNS = ["id", "kind", "title", "author", "written", "preview", "chars"]
 MAPPING_FIELDS = ("text", "title", "author", "date", "input", "output", "label")
@@ -42,16 +43,15 @@ def _metadata_frame(item) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["field", "value"])
 
 
-def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: gr.Dropdown) -> None:
+def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settings, project: gr.Dropdown) -> None:
     """Build the Data tab inside the current Blocks; `project` is the picker every tab follows."""
 
     def project_names() -> list[str]:
         return [p.name for p in store.list_projects()]
 
-    def browse(project_name: str | None, search: str, page: float):
-        if not project_name or store.find_project(project_name) is None:
+    def browse(caller, project, search: str, page: float):
+        if project is None:
             return _item_frame([]), "No project selected: create one or load the sample data.", 1
-        project = store.find_project(project_name)
         result = store.list_items(project.id, search or "", int(page or 1), settings.page_size)
         caption = f"{result.total:,} item(s) · page {result.page} of {result.pages}"
         return _item_frame(result.rows), caption, result.page
@@ -121,16 +121,15 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: g
 
     # --- handlers: widget values in, one domain call, formatted answer out ---
 
-    def on_create(name, task_type, labels_text):
+    def on_create(caller, name, task_type, labels_text):
         labels = [label.strip() for label in (labels_text or "").split(",") if label.strip()] or None
         try:
-            created = store.create_project(name or "", task_type, labels=labels)
+            created = store.create_project(name or "", task_type, labels=labels, user_name=caller.name)
         except StoreError as error:
             return gr.update(), message(str(error), "error")
         return gr.update(choices=project_names(), value=created.name), message(f"Created {created.name}.", "ok")
 
-    def on_import(project_name, uploaded, masks, *mapping_values, progress=gr.Progress()):
-        selected = store.find_project(project_name) if project_name else None
+    def on_import(caller, selected, uploaded, masks, *mapping_values, progress=gr.Progress()):
         if selected is None:
             return message("Create or pick a project first, then import.", "error"), gr.update(), gr.update(visible=False)
         if not uploaded:
@@ -148,7 +147,7 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: g
         frame = error_frame([result])
         return report_markdown([result]), frame, gr.update(value=frame, visible=not frame.empty)
 
-    def on_samples(progress=gr.Progress()):
+    def on_samples(caller, progress=gr.Progress()):
         try:
             results = load_sample_projects(store, settings, lambda f, text: progress(f, desc=text))
         except StoreError as error:
@@ -157,7 +156,7 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: g
         return (gr.update(choices=project_names(), value=results[0].project), report_markdown(results),
                 frame, gr.update(value=frame, visible=not frame.empty))
 
-    def on_select(event: gr.SelectData, shown: pd.DataFrame):
+    def on_select(caller, event: gr.SelectData, shown: pd.DataFrame):
         row = event.index[0]
         item = store.get_item(int(shown.iloc[row]["id"]))
         if item is None:
@@ -165,46 +164,44 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: g
         head = f"#{item.id} · {item.kind} · {item.title or '(no title)'} · {item.source}"
         return head, item.text, _metadata_frame(item), item.id
 
-    def on_rename(project_name, new_name):
-        selected = store.find_project(project_name) if project_name else None
+    def on_rename(caller, selected, new_name):
         if selected is None:
             return gr.update(), message("Pick a project first.", "error")
         try:
-            renamed = store.rename_project(selected.id, new_name or "")
+            renamed = store.rename_project(selected.id, new_name or "", caller.name)
         except StoreError as error:
             return gr.update(), message(str(error), "error")
         return (gr.update(choices=project_names(), value=renamed.name),
                 message(f"Renamed \u201c{selected.name}\u201d to \u201c{renamed.name}\u201d.", "ok"))
 
-    def on_delete(project_name, typed):
-        selected = store.find_project(project_name) if project_name else None
+    def on_delete(caller, selected, typed):
         if selected is None:
             return gr.update(), message("Pick a project first.", "error"), gr.update()
         if (typed or "").strip() != selected.name:
             return (gr.update(), message(f"Nothing was deleted: type the project's name, \u201c{selected.name}\u201d, "
                                          "exactly, to confirm.", "error"), gr.update())
-        removed = store.delete_project(selected.id)
+        removed = store.delete_project(selected.id, caller.name)
         names = project_names()
         return (gr.update(choices=names, value=(names or [None])[0]),
                 message(f"Deleted \u201c{selected.name}\u201d: {removed['items']} items, {removed['examples']} "
                         f"examples, {removed['dataset_versions']} versions, {removed['runs']} run records.", "ok"), "")
 
-    def on_item_rename(item_id, title):
+    def on_item_rename(caller, item_id, title):
         if item_id is None:
             return message("Select an item in the table first.", "error")
         try:
-            store.rename_item(int(item_id), title or "")
+            store.rename_item(int(item_id), title or "", caller.name)
         except StoreError as error:
             return message(str(error), "error")
         return message("Renamed.", "ok")
 
-    def on_item_delete(item_id, confirmed):
+    def on_item_delete(caller, item_id, confirmed):
         if item_id is None:
             return message("Select an item in the table first.", "error"), gr.update()
         if not confirmed:
             return message("Nothing was deleted: tick \u201cYes, delete it\u201d first.", "error"), gr.update()
         try:
-            store.delete_item(int(item_id))
+            store.delete_item(int(item_id), caller.name)
         except StoreError as error:
             return message(str(error), "error"), gr.update()
         return message(f"Deleted item {item_id} (frozen versions keep their copy).", "ok"), False
@@ -214,28 +211,40 @@ def create_data_tab(app: gr.Blocks, store: Store, settings: Settings, project: g
     # Writes go through one queue slot: two imports at once would race on the duplicate check.
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
     hidden = {"api_visibility": "undocumented"}
-    create_button.click(on_create, [new_name, new_task, new_labels], [project, status], api_name="create_project", **writes)
+    refresh = guard("data", browse, quiet=True)
+    create_button.click(guard("manage", on_create, project=False), [new_name, new_task, new_labels], [project, status],
+                        api_name="create_project", **writes)
     import_button.click(
-        on_import, [project, files, mask, *mapping_boxes], [report, errors, errors], api_name="import_files", **writes
-    ).then(browse, browse_inputs, browse_outputs, **hidden)
-    sample_button.click(on_samples, None, [project, report, errors, errors], api_name="load_samples", **writes
-                        ).then(browse, browse_inputs, browse_outputs, **hidden)
-    project.change(lambda p: browse(p, "", 1), project, browse_outputs, **hidden)
-    search.submit(lambda p, s: browse(p, s, 1), [project, search], browse_outputs, **hidden)
-    page.submit(browse, browse_inputs, browse_outputs, api_name="items")
-    prev_button.click(lambda p, s, n: browse(p, s, max(1, int(n or 1) - 1)), browse_inputs, browse_outputs, **hidden)
-    next_button.click(lambda p, s, n: browse(p, s, int(n or 1) + 1), browse_inputs, browse_outputs, **hidden)
-    table.select(on_select, table, [item_title, item_text, item_meta, selected_item], **hidden)
-    rename_button.click(on_rename, [project, rename_to], [project, status], api_name="rename_project", **writes)
-    delete_button.click(on_delete, [project, delete_confirm], [project, status, delete_confirm],
+        guard("manage", on_import), [project, files, mask, *mapping_boxes], [report, errors, errors],
+        api_name="import_files", **writes
+    ).then(refresh, browse_inputs, browse_outputs, **hidden)
+    sample_button.click(guard("manage", on_samples, project=False), None, [project, report, errors, errors],
+                        api_name="load_samples", **writes).then(refresh, browse_inputs, browse_outputs, **hidden)
+    project.change(guard("data", lambda caller, p: browse(caller, p, "", 1), quiet=True), project, browse_outputs,
+                   **hidden)
+    search.submit(guard("data", lambda caller, p, s: browse(caller, p, s, 1)), [project, search], browse_outputs,
+                  **hidden)
+    page.submit(guard("data", browse), browse_inputs, browse_outputs, api_name="items")
+    prev_button.click(guard("data", lambda caller, p, s, n: browse(caller, p, s, max(1, int(n or 1) - 1))),
+                      browse_inputs, browse_outputs, **hidden)
+    next_button.click(guard("data", lambda caller, p, s, n: browse(caller, p, s, int(n or 1) + 1)), browse_inputs,
+                      browse_outputs, **hidden)
+    table.select(guard("data", on_select, project=False), table, [item_title, item_text, item_meta, selected_item],
+                 **hidden)
+    rename_button.click(guard("manage", on_rename), [project, rename_to], [project, status], api_name="rename_project",
+                        **writes)
+    delete_button.click(guard("manage", on_delete), [project, delete_confirm], [project, status, delete_confirm],
                         api_name="delete_project", **writes)
-    item_rename.click(on_item_rename, [selected_item, item_rename_to], item_notice, api_name="rename_item",
-                      **writes).then(browse, browse_inputs, browse_outputs, **hidden)
-    item_delete.click(on_item_delete, [selected_item, item_delete_confirm], [item_notice, item_delete_confirm],
-                      api_name="delete_item", **writes).then(browse, browse_inputs, browse_outputs, **hidden)
-    def refresh_projects(current):
+    item_rename.click(guard("manage", on_item_rename, project=False), [selected_item, item_rename_to], item_notice,
+                      api_name="rename_item", **writes).then(refresh, browse_inputs, browse_outputs, **hidden)
+    item_delete.click(guard("manage", on_item_delete, project=False), [selected_item, item_delete_confirm],
+                      [item_notice, item_delete_confirm], api_name="delete_item", **writes
+                      ).then(refresh, browse_inputs, browse_outputs, **hidden)
+
+    def refresh_projects(caller, current):
         names = project_names()
         return gr.update(choices=names, value=current if current in names else (names or [None])[0])
 
     # Each page load sees the projects created since the app started (by the CLI, other users).
-    app.load(refresh_projects, project, project, **hidden).then(browse, browse_inputs, browse_outputs, **hidden)
+    app.load(guard("view", refresh_projects, project=False), project, project, **hidden).then(
+        refresh, browse_inputs, browse_outputs, **hidden)

@@ -17,6 +17,7 @@ from ftstudio.models import ModelError
 from ftstudio.store import Store, StoreError
 from ftstudio.templates import (PRESETS, Template, TemplateError, chat_messages, check, token_lengths,
                                 token_preview)
+from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message, safe_filename
 from ftstudio.ui.preferences_panel import create_preferences_panel
 
@@ -46,7 +47,7 @@ def _histogram(lengths: list[int], limit: int):
     return figure
 
 
-def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settings, base_model: BaseModel,
+def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, base_model: BaseModel,
                         project: gr.Dropdown) -> None:
     exports_dir = settings.home / "exports"
 
@@ -98,23 +99,23 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
             push_button = gr.Button("Push")
     export_notice = gr.Markdown()
     gr.Markdown("### 4 · Preference pairs")
-    create_preferences_panel(store, project, [versions_table, version_pick],
-                             lambda project_name: list_versions(project_name))
+    create_preferences_panel(store, guard, project, [versions_table, version_pick],
+                             lambda picked: list_versions(picked))
 
     # --- handlers ---
 
     def template_from(preset_value, system_value, prompt_value, completion_value) -> Template:
         return Template(preset_value, system_value or "", prompt_value or "", completion_value or "")
 
-    def selected(project_name):
-        found = store.find_project(project_name) if project_name else None
+    def selected(picked):
+        found = picked
         if found is None:
             raise StoreError("Pick a project on the Data tab first.")
         return found
 
-    def on_preview(project_name, preset_value, system_value, prompt_value, completion_value, number, limit, only):
+    def on_preview(picked, preset_value, system_value, prompt_value, completion_value, number, limit, only):
         try:
-            chosen = selected(project_name)
+            chosen = selected(picked)
             template = template_from(preset_value, system_value, prompt_value, completion_value)
             examples = versions.resolve_examples(store, chosen)
             if not examples:
@@ -138,34 +139,34 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
         tokens = [(text, "trained" if trained else None) for text, trained in shown.tokens]
         return tokens, caption, _histogram(lengths, int(limit))
 
-    def on_save_template(project_name, preset_value, system_value, prompt_value, completion_value):
+    def on_save_template(caller, picked, preset_value, system_value, prompt_value, completion_value):
         try:
-            chosen = selected(project_name)
+            chosen = selected(picked)
             template = template_from(preset_value, system_value, prompt_value, completion_value)
             check(template, base_model.tokenizer if template.preset == "chat" else None)
-            store.update_project(chosen.id, settings={"template": template.to_dict()})
+            store.update_project(chosen.id, settings={"template": template.to_dict()}, user_name=caller.name)
         except (StoreError, TemplateError, ModelError) as error:
             return message(str(error), "error")
         return message("Template saved: new versions of this project use it.", "ok")
 
-    def list_versions(project_name):
-        chosen = store.find_project(project_name) if project_name else None
+    def list_versions(picked):
+        chosen = picked
         rows = store.list_versions(chosen.id) if chosen else []
         names = [v.name for v in rows]
         return _versions_frame(rows), gr.update(choices=names, value=names[0] if names else None)
 
-    def on_freeze(project_name, preset_value, system_value, prompt_value, completion_value, name, split_text, seed_value):
+    def on_freeze(caller, picked, preset_value, system_value, prompt_value, completion_value, name, split_text, seed_value):
         try:
-            chosen = selected(project_name)
+            chosen = selected(picked)
             template = template_from(preset_value, system_value, prompt_value, completion_value)
             if template.preset == "chat":
                 check(template, base_model.tokenizer)
             before = {v.name for v in store.list_versions(chosen.id)}
             version = versions.freeze_version(store, chosen, template,
                                               versions.SplitPlan(versions.parse_split(split_text), int(seed_value or 0)),
-                                              name)
+                                              name, caller.name)
         except (StoreError, TemplateError, ModelError, ValueError) as error:
-            return (message(str(error), "error"), *list_versions(project_name))
+            return (message(str(error), "error"), *list_versions(picked))
         counts = version.counts
         what = "Nothing changed since" if version.name in before else "Froze"
         note = message(f"{what} version {version.name} ({version.content_hash}): train {counts['train']}, "
@@ -173,10 +174,10 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
         warnings = versions.split_warnings(counts)
         if warnings:
             note += "\n\n" + message(" ".join(warnings), "info")
-        return (note, *list_versions(project_name))
+        return (note, *list_versions(picked))
 
-    def on_split_plan(project_name, split_text, seed_value):
-        chosen = store.find_project(project_name) if project_name else None
+    def on_split_plan(picked, split_text, seed_value):
+        chosen = picked
         if chosen is None:
             return ""
         try:
@@ -192,9 +193,9 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
         warnings = versions.split_warnings(counts)
         return message(" ".join([line] + warnings), "info" if not warnings else "error")
 
-    def on_export(project_name, version_name_value, fmt):
+    def on_export(picked, version_name_value, fmt):
         try:
-            chosen = selected(project_name)
+            chosen = selected(picked)
             version = versions.get_version(store, chosen, version_name_value or "")
             chat = version.template.get("preset") == "chat" and not version.is_preferences
             tokenizer = base_model.tokenizer if chat else None
@@ -207,9 +208,9 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
             return None, message(str(error), "error")
         return archive, message(f"Exported {version.name} as {fmt}.", "ok")
 
-    def on_push(project_name, version_name_value, repo):
+    def on_push(picked, version_name_value, repo):
         try:
-            chosen = selected(project_name)
+            chosen = selected(picked)
             version = versions.get_version(store, chosen, version_name_value or "")
             tokenizer = base_model.tokenizer if version.template["preset"] == "chat" else None
             url = versions.push_version(store, version, (repo or "").strip(), os.environ.get("HF_TOKEN"), tokenizer)
@@ -217,27 +218,27 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Set
             return message(f"Push failed: {error}", "error")
         return message(f"Pushed to {url}", "ok")
 
-    def on_project(project_name):
-        chosen = store.find_project(project_name) if project_name else None
+    def on_project(picked):
+        chosen = picked
         template = Template.from_dict(chosen.settings.get("template") if chosen else None)
         return (template.preset, template.system, template.prompt or "Question: {{ input }}\nAnswer:",
-                template.completion, gr.update(visible=template.preset == "custom"), *list_versions(project_name))
+                template.completion, gr.update(visible=template.preset == "custom"), *list_versions(picked))
 
     template_inputs = [project, preset, system, prompt_source, completion_source]
     hidden = {"api_visibility": "undocumented"}
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
-    preset.change(lambda p: gr.update(visible=p == "custom"), preset, custom_row, **hidden)
-    preview_button.click(on_preview, template_inputs + [example_number, max_length, completion_only],
+    preset.change(guard("view", lambda p: gr.update(visible=p == "custom"), project=False, quiet=True), preset, custom_row, **hidden)
+    preview_button.click(guard("datasets", on_preview), template_inputs + [example_number, max_length, completion_only],
                          [preview, preview_caption, histogram], api_name="preview_template")
-    save_template.click(on_save_template, template_inputs, freeze_notice, **writes, **hidden)
-    freeze_button.click(on_freeze, template_inputs + [version_name, split, seed],
+    save_template.click(guard("settings", on_save_template), template_inputs, freeze_notice, **writes, **hidden)
+    freeze_button.click(guard("datasets", on_freeze), template_inputs + [version_name, split, seed],
                         [freeze_notice, versions_table, version_pick], api_name="freeze", **writes)
-    export_button.click(on_export, [project, version_pick, export_format], [export_file, export_notice],
+    export_button.click(guard("datasets", on_export), [project, version_pick, export_format], [export_file, export_notice],
                         api_name="export")
-    push_button.click(on_push, [project, version_pick, repo_id], export_notice, **hidden)
+    push_button.click(guard("datasets", on_push), [project, version_pick, repo_id], export_notice, **hidden)
     project_outputs = [preset, system, prompt_source, completion_source, custom_row, versions_table, version_pick]
-    project.change(on_project, project, project_outputs, **hidden)
-    tab.select(on_project, project, project_outputs, **hidden).then(on_split_plan, [project, split, seed], split_plan,
+    project.change(guard("datasets", on_project, quiet=True), project, project_outputs, **hidden)
+    tab.select(guard("datasets", on_project, quiet=True), project, project_outputs, **hidden).then(guard("datasets", on_split_plan, quiet=True), [project, split, seed], split_plan,
                                                                      **hidden)
-    split.change(on_split_plan, [project, split, seed], split_plan, **hidden)
-    seed.change(on_split_plan, [project, split, seed], split_plan, **hidden)
+    split.change(guard("datasets", on_split_plan, quiet=True), [project, split, seed], split_plan, **hidden)
+    seed.change(guard("datasets", on_split_plan, quiet=True), [project, split, seed], split_plan, **hidden)

@@ -1,4 +1,7 @@
-"""The bar above the tabs: which project every tab works on, and who is working (kept in this browser)."""
+"""The bar above the tabs: which project every tab works on, and who is working.
+
+In an open studio the person types their name (kept in this browser). With logins on, the name is the signed-in
+user's, shown with their role; the box is hidden, and nothing typed into it is ever recorded."""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ import secrets
 import gradio as gr
 
 from ftstudio.config import Settings
+from ftstudio.access import ACTIONS
 from ftstudio.store import Store
+from ftstudio.ui.format import escape
+from ftstudio.ui.handlers import Guard
 
 
 def browser_secret(settings: Settings) -> str:
@@ -21,18 +27,45 @@ def browser_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def create_header(app: gr.Blocks, store: Store, settings: Settings) -> tuple[gr.Dropdown, gr.Textbox]:
+def create_header(app: gr.Blocks, store: Store, guard: Guard, settings: Settings) -> tuple[gr.Dropdown, gr.Textbox]:
     names = [p.name for p in store.list_projects()]
+    logins = guard.policy.logins
     with gr.Row(equal_height=True, elem_id="studio-bar"):
         project = gr.Dropdown(names, value=(names or [None])[0], label="Project", scale=3,
                               info="Each project has its own items, examples, datasets, runs and reviews.",
                               elem_id="project-picker", allow_custom_value=True)
         user = gr.Textbox(label="You are", max_lines=1, scale=2, elem_id="annotator", placeholder="your name",
-                          info="Recorded with every label and vote; remembered in this browser.")
-    remembered = gr.BrowserState("", storage_key="ftstudio-user", secret=browser_secret(settings))
+                          info="Recorded with every label and vote; remembered in this browser.", visible=not logins)
+        if logins:
+            with gr.Column(scale=2, min_width=200):
+                signed_in = gr.Markdown(elem_id="signed-in")
+                if guard.policy.mode == "oauth":
+                    gr.LoginButton(elem_id="login-button")
+                else:
+                    gr.Button("Log out", link="/logout", size="sm", elem_id="logout")
     hidden = {"api_visibility": "undocumented"}
+    if logins:
+        def who(caller):
+            return f"Signed in as **{escape(caller.name)}** · {escape(caller.role)}"
+        app.load(guard("view", who, project=False, quiet=True), None, signed_in, **hidden)
+        return project, user
+    remembered = gr.BrowserState("", storage_key="ftstudio-user", secret=browser_secret(settings))
     # Saved when the person has typed it (blur or Enter), never a name the app made up.
-    user.blur(lambda name: (name or "").strip(), user, remembered, **hidden)
-    user.submit(lambda name: (name or "").strip(), user, remembered, **hidden)
-    app.load(lambda name: name or "", remembered, user, **hidden)
+    keep = guard("view", lambda caller, name: (name or "").strip(), project=False)
+    user.blur(keep, user, remembered, **hidden)
+    user.submit(keep, user, remembered, **hidden)
+    app.load(guard("view", lambda caller, name: name or "", project=False), remembered, user, **hidden)
     return project, user
+
+
+def show_tabs_by_role(app: gr.Blocks, guard: Guard, tabs: dict[str, gr.Tab]) -> None:
+    """Each person sees the tabs their role may use (`tabs` maps an action to its tab). Only a convenience: the
+    handlers behind every tab check the role again."""
+    if not guard.policy.logins:
+        return
+
+    def visible(caller):
+        return [gr.update(visible=caller.role in ACTIONS[action][1]) for action in tabs]
+
+    app.load(guard("view", visible, project=False, quiet=True), None, list(tabs.values()),
+             api_visibility="undocumented")

@@ -21,6 +21,7 @@ from ftstudio.remote import key_source
 from ftstudio.secret_store import JUDGE_KEY, save_secret
 from ftstudio.store import Store, StoreError
 from ftstudio.templates import TemplateError
+from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import escape, message
 from ftstudio.ui.review_tab import GenerationCancels, project_runs, run_choices
 from ftstudio.wording import plural
@@ -60,7 +61,7 @@ def summary_markdown(store: Store, review, outcome) -> str:
     return "\n".join(lines)
 
 
-def create_judge_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settings, project: gr.Dropdown,
+def create_judge_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, project: gr.Dropdown,
                      user: gr.Textbox) -> None:
     cancels = GenerationCancels()
 
@@ -109,15 +110,15 @@ def create_judge_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
 
     # --- handlers ---
 
-    def current_project(project_name):
-        chosen = store.find_project(project_name) if project_name else None
+    def current_project(picked):
+        chosen = picked
         if chosen is None:
             raise EvaluationError("Pick a project first.")
         return chosen
 
-    def show_prompt(project_name, mode_label):
+    def show_prompt(picked, mode_label):
         try:
-            chosen = current_project(project_name)
+            chosen = current_project(picked)
         except EvaluationError as error:
             return message(str(error), "info"), "", "", ""
         prompt = active_prompt(store, chosen, MODES[mode_label])
@@ -127,27 +128,27 @@ def create_judge_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
                    "Judgments record the version they were made with; a new version is judged afresh.")
         return caption, prompt.rubric, prompt.system_prompt, prompt.template
 
-    def on_project(project_name, run_value, mode_label):
-        chosen, runs = project_runs(store, project_name)
+    def on_project(picked, run_value, mode_label):
+        chosen, runs = project_runs(store, picked)
         choices = run_choices(runs)
         values = [value for _, value in choices]
-        picked = run_value if run_value in values else (values[0] if values else None)
+        run_chosen = run_value if run_value in values else (values[0] if values else None)
         remembered = (chosen.settings.get("judge") if chosen else None) or {}
         # Only a remembered endpoint replaces the fields: what someone is typing is never wiped by a refresh.
         endpoint = ((gr.update(value=KINDS[1]), remembered["base_url"], remembered.get("model", ""),
                      remembered.get("concurrency", 16)) if remembered.get("base_url") else (gr.update(),) * 4)
-        return (gr.update(choices=choices, value=picked), *endpoint, *show_prompt(project_name, mode_label))
+        return (gr.update(choices=choices, value=run_chosen), *endpoint, *show_prompt(picked, mode_label))
 
     def on_kind(kind_value):
         remote = kind_value == KINDS[1]
         return gr.update(visible=not remote), gr.update(visible=remote), gr.update(visible=remote)
 
-    def on_judge(project_name, run_value, mode_label, kind_value, local_value, url, model_name, in_flight, again,
+    def on_judge(caller, picked, run_value, mode_label, kind_value, local_value, url, model_name, in_flight, again,
                  judge_user, request: gr.Request, progress=gr.Progress()):
         session = request.session_hash if request else "api"
         flag = cancels.start(session)
         try:
-            chosen = current_project(project_name)
+            chosen = current_project(picked)
             run = store.find_run(run_value, chosen.id) if run_value else None
             if run is None:
                 raise EvaluationError("Pick a finished run whose answers were generated on the Review tab.")
@@ -166,7 +167,7 @@ def create_judge_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
             def show_progress(done, total):
                 progress(done / total if total else 1.0, desc=f"{done} of {total} judgments")
 
-            outcome = judge_review(store, review, judge, MODES[mode_label], (judge_user or "").strip() or None,
+            outcome = judge_review(store, review, judge, MODES[mode_label], caller.recorded_name(judge_user),
                                    bool(again), show_progress, flag.is_set)
         except (EvaluationError, GenerationError, ModelError, StoreError, TemplateError, OSError) as error:
             return message(str(error), "error")
@@ -189,40 +190,40 @@ def create_judge_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         save_secret(settings.home, JUDGE_KEY, None)
         return key_note(settings)
 
-    def on_save_prompt(project_name, mode_label, rubric_text, system_text, template_text, editor):
+    def on_save_prompt(caller, picked, mode_label, rubric_text, system_text, template_text, editor):
         try:
-            chosen = current_project(project_name)
+            chosen = current_project(picked)
             prompt, added = save_prompt(store, chosen, MODES[mode_label], system_text, template_text, rubric_text,
-                                        (editor or "").strip() or None)
+                                        caller.recorded_name(editor))
         except (EvaluationError, TemplateError) as error:
             return (message(str(error), "error"),) + (gr.update(),) * 4
         note = (f"Saved as {prompt.version}: the next judging run uses it." if added else
                 f"Nothing changed: {prompt.version} already says this.")
-        return (message(note, "ok"), *show_prompt(project_name, mode_label))
+        return (message(note, "ok"), *show_prompt(picked, mode_label))
 
-    def on_reset_prompt(project_name, mode_label, editor):
+    def on_reset_prompt(caller, picked, mode_label, editor):
         try:
-            built_in = default_prompt(current_project(project_name), MODES[mode_label])
+            built_in = default_prompt(current_project(picked), MODES[mode_label])
         except EvaluationError as error:
             return (message(str(error), "error"),) + (gr.update(),) * 4
-        return on_save_prompt(project_name, mode_label, built_in.rubric, built_in.system_prompt, built_in.template,
+        return on_save_prompt(caller, picked, mode_label, built_in.rubric, built_in.system_prompt, built_in.template,
                               editor)
 
     hidden = {"api_visibility": "undocumented"}
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
     prompt_fields = [prompt_caption, rubric, system_prompt, template]
-    judge_button.click(on_judge, [project, run_pick, mode, kind, local_model, base_url, judge_model, concurrency,
+    judge_button.click(guard("judge", on_judge), [project, run_pick, mode, kind, local_model, base_url, judge_model, concurrency,
                                   retry_invalid, user], judge_notice, api_name="judge", concurrency_limit=1,
                        concurrency_id="generation")
-    cancel_button.click(on_cancel, None, judge_notice, api_name="cancel_judge")
-    save_key.click(on_save_key, api_key, [api_key, key_status], api_name="save_judge_key")
-    forget_key.click(on_forget_key, None, key_status, api_name="forget_judge_key")
-    save_prompt_button.click(on_save_prompt, [project, mode, rubric, system_prompt, template, user],
+    cancel_button.click(guard("judge", on_cancel, project=False), None, judge_notice, api_name="cancel_judge")
+    save_key.click(guard("judge", on_save_key, project=False), api_key, [api_key, key_status], api_name="save_judge_key")
+    forget_key.click(guard("judge", on_forget_key, project=False), None, key_status, api_name="forget_judge_key")
+    save_prompt_button.click(guard("judge", on_save_prompt), [project, mode, rubric, system_prompt, template, user],
                              [prompt_notice] + prompt_fields, api_name="save_judge_prompt", **writes)
-    reset_prompt_button.click(on_reset_prompt, [project, mode, user], [prompt_notice] + prompt_fields,
+    reset_prompt_button.click(guard("judge", on_reset_prompt), [project, mode, user], [prompt_notice] + prompt_fields,
                               api_name="reset_judge_prompt", **writes)
-    kind.change(on_kind, kind, [local_model, remote_group, key_status], **hidden)
-    mode.change(show_prompt, [project, mode], prompt_fields, **hidden)
+    kind.change(guard("judge", on_kind, project=False, quiet=True), kind, [local_model, remote_group, key_status], **hidden)
+    mode.change(guard("judge", show_prompt, quiet=True), [project, mode], prompt_fields, **hidden)
     loaded = [run_pick, kind, base_url, judge_model, concurrency] + prompt_fields
-    project.change(on_project, [project, run_pick, mode], loaded, **hidden)
-    tab.select(on_project, [project, run_pick, mode], loaded, **hidden)
+    project.change(guard("judge", on_project, quiet=True), [project, run_pick, mode], loaded, **hidden)
+    tab.select(guard("judge", on_project, quiet=True), [project, run_pick, mode], loaded, **hidden)

@@ -12,6 +12,7 @@ from ftstudio.models import ModelError
 from ftstudio.remote import KEY_VARIABLES, RemoteModel, RemoteModelError
 from ftstudio.store import Store, StoreError
 from ftstudio.ui.format import escape, message
+from ftstudio.ui.handlers import Guard
 
 HELP = ("**Keys:** 1-9 pick a label · **A** or Enter accept · **S** skip · **F** flag · **U** undo · "
         "Ctrl+Enter accepts while typing · Esc leaves a text field")
@@ -31,8 +32,8 @@ def label_choices(project) -> list[tuple[str, str]]:
             for index, label in enumerate(project.labels or [], start=1)]
 
 
-def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: BaseModel, project: gr.Dropdown,
-                     user: gr.Textbox) -> None:
+def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, base_model: BaseModel,
+                     project: gr.Dropdown, user: gr.Textbox) -> None:
     """Build the Label tab inside `tab`; `project` and `user` are the bar above the tabs."""
     with gr.Column(elem_id="label-panel"):
         with gr.Row(equal_height=True):
@@ -108,14 +109,14 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
         return (task.item.id, user_name, labeling.item_context(task.item), task.input, task.output,
                 gr.update(**radio, value=task.label), count_text, note, None, None, gr.update(visible=False))
 
-    def resolve(project_name, user_name):
-        selected = store.find_project(project_name) if project_name else None
+    def resolve(caller, selected, typed_name):
         if selected is None:
             raise LabelingError("Pick a project in the bar above first.")
-        if not (user_name or "").strip():
+        user_name = caller.recorded_name(typed_name)
+        if not user_name:
             raise LabelingError("Type your name in \u201cYou are\u201d at the top first: it is recorded with every "
                                 "label, and nothing is reserved for you until you do.")
-        return selected, user_name.strip()
+        return selected, user_name
 
     def release_previous(current, holder, user_name):
         """An item leased under another name (the box was changed) goes back to the queue."""
@@ -124,18 +125,19 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
 
     blank = (None, None, "", "", "", gr.update(), "", "", None, None, gr.update(visible=False))
 
-    def on_load_next(project_name, user_name, current, holder):
+    def on_load_next(caller, selected, user_name, current, holder):
         try:
-            selected, user_name = resolve(project_name, user_name)
+            selected, user_name = resolve(caller, selected, user_name)
             release_previous(current, holder, user_name)
             return show(selected, labeling.next_task(store, selected, user_name), user_name)
         except (LabelingError, StoreError) as error:
             return blank[:7] + (message(str(error), "info"),) + blank[8:]
 
     def on_decide(status):
-        def handler(project_name, user_name, current, holder, input_text, output_text, label, in_draft, out_draft):
+        def handler(caller, selected, user_name, current, holder, input_text, output_text, label, in_draft,
+                    out_draft):
             try:
-                selected, user_name = resolve(project_name, user_name)
+                selected, user_name = resolve(caller, selected, user_name)
                 release_previous(current, holder, user_name)
                 if current is None or holder != user_name:
                     return show(selected, labeling.next_task(store, selected, user_name), user_name)
@@ -147,9 +149,9 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
                 return (gr.update(),) * 7 + (message(str(error), "error"),) + (gr.update(),) * 3
         return handler
 
-    def on_undo(project_name, user_name, current, holder):
+    def on_undo(caller, selected, user_name, current, holder):
         try:
-            selected, user_name = resolve(project_name, user_name)
+            selected, user_name = resolve(caller, selected, user_name)
             release_previous(current, holder, user_name)
             task = labeling.undo(store, selected, user_name)
             if task is None:
@@ -159,7 +161,7 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
         except (LabelingError, StoreError) as error:
             return blank[:7] + (message(str(error), "error"),) + blank[8:]
 
-    def model_status():
+    def model_status(caller):
         if base_model.status == "failed":
             return message(f"The base model could not load, so drafting is off: {base_model.load_error}", "error")
         return message(MODEL_STATUS[base_model.status], "info") if MODEL_STATUS[base_model.status] else ""
@@ -172,9 +174,8 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
         return base_model.generate
 
     def on_draft(direction):
-        def handler(project_name, input_text, output_text):
+        def handler(caller, selected, input_text, output_text):
             try:
-                selected = store.find_project(project_name) if project_name else None
                 examples = labeling.accepted_examples(store, selected) if selected else []
                 generate = drafting_model(selected)
                 if direction == "input":
@@ -192,18 +193,17 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
             return (*boxes, *drafts, None, gr.update(visible=False), "")
         return handler
 
-    def draft_shown(in_draft, out_draft, target):
+    def draft_shown(caller, in_draft, out_draft, target):
         return (in_draft if target == "input" else out_draft) or ""
 
-    def on_use_draft(target, in_draft, out_draft):
+    def on_use_draft(caller, target, in_draft, out_draft):
         if target == "input":
             return in_draft or gr.update(), gr.update(), gr.update(visible=False)
         if target == "output":
             return gr.update(), out_draft or gr.update(), gr.update(visible=False)
         return gr.update(), gr.update(), gr.update(visible=False)
 
-    def on_agreement(project_name):
-        selected = store.find_project(project_name) if project_name else None
+    def on_agreement(caller, selected):
         if selected is None:
             return "Pick a project first.", gr.update()
         result = labeling.agreement(store, selected)
@@ -213,8 +213,7 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
         return (f"{method} over {result['items']} items labeled by {escape(', '.join(result['annotators']))}.",
                 _agreement_frame(result))
 
-    def on_project(project_name):
-        selected = store.find_project(project_name) if project_name else None
+    def on_project(caller, selected):
         if selected is None:
             return (gr.update(), gr.update(), gr.update(), gr.update(visible=False), gr.update(), gr.update(),
                     gr.update(), gr.update(), gr.update())
@@ -226,8 +225,7 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
                 "OpenAI-compatible endpoint" if remote.get("base_url") else "base model", remote.get("base_url", ""),
                 remote.get("model", ""))
 
-    def on_save_drafter(project_name, choice, url, model_name):
-        selected = store.find_project(project_name) if project_name else None
+    def on_save_drafter(caller, selected, choice, url, model_name):
         if selected is None:
             return message("Pick a project first.", "error")
         if choice == "base model":
@@ -240,8 +238,7 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
         store.update_project(selected.id, settings={"drafting": {"base_url": remote.base_url, "model": remote.model}})
         return message(f"Drafts come from {remote.model} at {remote.base_url}.", "ok")
 
-    def on_save_settings(project_name, k, minutes, labels_value):
-        selected = store.find_project(project_name) if project_name else None
+    def on_save_settings(caller, selected, k, minutes, labels_value):
         if selected is None:
             return message("Pick a project first.", "error")
         labels = [label.strip() for label in (labels_value or "").split(",") if label.strip()] or None
@@ -263,24 +260,29 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, base_model: Base
                        output_draft]
     hidden = {"api_visibility": "undocumented"}
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
-    start.click(on_load_next, next_inputs, item_outputs, api_name="next_item", **writes)
-    accept.click(on_decide("accepted"), decision_inputs, item_outputs, api_name="accept", **writes)
-    skip.click(on_decide("skipped"), decision_inputs, item_outputs, api_name="skip", **writes)
-    flag.click(on_decide("flagged"), decision_inputs, item_outputs, api_name="flag", **writes)
-    undo_button.click(on_undo, next_inputs, item_outputs, api_name="undo", **writes)
+    start.click(guard("label", on_load_next), next_inputs, item_outputs, api_name="next_item", **writes)
+    accept.click(guard("label", on_decide("accepted")), decision_inputs, item_outputs, api_name="accept", **writes)
+    skip.click(guard("label", on_decide("skipped")), decision_inputs, item_outputs, api_name="skip", **writes)
+    flag.click(guard("label", on_decide("flagged")), decision_inputs, item_outputs, api_name="flag", **writes)
+    undo_button.click(guard("label", on_undo), next_inputs, item_outputs, api_name="undo", **writes)
     draft_outputs = [input_box, output_box, input_draft, output_draft, draft_target, draft_row, notice]
     for button, direction in ((draft_input, "input"), (draft_output, "output")):
-        button.click(on_draft(direction), [project, input_box, output_box], draft_outputs,
-                     api_name=f"draft_{direction}").then(draft_shown, [input_draft, output_draft, draft_target],
-                                                         draft_box, **hidden)
-    use_draft.click(on_use_draft, [draft_target, input_draft, output_draft], [input_box, output_box, draft_row],
-                    **hidden)
-    refresh_agreement.click(on_agreement, project, [agreement_caption, agreement_table], api_name="agreement")
-    save_settings.click(on_save_settings, [project, overlap, lease_minutes, labels_text], notice, **writes, **hidden)
-    save_drafter.click(on_save_drafter, [project, drafter, drafter_url, drafter_model], notice, **writes, **hidden)
+        button.click(guard("label", on_draft(direction)), [project, input_box, output_box], draft_outputs,
+                     api_name=f"draft_{direction}").then(guard("label", draft_shown, project=False),
+                                                         [input_draft, output_draft, draft_target], draft_box,
+                                                         **hidden)
+    use_draft.click(guard("label", on_use_draft, project=False), [draft_target, input_draft, output_draft],
+                    [input_box, output_box, draft_row], **hidden)
+    refresh_agreement.click(guard("label", on_agreement), project, [agreement_caption, agreement_table],
+                            api_name="agreement")
+    save_settings.click(guard("settings", on_save_settings), [project, overlap, lease_minutes, labels_text], notice,
+                        **writes, **hidden)
+    save_drafter.click(guard("settings", on_save_drafter), [project, drafter, drafter_url, drafter_model], notice,
+                       **writes, **hidden)
     project_outputs = [overlap, lease_minutes, labels_text, label_choice, output_column, draft_input, drafter,
                        drafter_url, drafter_model]
-    project.change(on_project, project, project_outputs, **hidden)
-    app.load(on_project, project, project_outputs, **hidden)
+    project.change(guard("view", on_project), project, project_outputs, **hidden)
+    app.load(guard("view", on_project), project, project_outputs, **hidden)
     # Opening the tab puts the next item in front of the annotator, once they have said who they are.
-    tab.select(on_load_next, next_inputs, item_outputs, **hidden).then(model_status, None, model_note, **hidden)
+    tab.select(guard("label", on_load_next), next_inputs, item_outputs, **hidden).then(
+        guard("view", model_status, project=False), None, model_note, **hidden)

@@ -7,10 +7,11 @@ import gradio as gr
 from ftstudio.config import Settings
 from ftstudio.generation import BaseModel
 from ftstudio.models import ModelError, resolve_source
+from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import escape, message
 
 
-def create_model_tab(settings: Settings, base_model: BaseModel) -> None:
+def create_model_tab(guard: Guard, settings: Settings, base_model: BaseModel) -> None:
     try:
         source = resolve_source(settings.base_model)
         where = {"embedded": "shipped with ftstudio, runs offline", "gguf": "a local GGUF file",
@@ -36,4 +37,4 @@ def create_model_tab(settings: Settings, base_model: BaseModel) -> None:
         except ModelError as error:
             return "", message(str(error), "error")
 
-    generate_button.click(on_generate, [prompt, max_tokens], [answer, notice])
+    generate_button.click(guard("model", on_generate, project=False), [prompt, max_tokens], [answer, notice])

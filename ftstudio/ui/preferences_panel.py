@@ -9,6 +9,7 @@ import gradio as gr
 
 from ftstudio import preferences
 from ftstudio.store import Store, StoreError
+from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
 from ftstudio.versions import SplitPlan, VersionError, parse_split
 
@@ -17,7 +18,8 @@ HELP = ("Every A-or-B vote on the **Review** tab says which of two answers is be
         "(Review tab, Inputs: train split) and the test split stays clean for proving the tuned model better.")
 
 
-def create_preferences_panel(store: Store, project: gr.Dropdown, versions_outputs: list, list_versions) -> None:
+def create_preferences_panel(store: Store, guard: Guard, project: gr.Dropdown, versions_outputs: list,
+                             list_versions) -> None:
     """`versions_outputs` (the versions table and pick) are refreshed through `list_versions` after a freeze."""
     fields = preferences.PreferenceFilters.__dataclass_fields__
     with gr.Accordion("Preference pairs for DPO", open=False, elem_id="preferences-panel"):
@@ -42,41 +44,42 @@ def create_preferences_panel(store: Store, project: gr.Dropdown, versions_output
         return preferences.PreferenceFilters(min_agreeing=int(agreeing or 0), include_judge=bool(judge),
                                              min_judge_kappa=float(kappa if kappa is not None else 0.4))
 
-    def selected(project_name):
-        found = store.find_project(project_name) if project_name else None
+    def selected(picked):
+        found = picked
         if found is None:
             raise StoreError("Pick a project on the Data tab first.")
         return found
 
-    def on_count(project_name, agreeing, judge, kappa):
+    def on_count(picked, agreeing, judge, kappa):
         try:
-            candidates = preferences.collect_preferences(store, selected(project_name), filters(agreeing, judge, kappa))
+            candidates = preferences.collect_preferences(store, selected(picked), filters(agreeing, judge, kappa))
         except (StoreError, VersionError) as error:
             return message(str(error), "error")
         return "\n\n".join(message(line, "info") for line in candidates.describe().splitlines())
 
-    def on_freeze(project_name, agreeing, judge, kappa, name_value, split_text, uploaded):
+    def on_freeze(caller, picked, agreeing, judge, kappa, name_value, split_text, uploaded):
         try:
-            chosen = selected(project_name)
+            chosen = selected(picked)
             plan = SplitPlan(parse_split(split_text or "0.9,0.1,0"))
             before = {v.name for v in store.list_versions(chosen.id)}
             if uploaded:
                 rows = preferences.read_preference_file(Path(uploaded))
                 version = preferences.freeze_preference_rows(store, chosen, rows, plan, name_value,
-                                                             origin={"file": Path(uploaded).name})
+                                                             origin={"file": Path(uploaded).name},
+                                                             user_name=caller.name)
             else:
                 version = preferences.freeze_preferences(store, chosen, filters(agreeing, judge, kappa), plan,
-                                                         name_value)
+                                                         name_value, caller.name)
         except (StoreError, VersionError, ValueError) as error:
-            return (message(str(error), "error"), *list_versions(project_name))
+            return (message(str(error), "error"), *list_versions(picked))
         counts = version.counts
         what = "Nothing changed since" if version.name in before else "Froze"
         sources = ", ".join(f"{n} from {'people' if s == 'human' else s}" for s, n in counts["sources"].items())
         return (message(f"{what} preference version {version.name} ({version.content_hash}): train {counts['train']}, "
                         f"validation {counts['validation']}, test {counts['test']} ({sources}). Train it with DPO on "
-                        "the Train tab.", "ok"), *list_versions(project_name))
+                        "the Train tab.", "ok"), *list_versions(picked))
 
     inputs = [project, min_agreeing, include_judge, min_kappa]
-    count_button.click(on_count, inputs, notice, api_name="count_preferences")
-    freeze_button.click(on_freeze, inputs + [name, split, pairs_file], [notice, *versions_outputs],
+    count_button.click(guard("datasets", on_count), inputs, notice, api_name="count_preferences")
+    freeze_button.click(guard("datasets", on_freeze), inputs + [name, split, pairs_file], [notice, *versions_outputs],
                         api_name="freeze_preferences", concurrency_limit=1, concurrency_id="store-writes")

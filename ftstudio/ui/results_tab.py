@@ -12,6 +12,7 @@ from ftstudio.evaluation.generations import EvaluationError
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.evaluation.metrics import compute_model_metrics
 from ftstudio.store import Store
+from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
 from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_COLUMNS, DISAGREE_COLUMNS,
                                       GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, agreement_markdown,
@@ -21,7 +22,7 @@ from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_C
 from ftstudio.ui.review_tab import project_runs, run_choices
 
 
-def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settings, project: gr.Dropdown) -> None:
+def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, project: gr.Dropdown) -> None:
     with gr.Row():
         run_pick = gr.Dropdown([], label="Run", elem_id="results-run", scale=3, allow_custom_value=True)
         refresh = gr.Button("Refresh", size="sm", scale=0, min_width=120, elem_id="results-refresh")
@@ -83,8 +84,8 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
         export_file = gr.File(label="Download", interactive=False, elem_id="results-file")
         export_notice = gr.Markdown()
 
-    def current_review(project_name, run_value):
-        chosen, _ = project_runs(store, project_name)
+    def current_review(picked, run_value):
+        chosen, _ = project_runs(store, picked)
         run = store.find_run(run_value, chosen.id) if (chosen and run_value) else None
         found = reviewing.latest_review(store, run) if run else None
         if found is None:
@@ -97,9 +98,9 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
                 "", pd.DataFrame(columns=CONFUSION_COLUMNS), pd.DataFrame(columns=LENGTH_COLUMNS),
                 pd.DataFrame(columns=DISAGREE_COLUMNS), pd.DataFrame(), gr.update(choices=[]))
 
-    def on_refresh(project_name, run_value):
+    def on_refresh(picked, run_value):
         try:
-            found = current_review(project_name, run_value)
+            found = current_review(picked, run_value)
         except EvaluationError as error:
             return empty(str(error))
         results = report.full_results(store, found)
@@ -113,9 +114,9 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
                 confusion_frame(results), length_frame(results), disagreement_frame(results),
                 metrics_frame(results), gr.update(choices=report.breakdown_fields(store, found)))
 
-    def on_metrics(project_name, run_value, progress=gr.Progress()):
+    def on_metrics(picked, run_value, progress=gr.Progress()):
         try:
-            found = current_review(project_name, run_value)
+            found = current_review(picked, run_value)
             counts = compute_model_metrics(store, settings, found,
                                            on_progress=lambda line: progress(None, desc=line))
         except (EvaluationError, GenerationError, ValueError, OSError) as error:
@@ -126,24 +127,24 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
                 if done else "Every answer was scored already.")
         return message(note, "ok"), metrics_frame(results)
 
-    def on_compare(project_name, chosen_runs):
-        chosen, _ = project_runs(store, project_name)
+    def on_compare(picked, chosen_runs):
+        chosen, _ = project_runs(store, picked)
         runs = [store.find_run(value, chosen.id) for value in (chosen_runs or [])] if chosen else []
         runs = [run for run in runs if run is not None]
         if not runs:
             return pd.DataFrame()
         return compare_frame(report.compare_runs(store, runs))
 
-    def on_project(project_name, run_value):
-        _, runs = project_runs(store, project_name)
+    def on_project(picked, run_value):
+        _, runs = project_runs(store, picked)
         choices = run_choices(runs)
         values = [value for _, value in choices]
         chosen = run_value if run_value in values else (values[0] if values else None)
         return gr.update(choices=choices, value=chosen), gr.update(choices=choices)
 
-    def on_breakdown(project_name, run_value, field_name):
+    def on_breakdown(picked, run_value, field_name):
         try:
-            found = current_review(project_name, run_value)
+            found = current_review(picked, run_value)
         except EvaluationError:
             return pd.DataFrame(columns=BREAKDOWN_COLUMNS), None
         if not field_name:
@@ -152,9 +153,9 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
         return breakdown_frame(rows), breakdown_chart(rows, field_name)
 
     def on_export(kind):
-        def handler(project_name, run_value):
+        def handler(picked, run_value):
             try:
-                found = current_review(project_name, run_value)
+                found = current_review(picked, run_value)
             except EvaluationError as error:
                 return None, message(str(error), "error")
             out = settings.home / "exports"
@@ -168,18 +169,18 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Sett
     hidden = {"api_visibility": "undocumented"}
     outputs = [verdict, chart, win_table, bradley_terry_group, bt_table, judge_summary, judge_table, grades_table,
                agreement_text, confusion_table, length_table, disagreement_table, metrics_table, field]
-    refresh.click(on_refresh, [project, run_pick], outputs, api_name="results")
-    run_pick.change(on_refresh, [project, run_pick], outputs, **hidden)
-    breakdown_button.click(on_breakdown, [project, run_pick, field], [breakdown_table, breakdown_plot],
+    refresh.click(guard("results", on_refresh), [project, run_pick], outputs, api_name="results")
+    run_pick.change(guard("results", on_refresh, quiet=True), [project, run_pick], outputs, **hidden)
+    breakdown_button.click(guard("results", on_breakdown), [project, run_pick, field], [breakdown_table, breakdown_plot],
                            api_name="breakdown")
-    csv_button.click(on_export("csv"), [project, run_pick], [export_file, export_notice], api_name="export_ratings_csv")
-    parquet_button.click(on_export("parquet"), [project, run_pick], [export_file, export_notice],
+    csv_button.click(guard("results", on_export("csv")), [project, run_pick], [export_file, export_notice], api_name="export_ratings_csv")
+    parquet_button.click(guard("results", on_export("parquet")), [project, run_pick], [export_file, export_notice],
                          api_name="export_ratings_parquet")
-    preference_button.click(on_export("preferences"), [project, run_pick], [export_file, export_notice],
+    preference_button.click(guard("results", on_export("preferences")), [project, run_pick], [export_file, export_notice],
                             api_name="export_preferences")
-    metrics_button.click(on_metrics, [project, run_pick], [metrics_notice, metrics_table], api_name="compute_metrics",
+    metrics_button.click(guard("results", on_metrics), [project, run_pick], [metrics_notice, metrics_table], api_name="compute_metrics",
                          concurrency_limit=1, concurrency_id="generation")
-    compare_button.click(on_compare, [project, compare_pick], compare_table, api_name="compare_runs")
-    project.change(on_project, [project, run_pick], [run_pick, compare_pick], **hidden)
-    tab.select(on_project, [project, run_pick], [run_pick, compare_pick], **hidden).then(
-        on_refresh, [project, run_pick], outputs, **hidden)
+    compare_button.click(guard("results", on_compare), [project, compare_pick], compare_table, api_name="compare_runs")
+    project.change(guard("results", on_project, quiet=True), [project, run_pick], [run_pick, compare_pick], **hidden)
+    tab.select(guard("results", on_project, quiet=True), [project, run_pick], [run_pick, compare_pick], **hidden).then(
+        guard("results", on_refresh, quiet=True), [project, run_pick], outputs, **hidden)

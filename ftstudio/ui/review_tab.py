@@ -19,6 +19,7 @@ from ftstudio.evaluation.generations import (BASE, REFERENCE, DecodingSettings, 
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.models import ModelError
 from ftstudio.store import Store, StoreError
+from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import escape, message
 from ftstudio.wording import plural
 
@@ -52,9 +53,8 @@ class GenerationCancels:
             self._flags.pop(session, None)
 
 
-def project_runs(store: Store, project_name: str | None):
-    """The project picked in the bar, and its runs (finished or not)."""
-    project = store.find_project(project_name) if project_name else None
+def project_runs(store: Store, project):
+    """The project picked in the bar (looked up by the handler guard), and its runs (finished or not)."""
     return project, store.list_runs(project.id) if project else []
 
 
@@ -84,7 +84,7 @@ def win_rate_line(store: Store, review) -> str:
             f"{entry['both_bad']} both bad.")
 
 
-def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settings, project: gr.Dropdown,
+def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, project: gr.Dropdown,
                       user: gr.Textbox) -> None:
     cancels = GenerationCancels()
     defaults = DecodingSettings()
@@ -163,8 +163,8 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
 
     # --- handlers ---
 
-    def current_run(project_name, run_value):
-        chosen, runs = project_runs(store, project_name)
+    def current_run(picked, run_value):
+        chosen, runs = project_runs(store, picked)
         if chosen is None:
             raise EvaluationError("Pick a project first.")
         run = store.find_run(run_value, chosen.id) if run_value else None
@@ -172,15 +172,15 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
             raise EvaluationError("Pick a finished run to review (train one on the Train tab first).")
         return run
 
-    def current_review(project_name, run_value):
-        run = current_run(project_name, run_value)
+    def current_review(picked, run_value):
+        run = current_run(picked, run_value)
         found = reviewing.latest_review(store, run)
         if found is None:
             raise EvaluationError(f"Run {run.id} has no answers to review yet: press Generate answers above.")
         return found
 
-    def on_project(project_name, run_value):
-        _, runs = project_runs(store, project_name)
+    def on_project(picked, run_value):
+        _, runs = project_runs(store, picked)
         choices = run_choices(runs)
         values = [value for _, value in choices]
         chosen = run_value if run_value in values else (values[0] if values else None)
@@ -188,12 +188,12 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
         note = "" if choices else message("No finished run in this project yet: train one on the Train tab.", "info")
         return gr.update(choices=choices, value=chosen), gr.update(choices=system_list, value=default), note
 
-    def on_run(project_name, run_value):
-        _, runs = project_runs(store, project_name)
+    def on_run(picked, run_value):
+        _, runs = project_runs(store, picked)
         system_list, default = system_choices(runs, run_value)
-        picked = next((r for r in runs if str(r.id) == str(run_value)), None)
-        if picked is not None and picked.status == "finished" and loop.is_preference_run(picked):
-            default = loop.loop_systems(store, picked)  # a DPO run against where it started, and the base
+        run_found = next((r for r in runs if str(r.id) == str(run_value)), None)
+        if run_found is not None and run_found.status == "finished" and loop.is_preference_run(run_found):
+            default = loop.loop_systems(store, run_found)  # a DPO run against where it started, and the base
         return (gr.update(choices=system_list, value=default),
                 gr.update(choices=system_list, value=default[0] if default else None),
                 gr.update(choices=system_list, value=default[1] if len(default) > 1 else None))
@@ -202,14 +202,15 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
         typed = value == "my prompts"
         return gr.update(visible=typed), gr.update(visible=typed)
 
-    def on_generate(project_name, run_value, chosen_systems, source_value, typed, uploaded, tokens, temp, nucleus,
+    def on_generate(caller, picked, run_value, chosen_systems, source_value, typed, uploaded, tokens, temp, nucleus,
                     seed_value, overlap_value, reviewer, request: gr.Request, progress=gr.Progress()):
+        reviewer = caller.recorded_name(reviewer)
         session = request.session_hash if request else "cli"
         flag = cancels.start(session)
         try:
             if not 1 <= int(overlap_value or 0) <= 10:
                 raise EvaluationError("Reviewers per pair is a whole number from 1 to 10.")
-            run = current_run(project_name, run_value)
+            run = current_run(picked, run_value)
             prompts = None
             if source_value == "my prompts":
                 prompts = parse_prompts(typed or "") + (read_prompt_file(Path(uploaded)) if uploaded else [])
@@ -265,17 +266,19 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
                 gr.update(value=pair.answer_b, placeholder=EMPTY_ANSWER), None, None, "", counter_text, note,
                 win_rate_line(store, found))
 
-    def on_start(project_name, run_value, reviewer):
+    def on_start(caller, picked, run_value, reviewer):
+        reviewer = caller.recorded_name(reviewer)
         try:
-            found = current_review(project_name, run_value)
+            found = current_review(picked, run_value)
             return show(found, reviewing.next_pair(store, found, reviewer), reviewer)
         except (EvaluationError, StoreError) as error:
             return blank + (message(str(error), "error"), "", "")
 
     def on_vote(choice):
-        def handler(project_name, run_value, reviewer, current, first_score, second_score, note_text):
+        def handler(caller, picked, run_value, reviewer, current, first_score, second_score, note_text):
+            reviewer = caller.recorded_name(reviewer)
             try:
-                found = current_review(project_name, run_value)
+                found = current_review(picked, run_value)
                 if not current:
                     return show(found, reviewing.next_pair(store, found, reviewer), reviewer,
                                 message("Press Start reviewing (or a key) once a pair is on screen.", "info"))
@@ -285,9 +288,16 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
                 return (gr.update(),) * 8 + (gr.update(), message(str(error), "error"), gr.update())
         return handler
 
-    def on_browse(project_name, run_value, number, left, right):
+    def on_browse(caller, picked, run_value, number, left, right):
         try:
-            found = current_review(project_name, run_value)
+            found = current_review(picked, run_value)
+            if not caller.may("inspect"):
+                # Seeing the answers with their systems' names would unblind the pairs still to be voted on.
+                counts = reviewing.progress(store, found, caller.recorded_name(None) or "")
+                left_to_vote = min(counts["left"], counts["pairs"] - counts["mine"])
+                if left_to_vote > 0:
+                    raise EvaluationError(f"Finish your blind votes first ({plural(left_to_vote, 'pair')} left): "
+                                          "the open view shows which system wrote each answer.")
         except EvaluationError as error:
             return "", "", "", [(str(error), None)]
         items = reviewing.open_items(store, found)
@@ -302,19 +312,19 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Setti
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
     pair_outputs = [token, input_box, reference, answer_a, answer_b, score_a, score_b, comment, counter, reveal, live]
     vote_inputs = [project, run_pick, user, token, score_a, score_b, comment]
-    generate_button.click(on_generate, [project, run_pick, systems, source, prompts_text, prompts_file,
+    generate_button.click(guard("generate", on_generate), [project, run_pick, systems, source, prompts_text, prompts_file,
                                         max_new_tokens, temperature, top_p, seed, overlap, user],
                           generate_notice, api_name="generate_answers", concurrency_limit=1,
                           concurrency_id="generation")
-    cancel_button.click(on_cancel, None, generate_notice, api_name="cancel_generation")
-    start.click(on_start, [project, run_pick, user], pair_outputs, api_name="next_pair", **writes)
-    vote_a.click(on_vote("a"), vote_inputs, pair_outputs, api_name="vote_a", **writes)
-    vote_b.click(on_vote("b"), vote_inputs, pair_outputs, api_name="vote_b", **writes)
-    vote_tie.click(on_vote("tie"), vote_inputs, pair_outputs, api_name="vote_tie", **writes)
-    vote_bad.click(on_vote("both_bad"), vote_inputs, pair_outputs, api_name="vote_both_bad", **writes)
-    source.change(on_source, source, [prompts_text, prompts_file], **hidden)
-    run_pick.change(on_run, [project, run_pick], [systems, browse_first, browse_second], **hidden)
-    browse_button.click(on_browse, [project, run_pick, browse_number, browse_first, browse_second],
+    cancel_button.click(guard("generate", on_cancel, project=False), None, generate_notice, api_name="cancel_generation")
+    start.click(guard("review", on_start), [project, run_pick, user], pair_outputs, api_name="next_pair", **writes)
+    vote_a.click(guard("review", on_vote("a")), vote_inputs, pair_outputs, api_name="vote_a", **writes)
+    vote_b.click(guard("review", on_vote("b")), vote_inputs, pair_outputs, api_name="vote_b", **writes)
+    vote_tie.click(guard("review", on_vote("tie")), vote_inputs, pair_outputs, api_name="vote_tie", **writes)
+    vote_bad.click(guard("review", on_vote("both_bad")), vote_inputs, pair_outputs, api_name="vote_both_bad", **writes)
+    source.change(guard("generate", on_source, project=False, quiet=True), source, [prompts_text, prompts_file], **hidden)
+    run_pick.change(guard("review", on_run, quiet=True), [project, run_pick], [systems, browse_first, browse_second], **hidden)
+    browse_button.click(guard("review", on_browse), [project, run_pick, browse_number, browse_first, browse_second],
                         [browse_input, browse_left, browse_right, browse_diff], api_name="browse_answers")
-    project.change(on_project, [project, run_pick], [run_pick, systems, generate_notice], **hidden)
-    tab.select(on_project, [project, run_pick], [run_pick, systems, generate_notice], **hidden)
+    project.change(guard("review", on_project, quiet=True), [project, run_pick], [run_pick, systems, generate_notice], **hidden)
+    tab.select(guard("review", on_project, quiet=True), [project, run_pick], [run_pick, systems, generate_notice], **hidden)

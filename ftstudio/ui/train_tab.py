@@ -16,6 +16,7 @@ from ftstudio.training.config import (BATCHING, COMPILE, DPO_LEARNING_RATE, DPO_
                                       TrainConfig, help_texts)
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
+from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
 
 RUN_COLUMNS = ["id", "status", "version", "method", "base model", "step", "train loss", "val loss", "started"]
@@ -116,7 +117,7 @@ def _widget(name: str, default, help_text: str):
     return gr.Textbox(value=default, label=label, info=help_text, max_lines=1)
 
 
-def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settings, manager: RunManager,
+def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, manager: RunManager,
                      project: gr.Dropdown) -> None:
     defaults, helps = TrainConfig().to_dict(), help_texts()
     gr.Markdown("### New run")
@@ -177,22 +178,22 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
 
     # --- handlers ---
 
-    def selected(project_name):
-        found = store.find_project(project_name) if project_name else None
+    def selected(picked):
+        found = picked
         if found is None:
             raise StoreError("Pick a project on the Data tab first.")
         return found
 
-    def on_start(project_name, version_name, objective_value, method_value, *values):
+    def on_start(caller, picked, version_name, objective_value, method_value, *values):
         try:
-            chosen = selected(project_name)
+            chosen = selected(picked)
             config = TrainConfig.from_dict({"objective": objective_value, "method": method_value,
                                             **dict(zip(field_names, values))})
             for name, default in defaults.items():  # gr.Number gives floats; keep each field's own type
                 value = getattr(config, name)
                 if isinstance(default, int) and not isinstance(default, bool) and value is not None:
                     setattr(config, name, int(value))
-            run_id = manager.create_run(chosen, version_name or "", config)
+            run_id = manager.create_run(chosen, version_name or "", config, user_name=caller.name)
         except (StoreError, RunError, ModelError, ValueError) as error:
             return message(str(error), "error"), gr.update()
         # The settings a run started with come back next time this project is opened.
@@ -201,13 +202,13 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         note = "started" if run.status == "running" else "queued behind the running one"
         return message(f"Run {run_id} {note}.", "ok"), gr.update(value=str(run_id))
 
-    def run_choices(project_name):
-        chosen = store.find_project(project_name) if project_name else None
+    def run_choices(picked):
+        chosen = picked
         runs = store.list_runs(chosen.id) if chosen else []
         return runs, [str(r.id) for r in runs]
 
-    def on_refresh(project_name, run_value):
-        runs, choices = run_choices(project_name)
+    def on_refresh(picked, run_value):
+        runs, choices = run_choices(picked)
         current = run_value if run_value in choices else (choices[0] if choices else None)
         run = store.get_run(int(current)) if current else None
         if run is None:
@@ -283,19 +284,19 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
         options = _start_choices(runs)
         return gr.update(choices=options, value=value if value in [v for _, v in options] else 0)
 
-    def on_project(project_name):
-        chosen = store.find_project(project_name) if project_name else None
+    def on_project(picked):
+        chosen = picked
         found = store.list_versions(chosen.id) if chosen else []
-        runs, choices = run_choices(project_name)
+        runs, choices = run_choices(picked)
         saved = TrainConfig.from_dict({**defaults, **((chosen.settings.get("train") or {}) if chosen else {})})
         values = [start_update(runs, saved.from_run) if name == "from_run" else getattr(saved, name)
                   for name in field_names]
         return (gr.update(choices=_version_choices(found), value=found[0].name if found else None),
                 gr.update(choices=choices), gr.update(choices=choices), saved.method, *values, saved.objective)
 
-    def on_version(project_name, version_name, objective_value, learning_rate):
+    def on_version(picked, version_name, objective_value, learning_rate):
         """Preference pairs train with DPO, input/output pairs with SFT: the objective follows the version."""
-        chosen = store.find_project(project_name) if project_name else None
+        chosen = picked
         found = store.find_version(chosen.id, version_name) if chosen and version_name else None
         if found is None:
             return gr.update(), "", gr.update()
@@ -316,21 +317,21 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
 
     hidden = {"api_visibility": "undocumented"}
     refresh_outputs = [runs_table, run_pick, progress, curve, rewards_plot]
-    version.change(on_version, [project, version, objective, widgets["learning_rate"]],
+    version.change(guard("train", on_version, quiet=True), [project, version, objective, widgets["learning_rate"]],
                    [objective, objective_note, widgets["learning_rate"]], **hidden)
-    objective.change(on_objective, objective, dpo_settings, **hidden)
-    start.click(on_start, [project, version, objective, method, *[widgets[n] for n in field_names]],
+    objective.change(guard("train", on_objective, project=False, quiet=True), objective, dpo_settings, **hidden)
+    start.click(guard("train", on_start), [project, version, objective, method, *[widgets[n] for n in field_names]],
                 [start_notice, run_pick],
                 api_name="train", concurrency_limit=1, concurrency_id="store-writes").then(
-        on_refresh, [project, run_pick], refresh_outputs, **hidden)
-    timer.tick(on_refresh, [project, run_pick], refresh_outputs, show_progress="hidden", **hidden)
-    run_pick.change(on_refresh, [project, run_pick], refresh_outputs, show_progress="hidden", **hidden)
-    cancel_button.click(on_cancel, run_pick, start_notice, api_name="cancel_run")
-    resume_button.click(on_resume, run_pick, start_notice, api_name="resume_run")
-    zip_button.click(on_zip, run_pick, [adapter_file, export_notice], api_name="download_adapter")
-    merge_button.click(on_merge, run_pick, [adapter_file, export_notice], api_name="merge_adapter")
-    push_button.click(on_push, [run_pick, hub_repo], export_notice, **hidden)
-    compare_button.click(on_compare, [compare_a, compare_b], [difference, compare_curve], api_name="compare_runs")
+        guard("train", on_refresh, quiet=True), [project, run_pick], refresh_outputs, **hidden)
+    timer.tick(guard("train", on_refresh, quiet=True), [project, run_pick], refresh_outputs, show_progress="hidden", **hidden)
+    run_pick.change(guard("train", on_refresh, quiet=True), [project, run_pick], refresh_outputs, show_progress="hidden", **hidden)
+    cancel_button.click(guard("train", on_cancel, project=False), run_pick, start_notice, api_name="cancel_run")
+    resume_button.click(guard("train", on_resume, project=False), run_pick, start_notice, api_name="resume_run")
+    zip_button.click(guard("train", on_zip, project=False), run_pick, [adapter_file, export_notice], api_name="download_adapter")
+    merge_button.click(guard("train", on_merge, project=False), run_pick, [adapter_file, export_notice], api_name="merge_adapter")
+    push_button.click(guard("train", on_push, project=False), [run_pick, hub_repo], export_notice, **hidden)
+    compare_button.click(guard("train", on_compare, project=False), [compare_a, compare_b], [difference, compare_curve], api_name="compare_runs")
     project_outputs = [version, compare_a, compare_b, method, *[widgets[n] for n in field_names], objective]
     # A project's last used settings come back once when it is chosen or the tab first shows it; later visits and
     # repeated change events keep what was typed. Both events go through one queue slot, so each sees the other's
@@ -338,20 +339,21 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, settings: Settin
     restored_for = gr.State(None)
     serial = {"concurrency_limit": 1, "concurrency_id": "train-settings"}
 
-    def on_tab(project_name, version_value, already_restored):
+    def on_tab(picked, version_value, already_restored):
         """The project's saved settings if not shown yet; else only new versions and runs since the page loaded."""
-        if already_restored != project_name:
-            return (*on_project(project_name), project_name)
-        chosen = store.find_project(project_name) if project_name else None
+        name = picked.name if picked else None
+        if already_restored != name:
+            return (*on_project(picked), name)
+        chosen = picked
         found = store.list_versions(chosen.id) if chosen else []
         names = [v.name for v in found]
-        runs, choices = run_choices(project_name)
+        runs, choices = run_choices(picked)
         value = version_value if version_value in names else (names[0] if names else None)
         # New finished runs become startable; every typed setting stays as it is.
         fields = [gr.update(choices=_start_choices(runs)) if name == "from_run" else gr.update()
                   for name in field_names]
         return (gr.update(choices=_version_choices(found), value=value), gr.update(choices=choices),
-                gr.update(choices=choices), gr.update(), *fields, gr.update(), project_name)
+                gr.update(choices=choices), gr.update(), *fields, gr.update(), name)
 
-    project.change(on_tab, [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)
-    tab.select(on_tab, [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)
+    project.change(guard("train", on_tab, quiet=True), [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)
+    tab.select(guard("train", on_tab, quiet=True), [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)
