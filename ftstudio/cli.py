@@ -375,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ftstudio.cli_judge import add_judge_commands
     from ftstudio.cli_preferences import add_preference_commands
     from ftstudio.cli_review import add_review_commands
+    from ftstudio.cli_users import add_user_commands
 
     parser = argparse.ArgumentParser(prog="ftstudio", description="Fine-tune language models on your own posts and emails.")
     parser.add_argument("--home", help="Studio folder (default: $FTSTUDIO_HOME or ./ftstudio-data).")
@@ -428,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_review_commands(commands)
     add_judge_commands(commands)
     add_preference_commands(commands)
+    add_user_commands(commands)
 
     label = commands.add_parser("label", help="Label items in the terminal, one at a time.",
                                 description="The Label tab's queue in the terminal: a accept, s skip, f flag, u undo, "
