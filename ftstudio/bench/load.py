@@ -1,0 +1,231 @@
+"""Many people in one studio at once: simulated labelers and reviewers against a running app, over its HTTP API.
+
+Each simulated person is its own gradio_client session (its own leases, its own blind pairs). Labelers load the
+next item and accept it; reviewers load the next blind pair and vote. Every write the app acknowledged is
+counted, so afterwards the database can be checked: each acknowledged write is there, and none twice. Used by
+tests/test_load.py (with a kill in the middle) and by `ftstudio bench load` (p95 with and without a training run
+and a generation batch in progress).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ftstudio.config import Settings
+from ftstudio.store import open_store
+
+POSTS = "load-posts"
+REVIEWS = "load-review"
+
+
+def seed_studio(settings: Settings, items: int = 1500, prompts: int = 300, reviewers_per_pair: int = 8) -> dict:
+    """A project of posts to label and a finished run's review of `prompts` blind pairs (answers stored, so no
+    model is needed to vote)."""
+    from ftstudio.evaluation.review import sync_pairs
+    from ftstudio.importing import import_paths
+
+    settings.ensure_dirs()
+    store = open_store(settings.database_path)
+    try:
+        posts = store.create_project(POSTS, "generation")
+        source = settings.home / "load-posts.md"
+        source.write_text("\n---\n".join(f"Post {n}: what we learned shipping feature {n} to {n % 17} teams."
+                                          for n in range(items)))
+        import_paths(store, posts, [source])
+        project = store.create_project(REVIEWS, "generation")
+        run_dir = settings.runs_dir / "load-run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        run_id = store.create_run(project.id, None, "load-run", "none", "lora", {}, str(run_dir), None, "finished")
+        system = f"run-{run_id}"
+        rows = [{"project_id": project.id, "cache_key": f"{who}-{n}", "settings_key": "load", "item_key": f"p:{n}",
+                 "system": who, "input": f"Reply to message {n}.", "prompt": f"Reply to message {n}.",
+                 "settings": {}, "metadata": {}, "output": f"{who} answer {n}: thanks, we will look into it."}
+                for who in (system, "base") for n in range(prompts)]
+        store.add_generations(rows)
+        review = store.create_review(project.id, run_id, [system, "base"], "load", overlap=reviewers_per_pair)
+        sync_pairs(store, review)
+        return {"run_id": run_id, "review_id": review.id, "items": items, "pairs": prompts}
+    finally:
+        store.close()
+
+
+@dataclass
+class AppProcess:
+    """The app in a child process of its own, so that it can be killed as a crash would."""
+
+    home: Path
+    base_model: str
+    port: int
+    process: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self, timeout: float = 120) -> "AppProcess":
+        self.log = self.home / f"app-{int(time.time() * 1000)}.log"
+        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "FTSTUDIO_HOME": str(self.home)}
+        env.pop("FTSTUDIO_USERS", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ftstudio", "--home", str(self.home), "--base-model", self.base_model, "serve",
+             "--port", str(self.port)], stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The app exited at start ({self.process.returncode}): {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "gradio_api/info", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"The app did not answer within {timeout:.0f} s: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs, as in a crash or an out-of-memory kill."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class Tally:
+    """What one simulated person did: latencies of every call, writes acknowledged, errors seen."""
+
+    name: str
+    role: str
+    latencies: list[float] = field(default_factory=list)
+    acknowledged: int = 0
+    errors: list[str] = field(default_factory=list)
+    disconnected: bool = False
+
+
+def _labeler(client, tally: Tally, stop: threading.Event) -> None:
+    def call(*args, api_name):
+        started = time.perf_counter()
+        result = client.predict(*args, api_name=api_name)
+        tally.latencies.append(time.perf_counter() - started)
+        return result
+
+    shown = call(POSTS, tally.name, api_name="/next_item")
+    while not stop.is_set():
+        if not shown[0]:  # "About this item": empty when nothing is left for this person
+            shown = call(POSTS, tally.name, api_name="/next_item")
+            time.sleep(0.2)
+            continue
+        shown = call(POSTS, tally.name, f"idea from {tally.name}", "the post, as the author wrote it", None,
+                     api_name="/accept")
+        notice = shown[5]
+        if "Saved as accepted" in notice:
+            tally.acknowledged += 1
+        elif "⚠" in notice:
+            tally.errors.append(notice)
+
+
+def _reviewer(client, run_id: int, tally: Tally, stop: threading.Event) -> None:
+    def call(*args, api_name):
+        started = time.perf_counter()
+        result = client.predict(*args, api_name=api_name)
+        tally.latencies.append(time.perf_counter() - started)
+        return result
+
+    shown = call(REVIEWS, str(run_id), tally.name, api_name="/next_pair")
+    while not stop.is_set():
+        if not shown[0]:  # no pair on screen: nothing left for this person
+            time.sleep(0.2)
+            shown = call(REVIEWS, str(run_id), tally.name, api_name="/next_pair")
+            continue
+        shown = call(REVIEWS, str(run_id), tally.name, None, None, "", api_name="/vote_a")
+        if "Previous pair" in shown[8]:
+            tally.acknowledged += 1
+        elif "⚠" in shown[8]:
+            tally.errors.append(shown[8])
+
+
+def simulate_users(url: str, run_id: int, seconds: float, users: int = 16, kill_after: float | None = None,
+                   on_kill=None) -> list[Tally]:
+    """Half label, half vote, each in its own session, for `seconds` (or until `on_kill` ends the app)."""
+    from gradio_client import Client
+
+    stop = threading.Event()
+    tallies = [Tally(f"{'labeler' if n % 2 == 0 else 'reviewer'}-{n}", "label" if n % 2 == 0 else "review")
+               for n in range(users)]
+
+    def person(tally: Tally) -> None:
+        try:
+            client = Client(url, verbose=False, download_files=False)
+            if tally.role == "label":
+                _labeler(client, tally, stop)
+            else:
+                _reviewer(client, run_id, tally, stop)
+        except Exception as error:  # noqa: BLE001 - a refused connection after the kill, or a real error
+            if stop.is_set() or kill_after is not None:
+                tally.disconnected = True
+            else:
+                tally.errors.append(f"{type(error).__name__}: {error}")
+
+    threads = [threading.Thread(target=person, args=(t,), daemon=True) for t in tallies]
+    for thread in threads:
+        thread.start()
+    if kill_after is not None:
+        time.sleep(kill_after)
+        on_kill()
+    else:
+        time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    return tallies
+
+
+def written_counts(settings: Settings, run_id: int) -> dict[str, int]:
+    """Per person, the labels and votes the database holds (opened after the app has stopped)."""
+    store = open_store(settings.database_path)
+    try:
+        cursor = store.cursor()
+        labels = dict(cursor.execute("SELECT created_by, count(*) FROM examples GROUP BY created_by").fetchall())
+        votes = dict(cursor.execute("SELECT rater, count(*) FROM ratings GROUP BY rater").fetchall())
+        twice = cursor.execute("SELECT count(*) FROM (SELECT item_id, created_by FROM examples "
+                               "WHERE item_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1)").fetchone()[0]
+        twice += cursor.execute("SELECT count(*) FROM (SELECT pair_id, rater FROM ratings GROUP BY 1, 2 "
+                                "HAVING count(*) > 1)").fetchone()[0]
+        return {**{k: v for k, v in labels.items() if k}, **votes, "__twice__": twice}
+    finally:
+        store.close()
+
+
+def percentiles(tallies: list[Tally]) -> dict:
+    import numpy as np
+
+    latencies = [x for t in tallies for x in t.latencies]
+    if not latencies:
+        return {"calls": 0, "p50_ms": None, "p95_ms": None}
+    p50, p95 = np.percentile(latencies, [50, 95])
+    return {"calls": len(latencies), "p50_ms": round(float(p50) * 1000, 1), "p95_ms": round(float(p95) * 1000, 1)}
+
+
+def summary(tallies: list[Tally], seconds: float) -> dict:
+    return {**percentiles(tallies), "seconds": seconds, "users": len(tallies),
+            "labels": sum(t.acknowledged for t in tallies if t.role == "label"),
+            "votes": sum(t.acknowledged for t in tallies if t.role == "review"),
+            "errors": sum(len(t.errors) for t in tallies)}
