@@ -375,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ftstudio.cli_judge import add_judge_commands
     from ftstudio.cli_preferences import add_preference_commands
     from ftstudio.cli_review import add_review_commands
+    from ftstudio.cli_snapshots import add_snapshot_commands
     from ftstudio.cli_users import add_user_commands
 
     parser = argparse.ArgumentParser(prog="ftstudio", description="Fine-tune language models on your own posts and emails.")
@@ -430,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_judge_commands(commands)
     add_preference_commands(commands)
     add_user_commands(commands)
+    add_snapshot_commands(commands)
 
     label = commands.add_parser("label", help="Label items in the terminal, one at a time.",
                                 description="The Label tab's queue in the terminal: a accept, s skip, f flag, u undo, "

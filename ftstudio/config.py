@@ -50,6 +50,15 @@ class Settings:
         metadata={"help": "An accelerate config file for training on several GPUs (DDP, FSDP, DeepSpeed) "
                           "(FTSTUDIO_ACCELERATE_CONFIG); unset trains on one device."},
     )
+    snapshot_target: str | None = field(
+        default_factory=lambda: os.environ.get("FTSTUDIO_SNAPSHOT_TARGET") or None,
+        metadata={"help": "Where to copy the studio on an interval and at shutdown, and restore it from on start: "
+                          "a folder, or hf://datasets/OWNER/NAME (FTSTUDIO_SNAPSHOT_TARGET); unset: no snapshots."},
+    )
+    snapshot_interval: float = field(
+        default_factory=lambda: float(os.environ.get("FTSTUDIO_SNAPSHOT_INTERVAL", "600")),
+        metadata={"help": "Seconds between snapshots, when something changed (FTSTUDIO_SNAPSHOT_INTERVAL)."},
+    )
     ingest: IngestLimits = field(default_factory=IngestLimits)
     page_size: int = field(default=50, metadata={"help": "Rows per page in the item table."})
 

@@ -108,6 +108,20 @@ class Connection:
     def close(self) -> None:
         self._connection.close()
 
+    def copy_to(self, target: Path) -> None:
+        """A consistent copy of the whole database in a new file, taken while the app keeps running: DuckDB's
+        COPY FROM DATABASE reads one transaction's snapshot, so a write landing meanwhile is either in or out."""
+        target = Path(target)
+        if target.exists():
+            raise StoreError(f"{target} exists already: a copy is only written to a new file.")
+        cursor = self.cursor()
+        (source,) = cursor.execute("SELECT current_database()").fetchone()
+        cursor.execute("ATTACH ? AS studio_copy", [str(target)])
+        try:
+            cursor.execute(f'COPY FROM DATABASE "{source}" TO studio_copy')
+        finally:
+            cursor.execute("DETACH studio_copy")
+
     def _migrate(self) -> None:
         cursor = self.cursor()
         cursor.execute(

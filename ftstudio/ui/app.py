@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import signal
+import sys
+import threading
 from pathlib import Path
 
 import gradio as gr
 
 from ftstudio.access import AccessPolicy
 from ftstudio.config import Settings
+from ftstudio.snapshots import SnapshotSchedule, restore_latest, target_from_spec
 from ftstudio.store import Store, open_store, write_app_marker
 from ftstudio.ui.data_tab import create_data_tab
 from ftstudio.generation import BaseModel
@@ -90,9 +95,20 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: 
 
     Returns (app, store, run manager) once the server stops, or at once when `block` is False.
     """
+    target = target_from_spec(settings.snapshot_target)
+    if target is not None:
+        restored = restore_latest(settings, target)  # only into a studio with no database yet
+        if restored:
+            print(f"Restored the studio from snapshot {restored}.", flush=True)
     settings.ensure_dirs()
     store = open_store(settings.database_path)
     manager = RunManager(store, settings)
+    if target is not None:
+        schedule = SnapshotSchedule(store, settings, target, settings.snapshot_interval).start()
+        atexit.register(schedule.stop)
+        # Spaces stop a container with SIGTERM: turn it into a normal exit so the last snapshot is taken.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     manager.start_polling()  # also re-attaches to runs still alive and marks dead ones interrupted
     policy = policy or AccessPolicy.from_environment()
     app = build_app(store, settings, manager, policy=policy)
