@@ -6,6 +6,17 @@ import threading
 
 from ftstudio.config import Settings
 from ftstudio.models import generate_text, load_model, load_tokenizer
+from ftstudio.spaces_gpu import gpu
+
+
+@gpu(duration=60)
+def _generate_on_device(model, tokenizer, prompts, max_new_tokens, system):
+    """On a GPU when there is one (on ZeroGPU, only inside this call), else where the model is."""
+    import torch
+
+    if torch.cuda.is_available() and model.device.type != "cuda":
+        model.to("cuda")
+    return generate_text(model, tokenizer, prompts, max_new_tokens, system)
 
 
 class BaseModel:
@@ -68,4 +79,4 @@ class BaseModel:
     def generate(self, prompts: list[str], max_new_tokens: int = 96, system: str | None = None) -> list[str]:
         model, tokenizer = self.load()
         with self._lock:  # one generation at a time: torch on two cores gains nothing from more
-            return generate_text(model, tokenizer, prompts, max_new_tokens, system)
+            return _generate_on_device(model, tokenizer, prompts, max_new_tokens, system)

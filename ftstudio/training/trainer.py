@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from trl import SFTTrainer
 
+from ftstudio.spaces_gpu import on_zero_gpu
 from ftstudio.training.device import cpp_compiler
 
 from ftstudio.training.prepare import LEAN_LOSS_MAX_LOGITS
@@ -57,6 +58,8 @@ def compile_decision(config, precision, planned_steps: int) -> tuple[bool, str]:
     """Whether to torch.compile the decoder layers for this run, and why (the reason goes into the run's log)."""
     if config.compile == "off":
         return False, "compile: off"
+    if on_zero_gpu():
+        return False, f"compile: {config.compile}, off on ZeroGPU (it allows no torch.compile)"
     if not precision.cuda and not cpp_compiler():
         if config.compile == "on":
             raise ValueError("compile: on needs a C++ compiler on a CPU (torch.compile builds C++ kernels); "
