@@ -214,3 +214,26 @@ def test_a_local_judge_runs_in_the_generation_child_and_counts_what_it_cannot_pa
     # A random tiny model writes no verdict: every answer is stored as invalid with its text, nothing raised.
     assert outcome.judgments == tasks and outcome.failed == 0
     assert outcome.invalid + sum(1 for v in pair_verdicts(store, review)[0] for o in v.orders if o) == tasks
+
+
+class _SameWordsBackend:
+    """Speaks the generation backend protocol; both systems give the same words on the first two inputs."""
+
+    def generate(self, base_model_path, adapters, requests, settings, on_results, should_stop=lambda: False,
+                 on_started=None):
+        prompts = sorted({r["prompt"] for r in requests})
+        on_results([{"cache_key": r["cache_key"], "seconds": 0.01,
+                     "output": "In depot 1." if prompts.index(r["prompt"]) < 2 else f"{r['cache_key'][:6]} answer"}
+                    for r in requests])
+        return "finished"
+
+
+def test_identical_answers_are_a_tie_without_asking_the_judge(store, settings, tiny_model_dir, tmp_path, chat_server):
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    review = generate_for_run(store, settings, run, backend=_SameWordsBackend()).review
+    pairs = len(store.review_pairs(review.id))
+    server = chat_server(default=Reply("The second. [[B]]"))
+    outcome = judge_review(store, review, make_judge(settings, server.url, "judge-1"))
+    summary = pairwise_summary(store, review)
+    assert len(server.requests) == outcome.requests == 2 * (pairs - 2)
+    assert summary["judged_pairs"] == pairs and summary["ties"] == pairs  # 2 same words, the rest position-biased

@@ -247,6 +247,11 @@ def review_generations(store: Store, review: Review) -> dict[int, Generation]:
     return {g.id: g for g in store.list_generations(review.project_id, review.settings_key, review.systems)}
 
 
+def same_answer(first: Generation, second: Generation) -> bool:
+    """Two answers with the same words: a tie, whoever judges them (the judge is not asked)."""
+    return " ".join((first.output or "").split()) == " ".join((second.output or "").split())
+
+
 def judge_tasks(store: Store, review: Review, judge: Judge, mode: str, prompt: JudgePrompt,
                 user_name: str | None = None) -> list[JudgeTask]:
     """Every request the review needs: each pair in both orders, or each answer once."""
@@ -257,8 +262,8 @@ def judge_tasks(store: Store, review: Review, judge: Judge, mode: str, prompt: J
     if mode == PAIRWISE:
         for pair in store.review_pairs(review.id):
             first, second = generations.get(pair.generation_a), generations.get(pair.generation_b)
-            if first is None or second is None:
-                continue
+            if first is None or second is None or same_answer(first, second):
+                continue  # two identical answers are a tie: nothing to ask (and both orders would read alike)
             reference = first.reference if shows_reference else None
             for shown_a, shown_b in ((first, second), (second, first)):
                 messages = prompt.messages(first.input, reference, answer_a=shown_a.output, answer_b=shown_b.output)
@@ -315,6 +320,8 @@ def judge_review(store: Store, review: Review, judge: Judge, mode: str = PAIRWIS
     project = store.get_project(review.project_id)
     prompt = active_prompt(store, project, mode)
     tasks = judge_tasks(store, review, judge, mode, prompt, user_name)
+    if not tasks and store.review_pairs(review.id) and mode == PAIRWISE:
+        return JudgeRun(judge.name, mode, prompt.version, 0, 0, 0, 0, 0, "finished")  # every pair: same answers
     if not tasks:
         raise EvaluationError("This review has no outputs to judge yet: generate answers first (Review tab, or "
                               "`ftstudio generate --run RUN`).")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ftstudio.evaluation.judging import PAIRWISE, SINGLE, review_generations
+from ftstudio.evaluation.judging import PAIRWISE, SINGLE, review_generations, same_answer
 from ftstudio.evaluation.review import system_labels
 from ftstudio.evaluation.stats import CONFIDENCE, RESAMPLES, PairCounts, win_rate
 from ftstudio.store import Generation, Judgment, Review, ReviewPair, Store
@@ -33,6 +33,8 @@ class PairVerdict:
     @property
     def combined(self) -> str | None:
         """a | b | tie once both orders have a verdict; a side wins only when both orders agree."""
+        if same_answer(self.first, self.second):
+            return "tie"
         first, second = self.orders
         if first is None or second is None:
             return None
@@ -82,7 +84,8 @@ def pair_verdicts(store: Store, review: Review, judge: str | None = None,
     for pair in store.review_pairs(review.id):
         orders = by_pair.get((pair.generation_a, pair.generation_b))
         first, second = generations.get(pair.generation_a), generations.get(pair.generation_b)
-        if orders and first is not None and second is not None:
+        if first is not None and second is not None and (orders or same_answer(first, second)):
+            orders = orders or {}
             verdicts.append(PairVerdict(pair, first, second, orders.get(first.id), orders.get(second.id)))
     return verdicts, judgments
 

@@ -45,7 +45,7 @@ def build_app(store: Store, settings: Settings, manager: RunManager | None = Non
                     elem_id="masthead")
         project, user = create_header(app, store, guard, settings)
         with gr.Tabs():
-            with gr.Tab("Data", id="data") as data_tab:
+            with gr.Tab("Data", id="data", elem_id="data-tab") as data_tab:
                 create_data_tab(app, store, guard, settings, project)
             with gr.Tab("Label", id="label", elem_id="label-tab") as label_tab:
                 create_label_tab(app, label_tab, store, guard, base_model, project, user)
@@ -59,7 +59,7 @@ def build_app(store: Store, settings: Settings, manager: RunManager | None = Non
                 create_judge_tab(app, judge_tab, store, guard, settings, project, user)
             with gr.Tab("Results", id="results", elem_id="results-tab") as results_tab:
                 create_results_tab(app, results_tab, store, guard, settings, project)
-            with gr.Tab("Model", id="model") as model_tab:
+            with gr.Tab("Model", id="model", elem_id="model-tab") as model_tab:
                 create_model_tab(guard, settings, base_model)
         show_tabs_by_role(app, guard, {"data": data_tab, "label": label_tab, "datasets": datasets_tab,
                                        "train": train_tab, "review": review_tab, "judge": judge_tab,

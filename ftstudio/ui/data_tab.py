@@ -75,7 +75,7 @@ def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settin
             delete_button = gr.Button("Delete project", variant="stop", scale=1, elem_id="project-delete")
     status = gr.Markdown(elem_id="data-status")
 
-    with gr.Row():
+    with gr.Row(elem_id="import-row"):
         with gr.Column(scale=3):
             files = gr.File(file_count="multiple", label="Drop files, folders' contents or zips here",
                             file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")

@@ -58,14 +58,33 @@ def create_header(app: gr.Blocks, store: Store, guard: Guard, settings: Settings
     return project, user
 
 
+# Parts of tabs others may open that only some roles may use: hidden from the rest, and refused on the server.
+ADMIN_PARTS = {"manage": ("#new-project", "#project-admin", "#import-row", "#sample-button"),
+               "settings": ("#label-settings", "#drafting-model")}
+
+
 def show_tabs_by_role(app: gr.Blocks, guard: Guard, tabs: dict[str, gr.Tab]) -> None:
     """Each person sees the tabs their role may use (`tabs` maps an action to its tab). Only a convenience: the
-    handlers behind every tab check the role again."""
+    handlers behind every tab check the role again.
+
+    Gradio does not reliably hide a tab's button on a visibility update, so the buttons of the tabs a role may not
+    use are hidden with a style rule the page adds once it knows the role."""
     if not guard.policy.logins:
         return
+    hidden_ids = gr.Textbox(visible=False, elem_id="hidden-tab-buttons")
 
-    def visible(caller):
-        return [gr.update(visible=caller.role in ACTIONS[action][1]) for action in tabs]
+    def hidden_buttons(caller):
+        hidden = [f"#{tab.elem_id}-button" for action, tab in tabs.items() if caller.role not in ACTIONS[action][1]]
+        hidden += [selector for action, selectors in ADMIN_PARTS.items() if not caller.may(action)
+                   for selector in selectors]
+        return ",".join(hidden)
 
-    app.load(guard("view", visible, project=False, quiet=True), None, list(tabs.values()),
-             api_visibility="undocumented")
+    hide = """(selectors) => {
+        if (!selectors) return;
+        const style = document.getElementById('ftstudio-role-style') || document.createElement('style');
+        style.id = 'ftstudio-role-style';
+        style.textContent = selectors + ' { display: none !important; }';
+        document.head.appendChild(style);
+    }"""
+    app.load(guard("view", hidden_buttons, project=False, quiet=True), None, hidden_ids,
+             api_visibility="undocumented").then(None, hidden_ids, None, js=hide)

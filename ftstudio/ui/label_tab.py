@@ -66,7 +66,7 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, ba
             agreement_caption = gr.Markdown()
             agreement_table = gr.Dataframe(pd.DataFrame(columns=["label", "kappa"]), interactive=False)
             refresh_agreement = gr.Button("Compute agreement", size="sm")
-        with gr.Accordion("Labeling settings for this project", open=False):
+        with gr.Accordion("Labeling settings for this project", open=False, elem_id="label-settings"):
             with gr.Row():
                 overlap = gr.Number(value=1, precision=0, label="Annotators per item",
                                     info="Above 1, each item goes to that many people and agreement is measured.")
@@ -74,7 +74,7 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, ba
                                           info="How long an item stays reserved for whoever opened it.")
                 labels_text = gr.Textbox(label="Labels (classification)", info="Comma-separated, in key order 1-9.")
             save_settings = gr.Button("Save settings", size="sm")
-        with gr.Accordion("Drafting model", open=False):
+        with gr.Accordion("Drafting model", open=False, elem_id="drafting-model"):
             gr.Markdown("Drafts come from the studio's base model, or from any OpenAI-compatible endpoint (a hosted "
                         "API, or vLLM, llama.cpp or Ollama on your machines) as a stronger teacher. Its API key is "
                         f"read from {' or '.join(KEY_VARIABLES)} and never shown or stored.")
