@@ -86,7 +86,8 @@ def cmd_import(args) -> int:
             print(f"\r{fraction:5.0%}  {message}", end="", file=sys.stderr, flush=True)
 
     report = import_paths(store, project, args.paths, settings.ingest,
-                          ImportOptions(mask_pii=mask, mapping=_parse_mapping(args.map)), progress)
+                          ImportOptions(mask_pii=mask, mapping=_parse_mapping(args.map),
+                                        split_forwarded=args.split_forwarded), progress)
     if not args.json and sys.stderr.isatty():
         print(file=sys.stderr)
     lines = [report.summary()] + [f"  skipped {e.source}: {e.reason}" for e in report.errors]
@@ -396,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--mask-pii", default="", help=f"Comma-separated maskers to apply: {', '.join(MASKERS)}.")
     imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                      help="Column mapping for tables, e.g. --map text=body (repeatable); unset fields are guessed.")
+    imp.add_argument("--split-forwarded", action="store_true",
+                     help="Import each forwarded email as an item of its own, linked back to the email that "
+                     "forwarded it (default: it is part of that email's text).")
     imp.add_argument("--json", action="store_true", help="Print the import report as JSON.")
     imp.set_defaults(func=cmd_import)
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from ftstudio.config import IngestLimits
 from ftstudio.ingest import iter_records
+from ftstudio.ingest.emails import split_forwarded
 from ftstudio.ingest.records import ColumnMapping, FileError, RawRecord
 from ftstudio.pii import check_masker_names, mask_text, mask_value
 from ftstudio.store import ITEM_ARROW_SCHEMA, Project, Store
@@ -29,6 +30,9 @@ class ImportOptions:
 
     mask_pii: tuple[str, ...] = field(default=(), metadata={"help": "PII maskers to apply: email, phone."})
     mapping: ColumnMapping | None = field(default=None, metadata={"help": "Table columns; None guesses them."})
+    split_forwarded: bool = field(default=False, metadata={
+        "help": "Import each forwarded message as an item of its own, linked back to the email that forwarded "
+                "it, instead of as part of that email's text."})
 
 
 @dataclass
@@ -146,7 +150,8 @@ def import_paths(
     with store.transaction() as tx:
         report.import_id = store.begin_import(
             tx, project.id, [names.get(str(p), p.name) for p in paths],
-            {"mask_pii": list(options.mask_pii), "mapping": asdict(options.mapping) if options.mapping else None},
+            {"mask_pii": list(options.mask_pii), "mapping": asdict(options.mapping) if options.mapping else None,
+             "split_forwarded": options.split_forwarded},
             user_name,
         )
 
@@ -164,12 +169,13 @@ def import_paths(
                 continue
             record_count += 1
             seen_bytes += len(entry.text)
-            digest = content_hash(entry)
-            if digest in seen_hashes:
-                report.duplicates += 1
-                continue
-            seen_hashes.add(digest)
-            batch.add(entry, digest, options.mask_pii)
+            for record in split_forwarded(entry) if options.split_forwarded and entry.forwarded else (entry,):
+                digest = content_hash(record)
+                if digest in seen_hashes:
+                    report.duplicates += 1
+                    continue
+                seen_hashes.add(digest)
+                batch.add(record, digest, options.mask_pii)
             if len(batch) >= batch_size:
                 flush()
                 if progress:
