@@ -388,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     imp = commands.add_parser("import", help="Import posts and emails from files, folders or zips.",
-                              description="Import .eml, .mbox, .txt, .md, .csv, .jsonl, .json, .parquet, "
+                              description="Import .eml, .mbox, Outlook .msg, .txt, .md, .csv, .jsonl, .json, .parquet, "
                               "LinkedIn Shares.csv, zips and folders of them into a project.")
     imp.add_argument("paths", nargs="+", help="Files, folders or zip archives.")
     imp.add_argument("--project", default="default", help="Project to import into; created if missing.")

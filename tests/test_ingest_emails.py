@@ -230,3 +230,52 @@ def test_cpython_email_test_messages_import_with_their_text():
     # Every refusal is for a message that truly has no text, and says what it held instead.
     assert all(reason.startswith("has no text body (") for reason in refused_reasons.values()), refused_reasons
     assert all("could not be parsed" not in reason for reason in refused_reasons.values())
+
+
+# ------------------------------------------------------------------------------------------ Outlook .msg
+
+
+def test_outlook_msg_imports_like_an_eml(tmp_path):
+    from datetime import datetime, timezone
+
+    from ftstudio.config import IngestLimits
+    from ftstudio.ingest import iter_records
+    from tests.outlook_fixture import msg_file
+
+    data = msg_file(
+        {0x0037: "Quarterly numbers", 0x1000: "Hello team,\r\n\r\nthe numbers are in.\r\n\r\n-- \r\nPat",
+         0x0C1A: "Pat Example", 0x5D01: "pat@example.com", 0x0E04: "Team", 0x1035: "<q1@example.com>"},
+        submit_time=datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc),
+        attachments=[{"filename": "numbers.xlsx", "mime": "application/vnd.ms-excel", "data": b"PK" * 50}],
+        embedded=[{"properties": {0x0037: "Budget request", 0x1000: "Can we have more budget?",
+                                  0x0C1A: "Kim Example", 0x5D01: "kim@example.com", 0x1035: "<b1@example.com>"}}],
+    )
+    (tmp_path / "numbers.msg").write_bytes(data)
+    [record] = list(iter_records([tmp_path / "numbers.msg"], IngestLimits()))
+    assert isinstance(record, RawRecord), record
+    assert record.kind == "email" and record.title == "Quarterly numbers"
+    assert record.author == "Pat Example <pat@example.com>"
+    assert record.created_at.startswith("2024-05-01T12:00:00")
+    assert record.text.startswith("Hello team,\n\nthe numbers are in.")
+    assert "Subject: Budget request" in record.text and record.text.endswith("Can we have more budget?")
+    meta = record.metadata
+    assert meta["new_text"] == "Hello team,\n\nthe numbers are in." and meta["signature"].startswith("Pat")
+    assert meta["message_id"] == "<q1@example.com>" and meta["to"] == "Team"
+    assert meta["attachments"] == [{"filename": "numbers.xlsx", "content_type": "application/vnd.ms-excel", "size": 100}]
+    assert meta["forwarded"][0]["from"] == "Kim Example <kim@example.com>"
+    assert meta["thread_id"] == "<b1@example.com>"  # a forward joins the thread of what it forwards
+
+
+def test_outlook_msg_with_an_html_body_and_the_refusals(tmp_path):
+    from ftstudio.ingest.outlook import parse_msg
+    from tests.outlook_fixture import msg_file, write_compound_file
+
+    html = msg_file({0x0037: "Hi", 0x1013: b"<p>Hello <b>there</b></p><ul><li>one</li></ul>"})
+    assert parse_msg(html, "h.msg").text == "Hello there\n\n  - one"
+    only_attachment = msg_file({0x0037: "Scan"}, attachments=[{"filename": "scan.pdf", "mime": "application/pdf",
+                                                                "data": b"%PDF"}])
+    assert parse_msg(only_attachment, "s.msg").reason == "has no text body (only attachments: scan.pdf)"
+    rtf_only = msg_file({0x0037: "Old", 0x1009: b"LZFu..."})
+    assert "only an RTF body" in parse_msg(rtf_only, "r.msg").reason
+    assert "not an Outlook .msg file" in parse_msg(b"From: a@example.com\n\nhello", "t.msg").reason
+    assert "not an Outlook message" in parse_msg(write_compound_file({"WordDocument": b"x" * 10}), "d.msg").reason

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..config import IngestLimits
 from .archives import is_hidden, read_zip
 from .emails import read_eml, read_mbox
+from .outlook import read_msg
 from .hf_dataset import is_saved_dataset, read_saved_dataset, read_zipped_dataset, zip_holds_dataset
 from .files import ArchiveLimitExceeded, InputFile, SkippedFile, format_bytes
 from .records import ColumnMapping, FileError, RawRecord
@@ -34,6 +35,7 @@ Reader = Callable[[InputFile, IngestLimits, ColumnMapping | None], Iterator[RawR
 _READERS: dict[str, Reader] = {
     ".eml": read_eml,
     ".mbox": read_mbox,
+    ".msg": read_msg,
     ".txt": read_text,
     ".md": read_text,
     **{suffix: read_table for suffix in TABLE_SUFFIXES},
