@@ -7,13 +7,17 @@ everything skipped, and the caller decides what to store. A bad file never stops
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 from ..config import IngestLimits
 from .archives import is_hidden, read_zip
 from .emails import read_eml, read_mbox
+from .blog_exports import is_substack_posts_csv, read_html, read_substack, read_xml, substack_side_file
 from .outlook import read_msg
+from .x_archive import read_x_javascript
 from .hf_dataset import is_saved_dataset, read_saved_dataset, read_zipped_dataset, zip_holds_dataset
 from .files import ArchiveLimitExceeded, InputFile, SkippedFile, format_bytes
 from .records import ColumnMapping, FileError, RawRecord
@@ -38,6 +42,10 @@ _READERS: dict[str, Reader] = {
     ".msg": read_msg,
     ".txt": read_text,
     ".md": read_text,
+    ".html": read_html,
+    ".htm": read_html,
+    ".xml": read_xml,
+    ".js": read_x_javascript,
     **{suffix: read_table for suffix in TABLE_SUFFIXES},
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = (*_READERS, ".zip")
@@ -111,7 +119,15 @@ def _walk(folder: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _disk_file(path: Path, source: str) -> InputFile:
-    return InputFile(source=source, size=path.stat().st_size, open=lambda: open(path, "rb"))
+    return InputFile(source=source, size=path.stat().st_size, open=lambda: open(path, "rb"),
+                     sibling=partial(_disk_sibling, path, source))
+
+
+def _disk_sibling(path: Path, source: str, relative: str) -> InputFile | None:
+    other = path.parent / relative
+    if not other.is_file():
+        return None
+    return _disk_file(other, posixpath.normpath(posixpath.join(posixpath.dirname(source), relative)))
 
 
 def _read_path(path: Path, source: str, limits, mapping) -> Iterator[RawRecord | FileError]:
@@ -135,6 +151,19 @@ def _size_problem(file: InputFile, limits: IngestLimits) -> str | None:
     return None
 
 
+def _export_reader(file: InputFile) -> Reader | None:
+    """A platform export's own reader for a .csv that is part of one (Substack's posts.csv, and the
+    per-post and subscriber lists beside it, which are not imported), else None."""
+    if file.suffix != ".csv":
+        return None
+    if is_substack_posts_csv(file):
+        return read_substack
+    side = substack_side_file(file)
+    if side is None:
+        return None
+    return lambda file, limits, mapping: iter([FileError(file.source, side)] if side else [])
+
+
 def read_file(file: InputFile, limits: IngestLimits, mapping: ColumnMapping | None) -> Iterator[RawRecord | FileError]:
     """Records of one file on disk or in an archive; every failure becomes a FileError for that file."""
     suffix = file.suffix
@@ -149,7 +178,7 @@ def read_file(file: InputFile, limits: IngestLimits, mapping: ColumnMapping | No
     if suffix == ".zip":
         items = read_zip(file, limits, lambda member: read_file(member, limits, mapping))
     else:
-        items = _READERS[suffix](file, limits, mapping)
+        items = (_export_reader(file) or _READERS[suffix])(file, limits, mapping)
     try:
         for item in items:
             if isinstance(item, RawRecord) and len(item.text) > limits.max_text_chars:
