@@ -507,6 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "optionally +compile and +fp32 (fp32 where the device would use bf16) "
                                           "[CPU: group_by_length,group_by_length+compile].")
     bench.add_argument("--emails", type=int, default=20_000, help="ingest: how many emails to generate.")
+    bench.add_argument("--scale", type=int, default=8,
+                       help="ingest: the second, larger mbox holds this many times --emails, imported by the studio only.")
     bench.add_argument("--prompts", type=int, help="generate: prompts answered by base and tuned [32].")
     bench.add_argument("--max-new-tokens", type=int, help="generate: longest answer in tokens [64].")
     bench.add_argument("--batch-size", type=int, help="train: examples per step; generate: the studio's batch size, 0 picks by device.")
