@@ -13,7 +13,7 @@ from ftstudio.ingest.records import ColumnMapping
 from ftstudio.pii import MASKERS
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.models import ModelError
-from ftstudio.store import TASK_TYPES, StoreError
+from ftstudio.store import ENGAGEMENT_FIELDS, ITEM_SORTS, TASK_TYPES, StoreError
 
 
 def _settings(args) -> Settings:
@@ -98,7 +98,14 @@ def cmd_import(args) -> int:
 def cmd_items(args) -> int:
     store = _open(_settings(args))
     project = _project(store, args.project)
-    page = store.list_items(project.id, args.search or "", args.page, args.page_size)
+    at_least = {}
+    for condition in args.at_least or []:
+        name, equals, number = condition.partition("=")
+        if not equals or not number.strip().isdigit():
+            raise StoreError(f"--at-least takes COUNT=NUMBER, e.g. likes=100; got {condition!r}.")
+        at_least[name.strip()] = int(number)
+    page = store.list_items(project.id, args.search or "", args.page, args.page_size, sort=args.sort,
+                            at_least=at_least)
     if args.json:
         _print({"project": project.name, "total": page.total, "page": page.page, "pages": page.pages,
                 "items": [asdict(row) for row in page.rows]}, True, "")
@@ -408,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     items.add_argument("--search", help="Case-insensitive text to look for.")
     items.add_argument("--page", type=int, default=1, help="Page number.")
     items.add_argument("--page-size", type=int, default=50, help="Items per page.")
+    items.add_argument("--sort", default="imported", choices=list(ITEM_SORTS),
+                       help="Order: newest import first (imported), by date written (newest, oldest), or by an "
+                            "engagement count kept from a post export (likes, reposts, comments, opens).")
+    items.add_argument("--at-least", action="append", metavar="COUNT=NUMBER",
+                       help=f"Only items with at least this engagement, e.g. likes=100 (repeatable; "
+                            f"{', '.join(ENGAGEMENT_FIELDS)}).")
     items.add_argument("--json", action="store_true", help="Print JSON.")
     items.set_defaults(func=cmd_items)
 

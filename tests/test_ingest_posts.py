@@ -124,3 +124,44 @@ def test_posts_import_into_a_project_with_dates_and_engagement(store, project, t
     items = [store.get_item(row.id) for row in store.list_items(project.id).rows]
     thread = next(item for item in items if item.metadata.get("type") == "thread")
     assert thread.metadata["likes"] == 185 and thread.written_at.year == 2024
+
+
+def test_items_sort_and_filter_by_engagement_and_date(store, project, tmp_path):
+    import pytest
+
+    from ftstudio.store import StoreError
+
+    shutil.copytree(EXPORTS / "x_archive", tmp_path / "archive")
+    import_paths(store, project, [tmp_path / "archive", EXPORTS / "wordpress.xml"])
+    by_likes = store.list_items(project.id, sort="likes").rows
+    assert [row.source.rsplit("#", 1)[1] for row in by_likes[:3]] == ["2001", "2010", "2020"]  # 185, 3, 0 likes
+    popular = store.list_items(project.id, at_least={"likes": 3})
+    assert popular.total == 2
+    oldest = store.list_items(project.id, sort="oldest").rows
+    assert oldest[0].title == "Hello & welcome"  # 2023, before the 2024 tweets
+    from datetime import datetime
+
+    assert store.list_items(project.id, since=datetime(2024, 3, 5)).total == 2
+    with pytest.raises(StoreError, match="Unknown sort"):
+        store.list_items(project.id, sort="id; DROP TABLE items")
+    with pytest.raises(StoreError, match="Unknown engagement count"):
+        store.list_items(project.id, at_least={"views": 1})
+
+
+def test_cli_lists_items_by_likes(tmp_path, monkeypatch):
+    import json
+
+    from ftstudio.cli import main
+
+    monkeypatch.setenv("FTSTUDIO_HOME", str(tmp_path / "home"))
+    shutil.copytree(EXPORTS / "x_archive", tmp_path / "archive")
+    assert main(["import", str(tmp_path / "archive"), "--project", "tweets", "--json"]) == 0
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["items", "--project", "tweets", "--sort", "likes", "--at-least", "likes=3", "--json"]) == 0
+    listing = json.loads(buffer.getvalue())
+    assert listing["total"] == 2 and listing["items"][0]["source"].endswith("#2001")
+    assert main(["items", "--project", "tweets", "--at-least", "likes"]) == 2

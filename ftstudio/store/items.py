@@ -28,6 +28,23 @@ ITEM_ARROW_SCHEMA = pa.schema(
 )
 
 
+# Counts that post exports keep in metadata: X likes and reposts, WordPress comments, Substack opens.
+ENGAGEMENT_FIELDS = ("likes", "reposts", "comments", "opens")
+
+
+def _engagement(name: str) -> str:
+    return f"TRY_CAST(json_extract_string(metadata, '$.{name}') AS BIGINT)"
+
+
+ITEM_SORTS = {
+    "imported": "id DESC",
+    "newest": "written_at DESC NULLS LAST, id DESC",
+    "oldest": "written_at ASC NULLS LAST, id DESC",
+    **{name: f"{_engagement(name)} DESC NULLS LAST, id DESC" for name in ENGAGEMENT_FIELDS},
+}
+"""How an item list can be sorted: by import (newest first), by date written, or by an engagement count."""
+
+
 @dataclass
 class Item:
     id: int
@@ -141,13 +158,30 @@ class ItemQueries:
         return self.cursor().execute("SELECT count(*) FROM items WHERE project_id = ?", [project_id]).fetchone()[0]
 
     def list_items(self, project_id: int, search: str = "", page: int = 1, page_size: int = 50,
-                   kind: str | None = None) -> ItemPage:
-        """One page of a project's items, newest import first, filtered by a case-insensitive search.
+                   kind: str | None = None, sort: str = "imported", at_least: dict[str, int] | None = None,
+                   since: Any = None, until: Any = None) -> ItemPage:
+        """One page of a project's items, filtered by a case-insensitive search, sorted by `sort` (one of
+        ITEM_SORTS: newest import first by default, or by date written, or by an engagement count).
 
-        A page below 1 or past the end shows the nearest page that exists.
+        `at_least` keeps items whose engagement counts reach the given numbers ({'likes': 100});
+        `since`/`until` bound the date written. A page below 1 or past the end shows the nearest page that exists.
         """
+        if sort not in ITEM_SORTS:
+            raise StoreError(f"Unknown sort {sort!r}: choose one of {', '.join(ITEM_SORTS)}.")
+        unknown = set(at_least or {}) - set(ENGAGEMENT_FIELDS)
+        if unknown:
+            raise StoreError(f"Unknown engagement count {', '.join(sorted(unknown))}: choose from {', '.join(ENGAGEMENT_FIELDS)}.")
         where = ["project_id = ?"]
         params: list[Any] = [project_id]
+        for name, minimum in (at_least or {}).items():
+            where.append(f"{_engagement(name)} >= ?")  # name is one of ENGAGEMENT_FIELDS, never user text
+            params.append(int(minimum))
+        if since is not None:
+            where.append("written_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("written_at <= ?")
+            params.append(until)
         if search.strip():
             # Escape LIKE wildcards so that a search for '50%' means the text '50%'.
             pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip()) + "%"
@@ -162,7 +196,7 @@ class ItemQueries:
         rows = self._rows(
             ItemSummary,
             f"""SELECT id, kind, title, author, written_at, left(text, 300) AS preview, length(text) AS chars, source
-                FROM items WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?""",
+                FROM items WHERE {clause} ORDER BY {ITEM_SORTS[sort]} LIMIT ? OFFSET ?""",
             params + [page_size, (page - 1) * page_size],
         )
         return ItemPage(rows=rows, total=total, page=page, page_size=page_size)
