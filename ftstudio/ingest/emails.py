@@ -99,7 +99,10 @@ def parse_email(raw: bytes, source: str) -> RawRecord | FileError:
 
 def _parse_email(raw: bytes, source: str) -> RawRecord | FileError:
     record, refusal = _email_record(parse_message(raw), source)
-    return FileError(source, f"has no text body ({refusal})") if refusal else record
+    if refusal:
+        return FileError(source, f"has no text body ({refusal})")
+    record.size = len(raw)
+    return record
 
 
 def _email_record(root: MimePart, source: str) -> tuple[RawRecord, str | None]:

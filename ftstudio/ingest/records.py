@@ -26,6 +26,8 @@ class RawRecord:
     (list of {filename, content_type, size}); when present: labels (Gmail), warnings, forwarded
     (headers of each forwarded message), linked_message_ids, forwarded_in, forwarded_items. Tables: the other columns of the row,
     plus 'input'/'output'/'label' when the mapping names such columns."""
+    size: int = 0
+    """Bytes of the source this record was read from (an email's raw bytes), for progress. Not stored."""
     own_text: str | None = None
     """An email's own text, without the messages it forwards (which `text` includes). Not stored."""
     forwarded: list[RawRecord] = field(default_factory=list)

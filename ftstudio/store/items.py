@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,14 @@ ITEM_SORTS = {
     **{name: f"{_engagement(name)} DESC NULLS LAST, id DESC" for name in ENGAGEMENT_FIELDS},
 }
 """How an item list can be sorted: by import (newest first), by date written, or by an engagement count."""
+
+
+def _memory_setting(value: str) -> str:
+    """A memory size such as '256MB' or '1.5 GiB', checked, for a SET statement (which takes no parameter)."""
+    text = str(value).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?i?B", text, re.IGNORECASE):
+        raise StoreError(f"Not a memory size: {value!r}; write it like 256MB or 2GB.")
+    return text
 
 
 @dataclass
@@ -102,12 +111,68 @@ class ItemPage:
 
 
 class ItemQueries:
-    def begin_import(self, tx, project_id: int, sources: list[str], options: dict, user_name: str | None) -> int:
-        (import_id,) = tx.execute(
-            "INSERT INTO imports (project_id, created_by, options, sources) VALUES (?, ?, ?, ?) RETURNING id",
-            [project_id, user_name, json.dumps(options), json.dumps(sources)],
-        ).fetchone()
+    def begin_import(self, tx, project_id: int, sources: list[str], options: dict, user_name: str | None,
+                     import_id: int | None = None) -> int:
+        """Record an import; `import_id` is one from reserve_import_id() when its items were staged first."""
+        if import_id is None:
+            (import_id,) = tx.execute("SELECT nextval('imports_id_seq')").fetchone()
+        tx.execute(
+            "INSERT INTO imports (id, project_id, created_by, options, sources) VALUES (?, ?, ?, ?, ?)",
+            [import_id, project_id, user_name, json.dumps(options), json.dumps(sources)],
+        )
         return import_id
+
+    # Staging: a large import commits its items batch by batch, so that neither DuckDB's transaction
+    # nor its buffer pool grows with the file, under project id -import_id, which no project has: no
+    # query sees them. publish_import moves them into the project in one transaction at the end; a
+    # failed import deletes them, and a killed one leaves them for discard_unfinished_imports at the
+    # next start. So an import still appears whole or not at all.
+
+    def reserve_import_id(self) -> int:
+        return int(self.cursor().execute("SELECT nextval('imports_id_seq')").fetchone()[0])
+
+    def stage_items(self, project_id: int, import_id: int, batch: pa.Table) -> int:
+        """Commit the rows of `batch` that `project_id` does not hold yet, out of sight; return how many."""
+        with self._write_lock, self.transaction() as tx:
+            return self.insert_new_items(tx, -import_id, import_id, batch, dedup_project_id=project_id)
+
+    def publish_import(self, tx, project_id: int, import_id: int) -> int:
+        """Move an import's staged items into its project (inside the caller's transaction); return how many.
+
+        Rows whose content arrived in the project meanwhile (another import of the same files) are dropped.
+        """
+        (published,) = tx.execute(
+            """UPDATE items SET project_id = ? WHERE project_id = ? AND NOT EXISTS (
+                   SELECT 1 FROM items i WHERE i.project_id = ? AND i.content_hash = items.content_hash)""",
+            [project_id, -import_id, project_id],
+        ).fetchone()
+        tx.execute("DELETE FROM items WHERE project_id = ?", [-import_id])
+        return int(published)
+
+    def discard_staged_items(self, import_id: int) -> None:
+        with self._write_lock, self.transaction() as tx:
+            tx.execute("DELETE FROM items WHERE project_id = ?", [-import_id])
+
+    def discard_unfinished_imports(self) -> int:
+        """Delete what killed imports staged; called when the store opens, before any import can run."""
+        with self._write_lock, self.transaction() as tx:
+            (count,) = tx.execute("DELETE FROM items WHERE project_id < 0").fetchone()
+        return int(count)
+
+    @contextmanager
+    def bounded_memory(self, limit: str | None):
+        """DuckDB's memory limit lowered for the duration (an import), so that its buffer pool, which
+        otherwise keeps every block written up to 80% of RAM, evicts to disk instead."""
+        if not limit:
+            yield
+            return
+        cursor = self.cursor()
+        (previous,) = cursor.execute("SELECT current_setting('memory_limit')").fetchone()
+        cursor.execute(f"SET memory_limit = '{_memory_setting(limit)}'")
+        try:
+            yield
+        finally:
+            cursor.execute(f"SET memory_limit = '{_memory_setting(previous)}'")
 
     def finish_import(self, tx, import_id: int, imported: int, duplicates: int, errors: list[dict]) -> None:
         tx.execute(
@@ -115,12 +180,15 @@ class ItemQueries:
             [imported, duplicates, json.dumps(errors), import_id],
         )
 
-    def insert_new_items(self, tx, project_id: int, import_id: int, batch: pa.Table) -> int:
-        """Insert the rows of `batch` whose content hash the project does not hold yet; return how many.
+    def insert_new_items(self, tx, project_id: int, import_id: int, batch: pa.Table,
+                         dedup_project_id: int | None = None) -> int:
+        """Insert the rows of `batch` whose content hash the project (or `dedup_project_id`) does not hold
+        yet; return how many.
 
         One set-based INSERT over an Arrow table: DuckDB reads it without copying,
         which is what makes bulk import fast (one INSERT per row is the naive baseline).
         """
+        dedup_project_id = project_id if dedup_project_id is None else dedup_project_id
         tx.register("incoming_items", batch)
         try:
             (inserted,) = tx.execute(
@@ -132,7 +200,7 @@ class ItemQueries:
                     SELECT 1 FROM items i WHERE i.project_id = ? AND i.content_hash = b.content_hash
                 )
                 """,
-                [project_id, import_id, project_id],
+                [project_id, import_id, dedup_project_id],
             ).fetchone()
         finally:
             tx.unregister("incoming_items")
