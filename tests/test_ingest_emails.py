@@ -279,3 +279,20 @@ def test_outlook_msg_with_an_html_body_and_the_refusals(tmp_path):
     assert "only an RTF body" in parse_msg(rtf_only, "r.msg").reason
     assert "not an Outlook .msg file" in parse_msg(b"From: a@example.com\n\nhello", "t.msg").reason
     assert "not an Outlook message" in parse_msg(write_compound_file({"WordDocument": b"x" * 10}), "d.msg").reason
+
+
+def test_an_mbox_larger_than_max_file_bytes_streams_and_only_an_oversized_email_is_refused(tmp_path):
+    from dataclasses import replace
+
+    from ftstudio.config import IngestLimits
+    from ftstudio.ingest import iter_records
+
+    small = "From a@example.com Mon Jan  1 00:00:00 2024\nFrom: a@example.com\nSubject: s{n}\n\nShort note {n}.\n"
+    huge = "From b@example.com Mon Jan  1 00:00:00 2024\nFrom: b@example.com\nSubject: big\n\n" + "x" * 5000 + "\n"
+    mbox = tmp_path / "archive.mbox"
+    mbox.write_text(small.format(n=1) + huge + small.format(n=2) + small.format(n=3))
+    limits = replace(IngestLimits(), max_file_bytes=2000)  # the file is 5 KB: over the limit as a whole
+    items = list(iter_records([mbox], limits))
+    assert [i.text for i in items if isinstance(i, RawRecord)] == ["Short note 1.", "Short note 2.", "Short note 3."]
+    [error] = [i for i in items if isinstance(i, FileError)]
+    assert error.source == "archive.mbox#2" and "is one email of more than 2 KB" in error.reason

@@ -142,8 +142,9 @@ def _read_path(path: Path, source: str, limits, mapping) -> Iterator[RawRecord |
 def _size_problem(file: InputFile, limits: IngestLimits) -> str | None:
     if file.size == 0:
         return "is empty (0 bytes)"
-    # A zip on disk is read member by member, never whole: max_archive_bytes governs it instead.
-    if file.size > limits.max_file_bytes and not (file.suffix == ".zip" and file.depth == 0):
+    # A zip on disk is read member by member, never whole: max_archive_bytes governs it instead; an
+    # mbox on disk is streamed one message at a time, and max_file_bytes applies to each message.
+    if file.size > limits.max_file_bytes and not (file.suffix in (".zip", ".mbox") and file.depth == 0):
         return (
             f"{format_bytes(file.size)} is over the {format_bytes(limits.max_file_bytes)} limit for one file; "
             "split it into smaller files or raise max_file_bytes in the ingest settings"

@@ -16,7 +16,7 @@ from email.header import Header, decode_header
 from typing import BinaryIO
 
 from .dates import parse_email_date
-from .files import InputFile, SkippedFile
+from .files import InputFile, SkippedFile, format_bytes
 from .email_body import collect_body
 from .mime import MimePart, parse_message
 from .records import FileError, RawRecord
@@ -52,12 +52,18 @@ def read_eml(file: InputFile, limits, mapping=None) -> Iterator[RawRecord | File
 def read_mbox(file: InputFile, limits, mapping=None) -> Iterator[RawRecord | FileError]:
     """Every email of an mbox file, streamed: one message's bytes in memory at a time."""
     with file.open() as stream:
-        for number, raw in enumerate(split_mbox(stream), start=1):
-            yield parse_email(raw, f"{file.source}#{number}")
+        for number, raw in enumerate(split_mbox(stream, limits.max_file_bytes), start=1):
+            if raw is None:
+                yield FileError(f"{file.source}#{number}", f"is one email of more than "
+                                f"{format_bytes(limits.max_file_bytes)} (attachments included), over the "
+                                "limit for one file; raise max_file_bytes in the ingest settings to import it")
+            else:
+                yield parse_email(raw, f"{file.source}#{number}")
 
 
-def split_mbox(stream: BinaryIO) -> Iterator[bytes]:
-    """The raw bytes of each message of an mbox stream, with '>From ' escapes undone.
+def split_mbox(stream: BinaryIO, max_message_bytes: int | None = None) -> Iterator[bytes | None]:
+    """The raw bytes of each message of an mbox stream, with '>From ' escapes undone; None in place
+    of a message longer than `max_message_bytes`, whose lines are dropped as they come.
 
     Written by hand rather than with mailbox.mbox because that class needs a seekable file on disk
     (we also read mboxes inside zips) and builds a table of contents first; splitting lines as we
@@ -65,13 +71,21 @@ def split_mbox(stream: BinaryIO) -> Iterator[bytes]:
     escape such lines in bodies as '>From ' (mboxo/mboxrd), and we remove one '>' (mboxrd rule).
     """
     lines: list[bytes] = []
+    size = 0
+    too_long = False
     started = False
     for line in stream:
         if line.startswith(b"From "):
-            if lines:
+            if too_long:
+                yield None
+            elif lines:
                 yield b"".join(lines)
             lines = []
+            size = 0
+            too_long = False
             started = True
+            continue
+        if too_long:
             continue
         if not started:
             if not line.strip():
@@ -82,8 +96,14 @@ def split_mbox(stream: BinaryIO) -> Iterator[bytes]:
             )
         if line[:1] == b">" and _ESCAPED_FROM.match(line):
             line = line[1:]
+        size += len(line)
+        if max_message_bytes is not None and size > max_message_bytes:
+            too_long, lines = True, []
+            continue
         lines.append(line)
-    if lines:
+    if too_long:
+        yield None
+    elif lines:
         yield b"".join(lines)
 
 
