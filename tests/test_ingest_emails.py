@@ -296,3 +296,17 @@ def test_an_mbox_larger_than_max_file_bytes_streams_and_only_an_oversized_email_
     assert [i.text for i in items if isinstance(i, RawRecord)] == ["Short note 1.", "Short note 2.", "Short note 3."]
     [error] = [i for i in items if isinstance(i, FileError)]
     assert error.source == "archive.mbox#2" and "is one email of more than 2 KB" in error.reason
+
+
+def test_the_label_tab_context_shows_gmail_labels_and_import_warnings():
+    from types import SimpleNamespace
+
+    from ftstudio.labeling import item_context
+
+    raw = email('From: a@example.com\nSubject: lost\nX-Gmail-Labels: Inbox,Clients\nContent-Type: multipart/mixed;',
+                "Raw text of a broken message.")
+    record = parsed(raw)
+    item = SimpleNamespace(kind="email", title=record.title, metadata=record.metadata)
+    context = item_context(item)
+    assert "Gmail labels: Inbox, Clients" in context
+    assert "Import note: its multipart structure is broken" in context
