@@ -22,9 +22,15 @@ def read(*paths: Path):
     return records, errors
 
 
-def test_x_archive_tells_tweets_replies_and_retweets_apart_and_joins_threads():
-    records, errors = read(EXPORTS / "x_archive")
-    assert errors == {}  # account.js and like.js are part of the archive, not posts: passed over quietly
+def test_x_archive_tells_tweets_replies_and_retweets_apart_and_joins_threads(tmp_path):
+    archive = tmp_path / "x_archive"
+    shutil.copytree(EXPORTS / "x_archive", archive)
+    (archive / "assets" / "js").mkdir(parents=True)
+    (archive / "assets" / "js" / "viewer.js").write_text("var viewer = 1;")
+    (archive / "Your archive.html").write_text("<html><title>Your archive</title><body>Open me</body></html>")
+    records, errors = read(archive)
+    # account.js, like.js and the archive's own viewer are part of the archive, not posts: passed over quietly
+    assert errors == {}
     thread = records["x_archive/data/tweets.js#2001"]
     assert thread.text == (
         "Three things I learned shipping a data tool this year & why they matter 🧵\n\n"

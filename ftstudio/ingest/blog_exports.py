@@ -17,6 +17,7 @@ from .dates import parse_date, parse_email_date
 from .files import InputFile, SkippedFile, decode_text
 from .html_text import html_to_text
 from .records import FileError, RawRecord
+from .x_archive import in_x_archive
 
 _SUBSTACK_COLUMNS = {"post_id", "post_date", "title"}
 _SUBSTACK_SIDE_FILE = re.compile(r"\.(opens|delivers|clicks)\.csv$", re.IGNORECASE)
@@ -184,6 +185,8 @@ def read_html(file: InputFile, limits, mapping=None) -> Iterator[RawRecord | Fil
         if side:
             yield FileError(file.source, side)
         return
+    if in_x_archive(file):
+        return  # 'Your archive.html', the archive's viewer: the posts are read from data/tweets.js
     page = decode_text(file.read_bytes())
     body = _MEDIUM_BODY.search(page)
     if body:

@@ -26,12 +26,23 @@ def read_x_javascript(file: InputFile, limits, mapping=None) -> Iterator[RawReco
     """Posts from tweets.js. The archive's other .js files (likes, followers, ads...) hold no posts of
     the author's and are passed over without a word; a .js file of no X archive is skipped with a reason."""
     if not _TWEET_FILE.fullmatch(file.name):
-        if file.sibling and (file.sibling("tweets.js") or file.sibling("tweet.js")):
+        if in_x_archive(file):
             return
         raise SkippedFile("skipped: only tweets.js of an X archive holds posts (and other .js files are not read)")
     tweets = [entry.get("tweet", entry) for entry in _ytd_json(file)]
     account = _account(file)
     yield from tweets_to_posts(tweets, account.get("accountId"), account.get("username"), file.source)
+
+
+def in_x_archive(file: InputFile) -> bool:
+    """Whether `file` is part of an X archive other than its tweets: data/*.js, the archive's own viewer
+    ('Your archive.html', assets/js/...). Those hold no posts of the author's and are passed over."""
+    if file.sibling is None:
+        return False
+    for folder in ("", "../", "../../", "data/", "../data/", "../../data/"):
+        if file.sibling(folder + "tweets.js") or file.sibling(folder + "tweet.js"):
+            return True
+    return False
 
 
 def _ytd_json(file: InputFile) -> list:
