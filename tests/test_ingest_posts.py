@@ -53,8 +53,9 @@ def test_x_archive_tells_tweets_replies_and_retweets_apart_and_joins_threads(tmp
 def test_a_javascript_file_that_is_no_x_archive_is_refused_with_a_reason(tmp_path):
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "app.js").write_text("console.log('hi')")
-    (tmp_path / "tweets.js").write_text("var x = 1;")
-    _, errors = read(tmp_path / "site" / "app.js", tmp_path / "tweets.js")
+    (tmp_path / "not-x").mkdir()
+    (tmp_path / "not-x" / "tweets.js").write_text("var x = 1;")
+    _, errors = read(tmp_path / "site" / "app.js", tmp_path / "not-x" / "tweets.js")
     assert "only tweets.js of an X archive holds posts" in errors["app.js"]
     assert "does not start with 'window.YTD.'" in errors["tweets.js"]
 
