@@ -193,6 +193,8 @@ def test_refusals_name_what_the_message_held():
                              "From: b@example.com\nSubject: blank\n\n")
     assert refused(forwards_nothing) == (
         "has no text body (it forwards a message 'blank', which has none either: the body is empty)")
+    markup_only = email("From: a@example.com\nContent-Type: text/html", "<html><body></body></html>")
+    assert refused(markup_only) == "has no text body (its only text part is HTML markup without text)"
     assert parse_email(b"  \n", "blank.eml").reason == "is an empty email"
 
 

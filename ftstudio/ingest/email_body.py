@@ -39,8 +39,8 @@ class EmailBody:
         """The best body there is, with line breaks normalised; '' when there is none."""
         if any(not text.isspace() for text in self.plain if text):  # an empty plain part next to HTML is no body
             body, self.chosen = "\n\n".join(self.plain), "plain"
-        elif any(not text.isspace() for text in self.html if text):
-            body, self.chosen = "\n\n".join(html_to_text(part) for part in self.html), "html"
+        elif (converted := "\n\n".join(t for t in map(html_to_text, self.html) if t)).strip():
+            body, self.chosen = converted, "html"
         elif any(text.strip() for text, _ in self.other_text):
             body, self.chosen = "\n\n".join(text for text, _ in self.other_text if text.strip()), "other_text"
         elif any(text.strip() for text in self.raw_text):
@@ -51,6 +51,8 @@ class EmailBody:
             )
         else:
             body = ""
+            # HTML parts that are markup only ('<html></html>') held no text either: say so in a refusal.
+            self.empty_text_parts += ["text/html (markup only)"] * len(self.html)
         body = body.replace("\r\n", "\n").replace("\r", "\n").strip()
         if "\x00" in body:  # NUL bytes are never text, and some databases refuse them
             body = body.replace("\x00", "").strip()
@@ -66,7 +68,9 @@ class EmailBody:
         """What the email held instead of text, for a refusal a person can check: 'the body is empty',
         '4 text parts, all empty (text/html, text/plain)', 'only attachments: scan.pdf'."""
         found = []
-        if len(self.empty_text_parts) > 1:
+        if self.empty_text_parts == ["text/html (markup only)"]:
+            found.append("its only text part is HTML markup without text")
+        elif len(self.empty_text_parts) > 1:
             kinds = ", ".join(sorted(set(self.empty_text_parts)))
             found.append(f"{len(self.empty_text_parts)} text parts, all empty ({kinds})")
         names = [a["filename"] or a["content_type"] for a in self.attachments]
