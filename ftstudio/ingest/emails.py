@@ -148,24 +148,11 @@ def _email_record(root: MimePart, source: str) -> tuple[RawRecord, str | None]:
     headers = root.headers
     metadata = email_headers(headers)
     labels = gmail_labels(header_text(headers.get("x-gmail-labels")))
-    references = metadata["references"]
-    linked = [m for inner in forwarded for m in (inner.metadata["message_id"], *inner.metadata["references"]) if m]
-    # A forward usually starts a thread of its own: when it does, it joins the thread of what it forwards.
-    thread_id = references[0] if references else metadata["in_reply_to"]
-    if not thread_id and forwarded:
-        thread_id = forwarded[0].metadata["thread_id"]
-    metadata.update(
-        thread_id=thread_id or metadata["message_id"],
-        new_text=new_text,
-        quoted_text=quoted_text,
-        signature=signature,
-        attachments=body.listed_attachments(),
-    )
+    metadata.update(new_text=new_text, quoted_text=quoted_text, signature=signature,
+                    attachments=body.listed_attachments())
+    link_thread(metadata, forwarded)
     if labels:
         metadata["labels"] = labels
-    if forwarded:
-        metadata["forwarded"] = [forward_headers(inner) for inner in forwarded]
-        metadata["linked_message_ids"] = list(dict.fromkeys(linked))
     if body.warnings:
         metadata["warnings"] = body.warnings
     record = RawRecord(
@@ -197,6 +184,22 @@ def email_headers(headers: dict) -> dict:
         "in_reply_to": _first_id(headers.get("in-reply-to")),
         "references": _MESSAGE_ID.findall(header_text(headers.get("references")) or ""),
     }
+
+
+def link_thread(metadata: dict, forwarded: list[RawRecord]) -> None:
+    """Set thread_id, and for a forward the headers and message ids of what it forwards.
+
+    A forward usually starts a thread of its own: when it does, it joins the thread of what it forwards.
+    """
+    references = metadata["references"]
+    thread_id = references[0] if references else metadata["in_reply_to"]
+    if not thread_id and forwarded:
+        thread_id = forwarded[0].metadata["thread_id"]
+    metadata["thread_id"] = thread_id or metadata["message_id"]
+    if forwarded:
+        metadata["forwarded"] = [forward_headers(inner) for inner in forwarded]
+        metadata["linked_message_ids"] = list(dict.fromkeys(
+            m for inner in forwarded for m in (inner.metadata["message_id"], *inner.metadata["references"]) if m))
 
 
 def forward_headers(inner: RawRecord) -> dict:

@@ -18,7 +18,7 @@ from email.utils import format_datetime
 
 import olefile
 
-from .emails import decode_bytes, email_headers, forward_block, forward_headers, quoted_subject
+from .emails import decode_bytes, email_headers, forward_block, link_thread, quoted_subject
 from .files import InputFile
 from .html_text import html_to_text
 from .records import FileError, RawRecord
@@ -145,16 +145,8 @@ def _message(ole, prefix: list[str], source: str, depth: int) -> tuple[RawRecord
             what.append("only attachments: " + ", ".join(a["filename"] or a["content_type"] for a in attachments))
         refusal = "; ".join(refusals + what) or "the body is empty"
     new_text, quoted_text, signature = split_reply(text)
-    references = metadata["references"]
-    thread_id = references[0] if references else metadata["in_reply_to"]
-    if not thread_id and forwarded_records:
-        thread_id = forwarded_records[0].metadata["thread_id"]
-    metadata.update(thread_id=thread_id or metadata["message_id"], new_text=new_text, quoted_text=quoted_text,
-                    signature=signature, attachments=attachments)
-    if forwarded_records:
-        metadata["forwarded"] = [forward_headers(inner) for inner in forwarded_records]
-        metadata["linked_message_ids"] = list(dict.fromkeys(
-            m for inner in forwarded_records for m in (inner.metadata["message_id"], *inner.metadata["references"]) if m))
+    metadata.update(new_text=new_text, quoted_text=quoted_text, signature=signature, attachments=attachments)
+    link_thread(metadata, forwarded_records)
     record = RawRecord(text=text, source=source, kind="email", title=metadata.pop("subject") or None,
                        author=metadata["from"] or None, created_at=moment.isoformat() if moment else None,
                        metadata=metadata, own_text=own_text, forwarded=forwarded_records)
