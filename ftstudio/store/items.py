@@ -163,7 +163,7 @@ class ItemQueries:
     def bounded_memory(self, limit: str | None):
         """DuckDB's memory limit lowered for the duration (an import), so that its buffer pool, which
         otherwise keeps every block written up to 80% of RAM, evicts to disk instead."""
-        if not limit:
+        if not limit or str(self.path) == ":memory:":  # an in-memory database has no file to evict to
             yield
             return
         cursor = self.cursor()
