@@ -151,3 +151,18 @@ def test_the_bundled_samples_import_cleanly(store, settings):
     assert [r.errors for r in reports] == [[], []]
     assert reports[0].imported >= 40 and reports[1].imported >= 36
     assert sum(r.imported for r in load_sample_projects(store, settings)) == 0
+
+
+def test_the_import_memory_limit_is_lowered_for_the_duration_and_restored(store):
+    from ftstudio.store import StoreError
+
+    def current():
+        return store.cursor().execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    before = current()
+    with store.bounded_memory("100MB"):
+        assert current() != before and current().endswith("MiB")
+    assert current() == before
+    with pytest.raises(StoreError, match="Not a memory size"):
+        with store.bounded_memory("1GB'; DROP TABLE items; --"):
+            pass

@@ -167,12 +167,13 @@ class ItemQueries:
             yield
             return
         cursor = self.cursor()
-        (previous,) = cursor.execute("SELECT current_setting('memory_limit')").fetchone()
         cursor.execute(f"SET memory_limit = '{_memory_setting(limit)}'")
         try:
             yield
         finally:
-            cursor.execute(f"SET memory_limit = '{_memory_setting(previous)}'")
+            # Back to DuckDB's default (the store sets no other limit): current_setting() reads back a
+            # rounded figure ('18.7 GiB'), so setting that again would not restore the exact value.
+            cursor.execute("RESET memory_limit")
 
     def finish_import(self, tx, import_id: int, imported: int, duplicates: int, errors: list[dict]) -> None:
         tx.execute(
