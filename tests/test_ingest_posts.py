@@ -85,6 +85,16 @@ def test_substack_export_joins_posts_csv_with_its_html_and_counts_opens(tmp_path
     assert "reader1@example.net" not in stored  # readers' addresses never become items
 
 
+def test_a_substack_post_id_cannot_point_outside_the_export(tmp_path):
+    export = tmp_path / "export"
+    (export / "posts").mkdir(parents=True)
+    (tmp_path / "secret.html").write_text("<p>not part of the export</p>")
+    (export / "posts.csv").write_text("post_id,post_date,title\n../../secret,2024-01-01,Sneaky\n")
+    records, errors = read(export)
+    assert records == {}
+    assert errors == {"export/posts.csv#2": "has a post_id that is not a Substack post id ('../../secret')"}
+
+
 def test_wordpress_export_keeps_posts_and_pages_with_their_url_and_comments():
     records, errors = read(EXPORTS / "wordpress.xml")
     hello = records["wordpress.xml#11"]

@@ -21,6 +21,7 @@ from .x_archive import in_x_archive
 
 _SUBSTACK_COLUMNS = {"post_id", "post_date", "title"}
 _SUBSTACK_SIDE_FILE = re.compile(r"\.(opens|delivers|clicks)\.csv$", re.IGNORECASE)
+_POST_ID = re.compile(r"[\w-]+(\.[\w-]+)*")  # '123456.my-post-slug'
 _MAX_COUNTED_ROWS = 10_000_000  # an opens.csv is one row per open: counted, never stored
 
 
@@ -61,7 +62,10 @@ def read_substack(file: InputFile, limits, mapping=None) -> Iterator[RawRecord |
         row = {(key or "").strip().lower(): (value or "").strip() for key, value in row.items()}
         post_id = row.get("post_id", "")
         source = f"{file.source}#{number}"
-        page = file.sibling(f"posts/{post_id}.html") if post_id and file.sibling else None
+        if not _POST_ID.fullmatch(post_id):  # it names a file: never a path out of the export's posts/ folder
+            yield FileError(source, f"has a post_id that is not a Substack post id ({post_id[:80]!r})")
+            continue
+        page = file.sibling(f"posts/{post_id}.html") if file.sibling else None
         if page is None:
             yield FileError(source, f"its post body posts/{post_id}.html is not in the export; "
                                     "import the whole Substack export folder or zip")
