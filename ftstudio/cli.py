@@ -13,7 +13,7 @@ from ftstudio.ingest.records import ColumnMapping
 from ftstudio.pii import MASKERS
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.models import ModelError
-from ftstudio.store import TASK_TYPES, StoreError
+from ftstudio.store import ENGAGEMENT_FIELDS, ITEM_SORTS, TASK_TYPES, StoreError
 
 
 def _settings(args) -> Settings:
@@ -86,7 +86,8 @@ def cmd_import(args) -> int:
             print(f"\r{fraction:5.0%}  {message}", end="", file=sys.stderr, flush=True)
 
     report = import_paths(store, project, args.paths, settings.ingest,
-                          ImportOptions(mask_pii=mask, mapping=_parse_mapping(args.map)), progress)
+                          ImportOptions(mask_pii=mask, mapping=_parse_mapping(args.map),
+                                        split_forwarded=args.split_forwarded), progress)
     if not args.json and sys.stderr.isatty():
         print(file=sys.stderr)
     lines = [report.summary()] + [f"  skipped {e.source}: {e.reason}" for e in report.errors]
@@ -97,7 +98,14 @@ def cmd_import(args) -> int:
 def cmd_items(args) -> int:
     store = _open(_settings(args))
     project = _project(store, args.project)
-    page = store.list_items(project.id, args.search or "", args.page, args.page_size)
+    at_least = {}
+    for condition in args.at_least or []:
+        name, equals, number = condition.partition("=")
+        if not equals or not number.strip().isdigit():
+            raise StoreError(f"--at-least takes COUNT=NUMBER, e.g. likes=100; got {condition!r}.")
+        at_least[name.strip()] = int(number)
+    page = store.list_items(project.id, args.search or "", args.page, args.page_size, sort=args.sort,
+                            at_least=at_least)
     if args.json:
         _print({"project": project.name, "total": page.total, "page": page.page, "pages": page.pages,
                 "items": [asdict(row) for row in page.rows]}, True, "")
@@ -389,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     imp = commands.add_parser("import", help="Import posts and emails from files, folders or zips.",
-                              description="Import .eml, .mbox, .txt, .md, .csv, .jsonl, .json, .parquet, "
+                              description="Import .eml, .mbox, Outlook .msg, .txt, .md, .csv, .jsonl, .json, .parquet, "
                               "LinkedIn Shares.csv, zips and folders of them into a project.")
     imp.add_argument("paths", nargs="+", help="Files, folders or zip archives.")
     imp.add_argument("--project", default="default", help="Project to import into; created if missing.")
@@ -398,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--mask-pii", default="", help=f"Comma-separated maskers to apply: {', '.join(MASKERS)}.")
     imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                      help="Column mapping for tables, e.g. --map text=body (repeatable); unset fields are guessed.")
+    imp.add_argument("--split-forwarded", action="store_true",
+                     help="Import each forwarded email as an item of its own, linked back to the email that "
+                     "forwarded it (default: it is part of that email's text).")
     imp.add_argument("--json", action="store_true", help="Print the import report as JSON.")
     imp.set_defaults(func=cmd_import)
 
@@ -406,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     items.add_argument("--search", help="Case-insensitive text to look for.")
     items.add_argument("--page", type=int, default=1, help="Page number.")
     items.add_argument("--page-size", type=int, default=50, help="Items per page.")
+    items.add_argument("--sort", default="imported", choices=list(ITEM_SORTS),
+                       help="Order: newest import first (imported), by date written (newest, oldest), or by an "
+                            "engagement count kept from a post export (likes, reposts, comments, opens).")
+    items.add_argument("--at-least", action="append", metavar="COUNT=NUMBER",
+                       help=f"Only items with at least this engagement, e.g. likes=100 (repeatable; "
+                            f"{', '.join(ENGAGEMENT_FIELDS)}).")
     items.add_argument("--json", action="store_true", help="Print JSON.")
     items.set_defaults(func=cmd_items)
 
@@ -507,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "optionally +compile and +fp32 (fp32 where the device would use bf16) "
                                           "[CPU: group_by_length,group_by_length+compile].")
     bench.add_argument("--emails", type=int, default=20_000, help="ingest: how many emails to generate.")
+    bench.add_argument("--scale", type=int, default=8,
+                       help="ingest: the second, larger mbox holds this many times --emails, imported by the studio only.")
     bench.add_argument("--prompts", type=int, help="generate: prompts answered by base and tuned [32].")
     bench.add_argument("--max-new-tokens", type=int, help="generate: longest answer in tokens [64].")
     bench.add_argument("--batch-size", type=int, help="train: examples per step; generate: the studio's batch size, 0 picks by device.")

@@ -28,6 +28,10 @@ class IngestLimits:
     max_text_chars: int = field(
         default=200_000, metadata={"help": "Longest text kept for one item; longer ones are skipped with a reason."}
     )
+    database_memory: str = field(
+        default="128MB", metadata={"help": "DuckDB's memory limit while an import runs (it evicts to disk past it), "
+                                           "so that an import's peak memory does not grow with the file; empty: no limit."}
+    )
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Import raw files into a project: parse, normalise, deduplicate, mask, and store in one transaction."""
+"""Import raw files into a project: parse, normalise, deduplicate, mask, stage in batches, publish as a whole."""
 
 from __future__ import annotations
 
@@ -15,12 +15,17 @@ import pyarrow as pa
 
 from ftstudio.config import IngestLimits
 from ftstudio.ingest import iter_records
+from ftstudio.ingest.emails import split_forwarded
+from ftstudio.ingest.files import format_bytes
 from ftstudio.ingest.records import ColumnMapping, FileError, RawRecord
 from ftstudio.pii import check_masker_names, mask_text, mask_value
 from ftstudio.store import ITEM_ARROW_SCHEMA, Project, Store
 from ftstudio.wording import quoted
 
 Progress = Callable[[float, str], None]
+# A batch's text is held twice (Python strings, then Arrow) and once more in DuckDB while it is
+# inserted: 16M characters keeps that well inside the import's database memory limit.
+_MAX_BATCH_CHARS = 16_000_000
 
 
 @dataclass
@@ -29,6 +34,9 @@ class ImportOptions:
 
     mask_pii: tuple[str, ...] = field(default=(), metadata={"help": "PII maskers to apply: email, phone."})
     mapping: ColumnMapping | None = field(default=None, metadata={"help": "Table columns; None guesses them."})
+    split_forwarded: bool = field(default=False, metadata={
+        "help": "Import each forwarded message as an item of its own, linked back to the email that forwarded "
+                "it, instead of as part of that email's text."})
 
 
 @dataclass
@@ -98,6 +106,9 @@ class _Batch:
     def __len__(self) -> int:
         return len(self.columns["text"])
 
+    chars = 0
+    """Characters of text and metadata held: a batch of long posts is flushed before it reaches batch_size."""
+
     def add(self, record: RawRecord, digest: str, mask: tuple[str, ...]) -> None:
         c = self.columns
         c["content_hash"].append(digest)
@@ -109,6 +120,7 @@ class _Batch:
         c["text"].append(mask_text(record.text, mask) if mask else record.text)
         metadata = mask_value(record.metadata, mask) if mask else record.metadata
         c["metadata"].append(json.dumps(metadata, ensure_ascii=False, default=str) if metadata else None)
+        self.chars += len(c["text"][-1]) + len(c["metadata"][-1] or "")
         c["pii_masked"].append(bool(mask))
 
     def table(self) -> pa.Table:
@@ -126,8 +138,12 @@ def import_paths(
     batch_size: int = 5000,
     display_names: dict[str, str] | None = None,
 ) -> ImportReport:
-    """Import files, folders and zips into `project` as one transaction; bad files are skipped with a reason.
+    """Import files, folders and zips into `project`, whole or not at all; bad files are skipped with a reason.
 
+    Streams: records are read one at a time and staged in committed batches of `batch_size`, out of
+    sight of every query, then published in one transaction at the end (see Store.stage_items), so
+    memory stays bounded whatever the size of the files, and a killed import leaves nothing visible
+    (its staged rows are deleted when the store next opens). It does not resume: run it again.
     `display_names` maps a path to the name the user knows it by (an upload's original file name).
     """
     started = time.perf_counter()
@@ -136,52 +152,66 @@ def import_paths(
     options = options or ImportOptions()
     check_masker_names(options.mask_pii)
     names = display_names or {}
-    report = ImportReport(import_id=None, project=project.name)
+    report = ImportReport(import_id=store.reserve_import_id(), project=project.name)
     total_bytes = _total_bytes(paths)
     seen_bytes = 0
     seen_hashes: set[str] = set()
     batch = _Batch()
     record_count = 0
+    staged = 0
 
-    with store.transaction() as tx:
-        report.import_id = store.begin_import(
-            tx, project.id, [names.get(str(p), p.name) for p in paths],
-            {"mask_pii": list(options.mask_pii), "mapping": asdict(options.mapping) if options.mapping else None},
-            user_name,
-        )
+    def tell(fraction: float) -> None:
+        if progress:
+            progress(fraction, f"{format_bytes(min(seen_bytes, total_bytes))} of {format_bytes(total_bytes)} · "
+                               f"{record_count:,} records read")
 
-        def flush() -> None:
-            nonlocal batch
-            if len(batch):
-                inserted = store.insert_new_items(tx, project.id, report.import_id, batch.table())
-                report.imported += inserted
-                report.duplicates += len(batch) - inserted
-                batch = _Batch()
+    def flush() -> None:
+        nonlocal batch, staged
+        if len(batch):
+            inserted = store.stage_items(project.id, report.import_id, batch.table())
+            staged += inserted
+            report.duplicates += len(batch) - inserted
+            batch = _Batch()
 
-        for entry in iter_records(paths, limits, options.mapping):
-            if isinstance(entry, FileError):
-                report.errors.append(entry)
-                continue
-            record_count += 1
-            seen_bytes += len(entry.text)
-            digest = content_hash(entry)
-            if digest in seen_hashes:
-                report.duplicates += 1
-                continue
-            seen_hashes.add(digest)
-            batch.add(entry, digest, options.mask_pii)
-            if len(batch) >= batch_size:
-                flush()
-                if progress:
-                    progress(min(0.99, seen_bytes / total_bytes), f"{record_count} records read")
-        flush()
-        report.paired = store.paired_items_to_examples(tx, project.id, report.import_id, project.task_type)
-        errors = [asdict(e) for e in report.errors]
-        store.finish_import(tx, report.import_id, report.imported, report.duplicates, errors)
-        store.audit("import", project.name, {"import_id": report.import_id, "imported": report.imported,
-                                              "duplicates": report.duplicates, "skipped": len(errors),
-                                              "mask_pii": list(options.mask_pii)}, user_name, tx)
-    if progress:
-        progress(1.0, f"{record_count} records read")
+    try:
+        with store.bounded_memory(limits.database_memory):
+            for entry in iter_records(paths, limits, options.mapping):
+                if isinstance(entry, FileError):
+                    report.errors.append(entry)
+                    continue
+                record_count += 1
+                seen_bytes += entry.size or len(entry.text)
+                for record in split_forwarded(entry) if options.split_forwarded and entry.forwarded else (entry,):
+                    digest = content_hash(record)
+                    if digest in seen_hashes:
+                        report.duplicates += 1
+                        continue
+                    seen_hashes.add(digest)
+                    batch.add(record, digest, options.mask_pii)
+                if len(batch) >= batch_size or batch.chars >= _MAX_BATCH_CHARS:
+                    flush()
+                if record_count % 1000 == 0 or len(batch) == 0:
+                    tell(min(0.99, seen_bytes / total_bytes))
+            flush()
+            with store.transaction() as tx:
+                store.begin_import(
+                    tx, project.id, [names.get(str(p), p.name) for p in paths],
+                    {"mask_pii": list(options.mask_pii),
+                     "mapping": asdict(options.mapping) if options.mapping else None,
+                     "split_forwarded": options.split_forwarded},
+                    user_name, import_id=report.import_id,
+                )
+                report.imported = store.publish_import(tx, project.id, report.import_id)
+                report.duplicates += staged - report.imported
+                report.paired = store.paired_items_to_examples(tx, project.id, report.import_id, project.task_type)
+                errors = [asdict(e) for e in report.errors]
+                store.finish_import(tx, report.import_id, report.imported, report.duplicates, errors)
+                store.audit("import", project.name, {"import_id": report.import_id, "imported": report.imported,
+                                                      "duplicates": report.duplicates, "skipped": len(errors),
+                                                      "mask_pii": list(options.mask_pii)}, user_name, tx)
+    except BaseException:
+        store.discard_staged_items(report.import_id)  # nothing of a failed import stays behind
+        raise
+    tell(1.0)
     report.seconds = time.perf_counter() - started
     return report

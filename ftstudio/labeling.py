@@ -68,6 +68,10 @@ def item_context(item) -> str:
         attachments = [a.get("filename") or a.get("content_type") for a in metadata.get("attachments") or []]
         if attachments:
             lines.append(f"Attachments: {', '.join(str(a) for a in attachments)}")
+        if metadata.get("labels"):  # Gmail Takeout's own labels: a hint for the annotator, never a label
+            lines.append(f"Gmail labels: {', '.join(str(label) for label in metadata['labels'])}")
+        for warning in metadata.get("warnings") or []:
+            lines.append(f"Import note: {warning}")
         if metadata.get("quoted_text"):
             lines += ["", "Quoted earlier message:", metadata["quoted_text"]]
         return "\n".join(lines)

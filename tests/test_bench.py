@@ -102,3 +102,12 @@ def test_bench_judge_reports_both_sides_and_loses_nothing():
     assert report["studio"]["stored"] == 20 and report["studio"]["lost"] == 0 and report["studio"]["failed"] == 0
     assert report["studio"]["requests"] == report["sequential"]["requests"]  # the same faults, retried alike
     assert report["speedup"] > 0
+
+
+def test_bench_ingest_reports_time_and_peak_memory_at_n_and_at_scale():
+    report = run_benchmark("ingest", Namespace(emails=200, scale=2))
+    assert report["same_items"] is True and report["studio_imported"] == report["baseline_imported"] > 190
+    assert report["scaled_emails"] == 400 and report["scaled_studio_imported"] > report["studio_imported"]
+    for key in ("studio_peak_mb", "baseline_peak_mb", "scaled_studio_peak_mb"):
+        assert 20 < report[key] < 4000, key  # a child process's own peak, in MB
+    assert report["scaled_peak_memory_ratio"] > 0 and report["scaled_time_ratio"] > 0

@@ -101,7 +101,7 @@ batches = 0
 def progress(fraction, message):
     global batches
     batches += 1
-    if batches == 3:  # two batches are inside the open transaction: die hard, as a power cut would
+    if batches == 3:  # batches are staged, the import not yet published: die hard, as a power cut would
         os.kill(os.getpid(), signal.SIGKILL)
 import_paths(store, project, [Path(sys.argv[2])], progress=progress, batch_size=100)
 """
@@ -112,13 +112,36 @@ def test_a_killed_import_leaves_nothing_of_itself_behind(settings, tmp_path):
     result = subprocess.run([sys.executable, "-c", KILLER, str(settings.database_path), str(mbox)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == -signal.SIGKILL, result.stderr
-    store = open_store(settings.database_path)
+    import duckdb  # the test looks under the store's feet: the killed import had committed staged batches
+
+    with duckdb.connect(str(settings.database_path)) as raw:
+        (staged,) = raw.execute("SELECT count(*) FROM items WHERE project_id < 0").fetchone()
+    assert staged >= 100  # out of every project's sight, so nothing half-done was ever visible
+    store = open_store(settings.database_path)  # and opening the store deletes them
     project = store.find_project("victim")
     assert project is not None  # committed before the import began
     assert store.count_items(project.id) == 0
     assert store.list_imports(project.id) == []
     assert import_paths(store, project, [mbox]).imported > 500  # and the studio works on
+    assert store.discard_unfinished_imports() == 0
     store.close()
+
+
+def test_a_failed_import_discards_what_it_staged(store, project, tmp_path):
+    mbox = write_mbox(tmp_path / "inbox.mbox", 300)
+
+    def fail_late(fraction, message):
+        if fraction > 0.5:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C half-way
+
+    with pytest.raises(KeyboardInterrupt):
+        import_paths(store, project, [mbox], progress=fail_late, batch_size=50)
+    assert store.count_items(project.id) == 0 and store.list_imports(project.id) == []
+    assert store.discard_unfinished_imports() == 0  # nothing was left staged either
+    messages: list[str] = []
+    report = import_paths(store, project, [mbox], progress=lambda f, m: messages.append(m), batch_size=50)
+    assert report.imported > 290
+    assert any(" of " in m and "records read" in m and ("KB" in m or "MB" in m) for m in messages), messages[:3]
 
 
 def test_the_bundled_samples_import_cleanly(store, settings):
@@ -128,3 +151,18 @@ def test_the_bundled_samples_import_cleanly(store, settings):
     assert [r.errors for r in reports] == [[], []]
     assert reports[0].imported >= 40 and reports[1].imported >= 36
     assert sum(r.imported for r in load_sample_projects(store, settings)) == 0
+
+
+def test_the_import_memory_limit_is_lowered_for_the_duration_and_restored(store):
+    from ftstudio.store import StoreError
+
+    def current():
+        return store.cursor().execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    before = current()
+    with store.bounded_memory("100MB"):
+        assert current() != before and current().endswith("MiB")
+    assert current() == before
+    with pytest.raises(StoreError, match="Not a memory size"):
+        with store.bounded_memory("1GB'; DROP TABLE items; --"):
+            pass

@@ -7,7 +7,7 @@ def run_benchmark(name: str, args) -> dict:
     if name == "ingest":
         from ftstudio.bench.ingest import bench_ingest
 
-        return bench_ingest(emails=getattr(args, "emails", 20_000))
+        return bench_ingest(emails=getattr(args, "emails", None) or 20_000, scale=getattr(args, "scale", None) or 8)
     if name == "train":
         from ftstudio.bench.train import bench_train, options_from_args
 

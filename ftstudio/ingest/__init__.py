@@ -7,12 +7,17 @@ everything skipped, and the caller decides what to store. A bad file never stops
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 from ..config import IngestLimits
 from .archives import is_hidden, read_zip
 from .emails import read_eml, read_mbox
+from .blog_exports import is_substack_posts_csv, read_html, read_substack, read_xml, substack_side_file
+from .outlook import read_msg
+from .x_archive import read_x_javascript
 from .hf_dataset import is_saved_dataset, read_saved_dataset, read_zipped_dataset, zip_holds_dataset
 from .files import ArchiveLimitExceeded, InputFile, SkippedFile, format_bytes
 from .records import ColumnMapping, FileError, RawRecord
@@ -34,8 +39,13 @@ Reader = Callable[[InputFile, IngestLimits, ColumnMapping | None], Iterator[RawR
 _READERS: dict[str, Reader] = {
     ".eml": read_eml,
     ".mbox": read_mbox,
+    ".msg": read_msg,
     ".txt": read_text,
     ".md": read_text,
+    ".html": read_html,
+    ".htm": read_html,
+    ".xml": read_xml,
+    ".js": read_x_javascript,
     **{suffix: read_table for suffix in TABLE_SUFFIXES},
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = (*_READERS, ".zip")
@@ -109,7 +119,15 @@ def _walk(folder: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _disk_file(path: Path, source: str) -> InputFile:
-    return InputFile(source=source, size=path.stat().st_size, open=lambda: open(path, "rb"))
+    return InputFile(source=source, size=path.stat().st_size, open=lambda: open(path, "rb"),
+                     sibling=partial(_disk_sibling, path, source))
+
+
+def _disk_sibling(path: Path, source: str, relative: str) -> InputFile | None:
+    other = path.parent / relative
+    if not other.is_file():
+        return None
+    return _disk_file(other, posixpath.normpath(posixpath.join(posixpath.dirname(source), relative)))
 
 
 def _read_path(path: Path, source: str, limits, mapping) -> Iterator[RawRecord | FileError]:
@@ -124,13 +142,27 @@ def _read_path(path: Path, source: str, limits, mapping) -> Iterator[RawRecord |
 def _size_problem(file: InputFile, limits: IngestLimits) -> str | None:
     if file.size == 0:
         return "is empty (0 bytes)"
-    # A zip on disk is read member by member, never whole: max_archive_bytes governs it instead.
-    if file.size > limits.max_file_bytes and not (file.suffix == ".zip" and file.depth == 0):
+    # A zip on disk is read member by member, never whole: max_archive_bytes governs it instead; an
+    # mbox on disk is streamed one message at a time, and max_file_bytes applies to each message.
+    if file.size > limits.max_file_bytes and not (file.suffix in (".zip", ".mbox") and file.depth == 0):
         return (
             f"{format_bytes(file.size)} is over the {format_bytes(limits.max_file_bytes)} limit for one file; "
             "split it into smaller files or raise max_file_bytes in the ingest settings"
         )
     return None
+
+
+def _export_reader(file: InputFile) -> Reader | None:
+    """A platform export's own reader for a .csv that is part of one (Substack's posts.csv, and the
+    per-post and subscriber lists beside it, which are not imported), else None."""
+    if file.suffix != ".csv":
+        return None
+    if is_substack_posts_csv(file):
+        return read_substack
+    side = substack_side_file(file)
+    if side is None:
+        return None
+    return lambda file, limits, mapping: iter([FileError(file.source, side)] if side else [])
 
 
 def read_file(file: InputFile, limits: IngestLimits, mapping: ColumnMapping | None) -> Iterator[RawRecord | FileError]:
@@ -147,7 +179,7 @@ def read_file(file: InputFile, limits: IngestLimits, mapping: ColumnMapping | No
     if suffix == ".zip":
         items = read_zip(file, limits, lambda member: read_file(member, limits, mapping))
     else:
-        items = _READERS[suffix](file, limits, mapping)
+        items = (_export_reader(file) or _READERS[suffix])(file, limits, mapping)
     try:
         for item in items:
             if isinstance(item, RawRecord) and len(item.text) > limits.max_text_chars:

@@ -7,6 +7,7 @@ and the bytes actually decompressed are counted while reading, because declared 
 from __future__ import annotations
 
 import io
+import posixpath
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -97,8 +98,21 @@ def _read_members(archive, file, limits, budget, read_member):
             open=partial(_open_member, archive, info, budget, limits),
             depth=file.depth + 1,
             budget=budget,
+            sibling=partial(_member_sibling, archive, file, budget, limits, info.filename),
         )
         yield from read_member(member)
+
+
+def _member_sibling(archive, file, budget, limits, name: str, relative: str) -> InputFile | None:
+    """Another member of the same zip, by a path relative to member `name`'s folder."""
+    wanted = posixpath.normpath(posixpath.join(posixpath.dirname(name), relative))
+    try:
+        info = archive.getinfo(wanted)
+    except KeyError:
+        return None
+    return InputFile(source=f"{file.source}/{wanted}", size=info.file_size,
+                     open=partial(_open_member, archive, info, budget, limits), depth=file.depth + 1, budget=budget,
+                     sibling=partial(_member_sibling, archive, file, budget, limits, wanted))
 
 
 def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: ArchiveBudget, limits) -> io.BufferedReader:

@@ -8,15 +8,17 @@ parses every address and date into objects we do not need.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from email.header import Header, decode_header
 from typing import BinaryIO
 
 from .dates import parse_email_date
-from .files import InputFile, SkippedFile
-from .html_text import html_to_text
-from .mime import MimePart, header_params, parse_message
+from .files import InputFile, SkippedFile, format_bytes
+from .email_body import collect_body
+from .mime import MimePart, parse_message
 from .records import FileError, RawRecord
 from .replies import split_reply
 
@@ -50,12 +52,18 @@ def read_eml(file: InputFile, limits, mapping=None) -> Iterator[RawRecord | File
 def read_mbox(file: InputFile, limits, mapping=None) -> Iterator[RawRecord | FileError]:
     """Every email of an mbox file, streamed: one message's bytes in memory at a time."""
     with file.open() as stream:
-        for number, raw in enumerate(split_mbox(stream), start=1):
-            yield parse_email(raw, f"{file.source}#{number}")
+        for number, raw in enumerate(split_mbox(stream, limits.max_file_bytes), start=1):
+            if raw is None:
+                yield FileError(f"{file.source}#{number}", f"is one email of more than "
+                                f"{format_bytes(limits.max_file_bytes)} (attachments included), over the "
+                                "limit for one file; raise max_file_bytes in the ingest settings to import it")
+            else:
+                yield parse_email(raw, f"{file.source}#{number}")
 
 
-def split_mbox(stream: BinaryIO) -> Iterator[bytes]:
-    """The raw bytes of each message of an mbox stream, with '>From ' escapes undone.
+def split_mbox(stream: BinaryIO, max_message_bytes: int | None = None) -> Iterator[bytes | None]:
+    """The raw bytes of each message of an mbox stream, with '>From ' escapes undone; None in place
+    of a message longer than `max_message_bytes`, whose lines are dropped as they come.
 
     Written by hand rather than with mailbox.mbox because that class needs a seekable file on disk
     (we also read mboxes inside zips) and builds a table of contents first; splitting lines as we
@@ -63,13 +71,21 @@ def split_mbox(stream: BinaryIO) -> Iterator[bytes]:
     escape such lines in bodies as '>From ' (mboxo/mboxrd), and we remove one '>' (mboxrd rule).
     """
     lines: list[bytes] = []
+    size = 0
+    too_long = False
     started = False
     for line in stream:
         if line.startswith(b"From "):
-            if lines:
+            if too_long:
+                yield None
+            elif lines:
                 yield b"".join(lines)
             lines = []
+            size = 0
+            too_long = False
             started = True
+            continue
+        if too_long:
             continue
         if not started:
             if not line.strip():
@@ -80,8 +96,14 @@ def split_mbox(stream: BinaryIO) -> Iterator[bytes]:
             )
         if line[:1] == b">" and _ESCAPED_FROM.match(line):
             line = line[1:]
+        size += len(line)
+        if max_message_bytes is not None and size > max_message_bytes:
+            too_long, lines = True, []
+            continue
         lines.append(line)
-    if lines:
+    if too_long:
+        yield None
+    elif lines:
         yield b"".join(lines)
 
 
@@ -96,97 +118,141 @@ def parse_email(raw: bytes, source: str) -> RawRecord | FileError:
 
 
 def _parse_email(raw: bytes, source: str) -> RawRecord | FileError:
-    root = parse_message(raw)
-    plain: list[str] = []
-    html: list[str] = []
-    attachments: list[dict] = []
-    _collect_parts(root, plain, html, attachments)
-    if any(not text.isspace() for text in plain if text):  # an empty plain part next to HTML is no body
-        body = "\n\n".join(plain)
-    else:
-        body = "\n\n".join(html_to_text(part) for part in html)
-    body = body.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if "\x00" in body:  # NUL bytes are never text, and some databases refuse them
-        body = body.replace("\x00", "").strip()
-    if not body:
-        names = ", ".join(a["filename"] or a["content_type"] for a in attachments)
-        return FileError(source, "has no text body" + (f" (only attachments: {names})" if names else ""))
-    new_text, quoted_text, signature = split_reply(body)
+    record, refusal = _email_record(parse_message(raw), source)
+    if refusal:
+        return FileError(source, f"has no text body ({refusal})")
+    record.size = len(raw)
+    return record
+
+
+def _email_record(root: MimePart, source: str) -> tuple[RawRecord, str | None]:
+    """The record of one email and of each message it forwards (in `forwarded`), and a refusal reason
+    when neither it nor anything it forwards holds text: what it held instead."""
+    body = collect_body(root, decode_bytes, header_text)
+    own_text = body.text()
+    forwarded: list[RawRecord] = []
+    refusals: list[str] = []
+    for number, inner_root in enumerate(body.forwarded, start=1):
+        inner, inner_refusal = _email_record(inner_root, f"{source}/forwarded-{number}")
+        forwarded.append(inner)
+        if inner_refusal:
+            refusals.append(f"it forwards {quoted_subject(inner.title)}, which has none either: {inner_refusal}")
+    blocks = [own_text] if own_text else []
+    blocks += [forward_block(inner) for inner in forwarded if inner.text]
+    text = "\n\n".join(blocks)
+    refusal = None
+    if not text:
+        refusal = "; ".join(refusals) if refusals else body.nothing_to_read()
+    new_text, quoted_text, signature = split_reply(text)
 
     headers = root.headers
-    subject = header_text(headers.get("subject"))
+    metadata = email_headers(headers)
+    labels = gmail_labels(header_text(headers.get("x-gmail-labels")))
+    metadata.update(new_text=new_text, quoted_text=quoted_text, signature=signature,
+                    attachments=body.listed_attachments())
+    link_thread(metadata, forwarded)
+    if labels:
+        metadata["labels"] = labels
+    if body.warnings:
+        metadata["warnings"] = body.warnings
+    record = RawRecord(
+        text=text,
+        source=source,
+        kind="email",
+        title=metadata.pop("subject") or None,
+        author=metadata["from"] or None,
+        created_at=parse_email_date(metadata["date"]),
+        metadata=metadata,
+        own_text=own_text,
+        forwarded=forwarded,
+    )
+    return record, refusal
+
+
+def email_headers(headers: dict) -> dict:
+    """The headers an item keeps, decoded: sender, recipients, date, subject and the thread's message ids."""
     sender = header_text(headers.get("from"))
-    date = header_text(headers.get("date"))
-    message_id = _first_id(headers.get("message-id"))
-    in_reply_to = _first_id(headers.get("in-reply-to"))
-    references = _MESSAGE_ID.findall(header_text(headers.get("references")) or "")
     address = _ADDRESS.search(sender or "")
-    metadata = {
+    return {
         "from": sender,
         "from_address": (address.group(1) or address.group(2)).lower() if address else None,
         "to": header_text(headers.get("to")),
         "cc": header_text(headers.get("cc")),
-        "date": date,
-        "message_id": message_id,
-        "in_reply_to": in_reply_to,
-        "references": references,
-        "thread_id": references[0] if references else in_reply_to or message_id,
-        "new_text": new_text,
-        "quoted_text": quoted_text,
-        "signature": signature,
-        "attachments": attachments,
+        "date": header_text(headers.get("date")),
+        "subject": header_text(headers.get("subject")),
+        "message_id": _first_id(headers.get("message-id")),
+        "in_reply_to": _first_id(headers.get("in-reply-to")),
+        "references": _MESSAGE_ID.findall(header_text(headers.get("references")) or ""),
     }
-    return RawRecord(
-        text=body,
-        source=source,
-        kind="email",
-        title=subject or None,
-        author=sender or None,
-        created_at=parse_email_date(date),
-        metadata=metadata,
-    )
 
 
-def _collect_parts(part: MimePart, plain: list[str], html: list[str], attachments: list[dict]) -> None:
-    """Walk the MIME tree: inline text/plain and text/html bodies, and a listing of everything else."""
-    content_type = part.content_type
-    if content_type == "message/rfc822":
-        # A forwarded email attached whole is someone else's text: list it, do not import its body.
-        subject = header_text(part.parts[0].headers.get("subject")) if part.parts else None
-        attachments.append(
-            {
-                "filename": _filename(part) or (f"{subject}.eml" if subject else None),
-                "content_type": content_type,
-                "size": part.size,
-            }
-        )
-        return
-    if part.message is None:  # multipart/*
-        for sub_part in part.parts:
-            _collect_parts(sub_part, plain, html, attachments)
-        return
-    if content_type.startswith("multipart/"):
-        return  # a multipart whose parts could not be found (no boundary): raw MIME, not text
-    disposition = part.headers.get("content-disposition")
-    is_attachment = disposition is not None and str(disposition).split(";", 1)[0].strip().lower() == "attachment"
-    filename = _filename(part)
-    payload = part.message.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        payload = b""
-    if is_attachment or filename or content_type not in ("text/plain", "text/html"):
-        # Only the size is kept: attachment content never leaves this function.
-        attachments.append({"filename": filename, "content_type": content_type, "size": len(payload)})
-        return
-    text = decode_bytes(payload, part.params.get("charset", "").strip().lower() or None)
-    (plain if content_type == "text/plain" else html).append(text)
+def link_thread(metadata: dict, forwarded: list[RawRecord]) -> None:
+    """Set thread_id, and for a forward the headers and message ids of what it forwards.
+
+    A forward usually starts a thread of its own: when it does, it joins the thread of what it forwards.
+    """
+    references = metadata["references"]
+    thread_id = references[0] if references else metadata["in_reply_to"]
+    if not thread_id and forwarded:
+        thread_id = forwarded[0].metadata["thread_id"]
+    metadata["thread_id"] = thread_id or metadata["message_id"]
+    if forwarded:
+        metadata["forwarded"] = [forward_headers(inner) for inner in forwarded]
+        metadata["linked_message_ids"] = list(dict.fromkeys(
+            m for inner in forwarded for m in (inner.metadata["message_id"], *inner.metadata["references"]) if m))
 
 
-def _filename(part: MimePart) -> str | None:
-    """The attachment's name from Content-Disposition's filename or Content-Type's name."""
-    disposition = part.headers.get("content-disposition")
-    name = header_params(disposition)[1].get("filename") if disposition else None
-    name = name or part.params.get("name")
-    return header_text(name) if name else None
+def forward_headers(inner: RawRecord) -> dict:
+    """What the outer item keeps of a forwarded message: its headers and thread links, not its text."""
+    keep = ("from", "to", "cc", "date", "message_id", "in_reply_to", "references", "thread_id")
+    listing = {"subject": inner.title, **{key: inner.metadata.get(key) for key in keep}}
+    if inner.metadata.get("forwarded"):
+        listing["forwarded"] = inner.metadata["forwarded"]
+    return listing
+
+
+def forward_block(inner: RawRecord) -> str:
+    """A forwarded message as mail clients show it: a marker line, From/Date/Subject/To, then its text."""
+    lines = ["---------- Forwarded message ----------"]
+    for label, value in (("From", inner.author), ("Date", inner.metadata.get("date")),
+                         ("Subject", inner.title), ("To", inner.metadata.get("to"))):
+        if value:
+            lines.append(f"{label}: {value}")
+    return "\n".join(lines) + "\n\n" + inner.text
+
+
+def quoted_subject(subject: str | None) -> str:
+    return f"a message '{subject}'" if subject else "a message without a subject"
+
+
+def gmail_labels(value: str | None) -> list[str]:
+    """The labels of Gmail Takeout's X-Gmail-Labels header: comma-separated, quoted when a label holds one."""
+    if not value:
+        return []
+    return [label.strip() for label in next(csv.reader([value], skipinitialspace=True)) if label.strip()]
+
+
+def split_forwarded(record: RawRecord) -> list[RawRecord]:
+    """An email and each message it forwards as items of their own (the import option 'split forwarded').
+
+    The outer item keeps only its own note (and is left out when it has none); each forwarded item
+    links back to the email it came in ('forwarded_in') and the outer one lists them ('forwarded_items').
+    """
+    if not record.forwarded:
+        return [record]
+    items: list[RawRecord] = []
+    if record.own_text:
+        new_text, quoted_text, signature = split_reply(record.own_text)
+        metadata = {**record.metadata, "new_text": new_text, "quoted_text": quoted_text, "signature": signature,
+                    "forwarded_items": [inner.source for inner in record.forwarded if inner.text]}
+        items.append(replace(record, text=record.own_text, metadata=metadata, forwarded=[]))
+    back_link = {"source": record.source, "message_id": record.metadata.get("message_id"),
+                 "subject": record.title, "from": record.author, "date": record.metadata.get("date")}
+    for inner in record.forwarded:
+        if inner.text:
+            linked = replace(inner, metadata={**inner.metadata, "forwarded_in": back_link})
+            items.extend(split_forwarded(linked))
+    return items
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:

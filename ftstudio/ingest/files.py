@@ -52,6 +52,9 @@ class InputFile:
     """How many zip archives this file sits inside (0 for a file on disk)."""
     budget: ArchiveBudget | None = None
     """The byte and member allowance of the archive this file came from; None for a file on disk."""
+    sibling: Callable[[str], InputFile | None] | None = None
+    """Another file of the same export by a path relative to this one's folder ('posts/1.html',
+    '../posts.csv'), or None when there is no such file: platform exports spread one post over files."""
 
     @property
     def name(self) -> str:

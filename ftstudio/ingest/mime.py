@@ -5,8 +5,9 @@ lookups re-parsing Content-Type on every call, spent about 300 us on a typical e
 a mailbox import near 3,000 emails/s. Here the header block, the Content-Type parameters and the
 multipart boundaries are found with str.find and one regex. Leaf parts are still compat32
 `email.message.Message` objects, so transfer encodings (base64, quoted-printable, uuencode) and
-filenames are decoded by the stdlib. Anything unusual (a malformed header line, a multipart without
-its boundary, RFC 2231 parameters) is handed to the stdlib, which copes with every defect it knows.
+filenames are decoded by the stdlib. Anything unusual (a malformed header line, RFC 2231
+parameters) is handed to the stdlib, which copes with every defect it knows. A multipart whose
+boundary matches nothing stays a leaf with its raw body, for recover_multipart() to split.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _STDLIB_PARSER = BytesParser(policy=compat32)
 _HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 _PARAMETER = re.compile(r';\s*([^\s;=]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
 _LEAF_HEADERS = {"content-type", "content-transfer-encoding", "content-disposition"}
+# '--token' or '--token--' alone on a line, the token with a letter or digit (not a rule of dashes).
+_DELIMITER_LINE = re.compile(r"^--([^\s]*?[A-Za-z0-9][^\s]*?)(--)?[ \t]*\r?$", re.MULTILINE)
 _MAX_DEPTH = 20  # multipart nesting deeper than this is pathological: let the stdlib deal with it
 
 
@@ -97,11 +100,12 @@ def _build(text: str, default_type: str, depth: int) -> MimePart:
     if content_type.startswith("multipart/"):
         boundary = params.get("boundary")
         chunks = _split_multipart(body, boundary) if boundary else None
-        if chunks is None:
-            raise _UseStdlib
-        default = "message/rfc822" if content_type == "multipart/digest" else "text/plain"
-        part.parts = [_build(chunk, default, depth + 1) for chunk in chunks]
-    elif content_type == "message/rfc822":
+        if chunks is not None:
+            part.parts = _build_parts(chunks, content_type, depth)
+            return part
+        # No boundary, or one that matches no line: kept as a leaf holding the raw body, which
+        # recover_multipart() can split with a guessed boundary (the stdlib would keep it raw too).
+    if content_type == "message/rfc822":
         part.parts = [_build(body, "text/plain", depth + 1)]
     else:
         # Only the headers that payload decoding and get_filename() read: setting all of them cost
@@ -113,6 +117,43 @@ def _build(text: str, default_type: str, depth: int) -> MimePart:
         message.set_payload(body)
         part.message = message
     return part
+
+
+def _build_parts(chunks: list[str], content_type: str, depth: int) -> list[MimePart]:
+    default = "message/rfc822" if content_type == "multipart/digest" else "text/plain"
+    return [_build(chunk, default, depth + 1) for chunk in chunks]
+
+
+def recover_multipart(part: MimePart) -> MimePart | None:
+    """The parts of a multipart whose declared boundary is missing or wrong, split at the boundary its
+    body actually uses; None when the body has no delimiter lines (then it is raw text).
+
+    A candidate is a '--token' line seen at least twice (or once closed with '--'), so that a line of
+    dashes in ordinary text is not taken for a boundary.
+    """
+    if part.message is None:
+        return None
+    body = part.message.get_payload()
+    if not isinstance(body, str):
+        return None
+    seen: dict[str, int] = {}
+    for match in _DELIMITER_LINE.finditer(body):
+        token, closing = match.group(1), match.group(2)
+        seen[token] = seen.get(token, 0) + (2 if closing else 1)
+    for token, count in seen.items():
+        if count < 2:
+            continue
+        chunks = _split_multipart(body, token)
+        if not chunks:
+            continue
+        try:
+            parts = _build_parts(chunks, part.content_type, 0)
+        except _UseStdlib:
+            parts = [_from_message(_STDLIB_PARSER.parsebytes(chunk.encode("ascii", "surrogateescape")))
+                     for chunk in chunks]
+        return MimePart(headers=part.headers, content_type=part.content_type,
+                        params={**part.params, "boundary": token}, parts=parts, size=part.size)
+    return None
 
 
 def _from_message(message: Message) -> MimePart:

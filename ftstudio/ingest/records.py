@@ -23,8 +23,16 @@ class RawRecord:
     metadata: dict = field(default_factory=dict)
     """Format-specific extras, JSON-serialisable. Emails: from, to, cc, date, message_id,
     in_reply_to, references, thread_id, new_text, quoted_text, signature, attachments
-    (list of {filename, content_type, size}). Tables: the other columns of the row,
+    (list of {filename, content_type, size}); when present: labels (Gmail), warnings, forwarded
+    (headers of each forwarded message), linked_message_ids, forwarded_in, forwarded_items. Tables: the other columns of the row,
     plus 'input'/'output'/'label' when the mapping names such columns."""
+    size: int = 0
+    """Bytes of the source this record was read from (an email's raw bytes), for progress. Not stored."""
+    own_text: str | None = None
+    """An email's own text, without the messages it forwards (which `text` includes). Not stored."""
+    forwarded: list[RawRecord] = field(default_factory=list)
+    """The messages an email forwards, as records of their own, for the 'split forwarded' import
+    option. Not stored: their headers are in metadata['forwarded'], their text in `text`."""
 
 
 @dataclass

@@ -84,6 +84,9 @@ class Connection:
         # DuckDB's optimistic concurrency would let two of them take the same item.
         self._write_lock = threading.RLock()
         self._migrate()
+        discard = getattr(self, "discard_unfinished_imports", None)  # from ItemQueries, in a full Store
+        if discard is not None:
+            discard()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (DuckDB cursors are per thread; the connection is shared)."""

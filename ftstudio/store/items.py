@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,31 @@ ITEM_ARROW_SCHEMA = pa.schema(
         ("pii_masked", pa.bool_()),
     ]
 )
+
+
+# Counts that post exports keep in metadata: X likes and reposts, WordPress comments, Substack opens.
+ENGAGEMENT_FIELDS = ("likes", "reposts", "comments", "opens")
+
+
+def _engagement(name: str) -> str:
+    return f"TRY_CAST(json_extract_string(metadata, '$.{name}') AS BIGINT)"
+
+
+ITEM_SORTS = {
+    "imported": "id DESC",
+    "newest": "written_at DESC NULLS LAST, id DESC",
+    "oldest": "written_at ASC NULLS LAST, id DESC",
+    **{name: f"{_engagement(name)} DESC NULLS LAST, id DESC" for name in ENGAGEMENT_FIELDS},
+}
+"""How an item list can be sorted: by import (newest first), by date written, or by an engagement count."""
+
+
+def _memory_setting(value: str) -> str:
+    """A memory size such as '256MB' or '1.5 GiB', checked, for a SET statement (which takes no parameter)."""
+    text = str(value).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?i?B", text, re.IGNORECASE):
+        raise StoreError(f"Not a memory size: {value!r}; write it like 256MB or 2GB.")
+    return text
 
 
 @dataclass
@@ -85,12 +111,69 @@ class ItemPage:
 
 
 class ItemQueries:
-    def begin_import(self, tx, project_id: int, sources: list[str], options: dict, user_name: str | None) -> int:
-        (import_id,) = tx.execute(
-            "INSERT INTO imports (project_id, created_by, options, sources) VALUES (?, ?, ?, ?) RETURNING id",
-            [project_id, user_name, json.dumps(options), json.dumps(sources)],
-        ).fetchone()
+    def begin_import(self, tx, project_id: int, sources: list[str], options: dict, user_name: str | None,
+                     import_id: int | None = None) -> int:
+        """Record an import; `import_id` is one from reserve_import_id() when its items were staged first."""
+        if import_id is None:
+            (import_id,) = tx.execute("SELECT nextval('imports_id_seq')").fetchone()
+        tx.execute(
+            "INSERT INTO imports (id, project_id, created_by, options, sources) VALUES (?, ?, ?, ?, ?)",
+            [import_id, project_id, user_name, json.dumps(options), json.dumps(sources)],
+        )
         return import_id
+
+    # Staging: a large import commits its items batch by batch, so that neither DuckDB's transaction
+    # nor its buffer pool grows with the file, under project id -import_id, which no project has: no
+    # query sees them. publish_import moves them into the project in one transaction at the end; a
+    # failed import deletes them, and a killed one leaves them for discard_unfinished_imports at the
+    # next start. So an import still appears whole or not at all.
+
+    def reserve_import_id(self) -> int:
+        return int(self.cursor().execute("SELECT nextval('imports_id_seq')").fetchone()[0])
+
+    def stage_items(self, project_id: int, import_id: int, batch: pa.Table) -> int:
+        """Commit the rows of `batch` that `project_id` does not hold yet, out of sight; return how many."""
+        with self._write_lock, self.transaction() as tx:
+            return self.insert_new_items(tx, -import_id, import_id, batch, dedup_project_id=project_id)
+
+    def publish_import(self, tx, project_id: int, import_id: int) -> int:
+        """Move an import's staged items into its project (inside the caller's transaction); return how many.
+
+        Rows whose content arrived in the project meanwhile (another import of the same files) are dropped.
+        """
+        (published,) = tx.execute(
+            """UPDATE items SET project_id = ? WHERE project_id = ? AND NOT EXISTS (
+                   SELECT 1 FROM items i WHERE i.project_id = ? AND i.content_hash = items.content_hash)""",
+            [project_id, -import_id, project_id],
+        ).fetchone()
+        tx.execute("DELETE FROM items WHERE project_id = ?", [-import_id])
+        return int(published)
+
+    def discard_staged_items(self, import_id: int) -> None:
+        with self._write_lock, self.transaction() as tx:
+            tx.execute("DELETE FROM items WHERE project_id = ?", [-import_id])
+
+    def discard_unfinished_imports(self) -> int:
+        """Delete what killed imports staged; called when the store opens, before any import can run."""
+        with self._write_lock, self.transaction() as tx:
+            (count,) = tx.execute("DELETE FROM items WHERE project_id < 0").fetchone()
+        return int(count)
+
+    @contextmanager
+    def bounded_memory(self, limit: str | None):
+        """DuckDB's memory limit lowered for the duration (an import), so that its buffer pool, which
+        otherwise keeps every block written up to 80% of RAM, evicts to disk instead."""
+        if not limit or str(self.path) == ":memory:":  # an in-memory database has no file to evict to
+            yield
+            return
+        cursor = self.cursor()
+        cursor.execute(f"SET memory_limit = '{_memory_setting(limit)}'")
+        try:
+            yield
+        finally:
+            # Back to DuckDB's default (the store sets no other limit): current_setting() reads back a
+            # rounded figure ('18.7 GiB'), so setting that again would not restore the exact value.
+            cursor.execute("RESET memory_limit")
 
     def finish_import(self, tx, import_id: int, imported: int, duplicates: int, errors: list[dict]) -> None:
         tx.execute(
@@ -98,12 +181,15 @@ class ItemQueries:
             [imported, duplicates, json.dumps(errors), import_id],
         )
 
-    def insert_new_items(self, tx, project_id: int, import_id: int, batch: pa.Table) -> int:
-        """Insert the rows of `batch` whose content hash the project does not hold yet; return how many.
+    def insert_new_items(self, tx, project_id: int, import_id: int, batch: pa.Table,
+                         dedup_project_id: int | None = None) -> int:
+        """Insert the rows of `batch` whose content hash the project (or `dedup_project_id`) does not hold
+        yet; return how many.
 
         One set-based INSERT over an Arrow table: DuckDB reads it without copying,
         which is what makes bulk import fast (one INSERT per row is the naive baseline).
         """
+        dedup_project_id = project_id if dedup_project_id is None else dedup_project_id
         tx.register("incoming_items", batch)
         try:
             (inserted,) = tx.execute(
@@ -115,7 +201,7 @@ class ItemQueries:
                     SELECT 1 FROM items i WHERE i.project_id = ? AND i.content_hash = b.content_hash
                 )
                 """,
-                [project_id, import_id, project_id],
+                [project_id, import_id, dedup_project_id],
             ).fetchone()
         finally:
             tx.unregister("incoming_items")
@@ -141,13 +227,30 @@ class ItemQueries:
         return self.cursor().execute("SELECT count(*) FROM items WHERE project_id = ?", [project_id]).fetchone()[0]
 
     def list_items(self, project_id: int, search: str = "", page: int = 1, page_size: int = 50,
-                   kind: str | None = None) -> ItemPage:
-        """One page of a project's items, newest import first, filtered by a case-insensitive search.
+                   kind: str | None = None, sort: str = "imported", at_least: dict[str, int] | None = None,
+                   since: Any = None, until: Any = None) -> ItemPage:
+        """One page of a project's items, filtered by a case-insensitive search, sorted by `sort` (one of
+        ITEM_SORTS: newest import first by default, or by date written, or by an engagement count).
 
-        A page below 1 or past the end shows the nearest page that exists.
+        `at_least` keeps items whose engagement counts reach the given numbers ({'likes': 100});
+        `since`/`until` bound the date written. A page below 1 or past the end shows the nearest page that exists.
         """
+        if sort not in ITEM_SORTS:
+            raise StoreError(f"Unknown sort {sort!r}: choose one of {', '.join(ITEM_SORTS)}.")
+        unknown = set(at_least or {}) - set(ENGAGEMENT_FIELDS)
+        if unknown:
+            raise StoreError(f"Unknown engagement count {', '.join(sorted(unknown))}: choose from {', '.join(ENGAGEMENT_FIELDS)}.")
         where = ["project_id = ?"]
         params: list[Any] = [project_id]
+        for name, minimum in (at_least or {}).items():
+            where.append(f"{_engagement(name)} >= ?")  # name is one of ENGAGEMENT_FIELDS, never user text
+            params.append(int(minimum))
+        if since is not None:
+            where.append("written_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("written_at <= ?")
+            params.append(until)
         if search.strip():
             # Escape LIKE wildcards so that a search for '50%' means the text '50%'.
             pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip()) + "%"
@@ -162,7 +265,7 @@ class ItemQueries:
         rows = self._rows(
             ItemSummary,
             f"""SELECT id, kind, title, author, written_at, left(text, 300) AS preview, length(text) AS chars, source
-                FROM items WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?""",
+                FROM items WHERE {clause} ORDER BY {ITEM_SORTS[sort]} LIMIT ? OFFSET ?""",
             params + [page_size, (page - 1) * page_size],
         )
         return ItemPage(rows=rows, total=total, page=page, page_size=page_size)
