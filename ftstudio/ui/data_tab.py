@@ -13,11 +13,12 @@ from ftstudio.ingest import SUPPORTED_SUFFIXES
 from ftstudio.ingest.records import ColumnMapping
 from ftstudio.pii import MASKERS, check_masker_names
 from ftstudio.samples import load_sample_projects
-from ftstudio.store import TASK_TYPES, Store, StoreError
+from ftstudio.store import ITEM_SORTS, TASK_TYPES, Store, StoreError
 from ftstudio.ui.format import ERROR_COLUMNS, error_frame, message, report_markdown
 from ftstudio.ui.handlers import Guard
 
 ITEM_COLUMNS = ["id", "kind", "title", "author", "written", "preview", "chars"]
+SORT_LABELS = {"imported": "latest import", "newest": "newest written", "oldest": "oldest written"}
 MAPPING_FIELDS = ("text", "title", "author", "date", "input", "output", "label")
 
 
@@ -49,10 +50,11 @@ def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settin
     def project_names() -> list[str]:
         return [p.name for p in store.list_projects()]
 
-    def browse(caller, project, search: str, page: float):
+    def browse(caller, project, search: str, page: float, sort: str | None = None):
         if project is None:
             return _item_frame([]), "No project selected: create one or load the sample data.", 1
-        result = store.list_items(project.id, search or "", int(page or 1), settings.page_size)
+        result = store.list_items(project.id, search or "", int(page or 1), settings.page_size,
+                                  sort=sort if sort in ITEM_SORTS else "imported")
         caption = f"{result.total:,} item(s) · page {result.page} of {result.pages}"
         return _item_frame(result.rows), caption, result.page
 
@@ -82,6 +84,9 @@ def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settin
         with gr.Column(scale=2):
             mask = gr.CheckboxGroup([(m.description, m.name) for m in MASKERS.values()], label="Mask personal data",
                                     info="Applied before anything is stored; recorded with the import.")
+            split_forwards = gr.Checkbox(label="Forwarded emails become items of their own",
+                                         info="Each forwarded message is split out, linked to the email that "
+                                              "forwarded it; off: it stays inside that email's text.")
             with gr.Accordion("Column mapping for CSV / JSONL / JSON / Parquet", open=False):
                 gr.Markdown("Leave a field empty to guess it from common names (text, content, body, post, …).")
                 mapping_boxes = [gr.Textbox(label=f"{name} column", max_lines=1) for name in MAPPING_FIELDS]
@@ -98,6 +103,8 @@ def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settin
                             elem_id="item-search", max_lines=1)
         prev_button = gr.Button("◀ Previous", scale=1, min_width=90, size="sm")
         page = gr.Number(value=1, label="Page", precision=0, scale=1, min_width=80, elem_id="item-page")
+        sort = gr.Dropdown([(SORT_LABELS.get(k, f"most {k}"), k) for k in ITEM_SORTS], value="imported",
+                           label="Sort by", scale=2, min_width=140, elem_id="item-sort")
         next_button = gr.Button("Next ▶", scale=1, min_width=90, size="sm")
     caption = gr.Markdown(elem_id="item-caption")
     table = gr.Dataframe(_item_frame([]), interactive=False, wrap=True, max_height=520, elem_id="item-table",
@@ -129,7 +136,8 @@ def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settin
             return gr.update(), message(str(error), "error")
         return gr.update(choices=project_names(), value=created.name), message(f"Created {created.name}.", "ok")
 
-    def on_import(caller, selected, uploaded, masks, *mapping_values, progress=gr.Progress()):
+    def on_import(caller, selected, uploaded, masks, *mapping_and_split, progress=gr.Progress()):
+        mapping_values, split = mapping_and_split[:len(MAPPING_FIELDS)], mapping_and_split[len(MAPPING_FIELDS):]
         if selected is None:
             return message("Create or pick a project first, then import.", "error"), gr.update(), gr.update(visible=False)
         if not uploaded:
@@ -139,7 +147,8 @@ def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settin
             check_masker_names(masks or [])
             result = import_paths(
                 store, selected, [Path(p) for p in uploaded], settings.ingest,
-                ImportOptions(mask_pii=tuple(masks or ()), mapping=mapping if any(mapping_values) else None),
+                ImportOptions(mask_pii=tuple(masks or ()), mapping=mapping if any(mapping_values) else None,
+                              split_forwarded=bool(split and split[0])),
                 progress=lambda fraction, text: progress(fraction, desc=text),
             )
         except (StoreError, ValueError) as error:
@@ -206,7 +215,7 @@ def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settin
             return message(str(error), "error"), gr.update()
         return message(f"Deleted item {item_id} (frozen versions keep their copy).", "ok"), False
 
-    browse_inputs = [project, search, page]
+    browse_inputs = [project, search, page, sort]
     browse_outputs = [table, caption, page]
     # Writes go through one queue slot: two imports at once would race on the duplicate check.
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
@@ -215,19 +224,24 @@ def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settin
     create_button.click(guard("manage", on_create, project=False), [new_name, new_task, new_labels], [project, status],
                         api_name="create_project", **writes)
     import_button.click(
-        guard("manage", on_import), [project, files, mask, *mapping_boxes], [report, errors, errors],
+        guard("manage", on_import), [project, files, mask, *mapping_boxes, split_forwards], [report, errors, errors],
         api_name="import_files", **writes
     ).then(refresh, browse_inputs, browse_outputs, **hidden)
     sample_button.click(guard("manage", on_samples, project=False), None, [project, report, errors, errors],
                         api_name="load_samples", **writes).then(refresh, browse_inputs, browse_outputs, **hidden)
-    project.change(guard("data", lambda caller, p: browse(caller, p, "", 1), quiet=True), project, browse_outputs,
+    project.change(guard("data", lambda caller, p, o: browse(caller, p, "", 1, o), quiet=True), [project, sort],
+                   browse_outputs,
                    **hidden)
-    search.submit(guard("data", lambda caller, p, s: browse(caller, p, s, 1)), [project, search], browse_outputs,
+    search.submit(guard("data", lambda caller, p, s, o: browse(caller, p, s, 1, o)), [project, search, sort],
+                  browse_outputs,
                   **hidden)
     page.submit(guard("data", browse), browse_inputs, browse_outputs, api_name="items")
-    prev_button.click(guard("data", lambda caller, p, s, n: browse(caller, p, s, max(1, int(n or 1) - 1))),
+    sort.change(guard("data", lambda caller, p, s, o: browse(caller, p, s, 1, o)), [project, search, sort],
+                browse_outputs, **hidden)
+    prev_button.click(guard("data", lambda caller, p, s, n, o: browse(caller, p, s, max(1, int(n or 1) - 1), o)),
                       browse_inputs, browse_outputs, **hidden)
-    next_button.click(guard("data", lambda caller, p, s, n: browse(caller, p, s, int(n or 1) + 1)), browse_inputs,
+    next_button.click(guard("data", lambda caller, p, s, n, o: browse(caller, p, s, int(n or 1) + 1, o)),
+                      browse_inputs,
                       browse_outputs, **hidden)
     table.select(guard("data", on_select, project=False), table, [item_title, item_text, item_meta, selected_item],
                  **hidden)
