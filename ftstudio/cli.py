@@ -515,7 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="Run a benchmark against its baseline and print figures.",
                                 description="Benchmarks measured side by side with a baseline in one run.")
-    bench.add_argument("name", choices=["ingest", "train", "generate", "judge", "dpo"], help="Which benchmark.")
+    bench.add_argument("name", choices=["ingest", "train", "generate", "judge", "dpo", "load"], help="Which benchmark.")
+    bench.add_argument("--seconds", type=float, help="load: seconds each phase runs [30].")
+    bench.add_argument("--users", type=int, help="load: people labeling and voting at once [16].")
     bench.add_argument("--pairs", type=int, help="judge: pairs judged in both orders [100, so 200 judgments].")
     bench.add_argument("--concurrency", type=int, help="judge: requests in flight for the studio [16].")
     bench.add_argument("--steps", type=int, help="train, dpo: optimizer steps for each trainer.")

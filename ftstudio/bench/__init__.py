@@ -25,4 +25,9 @@ def run_benchmark(name: str, args) -> dict:
 
         return bench_dpo(model=getattr(args, "model", None), steps=getattr(args, "steps", None),
                          batch_size=getattr(args, "batch_size", None))
-    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge or dpo.")
+    if name == "load":
+        from ftstudio.bench.load import bench_load
+
+        return bench_load(seconds=getattr(args, "seconds", None) or 30, users=getattr(args, "users", None) or 16,
+                          model=getattr(args, "model", None))
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge, dpo or load.")

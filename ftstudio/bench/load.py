@@ -229,3 +229,93 @@ def summary(tallies: list[Tally], seconds: float) -> dict:
             "labels": sum(t.acknowledged for t in tallies if t.role == "label"),
             "votes": sum(t.acknowledged for t in tallies if t.role == "review"),
             "errors": sum(len(t.errors) for t in tallies)}
+
+
+def _log(message: str) -> None:
+    print(f"[bench load] {message}", file=sys.stderr, flush=True)
+
+
+def seed_heavy_work(settings: Settings, model_path: str, prompts: int = 96) -> dict:
+    """A frozen version to train on, and a finished run (random adapter) whose test prompts to generate for."""
+    from datetime import datetime
+
+    from ftstudio.bench.generate import random_adapter
+    from ftstudio.importing import import_paths
+    from ftstudio.templates import Template
+    from ftstudio.training.config import TrainConfig
+    from ftstudio.training.folders import write_status
+    from ftstudio.training.manager import RunManager
+    from ftstudio.versions import SplitPlan, freeze_version
+
+    store = open_store(settings.database_path)
+    try:
+        project = store.create_project("load-train", "generation")
+        pairs = settings.home / "load-pairs.jsonl"
+        pairs.write_text("\n".join(json.dumps({"question": f"Where is pallet {n}?", "response": f"In depot {n % 7}, "
+                                               f"row {n % 11}; it ships on day {n % 5}."}) for n in range(2 * prompts)))
+        import_paths(store, project, [pairs])
+        version = freeze_version(store, project, Template("chat"), SplitPlan((0.5, 0.0, 0.5)))
+        settings.base_model = model_path
+        run_id = RunManager(store, settings).create_run(project, version.name, TrainConfig(max_steps=1),
+                                                        check_memory=False, queue=False)
+        run = store.get_run(run_id)
+        random_adapter(model_path, Path(run.run_dir) / "adapter", seed=run_id)
+        write_status(Path(run.run_dir), "finished", step=1, max_steps=1)
+        store.update_run(run_id, status="finished", step=1, max_steps=1, finished_at=datetime.now())
+        return {"project": project.name, "version": version.name, "finished_run": run_id}
+    finally:
+        store.close()
+
+
+def _start_heavy_work(url: str, heavy: dict) -> list[str]:
+    """Through the app's API, as an admin would: a long training run, and answers for a finished run's test split."""
+    from gradio_client import Client
+
+    admin = Client(url, verbose=False)
+    parameters = admin.view_api(print_info=False, return_format="dict")["named_endpoints"]["/train"]["parameters"]
+    values = [p.get("parameter_default") for p in parameters]
+    values[:4] = [heavy["project"], heavy["version"], "sft", "lora"]
+    for index, parameter in enumerate(parameters):
+        if parameter.get("label") == "max steps":
+            values[index] = 100_000  # runs through the whole measurement; cancelled after it
+    notice, _ = admin.predict(*values, api_name="/train")
+    generation = Client(url, verbose=False)
+    generation.submit(heavy["project"], str(heavy["finished_run"]), ["run-%d" % heavy["finished_run"], "base"],
+                      "test split", "", None, 64, 0.7, 0.9, 0, 1, "bench", api_name="/generate_answers")
+    return [notice]
+
+
+def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, cache: str | None = None) -> dict:
+    """p50/p95 of labeling and voting calls with `users` people at once, alone and while a training run and a
+    generation batch (both in child processes of the app) are in progress, against one app."""
+    import socket
+    import tempfile
+
+    from ftstudio.bench.train import _embedded_model
+
+    model_path = model or _embedded_model(cache)
+    with tempfile.TemporaryDirectory(prefix="ftstudio-bench-load-") as folder:
+        settings = Settings(home=Path(folder) / "studio")
+        info = seed_studio(settings)
+        heavy = seed_heavy_work(settings, model_path)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        app = AppProcess(settings.home, model_path, port).start()
+        try:
+            _log(f"{users} people labeling and voting for {seconds:.0f} s, nothing else running")
+            alone = simulate_users(app.url, info["run_id"], seconds, users)
+            _log("the same, with a training run and a generation batch in progress")
+            notes = _start_heavy_work(app.url, heavy)
+            time.sleep(5)  # let both child processes get going
+            busy = simulate_users(app.url, info["run_id"], seconds, users)
+            training = httpx.get(app.url + "gradio_api/info", timeout=5).status_code == 200
+        finally:
+            app.stop()
+        result = {"benchmark": "load", "users": users, "seconds": seconds,
+                  "alone": summary(alone, seconds), "with_training_and_generation": summary(busy, seconds),
+                  "training_started": notes[0][:120], "app_answered_after": training,
+                  "cpu_count": os.cpu_count()}
+        alone_p95, busy_p95 = result["alone"]["p95_ms"], result["with_training_and_generation"]["p95_ms"]
+        result["p95_ratio"] = round(busy_p95 / alone_p95, 2) if alone_p95 and busy_p95 else None
+        return result
