@@ -252,6 +252,13 @@ def same_answer(first: Generation, second: Generation) -> bool:
     return " ".join((first.output or "").split()) == " ".join((second.output or "").split())
 
 
+def _same_answers(store: Store, review: Review) -> int:
+    generations = review_generations(store, review)
+    return sum(1 for pair in store.review_pairs(review.id)
+               if pair.generation_a in generations and pair.generation_b in generations
+               and same_answer(generations[pair.generation_a], generations[pair.generation_b]))
+
+
 def judge_tasks(store: Store, review: Review, judge: Judge, mode: str, prompt: JudgePrompt,
                 user_name: str | None = None) -> list[JudgeTask]:
     """Every request the review needs: each pair in both orders, or each answer once."""
@@ -309,6 +316,7 @@ class JudgeRun:
     invalid: int
     failed: int
     state: str       # finished | cancelled
+    same_answers: int = 0  # pairs whose two answers have the same words: ties, not asked
 
 
 def judge_review(store: Store, review: Review, judge: Judge, mode: str = PAIRWISE, user_name: str | None = None,
@@ -321,7 +329,7 @@ def judge_review(store: Store, review: Review, judge: Judge, mode: str = PAIRWIS
     prompt = active_prompt(store, project, mode)
     tasks = judge_tasks(store, review, judge, mode, prompt, user_name)
     if not tasks and store.review_pairs(review.id) and mode == PAIRWISE:
-        return JudgeRun(judge.name, mode, prompt.version, 0, 0, 0, 0, 0, "finished")  # every pair: same answers
+        return JudgeRun(judge.name, mode, prompt.version, 0, 0, 0, 0, 0, "finished", _same_answers(store, review))
     if not tasks:
         raise EvaluationError("This review has no outputs to judge yet: generate answers first (Review tab, or "
                               "`ftstudio generate --run RUN`).")
@@ -348,4 +356,5 @@ def judge_review(store: Store, review: Review, judge: Judge, mode: str = PAIRWIS
     finished = len(final) == len(by_key)
     return JudgeRun(judge.name, mode, prompt.version, statuses.count("ok") + statuses.count("invalid"),
                     judge.requests_made - calls_before, len(cached), statuses.count("invalid"),
-                    statuses.count("failed"), "finished" if finished or not should_stop() else "cancelled")
+                    statuses.count("failed"), "finished" if finished or not should_stop() else "cancelled",
+                    _same_answers(store, review) if mode == PAIRWISE else 0)

@@ -44,6 +44,9 @@ def summary_markdown(store: Store, review, outcome) -> str:
              f"{escape(outcome.prompt_version)}): {plural(outcome.requests, 'request')} now, {outcome.cached} from "
              f"the cache, {outcome.invalid} unparseable, {outcome.failed} failed"
              + (" (press Judge again to retry them)." if outcome.failed else ".")]
+    if outcome.same_answers:
+        lines.append(f"- {plural(outcome.same_answers, 'pair')} had the same words from both systems: ties, not "
+                     "sent to the judge.")
     if outcome.state == "cancelled":
         lines.insert(0, message("Cancelled: every judgment that came back is kept.", "ok"))
     if outcome.mode == "pairwise":

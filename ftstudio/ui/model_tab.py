@@ -32,6 +32,9 @@ def create_model_tab(guard: Guard, settings: Settings, base_model: BaseModel) ->
     def on_generate(text, tokens):
         if not (text or "").strip():
             return "", message("Type a prompt first.", "error")
+        # The slider's range is only the page's: an API caller can send anything, so the limits hold here too.
+        if not 8 <= int(tokens or 0) <= 256 or len(text) > 20_000:
+            return "", message("Max new tokens is 8 to 256, and a prompt at most 20,000 characters.", "error")
         try:
             return base_model.generate([text], int(tokens))[0], ""
         except ModelError as error:

@@ -45,3 +45,16 @@ def open_app(page, url: str) -> None:
     """
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_function("document.querySelector('#item-caption')?.innerText.trim().length > 0")
+
+
+def generate_and_start_review(page, max_new_tokens: int = 8) -> None:
+    """On the Review tab: generate short answers for the run picked, then put the first blind pair on screen."""
+    page.get_by_role("tab", name="Review").click()
+    page.wait_for_function("document.querySelector('#review-run input')?.value.length > 0")
+    page.get_by_text("Decoding settings").click()
+    page.get_by_label("max new tokens").fill(str(max_new_tokens))
+    page.keyboard.press("Tab")
+    page.locator("#generate-answers").click()
+    page.locator("#generate-notice").get_by_text("blind pairs are ready").wait_for(timeout=180_000)
+    page.locator("#review-start").click()
+    page.locator("#review-counter").get_by_text("Pair 1 for you").wait_for()

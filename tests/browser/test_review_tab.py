@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import SHOTS, open_app
+from tests.browser.conftest import SHOTS, generate_and_start_review, open_app
 from tests.evaluation_fixtures import finished_run
 
 pytestmark = pytest.mark.browser
@@ -18,15 +18,7 @@ def test_a_reviewer_votes_with_the_keyboard_and_the_win_rate_updates(live_app, s
     open_app(page, url)
     page.locator("#annotator textarea, #annotator input").first.fill("olivia")
     page.keyboard.press("Tab")
-    page.get_by_role("tab", name="Review").click()
-    page.wait_for_function("document.querySelector('#review-run input')?.value.length > 0")
-    page.get_by_text("Decoding settings").click()
-    page.get_by_label("max new tokens").fill("8")
-    page.keyboard.press("Tab")
-    page.locator("#generate-answers").click()
-    page.locator("#generate-notice").get_by_text("blind pairs are ready").wait_for(timeout=180_000)
-    page.locator("#review-start").click()
-    page.locator("#review-counter").get_by_text("Pair 1 for you").wait_for()
+    generate_and_start_review(page)
     panel = page.locator("#review-panel").inner_text()
     for name in (run.system, f"run {run.id}", "base model"):
         assert name not in panel  # nothing on screen names a system before the vote

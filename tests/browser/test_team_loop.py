@@ -11,7 +11,7 @@ import pytest
 
 from ftstudio.access import AccessPolicy, UserBook
 from ftstudio.bench.chat_server import Reply
-from tests.browser.conftest import SHOTS
+from tests.browser.conftest import SHOTS, generate_and_start_review
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
@@ -93,6 +93,7 @@ def test_the_whole_loop_in_the_browser(team_app, page, chat_server):
     page.wait_for_function("document.querySelector('#train-version input')?.value === 'v1'")
     page.get_by_label("max steps").fill("8")
     page.get_by_label("max length").fill("256")
+    page.get_by_label("learning rate").fill("0.05")  # the tiny model must move enough to answer differently
     page.locator("#train-start").click()
     page.locator("#train-notice").get_by_text("started").wait_for()
     page.locator("#run-progress").get_by_text("finished").wait_for(timeout=240_000)
@@ -102,15 +103,7 @@ def test_the_whole_loop_in_the_browser(team_app, page, chat_server):
     assert run.status == "finished" and run.created_by == "ada"
 
     # Review: generate both systems' answers, vote blind with the keyboard.
-    page.get_by_role("tab", name="Review").click()
-    page.wait_for_function("document.querySelector('#review-run input')?.value.length > 0")
-    page.get_by_text("Decoding settings").click()
-    page.get_by_label("max new tokens").fill("8")
-    page.keyboard.press("Tab")
-    page.locator("#generate-answers").click()
-    page.locator("#generate-notice").get_by_text("ready below").wait_for(timeout=180_000)
-    page.locator("#review-start").click()
-    page.locator("#review-counter").get_by_text("Pair 1 for you").wait_for()
+    generate_and_start_review(page, max_new_tokens=16)
     shot(page, "6-blind-pair")
     page.locator("#review-counter").click()
     page.keyboard.press("a")
@@ -137,7 +130,7 @@ def test_the_whole_loop_in_the_browser(team_app, page, chat_server):
 
     # Results: people's and the judge's verdicts side by side.
     page.get_by_role("tab", name="Results").click()
-    page.locator("#results-verdict").get_by_text("1 vote").wait_for(timeout=60_000)
+    page.locator("#results-verdict").get_by_text("People: 1 vote").wait_for(timeout=60_000)
     page.locator("#judge-summary").get_by_text("judge-1").wait_for(timeout=60_000)
     assert "0 unparseable, 0 failed" in page.locator("#judge-summary").inner_text()
     shot(page, "9-results")
