@@ -330,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m ftstudio.evaluation.worker JOB_DIR", file=sys.stderr)
         return 2
     job_dir = Path(argv[0]).resolve()
+    from ftstudio.training.device import yield_to_the_app
+
+    yield_to_the_app()
     try:
         return run_job(job_dir)
     except Exception as error:  # the app shows this; the traceback goes to worker.log

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -92,3 +93,15 @@ def choose_precision(config) -> Precision:
 def cpp_compiler() -> str | None:
     """The C++ compiler torch.compile would build CPU kernels with, if there is one."""
     return shutil.which("c++") or shutil.which("g++")
+
+
+def yield_to_the_app() -> None:
+    """Run this worker (training, generation) at a lower CPU priority than the app, so people labeling and voting
+    keep quick answers while it works; it still gets every cycle they leave. FTSTUDIO_WORKER_NICE (default 10,
+    0 to keep the app's priority) sets how much lower."""
+    niceness = int(os.environ.get("FTSTUDIO_WORKER_NICE", "10"))
+    if niceness > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(niceness)
+        except OSError:  # not permitted here: run as we are
+            pass

@@ -295,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m ftstudio.training.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(argv[0]).resolve()
+    from ftstudio.training.device import yield_to_the_app
+
+    yield_to_the_app()
     try:
         return train(run_dir)
     except StopRun as error:
