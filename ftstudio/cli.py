@@ -261,6 +261,12 @@ def _train_config(args):
     return TrainConfig.from_dict(values)
 
 
+def _recipe_options(args) -> dict:
+    from ftstudio.training.recipes import option_fields
+
+    return {name: getattr(args, name) for name in option_fields() if getattr(args, name, None) is not None}
+
+
 def _progress_printer(as_json: bool):
     def show(run) -> None:
         if not as_json:
@@ -293,13 +299,14 @@ def cmd_train(args) -> int:
     if args.prepare_only:
 
         run_id = manager.create_run(project, args.version, _train_config(args), check_memory=False,
-                                    queue=False)
+                                    queue=False, base_model=args.base_model, options=_recipe_options(args))
         run = store.get_run(run_id)
         _print(_run_payload(run), args.json, f"Prepared {run.run_dir}\n"
                f"Train it anywhere with: ftstudio train --run-dir {run.run_dir}\n"
                f"then bring it back with: ftstudio runs import DIR --project {project.name!r}")
         return 0
-    run_id = manager.create_run(project, args.version, _train_config(args))
+    run_id = manager.create_run(project, args.version, _train_config(args), base_model=args.base_model,
+                                options=_recipe_options(args))
     run = manager.wait(run_id, on_progress=_progress_printer(args.json))
     if not args.json:
         print(file=sys.stderr)
@@ -356,11 +363,23 @@ def _add_train_settings(parser) -> None:
             group.add_argument(option, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                                help=f"{f.metadata['help']} [{default}]")
         elif f.name == "method":
-            group.add_argument(option, dest=f.name, choices=["lora", "qlora", "dpo"], default=None,
+            group.add_argument(option, dest=f.name, choices=["lora", "qlora", "full", "features", "dpo"],
+                               default=None,
                                help=f"{f.metadata['help']} dpo: the same as --objective dpo with lora. [{default}]")
         else:
             group.add_argument(option, dest=f.name, type=type(default), default=None,
                                help=f"{f.metadata['help']} [{default}]")
+    from ftstudio.training.recipes import option_fields
+
+    recipes = parser.add_argument_group("recipe options (the recipe follows the base model's family)")
+    for name, f in option_fields().items():
+        option = "--" + name.replace("_", "-")
+        if isinstance(f.default, bool):
+            recipes.add_argument(option, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                 help=f"{f.metadata['help']} [{f.default}]")
+        else:
+            recipes.add_argument(option, dest=name, type=type(f.default), default=None,
+                                 help=f"{f.metadata['help']} [{f.default}]")
 
 
 def cmd_bench(args) -> int:
@@ -471,9 +490,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--json", action="store_true", help="Print JSON.")
     export.set_defaults(func=cmd_export)
 
-    train = commands.add_parser("train", help="Train a LoRA/QLoRA adapter on a frozen dataset version.",
+    train = commands.add_parser("train", help="Train a LoRA/QLoRA adapter, an encoder classifier or the feature "
+                                "baseline on a frozen dataset version.",
                                 description="Train on a frozen version in a child process and wait for it; or run a "
-                                "prepared run folder on this machine with --run-dir.")
+                                "prepared run folder on this machine with --run-dir. The recipe follows the base "
+                                "model's family: causal LMs write text (SFT, DPO); encoders (BERT, MiniLM: "
+                                "embedded:all-MiniLM-L6-v2) classify (lora, full, or --method features for the "
+                                "feature baseline); encoder-decoders (T5) turn text into text.")
+    train.add_argument("--base-model", default=argparse.SUPPRESS,
+                       help="Base model for this run (as the global --base-model): its family picks the recipe.")
     train.add_argument("--project", help="Project name.")
     train.add_argument("--version", help="Frozen dataset version to train on.")
     train.add_argument("--run-dir", help="Run a prepared run folder here (no database needed).")

@@ -143,3 +143,27 @@ def chat_server():
     yield make
     for server in servers:
         server.close()
+
+
+ENCODER_WORDS = ("verify your account password now click link urgent suspended gift cards bank details pallet "
+                 "delivery window invoice forecast depot team meeting thanks shipment arrives monday report "
+                 "message the a is on for to of and please").split()
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory):
+    """A tiny random BERT (saved as a bare BertModel, as sentence-transformers saves MiniLM) with a word-level
+    WordPiece vocabulary."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *ENCODER_WORDS, *[str(n) for n in range(10)], "#", ":"]
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, max_position_embeddings=128, pad_token_id=0)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
