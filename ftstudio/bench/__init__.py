@@ -25,4 +25,10 @@ def run_benchmark(name: str, args) -> dict:
 
         return bench_dpo(model=getattr(args, "model", None), steps=getattr(args, "steps", None),
                          batch_size=getattr(args, "batch_size", None))
-    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge or dpo.")
+    if name == "classify":
+        from ftstudio.bench.classify import bench_classify
+
+        return bench_classify(model=getattr(args, "model", None), steps=getattr(args, "steps", None),
+                              batch_size=getattr(args, "batch_size", None),
+                              emails=getattr(args, "classify_emails", None))
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge, dpo or classify.")

@@ -102,15 +102,52 @@ def evaluate_splits(run_dir: Path, model, tokenizer, labels: list[str], max_leng
     return write_results(run_dir, labels, predictions, extra)
 
 
-def train(run_dir: Path, run: dict) -> int:
-    import torch
+def load_classifier(base_model_path: str, config: TrainConfig, labels: list[str], precision):
+    """The encoder with a fresh head over `labels`, wrapped in a LoRA adapter (head and pooler trained in full)
+    unless the method is full fine-tuning; and its tokenizer."""
     from peft import get_peft_model
-    from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import AutoTokenizer
 
     from ftstudio.models import load_model
+    from ftstudio.training.worker import lora_config
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model_path)
+    model = load_model(base_model_path, dtype=precision.dtype, family=ENCODER, labels=labels)
+    if config.method == "lora":
+        model = get_peft_model(model, lora_config(config, "SEQ_CLS", modules_to_save=head_modules(model)))
+    return model, tokenizer
+
+
+def classifier_trainer(output_dir: Path, config: TrainConfig, options: ClassifierOptions, precision, model, tokenizer,
+                       labels: list[str], train_rows: list[dict], validation_rows: list[dict], callbacks=()):
+    """The transformers Trainer of a classifier run (the worker's and `bench classify`'s): dynamic padding,
+    batches grouped by length, the class-weighted loss when asked."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from ftstudio.training.worker import trainer_arguments
+
+    weights = class_weights([r["label"] for r in train_rows], labels)
+    train_data = tokenized(train_rows, tokenizer, labels, config.max_length)
+    validation_data = tokenized(validation_rows, tokenizer, labels, config.max_length) if validation_rows else None
+    arguments = trainer_arguments(output_dir, config, precision, validation_data is not None)
+    return Trainer(
+        model=model,
+        args=TrainingArguments(**arguments, train_sampling_strategy="group_by_length"),
+        train_dataset=train_data,
+        eval_dataset=validation_data,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if precision.cuda else None),
+        compute_loss_func=weighted_loss([weights[l] for l in labels]) if options.weighted_loss else None,
+        callbacks=list(callbacks),
+    )
+
+
+def train(run_dir: Path, run: dict) -> int:
+    import torch
+
     from ftstudio.training.device import choose_precision
-    from ftstudio.training.worker import (StopRun, _callbacks, _is_main_process, finish_run, lora_config,
-                                          record_setup, stopped_early, trainer_arguments)
+    from ftstudio.training.worker import (StopRun, _callbacks, _is_main_process, finish_run, record_setup,
+                                          stopped_early)
 
     config = TrainConfig.from_dict(run["config"])
     options = get_recipe(run["recipe"]).read_options(run.get("recipe_options")) or ClassifierOptions()
@@ -121,42 +158,29 @@ def train(run_dir: Path, run: dict) -> int:
     torch.manual_seed(config.seed)
     write_status(run_dir, "running", step=0, pid=os.getpid())
 
-    tokenizer = AutoTokenizer.from_pretrained(run["base_model_path"])
-    model = load_model(run["base_model_path"], dtype=precision.dtype, family=ENCODER, labels=labels)
-    if config.method == "lora":
-        model = get_peft_model(model, lora_config(config, "SEQ_CLS", modules_to_save=head_modules(model)))
     train_rows, validation_rows = read_split(run_dir, "train"), read_split(run_dir, "validation")
     unknown = sorted({r["label"] for r in train_rows + validation_rows} - set(labels))
     if unknown:
         raise StopRun(f"Examples carry labels the project does not have ({', '.join(unknown)}): add them to the "
                       "project's labels, or relabel those examples, and freeze a new version.")
-    weights = class_weights([r["label"] for r in train_rows], labels)
-    train_data = tokenized(train_rows, tokenizer, labels, config.max_length)
-    validation_data = tokenized(validation_rows, tokenizer, labels, config.max_length) if validation_rows else None
-    arguments = trainer_arguments(run_dir, config, precision, validation_data is not None)
-    trainer = Trainer(
-        model=model,
-        args=TrainingArguments(**arguments, train_sampling_strategy="group_by_length"),
-        train_dataset=train_data,
-        eval_dataset=validation_data,
-        processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if precision.cuda else None),
-        compute_loss_func=weighted_loss([weights[l] for l in labels]) if options.weighted_loss else None,
-        callbacks=_callbacks(run_dir, started, config.divergence_factor, config.learning_rate),
-    )
+    model, tokenizer = load_classifier(run["base_model_path"], config, labels, precision)
+    trainer = classifier_trainer(run_dir, config, options, precision, model, tokenizer, labels, train_rows,
+                                 validation_rows, _callbacks(run_dir, started, config.divergence_factor,
+                                                             config.learning_rate))
     record_setup(run_dir, precision, False, "compile: off for encoder classifiers")
     resume = latest_complete_checkpoint(run_dir)
     output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if stopped_early(run_dir, trainer):
         return 0
-    final_eval = trainer.evaluate() if validation_data is not None else {}
+    final_eval = trainer.evaluate() if validation_rows else {}
     if _is_main_process():
         folder = run_dir / ("adapter" if config.method == "lora" else "model")
         trainer.model.save_pretrained(str(folder))
         tokenizer.save_pretrained(str(folder))
         save_labels(folder, labels)
         results = evaluate_splits(run_dir, trainer.model, tokenizer, labels, config.max_length, {
-            "class_weights": weights, "weighted_loss": options.weighted_loss,
+            "class_weights": class_weights([r["label"] for r in train_rows], labels),
+            "weighted_loss": options.weighted_loss,
             "train_examples_per_second": round(output.metrics.get("train_samples_per_second", 0.0), 2)})
         for split in ("validation", "test"):
             if split in results and results[split]["examples"]:
