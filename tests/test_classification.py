@@ -101,6 +101,15 @@ def test_an_encoder_lora_run_trains_the_head_saves_the_label_map_and_reloads_in_
     stored_test = [r for r in stored if r["split"] == "test"]
     assert [r["predicted"] for r in again] == [r["predicted"] for r in stored_test]
     assert [r["probability"] for r in again] == pytest.approx([r["probability"] for r in stored_test], abs=1e-3)
+    # Merged into a standalone classifier: plain transformers, the label map in its config, the same predictions.
+    from ftstudio.training.results import merge_adapter, zip_adapter
+
+    merged = merge_adapter(run, str(tiny_encoder_dir))
+    standalone = AutoModelForSequenceClassification.from_pretrained(merged)
+    assert standalone.config.id2label == {0: "phishing", 1: "legitimate"}
+    assert [r["predicted"] for r in predict(standalone, AutoTokenizer.from_pretrained(merged), test_rows, labels, 64)] \
+        == [r["predicted"] for r in stored_test]
+    assert zip_adapter(run, run_dir / "exports").stat().st_size > 0
     results = json.loads((run_dir / "classification.json").read_text())
     assert results["test"]["examples"] == len(test_rows) >= 8
     assert sum(map(sum, results["test"]["confusion"]["matrix"])) == len(test_rows)
@@ -197,3 +206,49 @@ def test_cli_trains_an_encoder_and_reports_its_classification(tmp_path, tiny_enc
         classification = report["classification"]
         assert set(classification) >= {"accuracy", "macro_f1", "per_class", "confusion"}
         assert sum(map(sum, classification["confusion"]["matrix"])) == 6
+
+
+@pytest.mark.slow
+def test_the_embedded_minilm_trains_on_the_sample_emails(store, settings):
+    import csv
+
+    from ftstudio.config import EMBEDDED_ENCODER
+    from ftstudio.labeling import decide, next_task
+    from ftstudio.samples import load_sample_projects, samples_dir
+
+    load_sample_projects(store, settings)
+    project = store.find_project("Sample: phishing emails")
+    with (samples_dir() / "emails" / "labels.csv").open() as handle:
+        labels = {row["message_id"]: row["label"] for row in csv.DictReader(handle)}
+    while (task := next_task(store, project, "ana")) is not None:
+        decide(store, project, "ana", task.item.id, "accepted", task.input, "",
+               labels[task.item.metadata["message_id"]])
+    freeze_version(store, project, Template("instruction"), SplitPlan((0.6, 0.2, 0.2)))
+    manager = RunManager(store, settings)
+    run = manager.wait(manager.create_run(project, "v1", TrainConfig(max_steps=3, batch_size=8, max_length=256,
+                                                                      eval_steps=0, learning_rate=1e-3),
+                                          base_model=EMBEDDED_ENCODER, options={"weighted_loss": True}),
+                       interval=0.5, timeout=600)
+    assert run.status == "finished", (Path(run.run_dir) / "worker.log").read_text()[-3000:]
+    results = json.loads((Path(run.run_dir) / "classification.json").read_text())
+    assert results["class_weights"]["phishing"] > 1 > results["class_weights"]["legitimate"]  # the 2:1 inbox
+    assert results["test"]["examples"] >= 5 and results["test"]["macro_f1"] is not None
+
+
+def test_the_memory_estimate_follows_the_recipe():
+    from transformers import BertConfig
+
+    from ftstudio.training.prepare import estimate_memory
+    from ftstudio.training.recipes import RECIPES
+
+    minilm = BertConfig(hidden_size=384, intermediate_size=1536, num_hidden_layers=6, num_attention_heads=12)
+
+    def needed(recipe, method):
+        config = TrainConfig(method=method, batch_size=16, max_length=256)
+        return estimate_memory(minilm, config, False, 64 * 2**30, "CPU", 4, RECIPES[recipe])
+
+    lora, full = needed("sequence_classification", "lora"), needed("sequence_classification", "full")
+    features = needed("feature_baseline", "features")
+    assert full.parts["adapter+optimizer"] > 10 * lora.parts["adapter+optimizer"]  # every weight has Adam moments
+    assert features.parts["adapter+optimizer"] == 0 and features.needed_bytes < lora.needed_bytes
+    assert lora.parts["logits"] < 2**24  # a classification head scores labels, not a 30k vocabulary (1.5 GiB)

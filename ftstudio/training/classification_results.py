@@ -66,3 +66,28 @@ def store_predictions(store: Store, run: Run) -> int:
 
 def stored_predictions(store: Store, run: Run) -> list:
     return [g for g in store.list_generations(run.project_id, PREDICTIONS_SETTINGS, [run.system]) if g.run_id == run.id]
+
+
+def version_class_weights(store: Store, project, version_name: str) -> dict:
+    """The training split's count and loss weight per label of a classification version (what weighted loss
+    would use), so the imbalance is seen before a run starts."""
+    from collections import Counter
+
+    from ftstudio.training.recipes.classification_metrics import class_weights
+
+    version = store.find_version(project.id, version_name) if version_name else None
+    if version is None or not project.labels:
+        return {}
+    labels = [row.label or row.output for row in store.version_rows(version.id, "train")]
+    counts, weights = Counter(labels), class_weights(labels, project.labels)
+    return {label: {"count": counts[label], "weight": weights[label]} for label in project.labels}
+
+
+def describe_family(spec: str, cache_root: Path) -> str:
+    """Which family a base model is and which recipes it trains with, read from its config."""
+    from ftstudio.models import FAMILIES, family_of, materialize
+    from ftstudio.training.recipes import RECIPES
+
+    family = family_of(materialize(spec, cache_root))
+    recipes = [f"{recipe.name} ({', '.join(recipe.methods)})" for recipe in RECIPES.values() if recipe.family == family]
+    return f"{FAMILIES[family]}; trains with {'; '.join(recipes)}"
