@@ -113,15 +113,12 @@ def load_base(base_model: str, config: TrainConfig, dtype):
                       device_map=device_map)
 
 
-def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", default_targets=None, **extra):
-    """PEFT's LoraConfig for a recipe's task type; `default_targets` replace all-linear where a recipe adapts
-    fewer layers by default (T5's q and v)."""
+def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", **extra):
+    """PEFT's LoraConfig for a recipe's task type (extra: a classifier's modules_to_save)."""
     from peft import LoraConfig
 
     targets = config.target_modules if config.target_modules == "all-linear" else \
         [name.strip() for name in config.target_modules.split(",") if name.strip()]
-    if targets == "all-linear" and default_targets:
-        targets = list(default_targets)
     return LoraConfig(r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=targets,
                       task_type=task_type, **extra)
 
