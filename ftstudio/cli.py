@@ -269,6 +269,12 @@ def _train_config(args):
     return TrainConfig.from_dict(values)
 
 
+def _recipe_options(args) -> dict:
+    from ftstudio.training.recipes import option_fields
+
+    return {name: getattr(args, name) for name in option_fields() if getattr(args, name, None) is not None}
+
+
 def _progress_printer(as_json: bool):
     def show(run) -> None:
         if not as_json:
@@ -301,13 +307,14 @@ def cmd_train(args) -> int:
     if args.prepare_only:
 
         run_id = manager.create_run(project, args.version, _train_config(args), check_memory=False,
-                                    queue=False)
+                                    queue=False, base_model=args.base_model, options=_recipe_options(args))
         run = store.get_run(run_id)
         _print(_run_payload(run), args.json, f"Prepared {run.run_dir}\n"
                f"Train it anywhere with: ftstudio train --run-dir {run.run_dir}\n"
                f"then bring it back with: ftstudio runs import DIR --project {project.name!r}")
         return 0
-    run_id = manager.create_run(project, args.version, _train_config(args))
+    run_id = manager.create_run(project, args.version, _train_config(args), base_model=args.base_model,
+                                options=_recipe_options(args))
     run = manager.wait(run_id, on_progress=_progress_printer(args.json))
     if not args.json:
         print(file=sys.stderr)
@@ -364,11 +371,23 @@ def _add_train_settings(parser) -> None:
             group.add_argument(option, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                                help=f"{f.metadata['help']} [{default}]")
         elif f.name == "method":
-            group.add_argument(option, dest=f.name, choices=["lora", "qlora", "dpo"], default=None,
+            group.add_argument(option, dest=f.name, choices=["lora", "qlora", "full", "features", "dpo"],
+                               default=None,
                                help=f"{f.metadata['help']} dpo: the same as --objective dpo with lora. [{default}]")
         else:
             group.add_argument(option, dest=f.name, type=type(default), default=None,
                                help=f"{f.metadata['help']} [{default}]")
+    from ftstudio.training.recipes import option_fields
+
+    recipes = parser.add_argument_group("recipe options (the recipe follows the base model's family)")
+    for name, f in option_fields().items():
+        option = "--" + name.replace("_", "-")
+        if isinstance(f.default, bool):
+            recipes.add_argument(option, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                 help=f"{f.metadata['help']} [{f.default}]")
+        else:
+            recipes.add_argument(option, dest=name, type=type(f.default), default=None,
+                                 help=f"{f.metadata['help']} [{f.default}]")
 
 
 def cmd_bench(args) -> int:
@@ -492,9 +511,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--json", action="store_true", help="Print JSON.")
     export.set_defaults(func=cmd_export)
 
-    train = commands.add_parser("train", help="Train a LoRA/QLoRA adapter on a frozen dataset version.",
+    train = commands.add_parser("train", help="Train a LoRA/QLoRA adapter, an encoder classifier or the feature "
+                                "baseline on a frozen dataset version.",
                                 description="Train on a frozen version in a child process and wait for it; or run a "
-                                "prepared run folder on this machine with --run-dir.")
+                                "prepared run folder on this machine with --run-dir. The recipe follows the base "
+                                "model's family: causal LMs write text (SFT, DPO); encoders (BERT, MiniLM: "
+                                "embedded:all-MiniLM-L6-v2) classify (lora, full, or --method features for the "
+                                "feature baseline); encoder-decoders (T5) turn text into text.")
+    train.add_argument("--base-model", default=argparse.SUPPRESS,
+                       help="Base model for this run (as the global --base-model): its family picks the recipe.")
     train.add_argument("--project", help="Project name.")
     train.add_argument("--version", help="Frozen dataset version to train on.")
     train.add_argument("--run-dir", help="Run a prepared run folder here (no database needed).")
@@ -515,12 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="Run a benchmark against its baseline and print figures.",
                                 description="Benchmarks measured side by side with a baseline in one run.")
-    bench.add_argument("name", choices=["ingest", "train", "generate", "judge", "dpo", "load"], help="Which benchmark.")
+    bench.add_argument("name", choices=["ingest", "train", "generate", "judge", "dpo", "classify", "load"],
+                       help="Which benchmark.")
     bench.add_argument("--seconds", type=float, help="load: seconds each phase runs [30].")
     bench.add_argument("--users", type=int, help="load: people labeling and voting at once [16].")
     bench.add_argument("--pairs", type=int, help="judge: pairs judged in both orders [100, so 200 judgments].")
     bench.add_argument("--concurrency", type=int, help="judge: requests in flight for the studio [16].")
-    bench.add_argument("--steps", type=int, help="train, dpo: optimizer steps for each trainer.")
+    bench.add_argument("--steps", type=int, help="train, dpo, classify: optimizer steps for each trainer.")
     bench.add_argument("--model", help="train: a local model folder instead of the embedded model.")
     bench.add_argument("--variants", help="train: the studio variants to time, comma-separated: a batching mode, "
                                           "optionally +compile and +fp32 (fp32 where the device would use bf16) "
@@ -528,6 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--emails", type=int, default=20_000, help="ingest: how many emails to generate.")
     bench.add_argument("--scale", type=int, default=8,
                        help="ingest: the second, larger mbox holds this many times --emails, imported by the studio only.")
+    bench.add_argument("--classify-emails", type=int, help="classify: labeled emails to generate [2400].")
     bench.add_argument("--prompts", type=int, help="generate: prompts answered by base and tuned [32].")
     bench.add_argument("--max-new-tokens", type=int, help="generate: longest answer in tokens [64].")
     bench.add_argument("--batch-size", type=int, help="train: examples per step; generate: the studio's batch size, 0 picks by device.")

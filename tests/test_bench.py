@@ -111,3 +111,25 @@ def test_bench_ingest_reports_time_and_peak_memory_at_n_and_at_scale():
     for key in ("studio_peak_mb", "baseline_peak_mb", "scaled_studio_peak_mb"):
         assert 20 < report[key] < 4000, key  # a child process's own peak, in MB
     assert report["scaled_peak_memory_ratio"] > 0 and report["scaled_time_ratio"] > 0
+
+
+def test_the_labeled_inbox_is_seeded_imbalanced_and_has_hard_emails():
+    from ftstudio.bench.labeled_emails import labeled_emails
+
+    emails = labeled_emails(2400, seed=1)
+    assert emails == labeled_emails(2400, seed=1) and len(emails) == 2400
+    phishing = sum(e["label"] == "phishing" for e in emails) / len(emails)
+    assert 0.28 < phishing < 0.40  # about one in three, as the sample inbox
+    assert 0.15 < sum(e["hard"] for e in emails) / len(emails) < 0.25
+
+
+def test_bench_classify_reports_studio_tutorial_and_features_on_a_tiny_encoder(tiny_encoder_dir):
+    from ftstudio.bench.classify import bench_classify
+
+    report = bench_classify(model=str(tiny_encoder_dir), steps=3, batch_size=4, emails=120, max_length=64)
+    for kind in ("studio", "tutorial", "features"):
+        assert report[kind]["examples_per_second"] > 0, kind
+        assert 0 <= report[kind]["test_macro_f1"] <= 1 and 0 <= report[kind]["test_accuracy"] <= 1, kind
+    assert report["studio"]["timed_steps"] == report["tutorial"]["timed_steps"] == 2
+    assert report["studio"]["trainable_parameters"] < report["tutorial"]["trainable_parameters"]
+    assert report["throughput_ratio"] > 0 and report["train_emails"] + report["test_emails"] == 120

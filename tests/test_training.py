@@ -114,7 +114,9 @@ def test_a_run_that_cannot_fit_is_refused_with_numbers(store, settings, frozen):
     with pytest.raises(RunError, match="no version"):
         manager.create_run(frozen, "v9", small())
     with pytest.raises(ValueError, match="method must be"):
-        manager.create_run(frozen, "v1", small(method="full"))
+        manager.create_run(frozen, "v1", small(method="fine"))
+    with pytest.raises(RunError, match="Method full does not apply to a causal model: choose lora or qlora"):
+        manager.create_run(frozen, "v1", small(method="full"))  # full fine-tuning is for encoders
     assert store.list_runs() == []
 
 

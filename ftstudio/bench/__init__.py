@@ -30,4 +30,10 @@ def run_benchmark(name: str, args) -> dict:
 
         return bench_load(seconds=getattr(args, "seconds", None) or 30, users=getattr(args, "users", None) or 16,
                           model=getattr(args, "model", None))
-    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge, dpo or load.")
+    if name == "classify":
+        from ftstudio.bench.classify import bench_classify
+
+        return bench_classify(model=getattr(args, "model", None), steps=getattr(args, "steps", None),
+                              batch_size=getattr(args, "batch_size", None),
+                              emails=getattr(args, "classify_emails", None))
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge, dpo, classify or load.")

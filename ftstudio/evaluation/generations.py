@@ -149,6 +149,9 @@ def run_label(run: Run) -> str:
 def tuned_system(store: Store, run: Run) -> System:
     if run.status != "finished":
         raise EvaluationError(f"Run {run.id} is {run.status}: only a finished run has an adapter to compare.")
+    if run_folder(run).get("recipe") in ("sequence_classification", "feature_baseline"):
+        raise EvaluationError(f"Run {run.id} is a classifier: it writes no text to compare. Its test predictions are "
+                              f"stored already; read them with `ftstudio report --run {run.id}` or on the Results tab.")
     folder = Path(run.run_dir) / "adapter"
     if not (folder / "adapter_config.json").exists():
         raise EvaluationError(f"Run {run.id} finished but its adapter folder {folder} is missing.")

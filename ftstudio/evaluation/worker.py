@@ -115,17 +115,19 @@ def _load(job: dict, timings: dict, padding_side: str):
     import torch
     from transformers import AutoTokenizer
 
-    from ftstudio.models import load_model
+    from ftstudio.models import SEQ2SEQ, family_of, load_model
 
     began_loading = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(job["base_model_path"])
-    tokenizer.padding_side = padding_side
+    family = family_of(job["base_model_path"])
+    # An encoder-decoder's prompt goes into the encoder: it pads on the right, as it trained.
+    tokenizer.padding_side = "right" if family == SEQ2SEQ else padding_side
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     # The app decides the precision (DecodingSettings.resolved) and records it with the outputs.
     dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[job["settings"].get("precision") or "float32"]
     adapters = job.get("adapters") or {}
-    model = load_model(job["base_model_path"], adapter=adapters or None, dtype=dtype)
+    model = load_model(job["base_model_path"], adapter=adapters or None, dtype=dtype, family=family)
     model.eval()
     if torch.cuda.is_available():
         model.to("cuda")
@@ -147,6 +149,7 @@ def _generate_batches(job: dict, requests: list[dict], job_dir: Path, timings: d
 
     settings = job["settings"]
     tokenizer, model, adapters = _load(job, timings, "left")
+    encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
     cuda = torch.cuda.is_available()
     device = next(model.parameters()).device
     began_generating = time.perf_counter()
@@ -164,7 +167,9 @@ def _generate_batches(job: dict, requests: list[dict], job_dir: Path, timings: d
     for system, group in _by_system(requests).items():
         switch = _system_switch(model, adapters, system)
         set_seed(settings["seed"])
-        encoded = [tokenizer(r["prompt"], add_special_tokens=False)["input_ids"] for r in group]
+        # A causal prompt is rendered whole (its template adds any special tokens); an encoder's input takes the
+        # tokenizer's own (T5's closing </s>), as in training.
+        encoded = [tokenizer(r["prompt"], add_special_tokens=encoder_decoder)["input_ids"] for r in group]
         # Similar lengths in a batch waste little on padding; outputs are written in any order, keyed.
         order = sorted(range(len(group)), key=lambda i: len(encoded[i]))
         for start in range(0, len(order), batch_size):
@@ -177,7 +182,7 @@ def _generate_batches(job: dict, requests: list[dict], job_dir: Path, timings: d
             with switch(), torch.inference_mode():
                 output = model.generate(**batch, generation_config=config)
             seconds = (time.perf_counter() - began) / len(chosen)
-            new_tokens = output[:, batch["input_ids"].shape[1]:]
+            new_tokens = output if encoder_decoder else output[:, batch["input_ids"].shape[1]:]
             rows = []
             for index, tokens in zip(chosen, new_tokens):
                 text = tokenizer.decode(tokens, skip_special_tokens=True).strip()

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import yaml
 
-METHODS = ("lora", "qlora")
+METHODS = ("lora", "qlora", "full", "features")
 OBJECTIVES = ("sft", "dpo")
 # The DPO losses TRL's DPOTrainer offers for pairs (TRL's loss_type), with what each is for.
 DPO_LOSSES = {
@@ -36,7 +36,10 @@ class TrainConfig:
                 "the rejected one in preference pairs (DPO), starting from the base model or an earlier run."})
     method: str = field(default="lora", metadata={"help": "lora trains a small adapter on the full model; qlora stores "
                                                            "the base model in 4 bits and uses about a quarter of its "
-                                                           "memory, for models too big to fit otherwise."})
+                                                           "memory, for models too big to fit otherwise; full trains "
+                                                           "every weight (small encoders); features (encoders, "
+                                                           "classification) fits a logistic regression on the frozen "
+                                                           "model's embeddings, a baseline in seconds."})
     r: int = field(default=16, metadata={"help": "LoRA rank: capacity of the adapter."})
     alpha: int = field(default=32, metadata={"help": "LoRA alpha: the adapter's scale is alpha / r."})
     # 0 by measurement: on a 2-core CPU, LoRA dropout 0.05 made each step 1.3-1.5x slower (mask generation alone

@@ -13,10 +13,11 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from ftstudio.config import Settings
+from ftstudio.config import EMBEDDED_ENCODER, Settings
 from ftstudio.models import materialize
 from ftstudio.store import Project, Store
 from ftstudio.templates import Template, render
@@ -87,9 +88,16 @@ class RunManager:
         return load_tokenizer(base_model, self.settings.model_cache)
 
     def create_run(self, project: Project, version_name: str, config: TrainConfig, user_name: str | None = None,
-                   base_model: str | None = None, check_memory: bool = True, queue: bool = True) -> int:
-        """Write the run folder from a frozen version and queue the run; refuse one that cannot fit."""
+                   base_model: str | None = None, check_memory: bool = True, queue: bool = True,
+                   options: dict | None = None) -> int:
+        """Write the run folder from a frozen version and queue the run; refuse one that cannot fit.
+
+        The recipe follows the base model's family (from its config), the project's task and the method;
+        `options` are the recipe's own settings (class-weighted loss, ...)."""
         from transformers import AutoConfig
+
+        from ftstudio.models import model_family
+        from ftstudio.training.recipes import RecipeError, choose_recipe
 
         config.check()
         version = self.store.find_version(project.id, version_name)
@@ -108,29 +116,43 @@ class RunManager:
                 raise RunError(f"Run {plan.start_run.id} was trained on {plan.start_run.base_model}: a run that "
                                "starts from it uses the same base model.")
             base_model = plan.start_run.base_model
-        base_model = base_model or self.settings.base_model
+        base_model = base_model or (EMBEDDED_ENCODER if config.method == "features" else self.settings.base_model)
         base_path = materialize(base_model, self.settings.model_cache)
         model_config = AutoConfig.from_pretrained(base_path)
+        try:
+            recipe = choose_recipe(model_family(model_config), project.task_type, config.method, config.objective)
+        except RecipeError as error:
+            raise RunError(str(error)) from None
         if check_memory:
             from ftstudio.training.device import choose_precision
 
             available, device, cuda = available_memory()
             # The dtype the worker will pick (on CPUs a 0.1 s measurement, once per app process).
             value_bytes = choose_precision(config).dtype.itemsize
-            estimate = estimate_memory(model_config, config, cuda, available, device, value_bytes=value_bytes)
+            estimate = estimate_memory(model_config, config, cuda, available, device, value_bytes=value_bytes,
+                                       recipe=recipe)
             if not estimate.fits:
                 raise RunError(f"This run {estimate.describe()}. Lower batch_size or max_length, or choose qlora.")
         if plan is not None:
             split_rows, recorded = plan.split_rows, {"name": version.name, "content_hash": version.content_hash,
                                                      "counts": version.counts, "template": plan.template,
                                                      "kind": version.kind}
+        elif recipe.data == "text_label":
+            split_rows, recorded = self._labeled_rows(version, project), version
         else:
             split_rows, recorded = self._rendered_rows(version, base_model), version
+        extra = {"recipe": recipe.name, "recipe_options": asdict(recipe.read_options(options)) if recipe.options
+                 else {}, **(plan.extra() if plan else {})}
+        if recipe.data == "text_label":
+            from ftstudio.training.recipes.classification_metrics import class_weights
+
+            extra["labels"] = list(project.labels or [])
+            extra["class_weights"] = class_weights([r["label"] for r in split_rows.get("train", [])],
+                                                   extra["labels"])
         run_dir = new_run_folder(self.settings.runs_dir, project.name, version.name)
         try:
             write_run_folder(run_dir, config, base_model, base_path, recorded, split_rows,
-                             {"name": project.name, "task_type": project.task_type},
-                             plan.extra() if plan else None)
+                             {"name": project.name, "task_type": project.task_type}, extra, recipe.splits)
             if plan is not None:
                 copy_start_adapter(plan, run_dir)
         except Exception:  # an empty folder left behind would look like a broken run
@@ -144,6 +166,17 @@ class RunManager:
         if queue:
             self.start_next()
         return run_id
+
+    def _labeled_rows(self, version, project: Project) -> dict[str, list[dict]]:
+        """A classification version's examples as text/label for an encoder (no template: the head reads the
+        text as it is)."""
+        split_rows: dict[str, list[dict]] = {}
+        for row in self.store.version_rows(version.id):
+            label = row.label or row.output
+            if label:
+                split_rows.setdefault(row.split, []).append({"example_id": row.example_id, "text": row.input or "",
+                                                             "label": label})
+        return split_rows
 
     def _rendered_rows(self, version, base_model: str) -> dict[str, list[dict]]:
         """An SFT version's examples as prompt/completion, rendered with the version's template."""
@@ -173,6 +206,8 @@ class RunManager:
                                        run["config"]["method"], run["config"], str(target), user_name,
                                        status=state if state in ("finished", "cancelled", "failed") else "interrupted")
         self._record_metrics(run_id, target)
+        if state == "finished":
+            self._record_predictions(run_id)
         return run_id
 
     # --- the queue ------------------------------------------------------------
@@ -257,9 +292,17 @@ class RunManager:
                 if final == "interrupted":
                     error = "The training process ended without saying why (killed, or out of memory): resume it."
                 self.store.update_run(run.id, status=final, pid=None, finished_at=datetime.now(), error=error)
+                if final == "finished":
+                    self._record_predictions(run.id)
                 self._processes.pop(run.id, None)
                 self._cancel_requested.pop(run.id, None)
             self.start_next()
+
+    def _record_predictions(self, run_id: int) -> None:
+        """A classifier's predictions into the generations table, where the results view reads outputs."""
+        from ftstudio.training.classification_results import store_predictions
+
+        store_predictions(self.store, self.store.get_run(run_id))
 
     def _kill(self, run) -> None:
         try:

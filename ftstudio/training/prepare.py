@@ -53,9 +53,11 @@ def new_run_folder(runs_dir: Path, project_name: str, version_name: str) -> Path
 
 
 def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_model_path: str,
-                     version, split_rows: dict[str, list[dict]], project: dict, extra: dict | None = None) -> Path:
-    """Write run.yaml and data/*.jsonl (prompt/completion, or prompt/chosen/rejected for DPO) into a new, empty run
-    folder; `extra` adds to run.yaml (a DPO run's starting point and evaluation version)."""
+                     version, split_rows: dict[str, list[dict]], project: dict, extra: dict | None = None,
+                     splits: tuple[str, ...] = ("train", "validation")) -> Path:
+    """Write run.yaml and data/*.jsonl (prompt/completion, prompt/chosen/rejected for DPO, text/label for
+    classifiers) into a new, empty run folder; `extra` adds to run.yaml (the recipe, a DPO run's starting point and
+    evaluation version, a classifier's labels)."""
     config.check()
     if not split_rows.get("train"):
         raise RunError(f"Version {version.name} has no training examples: freeze a version with a train split.")
@@ -64,7 +66,7 @@ def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_m
         raise RunError(f"{run_dir} is not empty: a run folder is written once.")
     data_dir = run_dir / "data"
     data_dir.mkdir()
-    for split in ("train", "validation"):
+    for split in splits:
         rows = split_rows.get(split) or []
         if rows:
             with (data_dir / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
@@ -103,7 +105,7 @@ class MemoryEstimate:
 
 
 def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_bytes: int, device: str,
-                    value_bytes: int | None = None) -> MemoryEstimate:
+                    value_bytes: int | None = None, recipe=None) -> MemoryEstimate:
     """A conservative estimate of a run's peak memory, from the model's shape and the run's settings.
 
     `value_bytes` is the size of the run's compute dtype (4 for fp32, 2 for bf16; the worker's choice); unknown,
@@ -111,16 +113,26 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
     gradients and Adam moments (16 bytes each), and activations kept for the backward pass
     (about 18 values per hidden unit per token per layer, plus attention scores and the logits).
     """
+    family = recipe.family if recipe is not None else "causal"
     hidden = model_config.hidden_size
-    layers = model_config.num_hidden_layers
+    # An encoder-decoder has its layers twice over (T5's num_layers and num_decoder_layers).
+    layers = model_config.num_hidden_layers + (getattr(model_config, "num_decoder_layers", None) or
+                                               model_config.num_hidden_layers if family == "seq2seq" else 0)
     vocab = model_config.vocab_size
-    intermediate = getattr(model_config, "intermediate_size", 4 * hidden)
+    intermediate = getattr(model_config, "intermediate_size", None) or getattr(model_config, "d_ff", 4 * hidden)
     heads = model_config.num_attention_heads
     per_layer = 4 * hidden * hidden + 3 * hidden * intermediate
     parameters = layers * per_layer + 2 * vocab * hidden
     value_bytes = value_bytes or (2 if cuda else 4)
-    weight_bytes = {"lora": value_bytes, "qlora": 0.56}[config.method]
+    weight_bytes = value_bytes if config.method != "qlora" else 0.56
     lora_parameters = layers * config.r * (4 * 2 * hidden + 3 * (hidden + intermediate))
+    if config.method == "full":  # every weight has a gradient and two Adam moments
+        lora_parameters = parameters
+    elif config.method == "features":  # nothing is optimized
+        lora_parameters = 0
+    # A classifier's head scores a handful of labels, not a vocabulary.
+    if family == "encoder":
+        vocab = 64
     # DPO runs every pair's chosen and rejected answers through the model (its reference is the adapter switched
     # off: one more forward pass without stored activations, no second copy of the weights).
     sequences = config.batch_size * (2 if config.is_dpo else 1)
@@ -129,6 +141,8 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
     checkpointing = cuda and available_bytes < 24 * 2**30
     activation_layers = 1 if checkpointing else layers
     activations = tokens * activation_layers * (18 * hidden + 2 * intermediate) * value_bytes
+    if recipe is not None and not recipe.trains:  # inference only: one layer's activations at a time
+        activations = tokens * (18 * hidden + 2 * intermediate) * value_bytes
     attention = sequences * heads * length ** 2 * value_bytes * activation_layers
     logits = tokens * vocab * 4 * 2
     if not cuda:  # the lean loss (training/trainer.py): logits, their log-softmax and its gradient at once

@@ -84,8 +84,30 @@ def settings_difference(first, second) -> list[tuple[str, object, object, bool]]
 def adapter_dir(run) -> Path:
     folder = Path(run.run_dir) / "adapter"
     if not (folder / "adapter_config.json").exists():
+        whole = _trained_folder(run)
+        if whole is not None:
+            raise ValueError(f"Run {run.id} trained no adapter ({run.method}): its {whole.name}/ folder is what it "
+                             "made; download that instead.")
         raise ValueError(f"Run {run.id} has no adapter yet ({run.status}): wait for it to finish.")
     return folder
+
+
+def _trained_folder(run) -> Path | None:
+    """What a run without an adapter made: a fully fine-tuned model (model/) or the feature baseline's regression
+    (features/)."""
+    for name in ("model", "features"):
+        folder = Path(run.run_dir) / name
+        if folder.is_dir() and any(folder.iterdir()):
+            return folder
+    return None
+
+
+def _recipe(run):
+    from ftstudio.training.config import read_yaml
+    from ftstudio.training.recipes import get_recipe
+
+    recorded = read_yaml(Path(run.run_dir) / "run.yaml")
+    return get_recipe(recorded.get("recipe"), (recorded.get("config") or {}).get("objective", "sft")), recorded
 
 
 def zip_folder(folder: Path, out_dir: Path, name: str) -> Path:
@@ -94,21 +116,38 @@ def zip_folder(folder: Path, out_dir: Path, name: str) -> Path:
 
 
 def zip_adapter(run, out_dir: Path) -> Path:
-    """The adapter in PEFT's standard format, zipped for download."""
+    """The adapter in PEFT's standard format, zipped for download; a run without one (full fine-tuning, the
+    feature baseline) gives the folder it made."""
+    folder = Path(run.run_dir) / "adapter"
+    if not (folder / "adapter_config.json").exists() and _trained_folder(run) is not None:
+        whole = _trained_folder(run)
+        return zip_folder(whole, out_dir, f"{run.name}-{whole.name}")
     return zip_folder(adapter_dir(run), out_dir, f"{run.name}-adapter")
 
 
 def merge_adapter(run, base_model_path: str) -> Path:
-    """Fold the adapter into the base weights (merge_and_unload) and save a standalone model folder."""
+    """Fold the adapter into the base weights (merge_and_unload) and save a standalone model folder, of the class
+    the run's recipe trains (a causal LM, an encoder classifier with its label map, a seq2seq LM)."""
     from transformers import AutoTokenizer
 
     from ftstudio.models import load_model
 
+    recipe, recorded = _recipe(run)
+    if not recipe.trains:
+        raise ValueError(f"Run {run.id} is the feature baseline: it has no adapter to merge; download its "
+                         "logistic regression instead.")
+    if (Path(run.run_dir) / "model").is_dir():
+        return Path(run.run_dir) / "model"  # fully fine-tuned: already a standalone model
     folder = adapter_dir(run)
     target = Path(run.run_dir) / "merged"
-    merged = load_model(base_model_path, adapter=folder).merge_and_unload()
+    merged = load_model(base_model_path, adapter=folder, family=recipe.family,
+                        labels=recorded.get("labels")).merge_and_unload()
     merged.save_pretrained(target)
     AutoTokenizer.from_pretrained(folder).save_pretrained(target)
+    if recorded.get("labels"):
+        from ftstudio.training.recipes.classification import save_labels
+
+        save_labels(target, recorded["labels"])
     return target
 
 

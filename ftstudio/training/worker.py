@@ -113,13 +113,14 @@ def load_base(base_model: str, config: TrainConfig, dtype):
                       device_map=device_map)
 
 
-def lora_config(config: TrainConfig):
+def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", **extra):
+    """PEFT's LoraConfig for a recipe's task type (extra: a classifier's modules_to_save)."""
     from peft import LoraConfig
 
     targets = config.target_modules if config.target_modules == "all-linear" else \
         [name.strip() for name in config.target_modules.split(",") if name.strip()]
     return LoraConfig(r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=targets,
-                      task_type="CAUSAL_LM")
+                      task_type=task_type, **extra)
 
 
 def resolve_batching(config: TrainConfig, precision) -> str:
@@ -214,14 +215,51 @@ def _dpo_trainer(run_dir: Path, config: TrainConfig, precision, model, tokenizer
 
 
 def train(run_dir: Path) -> int:
-    """Run (or resume) the run in `run_dir`; returns the process exit code."""
+    """Run (or resume) the run in `run_dir` with the recipe its run.yaml names; returns the process exit code."""
+    from ftstudio.training.recipes import get_recipe
+
+    run = read_yaml(run_dir / "run.yaml")
+    recipe = get_recipe(run.get("recipe"), (run.get("config") or {}).get("objective", "sft"))
+    return recipe.train(run_dir, run)
+
+
+def finish_run(run_dir: Path, trainer, started: float, final_eval: dict | None = None) -> None:
+    """Append the final evaluation to metrics.jsonl and mark the run finished (main process only)."""
+    state = trainer.state
+    if final_eval:
+        with (run_dir / "metrics.jsonl").open("a") as handle:
+            handle.write(json.dumps({"step": state.global_step, "max_steps": state.max_steps,
+                                     "time": round(time.time() - started, 2), **final_eval}) + "\n")
+    write_status(run_dir, "finished", step=state.global_step, max_steps=state.max_steps)
+
+
+def stopped_early(run_dir: Path, trainer) -> bool:
+    """Raise the divergence reason if the loss blew up; write `cancelled` and say so if the user cancelled."""
+    diverged = next((c.diverged for c in trainer.callback_handler.callbacks if getattr(c, "diverged", None)), None)
+    if diverged:
+        raise StopRun(diverged)
+    if (run_dir / CANCEL_FILE).exists():
+        write_status(run_dir, "cancelled", step=trainer.state.global_step, max_steps=trainer.state.max_steps)
+        return True
+    return False
+
+
+def record_setup(run_dir: Path, precision, compiled: bool, reason: str) -> None:
+    """How this process computes, for the progress line (no step: it must not move it)."""
+    if _is_main_process():
+        with (run_dir / "metrics.jsonl").open("a") as handle:
+            handle.write(json.dumps({"dtype": precision.dtype_name, "compiled": compiled,
+                                     "precision_why": precision.why, "compile_why": reason}) + "\n")
+
+
+def train_causal(run_dir: Path, run: dict) -> int:
+    """The causal LM recipes: SFT (TRL's SFTTrainer, the studio's lean loss) and DPO."""
     import torch
     from datasets import load_dataset
     from peft import prepare_model_for_kbit_training
     from transformers import AutoTokenizer
     from ftstudio.training.trainer import StudioSFTTrainer, compile_decision
 
-    run = read_yaml(run_dir / "run.yaml")
     config = TrainConfig.from_dict(run["config"])
     started = time.time()
     precision = choose_precision(config)
@@ -261,18 +299,10 @@ def train(run_dir: Path) -> int:
     print(f"[ftstudio] {reason}", file=sys.stderr, flush=True)
     if compile_layers:
         trainer.compile_model()
-    if _is_main_process():  # how this process computes, for the progress line (no step: it must not move it)
-        with (run_dir / "metrics.jsonl").open("a") as handle:
-            handle.write(json.dumps({"dtype": precision.dtype_name, "compiled": compile_layers,
-                                     "precision_why": precision.why, "compile_why": reason}) + "\n")
+    record_setup(run_dir, precision, compile_layers, reason)
     resume = latest_complete_checkpoint(run_dir)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    state = trainer.state
-    diverged = next((c.diverged for c in trainer.callback_handler.callbacks if getattr(c, "diverged", None)), None)
-    if diverged:
-        raise StopRun(diverged)
-    if (run_dir / CANCEL_FILE).exists():
-        write_status(run_dir, "cancelled", step=state.global_step, max_steps=state.max_steps)
+    if stopped_early(run_dir, trainer):
         return 0
     final_eval = trainer.evaluate() if "validation" in data else {}
     if _is_main_process():
@@ -281,11 +311,7 @@ def train(run_dir: Path) -> int:
         else:
             trainer.model.save_pretrained(str(run_dir / "adapter"))
         tokenizer.save_pretrained(str(run_dir / "adapter"))
-        if final_eval:
-            with (run_dir / "metrics.jsonl").open("a") as handle:
-                handle.write(json.dumps({"step": state.global_step, "max_steps": state.max_steps,
-                                         "time": round(time.time() - started, 2), **final_eval}) + "\n")
-        write_status(run_dir, "finished", step=state.global_step, max_steps=state.max_steps)
+        finish_run(run_dir, trainer, started, final_eval)
     return 0
 
 

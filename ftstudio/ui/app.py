@@ -14,6 +14,7 @@ from ftstudio.access import AccessPolicy
 from ftstudio.config import Settings
 from ftstudio.snapshots import SnapshotSchedule, restore_latest, target_from_spec
 from ftstudio.store import Store, open_store, write_app_marker
+from ftstudio.ui.classification_view import create_classification_results, create_classifier_panel
 from ftstudio.ui.data_tab import create_data_tab
 from ftstudio.generation import BaseModel
 from ftstudio.ui.datasets_tab import create_datasets_tab
@@ -53,12 +54,14 @@ def build_app(store: Store, settings: Settings, manager: RunManager | None = Non
                 create_datasets_tab(app, datasets_tab, store, guard, settings, base_model, project)
             with gr.Tab("Train", id="train", elem_id="train-tab") as train_tab:
                 create_train_tab(app, train_tab, store, guard, settings, manager, project)
+                create_classifier_panel(app, store, guard, settings, manager, project)
             with gr.Tab("Review", id="review", elem_id="review-tab") as review_tab:
                 create_review_tab(app, review_tab, store, guard, settings, project, user)
             with gr.Tab("Judge", id="judge", elem_id="judge-tab") as judge_tab:
                 create_judge_tab(app, judge_tab, store, guard, settings, project, user)
             with gr.Tab("Results", id="results", elem_id="results-tab") as results_tab:
                 create_results_tab(app, results_tab, store, guard, settings, project)
+                create_classification_results(app, store, guard, project)
             with gr.Tab("Model", id="model", elem_id="model-tab") as model_tab:
                 create_model_tab(guard, settings, base_model)
         show_tabs_by_role(app, guard, {"data": data_tab, "label": label_tab, "datasets": datasets_tab,

@@ -12,10 +12,11 @@ from ftstudio.config import Settings
 from ftstudio.models import ModelError, materialize
 from ftstudio.store import Store, StoreError
 from ftstudio.training import results
-from ftstudio.training.config import (BATCHING, COMPILE, DPO_LEARNING_RATE, DPO_LOSSES, METHODS, OBJECTIVES,
+from ftstudio.training.config import (BATCHING, COMPILE, DPO_LEARNING_RATE, DPO_LOSSES, OBJECTIVES,
                                       TrainConfig, help_texts)
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
+from ftstudio.training.recipes import RECIPES  # encoders train from the classifier panel (classification_view)
 from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
 
@@ -126,7 +127,7 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, se
                               allow_custom_value=True, elem_id="train-version")
         objective = gr.Radio(list(OBJECTIVES), value="sft", label="Objective", info=OBJECTIVE_HELP,
                              elem_id="train-objective")
-        method = gr.Radio(list(METHODS), value="lora", label="Method",
+        method = gr.Radio(list(RECIPES["causal_sft"].methods), value="lora", label="Method",
                           info="lora: the usual choice · qlora: uses about a quarter of the memory, for models too "
                                "big to fit (slower on a CPU)")
     objective_note = gr.Markdown(elem_id="train-objective-note")

@@ -1,0 +1,152 @@
+"""Training recipes, one per model family and objective, registered in one place (as TRL pairs a config with a
+trainer, and PEFT registers one folder per method).
+
+A recipe says which model family and project task it serves, which methods and which of TrainConfig's settings
+apply to it (the Train tab and the CLI offer only those), its own options (a dataclass with help text), what
+data its run folder holds, and the function the worker calls. run.yaml records the recipe's name; the worker,
+the memory estimate, merge and export look it up there instead of branching on the family.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass, field, fields
+
+from ftstudio.models import CAUSAL, ENCODER, SEQ2SEQ
+
+# TrainConfig settings every trained (not feature-based) recipe uses.
+COMMON = ("method", "r", "alpha", "dropout", "target_modules", "learning_rate", "scheduler", "warmup_ratio", "epochs",
+          "max_steps", "batch_size", "grad_accumulation", "max_length", "seed", "eval_steps", "save_steps",
+          "compute_dtype", "divergence_factor")
+CAUSAL_ONLY = ("objective", "completion_only", "batching", "compile", "double_quant")
+DPO_ONLY = ("beta", "loss_type", "label_smoothing", "max_prompt_length", "max_completion_length", "from_run")
+
+
+class RecipeError(ValueError):
+    """A model, project and method that no recipe trains together, with what to choose instead."""
+
+
+@dataclass
+class ClassifierOptions:
+    """Options of the encoder classifier."""
+
+    weighted_loss: bool = field(default=False, metadata={
+        "help": "classification: weigh each class's loss by how rare it is in the training split (total / "
+                "(classes x count)), so a minority class (phishing in a 2:1 inbox) counts as much as the majority."})
+
+
+@dataclass
+class FeatureOptions:
+    """Options of the feature baseline: a logistic regression on the frozen encoder's embeddings."""
+
+    weighted_loss: bool = field(default=False, metadata={
+        "help": "classification: weigh classes by how rare they are (scikit-learn's class_weight='balanced')."})
+    regularization: float = field(default=1.0, metadata={
+        "help": "features: the logistic regression's inverse regularization strength C (smaller: simpler model)."})
+
+
+@dataclass
+class Seq2SeqOptions:
+    """Options of the encoder-decoder recipe."""
+
+    max_target_length: int = field(default=256, metadata={
+        "help": "seq2seq: longest output in tokens; longer ones are truncated (inputs follow max length)."})
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    family: str
+    task_types: tuple[str, ...]
+    methods: tuple[str, ...]
+    settings: tuple[str, ...]
+    entry: str                     # module:function the worker calls with (run_dir, run)
+    data: str                      # prompt_completion | preferences | text_label
+    summary: str
+    options: type | None = None
+    splits: tuple[str, ...] = ("train", "validation")
+    model_class: str = "AutoModelForCausalLM"
+    trains: bool = True            # False: nothing is optimized by gradient steps (the feature baseline)
+
+    def train(self, run_dir, run: dict) -> int:
+        module, function = self.entry.split(":")
+        return getattr(importlib.import_module(module), function)(run_dir, run)
+
+    def default_options(self) -> dict:
+        return asdict(self.options()) if self.options else {}
+
+    def read_options(self, values: dict | None):
+        """This recipe's options from run.yaml or widget values (unknown keys ignored), or None."""
+        if self.options is None:
+            return None
+        known = {f.name for f in fields(self.options)}
+        return self.options(**{k: v for k, v in (values or {}).items() if k in known})
+
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
+    Recipe("causal_sft", CAUSAL, ("generation", "classification"), ("lora", "qlora"), COMMON + CAUSAL_ONLY,
+           "ftstudio.training.worker:train_causal", "prompt_completion",
+           "a causal LM learns to write the outputs (TRL's SFTTrainer)"),
+    Recipe("dpo", CAUSAL, ("generation", "classification", "preferences"), ("lora", "qlora"),
+           COMMON + CAUSAL_ONLY + DPO_ONLY, "ftstudio.training.worker:train_causal", "preferences",
+           "a causal LM learns to prefer the chosen answer over the rejected one (TRL's DPOTrainer)"),
+    Recipe("sequence_classification", ENCODER, ("classification",), ("lora", "full"), COMMON,
+           "ftstudio.training.recipes.classification:train", "text_label",
+           "an encoder with a classification head over the project's labels (LoRA with the head trained in full, "
+           "or full fine-tuning)", ClassifierOptions, ("train", "validation", "test"),
+           "AutoModelForSequenceClassification"),
+    Recipe("feature_baseline", ENCODER, ("classification",), ("features",), ("method", "batch_size", "max_length", "seed"),
+           "ftstudio.training.recipes.features:train", "text_label",
+           "the frozen encoder's mean-pooled embeddings and a scikit-learn logistic regression: the baseline that "
+           "shows what fine-tuning buys", FeatureOptions, ("train", "validation", "test"), "AutoModel", trains=False),
+    Recipe("seq2seq", SEQ2SEQ, ("generation", "classification"), ("lora",), COMMON,
+           "ftstudio.training.recipes.seq2seq:train", "prompt_completion",
+           "an encoder-decoder (T5, BART) learns to write the outputs, the loss on the output tokens only",
+           Seq2SeqOptions, model_class="AutoModelForSeq2SeqLM"),
+)}
+
+FAMILY_HELP = {
+    CAUSAL: "causal LMs (SmolLM2, Llama, Qwen) write text: generation, replies, chat; DPO on preference pairs",
+    ENCODER: "encoders (BERT, MiniLM, DistilBERT) classify: a classification head (lora or full), or the feature "
+             "baseline (features)",
+    SEQ2SEQ: "encoder-decoders (T5, Flan-T5, BART) turn text into text: summaries, rewrites",
+}
+
+
+def get_recipe(name: str | None, objective: str = "sft") -> Recipe:
+    """The recipe run.yaml names; run folders written before recipes existed are causal SFT or DPO."""
+    if not name:
+        return RECIPES["dpo" if objective == "dpo" else "causal_sft"]
+    if name not in RECIPES:
+        raise RecipeError(f"Unknown training recipe {name!r}: this studio knows {', '.join(RECIPES)}.")
+    return RECIPES[name]
+
+
+def choose_recipe(family: str, task_type: str, method: str, objective: str = "sft") -> Recipe:
+    """The recipe for a model family, a project's task and a method, or why there is none."""
+    if family == CAUSAL:
+        recipe = RECIPES["dpo" if objective == "dpo" else "causal_sft"]
+    elif objective == "dpo":
+        raise RecipeError(f"DPO trains causal LMs; this base model is an {family}. Choose a causal LM for DPO.")
+    elif family == ENCODER:
+        if task_type != "classification":
+            raise RecipeError("This base model is an encoder (BERT-style): it classifies, it does not write text. "
+                              "Use it on a classification project, or choose a causal LM or a seq2seq model (T5) "
+                              "for generation.")
+        recipe = RECIPES["feature_baseline" if method == "features" else "sequence_classification"]
+    else:
+        recipe = RECIPES["seq2seq"]
+    if method not in recipe.methods:
+        choices = " or ".join(recipe.methods)
+        hint = " (features needs an encoder such as embedded:all-MiniLM-L6-v2)" if method == "features" else ""
+        raise RecipeError(f"Method {method} does not apply to a {family} model{hint}: choose {choices}.")
+    return recipe
+
+
+def option_fields() -> dict[str, object]:
+    """Every recipe option by name (the CLI's flags), the first recipe declaring a name giving its help."""
+    found = {}
+    for recipe in RECIPES.values():
+        for option in fields(recipe.options) if recipe.options else ():
+            found.setdefault(option.name, option)
+    return found
