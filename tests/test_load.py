@@ -33,7 +33,7 @@ def check_written(settings, seeded, tallies, exact: bool) -> None:
 
 def test_sixteen_people_label_and_vote_at_once(seeded, capsys):
     settings, info, app = seeded
-    app.start()
+    app.start().wait_until_idle()
     tallies = simulate_users(app.url, info["run_id"], SECONDS, users=16)
     app.stop()
     figures = summary(tallies, SECONDS)
@@ -48,7 +48,8 @@ def test_sixteen_people_label_and_vote_at_once(seeded, capsys):
 def test_a_killed_app_loses_nothing_it_acknowledged(seeded):
     settings, info, app = seeded
     app.start()
-    tallies = simulate_users(app.url, info["run_id"], 0, users=16, kill_after=8, on_kill=app.kill)
+    app.wait_until_idle()
+    tallies = simulate_users(app.url, info["run_id"], 120, users=16, kill_after=40, on_kill=app.kill)
     assert sum(t.acknowledged for t in tallies) > 0
     assert not [e for t in tallies for e in t.errors if "⚠" in e]
     check_written(settings, info, tallies, exact=False)  # the database opens as it is, without repair

@@ -176,9 +176,10 @@ def _reviewer(client, run_id: int, tally: Tally, stop: threading.Event) -> None:
             tally.errors.append(shown[8])
 
 
-def simulate_users(url: str, run_id: int, seconds: float, users: int = 16, kill_after: float | None = None,
+def simulate_users(url: str, run_id: int, seconds: float, users: int = 16, kill_after: int | None = None,
                    on_kill=None) -> list[Tally]:
-    """Half label, half vote, each in its own session, for `seconds` (or until `on_kill` ends the app)."""
+    """Half label, half vote, each in its own session, for `seconds`; or, with `kill_after`, until that many
+    writes were acknowledged (within `seconds`), when `on_kill` ends the app in the middle of their work."""
     from gradio_client import Client
 
     stop = threading.Event()
@@ -202,7 +203,9 @@ def simulate_users(url: str, run_id: int, seconds: float, users: int = 16, kill_
     for thread in threads:
         thread.start()
     if kill_after is not None:
-        time.sleep(kill_after)
+        deadline = time.monotonic() + seconds
+        while sum(t.acknowledged for t in tallies) < kill_after and time.monotonic() < deadline:
+            time.sleep(0.05)
         on_kill()
     else:
         time.sleep(seconds)

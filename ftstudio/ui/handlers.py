@@ -24,7 +24,8 @@ import gradio as gr
 from gradio.context import LocalContext
 
 from ftstudio.access import AccessDenied, AccessPolicy, Caller, require
-from ftstudio.store import Store
+from ftstudio.store import Store, StoreError
+
 
 class Guard:
     """Built once per app from the store and the access policy; `guard(action, fn)` wraps one handler."""
@@ -60,7 +61,10 @@ class Guard:
             if project:
                 name = args[0]
                 args = (store.find_project(name) if name else None, *args[1:])
-            return fn(caller, *args, **kwargs) if takes_caller else fn(*args, **kwargs)
+            try:
+                return fn(caller, *args, **kwargs) if takes_caller else fn(*args, **kwargs)
+            except StoreError as error:  # what a handler did not turn into a message of its own: still a message
+                raise gr.Error(str(error), print_exception=False) from None
 
         # Gradio reads the widget parameters (and gr.Request, gr.Progress, gr.SelectData) from the signature and
         # the type hints: the wrapper shows the handler's own, less the caller.
