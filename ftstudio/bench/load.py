@@ -176,13 +176,13 @@ def _reviewer(client, run_id: int, tally: Tally, stop: threading.Event) -> None:
             tally.errors.append(shown[8])
 
 
-def simulate_users(url: str, run_id: int, seconds: float, users: int = 16, kill_after: int | None = None,
-                   on_kill=None) -> list[Tally]:
-    """Half label, half vote, each in its own session, for `seconds`; or, with `kill_after`, until that many
-    writes were acknowledged (within `seconds`), when `on_kill` ends the app in the middle of their work."""
+def simulate_users(url: str, run_id: int, seconds: float, users: int = 16, ends_app=None) -> list[Tally]:
+    """Half label, half vote, each in its own session, for `seconds`. With `ends_app(tallies)`, polled meanwhile,
+    the app is ended in the middle of their work: once it returns True, the people stop and calls that fail
+    after it count as disconnected, not as errors."""
     from gradio_client import Client
 
-    stop = threading.Event()
+    stop, ended = threading.Event(), threading.Event()
     tallies = [Tally(f"{'labeler' if n % 2 == 0 else 'reviewer'}-{n}", "label" if n % 2 == 0 else "review")
                for n in range(users)]
 
@@ -194,7 +194,7 @@ def simulate_users(url: str, run_id: int, seconds: float, users: int = 16, kill_
             else:
                 _reviewer(client, run_id, tally, stop)
         except Exception as error:  # noqa: BLE001 - a refused connection after the kill, or a real error
-            if stop.is_set() or kill_after is not None:
+            if stop.is_set() or ended.is_set() or ends_app is not None:
                 tally.disconnected = True
             else:
                 tally.errors.append(f"{type(error).__name__}: {error}")
@@ -202,16 +202,17 @@ def simulate_users(url: str, run_id: int, seconds: float, users: int = 16, kill_
     threads = [threading.Thread(target=person, args=(t,), daemon=True) for t in tallies]
     for thread in threads:
         thread.start()
-    if kill_after is not None:
-        deadline = time.monotonic() + seconds
-        while sum(t.acknowledged for t in tallies) < kill_after and time.monotonic() < deadline:
-            time.sleep(0.05)
-        on_kill()
-    else:
-        time.sleep(seconds)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ends_app is not None and ends_app(tallies):
+            ended.set()
+            break
+        time.sleep(0.05)
     stop.set()
+    # One deadline for all: after a kill, a client may keep retrying a dead server; its call was never answered.
+    deadline = time.monotonic() + (10 if ended.is_set() else 60)
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     return tallies
 
 
