@@ -37,7 +37,8 @@ def _weights_markdown(weights: dict) -> str:
 def create_classifier_panel(app: gr.Blocks, store: Store, guard: Guard, settings: Settings, manager: RunManager,
                             project: gr.Dropdown) -> None:
     helps = help_texts()
-    with gr.Accordion("Encoder classifier (classification projects)", open=False, elem_id="classifier-panel"):
+    with gr.Accordion("Encoder classifier (classification projects)", open=False,
+                      elem_id="classifier-panel") as panel:
         gr.Markdown(FAMILY_NOTE)
         with gr.Row():
             version = gr.Dropdown([], label="Dataset version", allow_custom_value=True, elem_id="classifier-version")
@@ -67,7 +68,9 @@ def create_classifier_panel(app: gr.Blocks, store: Store, guard: Guard, settings
     def on_project(picked):
         found = picked
         versions = [v.name for v in store.list_versions(found.id) if not v.is_preferences] if found else []
-        return gr.update(choices=versions, value=versions[0] if versions else None)
+        # A classification project's usual run is an encoder: its panel opens by itself there.
+        return (gr.update(choices=versions, value=versions[0] if versions else None),
+                gr.update(open=bool(found) and found.task_type == "classification"))
 
     def on_version(picked, version_name):
         found = picked
@@ -104,8 +107,8 @@ def create_classifier_panel(app: gr.Blocks, store: Store, guard: Guard, settings
         return launch(caller, picked, version_name, spec, "features", weighted_value, values)
 
     hidden = {"api_visibility": "undocumented"}
-    project.change(guard("train", on_project, quiet=True), project, version, **hidden)
-    app.load(guard("train", on_project, quiet=True), project, version, **hidden)
+    project.change(guard("train", on_project, quiet=True), project, [version, panel], **hidden)
+    app.load(guard("train", on_project, quiet=True), project, [version, panel], **hidden)
     version.change(guard("train", on_version, quiet=True), [project, version], weights, **hidden)
     base_model.blur(guard("train", on_model, project=False), base_model, family, **hidden)
     start.click(guard("train", on_start), [project, version, base_model, method, weighted, *fields], notice,
