@@ -43,8 +43,9 @@ def test_sixteen_people_label_and_vote_at_once_then_the_app_is_killed(settings, 
             # Acknowledged means stored; the one call in flight at the kill may be stored without its answer.
             assert tally.acknowledged <= held <= tally.acknowledged + 1, (tally.name, held, tally)
 
-        app.start()  # and the app starts on it again, where people carry on
-        again = simulate_users(app.url, info["run_id"], 3, users=4)
+        app.start().wait_until_idle()  # and the app starts on it again, where people carry on
+        again = simulate_users(app.url, info["run_id"], 60, users=4,
+                               ends_app=lambda people: sum(t.acknowledged for t in people) >= 4)
         assert sum(t.acknowledged for t in again) > 0 and not [e for t in again for e in t.errors]
     finally:
         app.stop()
