@@ -99,3 +99,23 @@ def test_rename_and_delete_from_the_terminal(tmp_path):
     assert run_cli("--home", home, "item", str(listing["items"][0]["id"]), "--delete", "--yes").returncode == 0
     deleted = run_cli("--home", home, "projects", "--delete", "maya's posts", "--yes", "--json")
     assert deleted.returncode == 0 and "1 items" in deleted.stderr and json.loads(deleted.stdout) == []
+
+
+def test_a_studio_with_one_project_needs_no_project_flag(tmp_path):
+    home = str(tmp_path / "home")
+    posts = tmp_path / "posts.md"
+    posts.write_text("One post.\n---\nTwo post.\n")
+    assert run_cli("--home", home, "import", str(posts), "--project", "drafts").returncode == 0
+    versions = run_cli("--home", home, "versions")
+    assert versions.returncode == 0 and "'drafts' has no versions yet" in versions.stdout, versions.stderr
+    assert json.loads(run_cli("--home", home, "items", "--json").stdout)["project"] == "drafts"
+    assert run_cli("--home", home, "projects", "--create", "other").returncode == 0
+    several = run_cli("--home", home, "versions")
+    assert several.returncode == 2 and "Traceback" not in several.stderr
+    assert "'drafts', 'other'" in several.stderr and "--project" in several.stderr
+    assert run_cli("--home", home, "versions", "--project", "other").returncode == 0
+
+
+def test_an_empty_studio_says_how_to_get_a_project(tmp_path):
+    result = run_cli("--home", str(tmp_path / "home"), "versions")
+    assert result.returncode == 2 and "no projects yet" in result.stderr and "Traceback" not in result.stderr

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ftstudio.access import ROLES, UserBook, UsersFileError
-from ftstudio.cli import _print
+from ftstudio.cli.common import print_result as _print
 
 
 def _book(args) -> UserBook:
@@ -50,7 +50,7 @@ def cmd_users(args) -> int:
     return 0
 
 
-def add_user_commands(commands) -> None:
+def register(commands) -> None:
     users = commands.add_parser(
         "users", help="Add, remove and list the people who may sign in, and their roles.",
         description="Manage the users file named by FTSTUDIO_USERS (or --file). Roles: admin (settings, projects, "
