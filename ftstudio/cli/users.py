@@ -23,6 +23,9 @@ def _book(args) -> UserBook:
 def _password(args) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():  # getpass would fall back to reading standard input, and fail on its end
+        raise UsersFileError(f"There is no terminal to type {args.name}'s password at: pass --password-stdin and "
+                             f"give it on standard input (`ftstudio users add {args.name} --password-stdin < FILE`).")
     first = getpass.getpass(f"Password for {args.name}: ")
     if first != getpass.getpass("Again: "):
         raise UsersFileError("The two passwords differ; nothing was saved.")
