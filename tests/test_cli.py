@@ -119,3 +119,16 @@ def test_a_studio_with_one_project_needs_no_project_flag(tmp_path):
 def test_an_empty_studio_says_how_to_get_a_project(tmp_path):
     result = run_cli("--home", str(tmp_path / "home"), "versions")
     assert result.returncode == 2 and "no projects yet" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_runs_lists_losses_to_four_significant_digits(store, settings, capsys):
+    project = store.create_project("posts", "generation")
+    run_id = store.create_run(project.id, None, "run", "tiny", "lora", {}, str(settings.runs_dir / "run-1"), None,
+                              status="finished")
+    store.update_run(run_id, step=3, max_steps=3, train_loss=1.2345678901234567, eval_loss=0.000123456789012345)
+    store.close()
+    assert main(["--home", str(settings.home), "runs"]) == 0
+    listed = capsys.readouterr().out
+    assert "loss 1.235 " in listed and "val 0.0001235" in listed and "1.23456" not in listed
+    assert main(["--home", str(settings.home), "runs", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["train_loss"] == 1.2345678901234567

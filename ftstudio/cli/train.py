@@ -43,6 +43,11 @@ def _progress_printer(as_json: bool):
     return show
 
 
+def _rounded(loss: float | None) -> str:
+    """A loss for people: 4 significant digits (--json keeps every digit)."""
+    return "-" if loss is None else f"{loss:.4g}"
+
+
 def _run_payload(run) -> dict:
     return {k: getattr(run, k) for k in ("id", "name", "project_name", "version_name", "base_model", "method", "status",
                                          "step", "max_steps", "train_loss", "eval_loss", "error", "run_dir")}
@@ -110,8 +115,8 @@ def cmd_runs(args) -> int:
     runs = store.list_runs(project.id if project else None)
     payload = [_run_payload(r) for r in runs]
     lines = [f"{r.id:>4}  {r.status:<11} {r.project_name} / {r.version_name or '-'}  {r.method}  "
-             f"step {r.step}/{r.max_steps or '?'}  loss {r.train_loss if r.train_loss is not None else '-'}  "
-             f"val {r.eval_loss if r.eval_loss is not None else '-'}" + (f"\n      {r.error}" if r.error else "")
+             f"step {r.step}/{r.max_steps or '?'}  loss {_rounded(r.train_loss)}  "
+             f"val {_rounded(r.eval_loss)}" + (f"\n      {r.error}" if r.error else "")
              for r in runs]
     print_result(payload, args.json, "\n".join(lines) or "No runs yet: `ftstudio train --project P --version V`.")
     return 0
