@@ -132,3 +132,30 @@ def test_runs_lists_losses_to_four_significant_digits(store, settings, capsys):
     assert "loss 1.235 " in listed and "val 0.0001235" in listed and "1.23456" not in listed
     assert main(["--home", str(settings.home), "runs", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["train_loss"] == 1.2345678901234567
+
+
+class SameFirstAnswers:
+    """Speaks the generation backend protocol: both systems write the same words on the first two inputs."""
+
+    def generate(self, base_model_path, adapters, requests, settings, on_results, should_stop=lambda: False,
+                 on_started=None):
+        prompts = sorted({r["prompt"] for r in requests})
+        on_results([{"cache_key": r["cache_key"], "seconds": 0.01,
+                     "output": "In depot 1." if prompts.index(r["prompt"]) < 2 else f"{r['cache_key'][:6]} answer"}
+                    for r in requests])
+        return "finished"
+
+
+def test_judge_says_how_many_identical_pairs_it_skipped(store, settings, tiny_model_dir, tmp_path, chat_server,
+                                                        capsys):
+    from ftstudio.bench.chat_server import Reply
+    from ftstudio.evaluation.generations import generate_for_run
+    from tests.evaluation_fixtures import finished_run
+
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    generate_for_run(store, settings, run, backend=SameFirstAnswers())
+    store.close()
+    server = chat_server(default=Reply("The first. [[A]]"))
+    assert main(["--home", str(settings.home), "judge", "--run", str(run.id), "--judge", server.url,
+                 "--judge-model", "judge-1"]) == 0
+    assert "2 pairs had the same words from both systems: skipped" in capsys.readouterr().out

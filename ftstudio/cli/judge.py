@@ -12,6 +12,7 @@ from pathlib import Path
 from ftstudio.cli.common import add_project_option, find_run as _run, open_studio as _open, print_result as _print
 from ftstudio.cli.common import progress_bar as _progress_bar, resolve_project as _project, settings_from as _settings
 from ftstudio.store import StoreError
+from ftstudio.wording import plural
 
 
 def _review_of(store, run):
@@ -54,6 +55,9 @@ def cmd_judge(args) -> int:
     lines = [f"{outcome.judgments} judgments by {outcome.judge} ({outcome.mode}, prompt {outcome.prompt_version}): "
              f"{outcome.requests} requests now, {outcome.cached} from the cache, {outcome.invalid} invalid, "
              f"{outcome.failed} failed{' (run again to retry them)' if outcome.failed else ''}."]
+    if outcome.same_answers:
+        lines.append(f"{plural(outcome.same_answers, 'pair')} had the same words from both systems: skipped, counted "
+                     "as ties, not sent to the judge.")
     if payload["position_consistency"] is not None:
         lines.append(f"Same verdict in both orders on {payload['position_consistency']:.0%} of pairs.")
     for name, wins in payload["wins"].items():
