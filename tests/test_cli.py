@@ -159,3 +159,22 @@ def test_judge_says_how_many_identical_pairs_it_skipped(store, settings, tiny_mo
     assert main(["--home", str(settings.home), "judge", "--run", str(run.id), "--judge", server.url,
                  "--judge-model", "judge-1"]) == 0
     assert "2 pairs had the same words from both systems: skipped" in capsys.readouterr().out
+
+
+def test_samples_are_listed_and_loaded_by_name_or_all(tmp_path):
+    home = str(tmp_path / "home")
+    listed = json.loads(run_cli("samples", "--json").stdout)
+    assert [s["key"] for s in listed] == ["posts", "emails", "qa"]
+    assert listed[2]["paths"] == ["qa_pairs.jsonl"] and listed[1]["labels"] == ["phishing", "legitimate"]
+    loaded = run_cli("--home", home, "samples", "load", "qa", "--json")
+    assert loaded.returncode == 0, loaded.stderr
+    (report,) = json.loads(loaded.stdout)
+    assert report["project"] == "Sample: support Q&A" and report["imported"] == 30 and report["paired"] == 30
+    everything = run_cli("--home", home, "samples", "load", "all")
+    assert everything.returncode == 0 and everything.stdout.count("Imported") == 3, everything.stderr
+    assert "Imported 0 item(s) into \u201cSample: support Q&A\u201d, 30 duplicate(s)" in everything.stdout
+    projects = json.loads(run_cli("--home", home, "projects", "--json").stdout)
+    assert sorted(p["name"] for p in projects) == ["Sample: LinkedIn posts", "Sample: phishing emails",
+                                                   "Sample: support Q&A"]
+    unknown = run_cli("--home", home, "samples", "load", "tweets")
+    assert unknown.returncode == 2 and "posts, emails, qa" in unknown.stderr and "Traceback" not in unknown.stderr
