@@ -178,3 +178,41 @@ def test_samples_are_listed_and_loaded_by_name_or_all(tmp_path):
                                                    "Sample: support Q&A"]
     unknown = run_cli("--home", home, "samples", "load", "tweets")
     assert unknown.returncode == 2 and "posts, emails, qa" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_a_new_classification_project_takes_its_labels_from_the_label_column(tmp_path):
+    home = str(tmp_path / "home")
+    mails = tmp_path / "mails.csv"
+    mails.write_text("text,label\nVerify your password now,phishing\nPallets arrive at nine,legitimate\n"
+                     "Your parcel is on hold: click here,phishing\n")
+    imported = run_cli("--home", home, "import", str(mails), "--project", "phish", "--task", "classification")
+    assert imported.returncode == 0, imported.stderr
+    assert "Labels found in the file's label column: phishing, legitimate." in imported.stdout
+    assert "3 ready-made example(s)" in imported.stdout
+    as_json = run_cli("--home", home, "import", str(mails), "--project", "again", "--task", "classification",
+                      "--json")
+    assert json.loads(as_json.stdout)["labels_from_file"] == ["phishing", "legitimate"]
+    from ftstudio.store import open_store
+
+    store = open_store(tmp_path / "home" / "studio.duckdb")
+    try:
+        assert store.find_project("phish").labels == ["phishing", "legitimate"]
+    finally:
+        store.close()
+    given = run_cli("--home", home, "import", str(mails), "--project", "given", "--task", "classification",
+                    "--labels", "spam,ham,phishing,legitimate", "--json")
+    assert json.loads(given.stdout)["labels_from_file"] == []
+
+
+def test_no_label_column_and_one_label_are_refused_in_words_the_cli_can_act_on(tmp_path):
+    home = str(tmp_path / "home")
+    posts = tmp_path / "posts.md"
+    posts.write_text("Verify your password now\n---\nPallets arrive at nine\n")
+    unlabeled = run_cli("--home", home, "import", str(posts), "--project", "mail", "--task", "classification")
+    assert unlabeled.returncode == 2 and "needs at least two labels" in unlabeled.stderr
+    assert "--labels" in unlabeled.stderr and "box" not in unlabeled.stderr
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\nVerify your password now,spam\nClick here,spam\n")
+    single = run_cli("--home", home, "import", str(one), "--project", "mail", "--task", "classification")
+    assert single.returncode == 2 and "only 'spam'" in single.stderr and "--labels" in single.stderr
+    assert json.loads(run_cli("--home", home, "projects", "--json").stdout) == []

@@ -30,12 +30,19 @@ def _parse_mapping(pairs: list[str]) -> ColumnMapping | None:
     return ColumnMapping(**values)
 
 
-def _import_project(store, args):
-    """The project to import into: the one named (created when missing), else the studio's only one."""
+def _import_project(store, args, settings, mapping: ColumnMapping | None):
+    """The project to import into, the one named (created when missing) or else the studio's only one, and the
+    labels a new classification project took from the files."""
+    from ftstudio.importing import create_import_project
+
     if args.project is None and store.list_projects():
-        return resolve_project(store, None)
+        return resolve_project(store, None), []
     name = args.project or DEFAULT_PROJECT
-    return store.find_project(name) or store.create_project(name, args.task, labels=parse_labels(args.labels))
+    existing = store.find_project(name)
+    if existing is not None:
+        return existing, []
+    return create_import_project(store, name, args.task, parse_labels(args.labels), args.paths, settings.ingest,
+                                 mapping)
 
 
 def cmd_import(args) -> int:
@@ -46,16 +53,18 @@ def cmd_import(args) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise StoreError(f"Not found: {', '.join(missing)}. Nothing was imported.")
+    mapping = _parse_mapping(args.map)
     store = open_studio(settings)
-    project = _import_project(store, args)
+    project, labels_from_file = _import_project(store, args, settings, mapping)
 
     def progress(fraction: float, message: str) -> None:
         if not args.json and sys.stderr.isatty():
             print(f"\r{fraction:5.0%}  {message}", end="", file=sys.stderr, flush=True)
 
     report = import_paths(store, project, args.paths, settings.ingest,
-                          ImportOptions(mask_pii=mask, mapping=_parse_mapping(args.map),
-                                        split_forwarded=args.split_forwarded), progress)
+                          ImportOptions(mask_pii=mask, mapping=mapping, split_forwarded=args.split_forwarded),
+                          progress)
+    report.labels_from_file = labels_from_file
     if not args.json and sys.stderr.isatty():
         print(file=sys.stderr)
     lines = [report.summary()] + [f"  skipped {e.source}: {e.reason}" for e in report.errors]
@@ -184,7 +193,8 @@ def register(commands) -> None:
     imp.add_argument("--project", help=f"Project to import into; created if missing (default: the studio's only "
                                        f"project, or {DEFAULT_PROJECT!r} in a studio with none).")
     imp.add_argument("--task", choices=TASK_TYPES, default="generation", help="Task type of a new project.")
-    imp.add_argument("--labels", help="Comma-separated labels of a new classification project, e.g. phishing,legitimate.")
+    imp.add_argument("--labels", help="Comma-separated labels of a new classification project, e.g. phishing,legitimate "
+                                      "(default: the values of the files' label column).")
     imp.add_argument("--mask-pii", default="", help=f"Comma-separated maskers to apply: {', '.join(MASKERS)}.")
     imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                      help="Column mapping for tables, e.g. --map text=body (repeatable); unset fields are guessed.")
