@@ -81,4 +81,3 @@ def test_classification_projects_need_labels(store):
     assert project.labels == ["spam", "ham"]
     with pytest.raises(StoreError, match="at least two labels"):
         store.update_project(project.id, labels=["spam"])
-
