@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ftstudio.cli.common import add_project_option, open_studio as _open, print_result as _print
-from ftstudio.cli.common import resolve_project as _project
-from ftstudio.cli.common import settings_from as _settings
+from ftstudio.cli.common import resolve_project as _project, settings_from as _settings
 
 
 def cmd_preferences(args) -> int:
