@@ -19,13 +19,15 @@ from ftstudio.ingest.emails import split_forwarded
 from ftstudio.ingest.files import format_bytes
 from ftstudio.ingest.records import ColumnMapping, FileError, RawRecord
 from ftstudio.pii import check_masker_names, mask_text, mask_value
-from ftstudio.store import ITEM_ARROW_SCHEMA, Project, Store
+from ftstudio.store import ITEM_ARROW_SCHEMA, Project, Store, StoreError
 from ftstudio.wording import quoted
 
 Progress = Callable[[float, str], None]
 # A batch's text is held twice (Python strings, then Arrow) and once more in DuckDB while it is
 # inserted: 16M characters keeps that well inside the import's database memory limit.
 _MAX_BATCH_CHARS = 16_000_000
+# A label column with more distinct values than this holds free text, not a classification's label set.
+MAX_LABELS_FROM_FILE = 50
 
 
 @dataclass
@@ -49,6 +51,8 @@ class ImportReport:
     """Rows that arrived already paired (input/output or text/label columns) and became examples at once."""
     errors: list[FileError] = field(default_factory=list)
     seconds: float = 0.0
+    labels_from_file: list[str] = field(default_factory=list)
+    """The labels a new classification project took from the files' label column (see create_import_project)."""
 
     def to_dict(self) -> dict:
         report = asdict(self)
@@ -61,7 +65,10 @@ class ImportReport:
             text += f", {self.paired} ready-made example(s)"
         if self.errors:
             text += f", {len(self.errors)} file(s) or record(s) skipped"
-        return text + f" ({self.seconds:.1f} s)."
+        text += f" ({self.seconds:.1f} s)."
+        if self.labels_from_file:
+            text += f" Labels found in the file's label column: {', '.join(self.labels_from_file)}."
+        return text
 
 
 def normalise_for_hash(text: str) -> str:
@@ -215,3 +222,39 @@ def import_paths(
     tell(1.0)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def labels_in_files(paths: Iterable[Path | str], limits: IngestLimits | None = None,
+                    mapping: ColumnMapping | None = None) -> list[str]:
+    """The distinct values of the files' label column (compared regardless of case), in order of first appearance;
+    [] when no file has one. Reads the files through, so only call it for a project that needs labels."""
+    found: dict[str, str] = {}
+    for entry in iter_records([Path(p) for p in paths], limits or IngestLimits(), mapping):
+        if isinstance(entry, FileError):
+            continue  # the import itself reports it
+        value = entry.metadata.get("label")
+        text = "" if value is None else str(value).strip()
+        if text:
+            found.setdefault(text.casefold(), text)
+    return list(found.values())
+
+
+def create_import_project(store: Store, name: str, task_type: str, labels: list[str] | None,
+                          paths: Iterable[Path | str], limits: IngestLimits | None = None,
+                          mapping: ColumnMapping | None = None,
+                          user_name: str | None = None) -> tuple[Project, list[str]]:
+    """Create the project an import goes into. A classification project given no labels takes them from the files'
+    label column: returns the project and the labels taken from the files ([] when none were)."""
+    found: list[str] = []
+    if task_type == "classification" and not labels:
+        found = labels_in_files(paths, limits, mapping)
+        if len(found) > MAX_LABELS_FROM_FILE:
+            raise StoreError(f"The label column holds {len(found):,} different values, too many for a "
+                             "classification's label set: list the labels with the project (--labels in the CLI, "
+                             "Labels in the Data tab), or map another column as the label.")
+        if len(found) == 1:
+            raise StoreError(f"The label column holds only {found[0]!r}: a classification project needs at least two "
+                             "labels. List them with the project (--labels in the CLI, Labels in the Data tab).")
+        labels = found or None
+    project = store.create_project(name, task_type, labels=labels, user_name=user_name)
+    return project, found

@@ -43,7 +43,3 @@ def save_secret(home: Path, name: str, value: str | None) -> None:
     with os.fdopen(descriptor, "w") as handle:
         json.dump(values, handle)
     os.replace(staging, path)
-
-
-def has_secret(home: Path | None, name: str) -> bool:
-    return bool(load_secret(home, name))

@@ -34,10 +34,6 @@ DATABASE = "studio.duckdb"
 SKIPPED = shutil.ignore_patterns("checkpoint-*", "*.partial", "__pycache__")
 
 
-class SnapshotError(RuntimeError):
-    """A snapshot could not be taken or restored; the message says why."""
-
-
 class SnapshotTarget(Protocol):
     def put(self, name: str, folder: Path) -> None: ...
     def names(self) -> list[str]: ...

@@ -46,6 +46,18 @@ def test_the_users_file_is_managed_from_the_cli(tmp_path, monkeypatch, capsys):
     assert main(["users", "remove", "ann"]) == 0 and UserBook(path).list() == []
 
 
+def test_adding_a_user_without_a_terminal_asks_for_password_stdin(tmp_path):
+    import subprocess
+    import sys
+
+    # A new session has no controlling terminal, so getpass cannot open /dev/tty, as under cron or CI.
+    result = subprocess.run([sys.executable, "-m", "ftstudio", "users", "add", "bob", "--file",
+                             str(tmp_path / "users.json")], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=60, start_new_session=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--password-stdin" in result.stderr and not (tmp_path / "users.json").exists()
+
+
 def test_roles_allow_only_their_actions():
     annotator, reviewer, admin = Caller("ann", "annotator", True), Caller("rev", "reviewer", True), Caller("a", "admin", True)
     require(annotator, "label")

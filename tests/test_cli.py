@@ -99,3 +99,120 @@ def test_rename_and_delete_from_the_terminal(tmp_path):
     assert run_cli("--home", home, "item", str(listing["items"][0]["id"]), "--delete", "--yes").returncode == 0
     deleted = run_cli("--home", home, "projects", "--delete", "maya's posts", "--yes", "--json")
     assert deleted.returncode == 0 and "1 items" in deleted.stderr and json.loads(deleted.stdout) == []
+
+
+def test_a_studio_with_one_project_needs_no_project_flag(tmp_path):
+    home = str(tmp_path / "home")
+    posts = tmp_path / "posts.md"
+    posts.write_text("One post.\n---\nTwo post.\n")
+    assert run_cli("--home", home, "import", str(posts), "--project", "drafts").returncode == 0
+    versions = run_cli("--home", home, "versions")
+    assert versions.returncode == 0 and "'drafts' has no versions yet" in versions.stdout, versions.stderr
+    assert json.loads(run_cli("--home", home, "items", "--json").stdout)["project"] == "drafts"
+    assert run_cli("--home", home, "projects", "--create", "other").returncode == 0
+    several = run_cli("--home", home, "versions")
+    assert several.returncode == 2 and "Traceback" not in several.stderr
+    assert "'drafts', 'other'" in several.stderr and "--project" in several.stderr
+    assert run_cli("--home", home, "versions", "--project", "other").returncode == 0
+
+
+def test_an_empty_studio_says_how_to_get_a_project(tmp_path):
+    result = run_cli("--home", str(tmp_path / "home"), "versions")
+    assert result.returncode == 2 and "no projects yet" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_runs_lists_losses_to_four_significant_digits(store, settings, capsys):
+    project = store.create_project("posts", "generation")
+    run_id = store.create_run(project.id, None, "run", "tiny", "lora", {}, str(settings.runs_dir / "run-1"), None,
+                              status="finished")
+    store.update_run(run_id, step=3, max_steps=3, train_loss=1.2345678901234567, eval_loss=0.000123456789012345)
+    store.close()
+    assert main(["--home", str(settings.home), "runs"]) == 0
+    listed = capsys.readouterr().out
+    assert "loss 1.235 " in listed and "val 0.0001235" in listed and "1.23456" not in listed
+    assert main(["--home", str(settings.home), "runs", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["train_loss"] == 1.2345678901234567
+
+
+class SameFirstAnswers:
+    """Speaks the generation backend protocol: both systems write the same words on the first two inputs."""
+
+    def generate(self, base_model_path, adapters, requests, settings, on_results, should_stop=lambda: False,
+                 on_started=None):
+        prompts = sorted({r["prompt"] for r in requests})
+        on_results([{"cache_key": r["cache_key"], "seconds": 0.01,
+                     "output": "In depot 1." if prompts.index(r["prompt"]) < 2 else f"{r['cache_key'][:6]} answer"}
+                    for r in requests])
+        return "finished"
+
+
+def test_judge_says_how_many_identical_pairs_it_skipped(store, settings, tiny_model_dir, tmp_path, chat_server,
+                                                        capsys):
+    from ftstudio.bench.chat_server import Reply
+    from ftstudio.evaluation.generations import generate_for_run
+    from tests.evaluation_fixtures import finished_run
+
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    generate_for_run(store, settings, run, backend=SameFirstAnswers())
+    store.close()
+    server = chat_server(default=Reply("The first. [[A]]"))
+    assert main(["--home", str(settings.home), "judge", "--run", str(run.id), "--judge", server.url,
+                 "--judge-model", "judge-1"]) == 0
+    assert "2 pairs had the same words from both systems: skipped" in capsys.readouterr().out
+
+
+def test_samples_are_listed_and_loaded_by_name_or_all(tmp_path):
+    home = str(tmp_path / "home")
+    listed = json.loads(run_cli("samples", "--json").stdout)
+    assert [s["key"] for s in listed] == ["posts", "emails", "qa"]
+    assert listed[2]["paths"] == ["qa_pairs.jsonl"] and listed[1]["labels"] == ["phishing", "legitimate"]
+    loaded = run_cli("--home", home, "samples", "load", "qa", "--json")
+    assert loaded.returncode == 0, loaded.stderr
+    (report,) = json.loads(loaded.stdout)
+    assert report["project"] == "Sample: support Q&A" and report["imported"] == 30 and report["paired"] == 30
+    everything = run_cli("--home", home, "samples", "load", "all")
+    assert everything.returncode == 0 and everything.stdout.count("Imported") == 3, everything.stderr
+    assert "Imported 0 item(s) into \u201cSample: support Q&A\u201d, 30 duplicate(s)" in everything.stdout
+    projects = json.loads(run_cli("--home", home, "projects", "--json").stdout)
+    assert sorted(p["name"] for p in projects) == ["Sample: LinkedIn posts", "Sample: phishing emails",
+                                                   "Sample: support Q&A"]
+    unknown = run_cli("--home", home, "samples", "load", "tweets")
+    assert unknown.returncode == 2 and "posts, emails, qa" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_a_new_classification_project_takes_its_labels_from_the_label_column(tmp_path):
+    home = str(tmp_path / "home")
+    mails = tmp_path / "mails.csv"
+    mails.write_text("text,label\nVerify your password now,phishing\nPallets arrive at nine,legitimate\n"
+                     "Your parcel is on hold: click here,phishing\n")
+    imported = run_cli("--home", home, "import", str(mails), "--project", "phish", "--task", "classification")
+    assert imported.returncode == 0, imported.stderr
+    assert "Labels found in the file's label column: phishing, legitimate." in imported.stdout
+    assert "3 ready-made example(s)" in imported.stdout
+    as_json = run_cli("--home", home, "import", str(mails), "--project", "again", "--task", "classification",
+                      "--json")
+    assert json.loads(as_json.stdout)["labels_from_file"] == ["phishing", "legitimate"]
+    from ftstudio.store import open_store
+
+    store = open_store(tmp_path / "home" / "studio.duckdb")
+    try:
+        assert store.find_project("phish").labels == ["phishing", "legitimate"]
+    finally:
+        store.close()
+    given = run_cli("--home", home, "import", str(mails), "--project", "given", "--task", "classification",
+                    "--labels", "spam,ham,phishing,legitimate", "--json")
+    assert json.loads(given.stdout)["labels_from_file"] == []
+
+
+def test_no_label_column_and_one_label_are_refused_in_words_the_cli_can_act_on(tmp_path):
+    home = str(tmp_path / "home")
+    posts = tmp_path / "posts.md"
+    posts.write_text("Verify your password now\n---\nPallets arrive at nine\n")
+    unlabeled = run_cli("--home", home, "import", str(posts), "--project", "mail", "--task", "classification")
+    assert unlabeled.returncode == 2 and "needs at least two labels" in unlabeled.stderr
+    assert "--labels" in unlabeled.stderr and "box" not in unlabeled.stderr
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\nVerify your password now,spam\nClick here,spam\n")
+    single = run_cli("--home", home, "import", str(one), "--project", "mail", "--task", "classification")
+    assert single.returncode == 2 and "only 'spam'" in single.stderr and "--labels" in single.stderr
+    assert json.loads(run_cli("--home", home, "projects", "--json").stdout) == []

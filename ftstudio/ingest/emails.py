@@ -2,8 +2,8 @@
 
 Speed matters here (a 20,000-email mailbox is a normal import): messages are split by mime.py, and
 RFC 2047 headers are decoded with `email.header.decode_header` only when a header holds an encoded
-word. `policy.default` was measured about 20x slower than compat32, because its header registry
-parses every address and date into objects we do not need.
+word. compat32 is used, not `policy.default`: the latter's header registry parses every address and
+date into objects we do not need, which made it far slower (figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ _CHARSET_ALIASES = {
 }
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _ESCAPED_FROM = re.compile(rb">+From ")
-# The address in 'Name <address>' or a bare 'address'; email.utils.parseaddr is 10x slower and we
-# only need the address to recognise the user's own emails.
+# The address in 'Name <address>' or a bare 'address'; email.utils.parseaddr is much slower (see
+# docs/benchmarks.md) and we only need the address to recognise the user's own emails.
 _ADDRESS = re.compile(r"<([^<>\s@]+@[^<>\s]+)>|([^\s<>,;:\"']+@[^\s<>,;:\"']+)")
 
 

@@ -79,7 +79,7 @@ class ProjectQueries:
         labels = clean_labels(labels)
         if task_type == "classification" and (not labels or len(labels) < 2):
             raise StoreError("A classification project needs at least two labels, e.g. \u201cphishing, legitimate\u201d: "
-                             "type them in the Labels box.")
+                             "list them with the project (--labels in the CLI, Labels in the Data tab).")
         with self.transaction() as tx:
             (project_id,) = tx.execute(
                 "INSERT INTO projects (name, task_type, description, labels, json_schema) VALUES (?, ?, ?, ?, ?) RETURNING id",

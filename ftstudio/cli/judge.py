@@ -9,9 +9,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ftstudio.cli import _open, _print, _project, _settings
-from ftstudio.cli_review import _progress_bar, _run
+from ftstudio.cli.common import add_project_option, find_run as _run, open_studio as _open, print_result as _print
+from ftstudio.cli.common import progress_bar as _progress_bar, resolve_project as _project, settings_from as _settings
 from ftstudio.store import StoreError
+from ftstudio.wording import plural
 
 
 def _review_of(store, run):
@@ -54,6 +55,9 @@ def cmd_judge(args) -> int:
     lines = [f"{outcome.judgments} judgments by {outcome.judge} ({outcome.mode}, prompt {outcome.prompt_version}): "
              f"{outcome.requests} requests now, {outcome.cached} from the cache, {outcome.invalid} invalid, "
              f"{outcome.failed} failed{' (run again to retry them)' if outcome.failed else ''}."]
+    if outcome.same_answers:
+        lines.append(f"{plural(outcome.same_answers, 'pair')} had the same words from both systems: skipped, counted "
+                     "as ties, not sent to the judge.")
     if payload["position_consistency"] is not None:
         lines.append(f"Same verdict in both orders on {payload['position_consistency']:.0%} of pairs.")
     for name, wins in payload["wins"].items():
@@ -128,7 +132,7 @@ def cmd_metrics(args) -> int:
     return 0
 
 
-def add_judge_commands(commands) -> None:
+def register(commands) -> None:
     judge = commands.add_parser("judge", help="LLM-as-a-judge over a run's review outputs.",
                                 description="Judge every pair of the run's latest review in both orders (a side "
                                 "wins only when both orders agree), or grade every answer 1-10 (--mode single). "
@@ -151,7 +155,7 @@ def add_judge_commands(commands) -> None:
     prompt = commands.add_parser("judge-prompt", help="Show or version a project's judge prompt.",
                                  description="Without files: print the prompt in use. With --system-file, "
                                  "--template-file or --rubric: save the edited prompt as the project's next version.")
-    prompt.add_argument("--project", required=True, help="Project name.")
+    add_project_option(prompt)
     prompt.add_argument("--mode", default="pairwise", choices=["pairwise", "single"], help="[pairwise]")
     prompt.add_argument("--system-file", help="A file holding the new system prompt.")
     prompt.add_argument("--template-file", help="A file holding the new template (sandboxed Jinja: input, "

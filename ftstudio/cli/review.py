@@ -6,22 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ftstudio.cli import _open, _print, _settings
+from ftstudio.cli.common import find_run as _run, open_studio as _open, print_result as _print
+from ftstudio.cli.common import progress_bar as _progress_bar, settings_from as _settings
 from ftstudio.store import StoreError
-
-
-def _progress_bar(done: int, total: int, what: str = "outputs") -> None:
-    if sys.stderr.isatty() and total:
-        filled = round(30 * done / total)
-        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {what}", end="", file=sys.stderr, flush=True)
-
-
-def _run(store, reference: str):
-    run = store.find_run(reference)
-    if run is None:
-        known = ", ".join(f"{r.id}" for r in store.list_runs()[:10]) or "none yet"
-        raise StoreError(f"No run {reference!r} (runs: {known}). `ftstudio runs` lists them.")
-    return run
 
 
 def _systems(text: str | None) -> list[str] | None:
@@ -207,7 +194,7 @@ def report_lines(results: dict) -> list[str]:
     return lines
 
 
-def add_review_commands(commands) -> None:
+def register(commands) -> None:
     gen = commands.add_parser("generate", help="Generate answers: the base model's, or every system's for review.",
                               description="Without --run: greedy chat completions of PROMPTS from the base model. "
                               "With --run: the outputs of the base model and the run (and any --systems) on the test "

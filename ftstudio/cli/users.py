@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ftstudio.access import ROLES, UserBook, UsersFileError
-from ftstudio.cli import _print
+from ftstudio.cli.common import print_result as _print
 
 
 def _book(args) -> UserBook:
@@ -23,6 +23,9 @@ def _book(args) -> UserBook:
 def _password(args) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():  # getpass would fall back to reading standard input, and fail on its end
+        raise UsersFileError(f"There is no terminal to type {args.name}'s password at: pass --password-stdin and "
+                             f"give it on standard input (`ftstudio users add {args.name} --password-stdin < FILE`).")
     first = getpass.getpass(f"Password for {args.name}: ")
     if first != getpass.getpass("Again: "):
         raise UsersFileError("The two passwords differ; nothing was saved.")
@@ -50,7 +53,7 @@ def cmd_users(args) -> int:
     return 0
 
 
-def add_user_commands(commands) -> None:
+def register(commands) -> None:
     users = commands.add_parser(
         "users", help="Add, remove and list the people who may sign in, and their roles.",
         description="Manage the users file named by FTSTUDIO_USERS (or --file). Roles: admin (settings, projects, "

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftstudio.cli import _open, _print, _project, _settings
+from ftstudio.cli.common import add_project_option, open_studio as _open, print_result as _print
+from ftstudio.cli.common import resolve_project as _project, settings_from as _settings
 
 
 def cmd_preferences(args) -> int:
@@ -46,12 +47,12 @@ def _version_line(project, version) -> str:
             f"--project {project.name!r} --version {version.name} [--from-run RUN]`.")
 
 
-def add_preference_commands(commands) -> None:
+def register(commands) -> None:
     prefs = commands.add_parser(
         "preferences", help="Preference pairs from review votes (and a trusted judge), for DPO.",
         description="Count the preference pairs (prompt, chosen, rejected) the project's blind reviews hold, per "
                     "source, and freeze them into a version with --freeze; or freeze pairs from a file with --file.")
-    prefs.add_argument("--project", required=True, help="Project name.")
+    add_project_option(prefs)
     prefs.add_argument("--min-agreeing", type=int, default=1,
                        help="Reviewers who must pick the same answer, with nobody picking the other [1].")
     prefs.add_argument("--judge", action="store_true", help="Also use judge verdicts that held in both orders.")

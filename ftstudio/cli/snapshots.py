@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ftstudio.cli import _open, _print, _settings
+from ftstudio.cli.common import open_studio as _open, print_result as _print, settings_from as _settings
 from ftstudio.snapshots import restore_latest, take_snapshot, target_from_spec
 
 
@@ -44,7 +44,7 @@ def cmd_restore(args) -> int:
     return 0 if name else 1
 
 
-def add_snapshot_commands(commands) -> None:
+def register(commands) -> None:
     for name, func, text in (("snapshot", cmd_snapshot, "Copy the studio (database and run folders) to a target."),
                              ("restore", cmd_restore, "Fill an empty studio from the newest complete snapshot.")):
         command = commands.add_parser(name, help=text, description=text)

@@ -1,0 +1,182 @@
+"""The CLI's training commands: `train` (a run on a frozen version, in a child process, or a prepared run folder
+here) and `runs` (list, import, cancel, resume). Thin over ftstudio.training's RunManager, as the Train tab is."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from ftstudio.cli.common import (add_json_option, add_project_option, open_studio, print_result, resolve_project,
+                                 settings_from)
+from ftstudio.store import StoreError
+
+
+def _train_config(args):
+    from ftstudio.training.config import TrainConfig
+
+    from ftstudio.training.config import DPO_LEARNING_RATE
+
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    if values.get("method") == "dpo":  # `--method dpo`: DPO on a LoRA adapter (`--objective dpo --method qlora`)
+        values.update(objective="dpo", method="lora")
+    if values.get("objective") == "dpo":
+        values.setdefault("learning_rate", DPO_LEARNING_RATE)
+    return TrainConfig.from_dict(values)
+
+
+def _recipe_options(args) -> dict:
+    from ftstudio.training.recipes import option_fields
+
+    return {name: getattr(args, name) for name in option_fields() if getattr(args, name, None) is not None}
+
+
+def _progress_printer(as_json: bool):
+    def show(run) -> None:
+        if not as_json:
+            total = run.max_steps or "?"
+            loss = f" loss {run.train_loss:.4f}" if run.train_loss is not None else ""
+            evaluation = f" val {run.eval_loss:.4f}" if run.eval_loss is not None else ""
+            print(f"\rrun {run.id} {run.status}: step {run.step}/{total}{loss}{evaluation}   ",
+                  end="", file=sys.stderr, flush=True)
+    return show
+
+
+def _rounded(loss: float | None) -> str:
+    """A loss for people: 4 significant digits (--json keeps every digit)."""
+    return "-" if loss is None else f"{loss:.4g}"
+
+
+def _run_payload(run) -> dict:
+    return {k: getattr(run, k) for k in ("id", "name", "project_name", "version_name", "base_model", "method", "status",
+                                         "step", "max_steps", "train_loss", "eval_loss", "error", "run_dir")}
+
+
+def cmd_train(args) -> int:
+    if args.run_dir:
+        from ftstudio.training.worker import main as worker_main
+
+        return worker_main([args.run_dir])
+    from ftstudio.training.manager import RunManager
+
+    if not args.version:
+        raise StoreError("Name --version (a frozen version) and --project, or give --run-dir DIR.")
+    settings = settings_from(args)
+    store = open_studio(settings)
+    project = resolve_project(store, args.project)
+    manager = RunManager(store, settings)
+    if args.prepare_only:
+
+        run_id = manager.create_run(project, args.version, _train_config(args), check_memory=False,
+                                    queue=False, base_model=args.base_model, options=_recipe_options(args))
+        run = store.get_run(run_id)
+        print_result(_run_payload(run), args.json, f"Prepared {run.run_dir}\n"
+                     f"Train it anywhere with: ftstudio train --run-dir {run.run_dir}\n"
+                     f"then bring it back with: ftstudio runs import DIR --project {project.name!r}")
+        return 0
+    run_id = manager.create_run(project, args.version, _train_config(args), base_model=args.base_model,
+                                options=_recipe_options(args))
+    run = manager.wait(run_id, on_progress=_progress_printer(args.json))
+    if not args.json:
+        print(file=sys.stderr)
+    print_result(_run_payload(run), args.json, f"run {run.id} {run.status}: {run.run_dir}"
+                 + (f"\n{run.error}" if run.error else ""))
+    return 0 if run.status == "finished" else 1
+
+
+def cmd_runs(args) -> int:
+    from ftstudio.training.manager import RunManager
+
+    settings = settings_from(args)
+    store = open_studio(settings)
+    manager = RunManager(store, settings)
+    if args.action == "import":
+        if not args.target:
+            raise StoreError("Usage: ftstudio runs import DIR --project NAME")
+        run_id = manager.import_run_folder(Path(args.target), resolve_project(store, args.project))
+        run = store.get_run(run_id)
+        print_result(_run_payload(run), args.json, f"Imported run {run_id} ({run.status}) from {args.target}")
+        return 0
+    if args.action in ("cancel", "resume"):
+        if not (args.target or "").isdigit():
+            raise StoreError(f"Usage: ftstudio runs {args.action} RUN_ID")
+        manager.reattach()
+        if args.action == "cancel":
+            manager.cancel(int(args.target))
+            run = store.get_run(int(args.target))
+            print_result(_run_payload(run), args.json, f"Cancel requested for run {args.target}.")
+            return 0
+        manager.resume(int(args.target))
+        run = manager.wait(int(args.target), on_progress=_progress_printer(args.json))
+        print_result(_run_payload(run), args.json, f"\nrun {run.id} {run.status}")
+        return 0
+    project = resolve_project(store, args.project) if args.project else None
+    runs = store.list_runs(project.id if project else None)
+    payload = [_run_payload(r) for r in runs]
+    lines = [f"{r.id:>4}  {r.status:<11} {r.project_name} / {r.version_name or '-'}  {r.method}  "
+             f"step {r.step}/{r.max_steps or '?'}  loss {_rounded(r.train_loss)}  "
+             f"val {_rounded(r.eval_loss)}" + (f"\n      {r.error}" if r.error else "")
+             for r in runs]
+    print_result(payload, args.json, "\n".join(lines) or "No runs yet: `ftstudio train --project P --version V`.")
+    return 0
+
+
+def _add_train_settings(parser) -> None:
+    from ftstudio.training.config import TrainConfig
+
+    group = parser.add_argument_group("run settings (defaults in brackets)")
+    for f in fields(TrainConfig):
+        default = f.default
+        option = "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):
+            group.add_argument(option, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{f.metadata['help']} [{default}]")
+        elif f.name == "method":
+            group.add_argument(option, dest=f.name, choices=["lora", "qlora", "full", "features", "dpo"],
+                               default=None,
+                               help=f"{f.metadata['help']} dpo: the same as --objective dpo with lora. [{default}]")
+        else:
+            group.add_argument(option, dest=f.name, type=type(default), default=None,
+                               help=f"{f.metadata['help']} [{default}]")
+    from ftstudio.training.recipes import option_fields
+
+    recipes = parser.add_argument_group("recipe options (the recipe follows the base model's family)")
+    for name, f in option_fields().items():
+        option = "--" + name.replace("_", "-")
+        if isinstance(f.default, bool):
+            recipes.add_argument(option, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                 help=f"{f.metadata['help']} [{f.default}]")
+        else:
+            recipes.add_argument(option, dest=name, type=type(f.default), default=None,
+                                 help=f"{f.metadata['help']} [{f.default}]")
+
+
+def register(commands) -> None:
+    train = commands.add_parser("train", help="Train a LoRA/QLoRA adapter, an encoder classifier or the feature "
+                                "baseline on a frozen dataset version.",
+                                description="Train on a frozen version in a child process and wait for it; or run a "
+                                "prepared run folder on this machine with --run-dir. The recipe follows the base "
+                                "model's family: causal LMs write text (SFT, DPO); encoders (BERT, MiniLM: "
+                                "embedded:all-MiniLM-L6-v2) classify (lora, full, or --method features for the "
+                                "feature baseline); encoder-decoders (T5) turn text into text.")
+    train.add_argument("--base-model", default=argparse.SUPPRESS,
+                       help="Base model for this run (as the global --base-model): its family picks the recipe.")
+    add_project_option(train)
+    train.add_argument("--version", help="Frozen dataset version to train on.")
+    train.add_argument("--run-dir", help="Run a prepared run folder here (no database needed).")
+    train.add_argument("--prepare-only", action="store_true", help="Write the run folder and stop, to train elsewhere.")
+    add_json_option(train)
+    _add_train_settings(train)
+    train.set_defaults(func=cmd_train)
+
+    runs = commands.add_parser("runs", help="List, import, cancel or resume training runs.",
+                               description="ftstudio runs [list] | runs import DIR --project P | runs cancel ID | "
+                               "runs resume ID")
+    runs.add_argument("action", nargs="?", default="list", choices=["list", "import", "cancel", "resume"],
+                      help="What to do (default: list).")
+    runs.add_argument("target", nargs="?", help="A run folder (import) or a run id (cancel, resume).")
+    runs.add_argument("--project", help="Project name: list its runs only; the project a folder is imported into "
+                      "(default: the studio's only project).")
+    add_json_option(runs)
+    runs.set_defaults(func=cmd_runs)
