@@ -7,14 +7,15 @@ from pathlib import Path
 
 import gradio as gr
 
-from ftstudio import preferences
+from ftstudio.evaluation import preference_pairs as preferences
 from ftstudio.store import Store, StoreError
 from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
-from ftstudio.versions import SplitPlan, VersionError, parse_split
+from ftstudio.versions import SplitPlan, VersionError, freeze_preference_rows, parse_split, read_preference_file
 
 HELP = ("Every A-or-B vote on the **Review** tab says which of two answers is better: those are the best training "
-        "data the project has. Ties and both-bad votes are left out. Vote on answers to **train-split** prompts "
+        "data the project has. Ties, both-bad votes and identical answers are left out; pairs imported from "
+        "preference files (prompt, chosen, rejected) join them. Vote on answers to **train-split** prompts "
         "(Review tab, Inputs: train split) and the test split stays clean for proving the tuned model better.")
 
 
@@ -63,10 +64,9 @@ def create_preferences_panel(store: Store, guard: Guard, project: gr.Dropdown, v
             plan = SplitPlan(parse_split(split_text or "0.9,0.1,0"))
             before = {v.name for v in store.list_versions(chosen.id)}
             if uploaded:
-                rows = preferences.read_preference_file(Path(uploaded))
-                version = preferences.freeze_preference_rows(store, chosen, rows, plan, name_value,
-                                                             origin={"file": Path(uploaded).name},
-                                                             user_name=caller.name)
+                rows = read_preference_file(Path(uploaded))
+                version = freeze_preference_rows(store, chosen, rows, plan, name_value,
+                                                 origin={"file": Path(uploaded).name}, user_name=caller.name)
             else:
                 version = preferences.freeze_preferences(store, chosen, filters(agreeing, judge, kappa), plan,
                                                          name_value, caller.name)
@@ -75,9 +75,11 @@ def create_preferences_panel(store: Store, guard: Guard, project: gr.Dropdown, v
         counts = version.counts
         what = "Nothing changed since" if version.name in before else "Froze"
         sources = ", ".join(f"{n} from {'people' if s == 'human' else s}" for s, n in counts["sources"].items())
+        identical = (f" Left out {counts['identical_left_out']}: chosen and rejected had the same words." if
+                     counts.get("identical_left_out") else "")
         return (message(f"{what} preference version {version.name} ({version.content_hash}): train {counts['train']}, "
-                        f"validation {counts['validation']}, test {counts['test']} ({sources}). Train it with DPO on "
-                        "the Train tab.", "ok"), *list_versions(picked))
+                        f"validation {counts['validation']}, test {counts['test']} ({sources}).{identical} Train it "
+                        "with DPO on the Train tab.", "ok"), *list_versions(picked))
 
     inputs = [project, min_agreeing, include_judge, min_kappa]
     count_button.click(guard("datasets", on_count), inputs, notice, api_name="count_preferences")
