@@ -79,7 +79,7 @@ def preference_rows(records: Iterable[dict], name: str) -> list[dict]:
 def preference_records(rows: Iterable[dict], source: str) -> Iterator[RawRecord]:
     """A table in preference form as records of kind PREFERENCE_KIND; the whole table is read first, so a bad
     row late in it leaves nothing half imported."""
-    for pair in preference_rows(rows, source):
+    for pair in preference_rows(rows, ""):
         # The whole pair is the text: it is what an import deduplicates on, and one prompt may have many pairs.
         text = "\n\n".join((pair["prompt"], pair["chosen"], pair["rejected"]))
         yield RawRecord(text=text, source=f"{source}#{pair['row']}", kind=PREFERENCE_KIND,

@@ -59,7 +59,12 @@ def freeze_version(store: Store, project: Project, template: Template | None = N
         check(template)
     examples = resolve_examples(store, project)
     if not examples:
-        raise VersionError(f"{quoted(project.name)} has no accepted examples yet: label some items (or import paired data) first.")
+        pairs = len(store.imported_preferences(project.id))
+        hint = (f" It holds {pairs} imported preference pair(s): freeze those as a preference version in the Datasets "
+                f"tab (Preference pairs) or with `ftstudio preferences --project {project.name!r} --freeze`."
+                if pairs else "")
+        raise VersionError(f"{quoted(project.name)} has no accepted examples yet: label some items (or import paired "
+                           f"data) first.{hint}")
     splits = assign_splits([f"{e.input or ''}\n{e.output or ''}" for e in examples],
                            [e.label for e in examples] if project.task_type == "classification" else
                            [None] * len(examples), plan)

@@ -95,6 +95,11 @@ def freeze_preference_rows(store: Store, project: Project, rows: list[dict], pla
     if not rows:
         raise VersionError("There are no preference pairs to freeze" + (
             f": the {identical} given had chosen and rejected with the same words." if identical else "."))
+    forms = Counter(bool(row.get("conversational")) for row in rows)
+    if len(forms) > 1:
+        raise VersionError(f"These preference pairs mix text and conversational forms ({forms[False]} text, "
+                           f"{forms[True]} as lists of messages): TRL trains on one form at a time. Import each form "
+                           "into a project of its own, or write the file in one form.")
     plan = plan or SplitPlan(DEFAULT_PLAN)
     splits = assign_splits([row["prompt"] for row in rows], [None] * len(rows), plan)
     rows = [dict(row, split=split) for row, split in zip(rows, splits)]
