@@ -289,8 +289,7 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard,
     ui = DatasetsLayout(**_template_section(), **_freeze_section(), **_export_section())
     handlers = DatasetsHandlers(ui, store, settings, base_model)
     gr.Markdown("### 4 · Preference pairs")
-    create_preferences_panel(store, guard, project, [ui.versions_table, ui.version_pick],
-                             lambda picked: tuple(handlers.versions_updates(picked).values()))
+    create_preferences_panel(store, guard, project, [ui.versions_table, ui.version_pick], handlers.versions_updates)
 
     template_inputs = [project, *ui.template_widgets]
     hidden = {"api_visibility": "undocumented"}

@@ -20,8 +20,9 @@ HELP = ("Every A-or-B vote on the **Review** tab says which of two answers is be
 
 
 def create_preferences_panel(store: Store, guard: Guard, project: gr.Dropdown, versions_outputs: list,
-                             list_versions) -> None:
-    """`versions_outputs` (the versions table and pick) are refreshed through `list_versions` after a freeze."""
+                             versions_updates) -> None:
+    """`versions_outputs` (the versions table and pick) are refreshed after a freeze with the named updates
+    `versions_updates(project)` returns."""
     fields = preferences.PreferenceFilters.__dataclass_fields__
     with gr.Accordion("Preference pairs for DPO", open=False, elem_id="preferences-panel"):
         gr.Markdown(HELP)
@@ -71,15 +72,16 @@ def create_preferences_panel(store: Store, guard: Guard, project: gr.Dropdown, v
                 version = preferences.freeze_preferences(store, chosen, filters(agreeing, judge, kappa), plan,
                                                          name_value, caller.name)
         except (StoreError, VersionError, ValueError) as error:
-            return (message(str(error), "error"), *list_versions(picked))
+            return {notice: message(str(error), "error"), **versions_updates(picked)}
         counts = version.counts
         what = "Nothing changed since" if version.name in before else "Froze"
         sources = ", ".join(f"{n} from {'people' if s == 'human' else s}" for s, n in counts["sources"].items())
         identical = (f" Left out {counts['identical_left_out']}: chosen and rejected had the same words." if
                      counts.get("identical_left_out") else "")
-        return (message(f"{what} preference version {version.name} ({version.content_hash}): train {counts['train']}, "
-                        f"validation {counts['validation']}, test {counts['test']} ({sources}).{identical} Train it "
-                        "with DPO on the Train tab.", "ok"), *list_versions(picked))
+        return {notice: message(f"{what} preference version {version.name} ({version.content_hash}): train "
+                                f"{counts['train']}, validation {counts['validation']}, test {counts['test']} "
+                                f"({sources}).{identical} Train it with DPO on the Train tab.", "ok"),
+                **versions_updates(picked)}
 
     inputs = [project, min_agreeing, include_judge, min_kappa]
     count_button.click(guard("datasets", on_count), inputs, notice, api_name="count_preferences")
