@@ -98,14 +98,16 @@ class PreferenceCandidates:
 
 
 def _pair_record(chosen, rejected, source: str, detail: dict) -> dict:
+    """A pair of two generations as a row to freeze: the prompt exactly as the models were given it."""
     return {"input": chosen.input, "prompt": chosen.prompt, "chosen": chosen.output, "rejected": rejected.output,
             "conversational": False, "source": source, "detail": detail}
 
 
-def _human_pairs(store: Store, review, generations: dict, filters: PreferenceFilters, left_out: Counter) -> dict:
+def _human_pairs(store: Store, review, ratings: list, generations: dict, filters: PreferenceFilters,
+                 left_out: Counter) -> dict:
     """The review's pairs people agreed on, by pair id; a voted pair of identical answers is counted, never kept."""
     by_pair: dict[int, list] = defaultdict(list)
-    for rating in store.list_ratings(review.id):
+    for rating in ratings:
         by_pair[rating.pair_id].append(rating)
     kept = {}
     for pair in store.review_pairs(review.id):
@@ -200,7 +202,7 @@ def collect_preferences(store: Store, project: Project, filters: PreferenceFilte
         generations = review_generations(store, review)
         ratings = store.list_ratings(review.id)
         voted |= {(review.id, rating.pair_id) for rating in ratings}
-        for pair_id, record in _human_pairs(store, review, generations, filters, left_out).items():
+        for pair_id, record in _human_pairs(store, review, ratings, generations, filters, left_out).items():
             human[(review.id, pair_id)] = record
         verdicts, judgments = pair_verdicts(store, review)
         if verdicts and judgments:
