@@ -17,6 +17,7 @@ from ftstudio.config import IngestLimits
 from ftstudio.ingest import iter_records
 from ftstudio.ingest.emails import split_forwarded
 from ftstudio.ingest.files import format_bytes
+from ftstudio.ingest.preferences import PREFERENCE_FIELDS, PREFERENCE_KIND
 from ftstudio.ingest.records import ColumnMapping, FileError, RawRecord
 from ftstudio.pii import check_masker_names, mask_text, mask_value
 from ftstudio.store import ITEM_ARROW_SCHEMA, Project, Store, StoreError
@@ -53,6 +54,8 @@ class ImportReport:
     seconds: float = 0.0
     labels_from_file: list[str] = field(default_factory=list)
     """The labels a new classification project took from the files' label column (see create_import_project)."""
+    preference_pairs: int = 0
+    """Rows in TRL's preference form (prompt, chosen, rejected): kept as the project's preference pairs, not items."""
 
     def to_dict(self) -> dict:
         report = asdict(self)
@@ -68,6 +71,10 @@ class ImportReport:
         text += f" ({self.seconds:.1f} s)."
         if self.labels_from_file:
             text += f" Labels found in the file's label column: {', '.join(self.labels_from_file)}."
+        if self.preference_pairs:
+            text += (f" {self.preference_pairs} preference pair(s) imported; freeze them as a preference version in "
+                     f"the Datasets tab (Preference pairs) or with `ftstudio preferences --project {self.project!r} "
+                     "--freeze`.")
         return text
 
 
@@ -92,6 +99,13 @@ def to_utc(iso: str | None) -> datetime | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment
+
+
+def _preference_pair(record: RawRecord, mask: tuple[str, ...]) -> dict:
+    """A preference record as the pair the store keeps, masked like an item's text."""
+    pair = {key: mask_text(record.metadata[key], mask) if mask and record.metadata[key] else record.metadata[key]
+            for key in PREFERENCE_FIELDS}
+    return {**pair, "conversational": bool(record.metadata.get("conversational")), "source": record.source}
 
 
 def _total_bytes(paths: list[Path]) -> int:
@@ -164,6 +178,7 @@ def import_paths(
     seen_bytes = 0
     seen_hashes: set[str] = set()
     batch = _Batch()
+    preference_pairs: list[dict] = []
     record_count = 0
     staged = 0
 
@@ -194,6 +209,9 @@ def import_paths(
                         report.duplicates += 1
                         continue
                     seen_hashes.add(digest)
+                    if record.kind == PREFERENCE_KIND:
+                        preference_pairs.append(_preference_pair(record, options.mask_pii))
+                        continue
                     batch.add(record, digest, options.mask_pii)
                 if len(batch) >= batch_size or batch.chars >= _MAX_BATCH_CHARS:
                     flush()
@@ -211,6 +229,8 @@ def import_paths(
                 report.imported = store.publish_import(tx, project.id, report.import_id)
                 report.duplicates += staged - report.imported
                 report.paired = store.paired_items_to_examples(tx, project.id, report.import_id, project.task_type)
+                report.preference_pairs = store.add_imported_preferences(tx, project.id, report.import_id,
+                                                                         preference_pairs)
                 errors = [asdict(e) for e in report.errors]
                 store.finish_import(tx, report.import_id, report.imported, report.duplicates, errors)
                 store.audit("import", project.name, {"import_id": report.import_id, "imported": report.imported,

@@ -7,13 +7,13 @@ import pytest
 
 from ftstudio.evaluation.generations import generate_for_run
 from ftstudio.evaluation.review import next_pair, vote
-from ftstudio.preferences import (PreferenceFilters, collect_preferences, export_preference_version,
-                                  freeze_preference_rows, freeze_preferences, read_preference_file)
+from ftstudio.evaluation.preference_pairs import PreferenceFilters, collect_preferences, freeze_preferences
 from ftstudio.training.config import TrainConfig
 from ftstudio.training.folders import read_metrics
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
-from ftstudio.versions import SplitPlan, VersionError
+from ftstudio.versions import (SplitPlan, VersionError, export_preference_version, freeze_preference_rows,
+                               read_preference_file)
 from tests.evaluation_fixtures import FakeBackend, finished_run
 
 

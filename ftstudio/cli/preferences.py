@@ -1,6 +1,6 @@
 """The CLI's `preferences` command: the preference pairs the project's votes (and a trusted judge) hold, counted
 per source, then frozen into a version DPO trains on; or pairs frozen from a JSONL/Parquet file.
-Thin over ftstudio.preferences, as the Datasets tab is."""
+Thin over ftstudio.evaluation.preference_pairs and ftstudio.versions, as the Datasets tab is."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from ftstudio.cli.common import resolve_project as _project, settings_from as _s
 
 
 def cmd_preferences(args) -> int:
-    from ftstudio.preferences import (DEFAULT_PLAN, PreferenceFilters, collect_preferences, freeze_preference_rows,
-                                      freeze_preferences, read_preference_file)
-    from ftstudio.versions import SplitPlan, parse_split
+    from ftstudio.evaluation.preference_pairs import PreferenceFilters, collect_preferences, freeze_preferences
+    from ftstudio.versions import DEFAULT_PLAN, SplitPlan, freeze_preference_rows, parse_split, read_preference_file
 
     store = _open(_settings(args))
     project = _project(store, args.project)
@@ -42,16 +41,19 @@ def _version_payload(version) -> dict:
 
 def _version_line(project, version) -> str:
     counts = version.counts
+    identical = (f" Left out {counts['identical_left_out']}: chosen and rejected had the same words, so neither is "
+                 "better." if counts.get("identical_left_out") else "")
     return (f"{project.name}: preference version {version.name} ({version.content_hash}): train {counts['train']}, "
-            f"validation {counts['validation']}, test {counts['test']}. Train it with `ftstudio train --method dpo "
-            f"--project {project.name!r} --version {version.name} [--from-run RUN]`.")
+            f"validation {counts['validation']}, test {counts['test']}.{identical} Train it with `ftstudio train "
+            f"--method dpo --project {project.name!r} --version {version.name} [--from-run RUN]`.")
 
 
 def register(commands) -> None:
     prefs = commands.add_parser(
         "preferences", help="Preference pairs from review votes (and a trusted judge), for DPO.",
         description="Count the preference pairs (prompt, chosen, rejected) the project's blind reviews hold, per "
-                    "source, and freeze them into a version with --freeze; or freeze pairs from a file with --file.")
+                    "source (with pairs imported from preference files), and freeze them into a version with --freeze; "
+                    "or freeze pairs from a file with --file.")
     add_project_option(prefs)
     prefs.add_argument("--min-agreeing", type=int, default=1,
                        help="Reviewers who must pick the same answer, with nobody picking the other [1].")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ftstudio.config import Settings
 from ftstudio.evaluation.generations import (BASE, EvaluationError, GenerationBatch, generate_for_run,
                                              inputs_from_split, run_folder)
-from ftstudio.preferences import trained_inputs
+from ftstudio.versions import trained_inputs
 from ftstudio.store import Run, Store
 
 

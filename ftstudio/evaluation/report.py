@@ -193,14 +193,14 @@ def export_ratings(store: Store, review: Review, out_dir: Path, fmt: str = "csv"
 
 
 def preference_pairs(store: Store, review: Review) -> list[dict]:
-    """{prompt, chosen, rejected} from human votes (ties and both-bad left out): TRL's DPOTrainer's standard
-    preference format. The prompt is exactly what the models were given."""
-    pairs = []
-    for rating, first, second in _rated(store, review):
-        if rating.winner in ("a", "b"):
-            chosen, rejected = (first, second) if rating.winner == "a" else (second, first)
-            pairs.append({"prompt": chosen.prompt, "chosen": chosen.output, "rejected": rejected.output})
-    return pairs
+    """{prompt, chosen, rejected} from the review's human votes, by the one rule every path uses (the Datasets
+    tab, `ftstudio preferences`): ties, both-bad votes, reviewers who disagree and identical answers are left out.
+    TRL's DPOTrainer's standard preference format; the prompt is exactly what the models were given."""
+    from ftstudio.evaluation.preference_pairs import PreferenceFilters, collect_preferences
+
+    candidates = collect_preferences(store, store.get_project(review.project_id),
+                                     PreferenceFilters(review_ids=[review.id], include_imported=False))
+    return [{key: pair[key] for key in ("prompt", "chosen", "rejected")} for pair in candidates.pairs]
 
 
 def export_preferences(store: Store, review: Review, out_dir: Path) -> tuple[Path, int]:

@@ -18,6 +18,7 @@ from dataclasses import fields
 
 from .dates import parse_date
 from .files import InputFile, SkippedFile, decode_text
+from .preferences import PreferenceRowError, is_preference_table, preference_records
 from .records import ColumnMapping, FileError, RawRecord
 
 TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
@@ -106,7 +107,17 @@ def read_table(file: InputFile, limits, mapping: ColumnMapping | None = None) ->
 
 def rows_to_records(columns: list[str], rows: Iterable[dict], source: str,
                     mapping: ColumnMapping | None = None) -> Iterator[RawRecord]:
-    """Records of table rows through the (guessed or chosen) column mapping; shared by every tabular source."""
+    """Records of table rows through the (guessed or chosen) column mapping; shared by every tabular source.
+
+    A table in TRL's preference form (chosen and rejected columns), with no mapping chosen, gives preference
+    pairs (records of kind 'preference'), not items."""
+    if mapping is None and is_preference_table(columns):
+        try:
+            yield from preference_records(rows, source)
+        except PreferenceRowError as error:
+            raise SkippedFile(f"is in the preference form (chosen and rejected columns), but {str(error).strip()}") \
+                from None
+        return
     resolved = resolve_mapping(columns, mapping)
     text_column = resolved.text or resolved.output or resolved.input
     if text_column is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -47,10 +48,44 @@ def _histogram(lengths: list[int], limit: int):
     return figure
 
 
-def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, base_model: BaseModel,
-                        project: gr.Dropdown) -> None:
-    exports_dir = settings.home / "exports"
+@dataclass
+class DatasetsLayout:
+    """The Datasets tab's widgets, by what they are."""
 
+    preset: gr.Radio
+    system: gr.Textbox
+    custom_row: gr.Row
+    prompt_source: gr.Code
+    completion_source: gr.Code
+    example_number: gr.Number
+    max_length: gr.Number
+    completion_only: gr.Checkbox
+    preview_button: gr.Button
+    save_template: gr.Button
+    preview: gr.HighlightedText
+    preview_caption: gr.Markdown
+    histogram: gr.Plot
+    version_name: gr.Textbox
+    split: gr.Textbox
+    seed: gr.Number
+    freeze_button: gr.Button
+    split_plan: gr.Markdown
+    freeze_notice: gr.Markdown
+    versions_table: gr.Dataframe
+    version_pick: gr.Dropdown
+    export_format: gr.Dropdown
+    export_button: gr.Button
+    export_file: gr.File
+    repo_id: gr.Textbox
+    push_button: gr.Button
+    export_notice: gr.Markdown
+
+    @property
+    def template_widgets(self) -> list:
+        return [self.preset, self.system, self.prompt_source, self.completion_source]
+
+
+def _template_section() -> dict:
     gr.Markdown("### 1 · Template: how an example becomes training text")
     with gr.Row():
         preset = gr.Radio(list(PRESETS), value="chat", label="Template", elem_id="template-preset",
@@ -72,7 +107,13 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard,
                                  combine_adjacent=False, show_legend=True, elem_id="token-preview")
     preview_caption = gr.Markdown(elem_id="preview-caption")
     histogram = gr.Plot(label="Lengths", elem_id="length-histogram")
+    return dict(preset=preset, system=system, custom_row=custom_row, prompt_source=prompt_source,
+                completion_source=completion_source, example_number=example_number, max_length=max_length,
+                completion_only=completion_only, preview_button=preview_button, save_template=save_template,
+                preview=preview, preview_caption=preview_caption, histogram=histogram)
 
+
+def _freeze_section() -> dict:
     gr.Markdown("### 2 · Freeze a version")
     with gr.Row(equal_height=True):
         version_name = gr.Textbox(label="Name", placeholder="v1, v2, … by default", max_lines=1)
@@ -83,7 +124,11 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard,
     freeze_notice = gr.Markdown(elem_id="freeze-notice")
     versions_table = gr.Dataframe(pd.DataFrame(columns=VERSION_COLUMNS), interactive=False, label="Versions",
                                   elem_id="versions-table")
+    return dict(version_name=version_name, split=split, seed=seed, freeze_button=freeze_button,
+                split_plan=split_plan, freeze_notice=freeze_notice, versions_table=versions_table)
 
+
+def _export_section() -> dict:
     gr.Markdown("### 3 · Export")
     with gr.Row(equal_height=True):
         version_pick = gr.Dropdown([], label="Version", allow_custom_value=True)
@@ -98,34 +143,49 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard,
             repo_id = gr.Textbox(label="Dataset repository", placeholder="your-name/linkedin-posts")
             push_button = gr.Button("Push")
     export_notice = gr.Markdown()
-    gr.Markdown("### 4 · Preference pairs")
-    create_preferences_panel(store, guard, project, [versions_table, version_pick],
-                             lambda picked: list_versions(picked))
+    return dict(version_pick=version_pick, export_format=export_format, export_button=export_button,
+                export_file=export_file, repo_id=repo_id, push_button=push_button, export_notice=export_notice)
 
-    # --- handlers ---
 
-    def template_from(preset_value, system_value, prompt_value, completion_value) -> Template:
-        return Template(preset_value, system_value or "", prompt_value or "", completion_value or "")
+def _selected(picked):
+    if picked is None:
+        raise StoreError("Pick a project on the Data tab first.")
+    return picked
 
-    def selected(picked):
-        found = picked
-        if found is None:
-            raise StoreError("Pick a project on the Data tab first.")
-        return found
 
-    def on_preview(picked, preset_value, system_value, prompt_value, completion_value, number, limit, only):
+def _template_from(preset_value, system_value, prompt_value, completion_value) -> Template:
+    return Template(preset_value, system_value or "", prompt_value or "", completion_value or "")
+
+
+class DatasetsHandlers:
+    """The tab's handlers: each turns widget values into one call to ftstudio.versions (or the store) and
+    answers with named updates of the layout's widgets."""
+
+    def __init__(self, ui: DatasetsLayout, store: Store, settings: Settings, base_model: BaseModel):
+        self.ui, self.store, self.base_model = ui, store, base_model
+        self.exports_dir = settings.home / "exports"
+
+    def versions_updates(self, picked) -> dict:
+        rows = self.store.list_versions(picked.id) if picked else []
+        names = [v.name for v in rows]
+        return {self.ui.versions_table: _versions_frame(rows),
+                self.ui.version_pick: gr.update(choices=names, value=names[0] if names else None)}
+
+    def on_preview(self, picked, preset_value, system_value, prompt_value, completion_value, number, limit, only):
+        ui = self.ui
         try:
-            chosen = selected(picked)
-            template = template_from(preset_value, system_value, prompt_value, completion_value)
-            examples = versions.resolve_examples(store, chosen)
+            chosen = _selected(picked)
+            template = _template_from(preset_value, system_value, prompt_value, completion_value)
+            examples = versions.resolve_examples(self.store, chosen)
             if not examples:
-                return None, message("No accepted examples yet: label some on the Label tab.", "info"), gr.update()
-            tokenizer = base_model.tokenizer
+                return {ui.preview: None, ui.histogram: gr.update(),
+                        ui.preview_caption: message("No accepted examples yet: label some on the Label tab.", "info")}
+            tokenizer = self.base_model.tokenizer
             index = min(max(int(number or 1), 1), len(examples)) - 1
             shown = token_preview(template, examples[index], tokenizer, bool(only))
             lengths = token_lengths(template, examples, tokenizer)
         except (StoreError, TemplateError, ModelError) as error:
-            return None, message(str(error), "error"), gr.update()
+            return {ui.preview: None, ui.preview_caption: message(str(error), "error"), ui.histogram: gr.update()}
         limit = max(16, int(limit or 1024))
         too_long = sum(length > int(limit) for length in lengths)
         caption = (f"Example {index + 1} of {len(examples)}: **{shown.total}** tokens, **{shown.completion_tokens}** "
@@ -137,36 +197,30 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard,
         if too_long:
             caption += f"\n\n⚠️ {too_long} example(s) are longer than {int(limit)} tokens and would be truncated."
         tokens = [(text, "trained" if trained else None) for text, trained in shown.tokens]
-        return tokens, caption, _histogram(lengths, int(limit))
+        return {ui.preview: tokens, ui.preview_caption: caption, ui.histogram: _histogram(lengths, int(limit))}
 
-    def on_save_template(caller, picked, preset_value, system_value, prompt_value, completion_value):
+    def on_save_template(self, caller, picked, preset_value, system_value, prompt_value, completion_value):
         try:
-            chosen = selected(picked)
-            template = template_from(preset_value, system_value, prompt_value, completion_value)
-            check(template, base_model.tokenizer if template.preset == "chat" else None)
-            store.update_project(chosen.id, settings={"template": template.to_dict()}, user_name=caller.name)
+            chosen = _selected(picked)
+            template = _template_from(preset_value, system_value, prompt_value, completion_value)
+            check(template, self.base_model.tokenizer if template.preset == "chat" else None)
+            self.store.update_project(chosen.id, settings={"template": template.to_dict()}, user_name=caller.name)
         except (StoreError, TemplateError, ModelError) as error:
-            return message(str(error), "error")
-        return message("Template saved: new versions of this project use it.", "ok")
+            return {self.ui.freeze_notice: message(str(error), "error")}
+        return {self.ui.freeze_notice: message("Template saved: new versions of this project use it.", "ok")}
 
-    def list_versions(picked):
-        chosen = picked
-        rows = store.list_versions(chosen.id) if chosen else []
-        names = [v.name for v in rows]
-        return _versions_frame(rows), gr.update(choices=names, value=names[0] if names else None)
-
-    def on_freeze(caller, picked, preset_value, system_value, prompt_value, completion_value, name, split_text, seed_value):
+    def on_freeze(self, caller, picked, preset_value, system_value, prompt_value, completion_value, name, split_text,
+                  seed_value):
         try:
-            chosen = selected(picked)
-            template = template_from(preset_value, system_value, prompt_value, completion_value)
+            chosen = _selected(picked)
+            template = _template_from(preset_value, system_value, prompt_value, completion_value)
             if template.preset == "chat":
-                check(template, base_model.tokenizer)
-            before = {v.name for v in store.list_versions(chosen.id)}
-            version = versions.freeze_version(store, chosen, template,
-                                              versions.SplitPlan(versions.parse_split(split_text), int(seed_value or 0)),
-                                              name, caller.name)
+                check(template, self.base_model.tokenizer)
+            before = {v.name for v in self.store.list_versions(chosen.id)}
+            plan = versions.SplitPlan(versions.parse_split(split_text), int(seed_value or 0))
+            version = versions.freeze_version(self.store, chosen, template, plan, name, caller.name)
         except (StoreError, TemplateError, ModelError, ValueError) as error:
-            return (message(str(error), "error"), *list_versions(picked))
+            return {self.ui.freeze_notice: message(str(error), "error"), **self.versions_updates(picked)}
         counts = version.counts
         what = "Nothing changed since" if version.name in before else "Froze"
         note = message(f"{what} version {version.name} ({version.content_hash}): train {counts['train']}, "
@@ -174,71 +228,91 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard,
         warnings = versions.split_warnings(counts)
         if warnings:
             note += "\n\n" + message(" ".join(warnings), "info")
-        return (note, *list_versions(picked))
+        return {self.ui.freeze_notice: note, **self.versions_updates(picked)}
 
-    def on_split_plan(picked, split_text, seed_value):
-        chosen = picked
-        if chosen is None:
-            return ""
+    def on_split_plan(self, picked, split_text, seed_value):
+        if picked is None:
+            return {self.ui.split_plan: ""}
         try:
             plan = versions.SplitPlan(versions.parse_split(split_text or ""), int(seed_value or 0))
         except ValueError as error:
-            return message(str(error), "error")
-        counts = versions.planned_counts(store, chosen, plan)
+            return {self.ui.split_plan: message(str(error), "error")}
+        counts = versions.planned_counts(self.store, picked, plan)
         total = sum(counts.values())
         if not total:
-            return message("No accepted examples yet: label some on the Label tab, then freeze.", "info")
+            return {self.ui.split_plan: message("No accepted examples yet: label some on the Label tab, then freeze.",
+                                                "info")}
         line = (f"Freezing now: {total} accepted examples → train {counts['train']}, validation "
                 f"{counts['validation']}, test {counts['test']}.")
         warnings = versions.split_warnings(counts)
-        return message(" ".join([line] + warnings), "info" if not warnings else "error")
+        return {self.ui.split_plan: message(" ".join([line] + warnings), "info" if not warnings else "error")}
 
-    def on_export(picked, version_name_value, fmt):
+    def on_export(self, picked, version_name_value, fmt):
+        ui = self.ui
         try:
-            chosen = selected(picked)
-            version = versions.get_version(store, chosen, version_name_value or "")
+            chosen = _selected(picked)
+            version = versions.get_version(self.store, chosen, version_name_value or "")
             chat = version.template.get("preset") == "chat" and not version.is_preferences
-            tokenizer = base_model.tokenizer if chat else None
-            exports_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=exports_dir) as staging:
+            tokenizer = self.base_model.tokenizer if chat else None
+            self.exports_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=self.exports_dir) as staging:
                 folder = Path(staging) / safe_filename(f"{chosen.name}-{version.name}-{fmt}")
-                versions.export_version(store, version, fmt, folder, tokenizer)
-                archive = shutil.make_archive(str(exports_dir / folder.name), "zip", folder)
+                versions.export_version(self.store, version, fmt, folder, tokenizer)
+                archive = shutil.make_archive(str(self.exports_dir / folder.name), "zip", folder)
         except (StoreError, TemplateError, ModelError, ValueError) as error:
-            return None, message(str(error), "error")
-        return archive, message(f"Exported {version.name} as {fmt}.", "ok")
+            return {ui.export_file: None, ui.export_notice: message(str(error), "error")}
+        return {ui.export_file: archive, ui.export_notice: message(f"Exported {version.name} as {fmt}.", "ok")}
 
-    def on_push(picked, version_name_value, repo):
+    def on_push(self, picked, version_name_value, repo):
         try:
-            chosen = selected(picked)
-            version = versions.get_version(store, chosen, version_name_value or "")
-            tokenizer = base_model.tokenizer if version.template["preset"] == "chat" else None
-            url = versions.push_version(store, version, (repo or "").strip(), os.environ.get("HF_TOKEN"), tokenizer)
+            chosen = _selected(picked)
+            version = versions.get_version(self.store, chosen, version_name_value or "")
+            tokenizer = self.base_model.tokenizer if version.template["preset"] == "chat" else None
+            url = versions.push_version(self.store, version, (repo or "").strip(), os.environ.get("HF_TOKEN"),
+                                        tokenizer)
         except Exception as error:  # network and Hub errors arrive in many types; show them, lose nothing
-            return message(f"Push failed: {error}", "error")
-        return message(f"Pushed to {url}", "ok")
+            return {self.ui.export_notice: message(f"Push failed: {error}", "error")}
+        return {self.ui.export_notice: message(f"Pushed to {url}", "ok")}
 
-    def on_project(picked):
-        chosen = picked
-        template = Template.from_dict(chosen.settings.get("template") if chosen else None)
-        return (template.preset, template.system, template.prompt or "Question: {{ input }}\nAnswer:",
-                template.completion, gr.update(visible=template.preset == "custom"), *list_versions(picked))
+    def on_project(self, picked):
+        ui = self.ui
+        template = Template.from_dict(picked.settings.get("template") if picked else None)
+        return {ui.preset: template.preset, ui.system: template.system,
+                ui.prompt_source: template.prompt or "Question: {{ input }}\nAnswer:",
+                ui.completion_source: template.completion, ui.custom_row: gr.update(visible=template.preset == "custom"),
+                **self.versions_updates(picked)}
 
-    template_inputs = [project, preset, system, prompt_source, completion_source]
+
+def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings,
+                        base_model: BaseModel, project: gr.Dropdown) -> DatasetsLayout:
+    """Lay the tab out and wire its events; returns its widgets."""
+    ui = DatasetsLayout(**_template_section(), **_freeze_section(), **_export_section())
+    handlers = DatasetsHandlers(ui, store, settings, base_model)
+    gr.Markdown("### 4 · Preference pairs")
+    create_preferences_panel(store, guard, project, [ui.versions_table, ui.version_pick], handlers.versions_updates)
+
+    template_inputs = [project, *ui.template_widgets]
     hidden = {"api_visibility": "undocumented"}
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
-    preset.change(guard("view", lambda p: gr.update(visible=p == "custom"), project=False, quiet=True), preset, custom_row, **hidden)
-    preview_button.click(guard("datasets", on_preview), template_inputs + [example_number, max_length, completion_only],
-                         [preview, preview_caption, histogram], api_name="preview_template")
-    save_template.click(guard("settings", on_save_template), template_inputs, freeze_notice, **writes, **hidden)
-    freeze_button.click(guard("datasets", on_freeze), template_inputs + [version_name, split, seed],
-                        [freeze_notice, versions_table, version_pick], api_name="freeze", **writes)
-    export_button.click(guard("datasets", on_export), [project, version_pick, export_format], [export_file, export_notice],
-                        api_name="export")
-    push_button.click(guard("datasets", on_push), [project, version_pick, repo_id], export_notice, **hidden)
-    project_outputs = [preset, system, prompt_source, completion_source, custom_row, versions_table, version_pick]
-    project.change(guard("datasets", on_project, quiet=True), project, project_outputs, **hidden)
-    tab.select(guard("datasets", on_project, quiet=True), project, project_outputs, **hidden).then(guard("datasets", on_split_plan, quiet=True), [project, split, seed], split_plan,
-                                                                     **hidden)
-    split.change(guard("datasets", on_split_plan, quiet=True), [project, split, seed], split_plan, **hidden)
-    seed.change(guard("datasets", on_split_plan, quiet=True), [project, split, seed], split_plan, **hidden)
+    versions_outputs = [ui.versions_table, ui.version_pick]
+    ui.preset.change(guard("view", lambda p: gr.update(visible=p == "custom"), project=False, quiet=True), ui.preset,
+                     ui.custom_row, **hidden)
+    ui.preview_button.click(guard("datasets", handlers.on_preview),
+                            template_inputs + [ui.example_number, ui.max_length, ui.completion_only],
+                            [ui.preview, ui.preview_caption, ui.histogram], api_name="preview_template")
+    ui.save_template.click(guard("settings", handlers.on_save_template), template_inputs, ui.freeze_notice,
+                           **writes, **hidden)
+    ui.freeze_button.click(guard("datasets", handlers.on_freeze), template_inputs + [ui.version_name, ui.split, ui.seed],
+                           [ui.freeze_notice, *versions_outputs], api_name="freeze", **writes)
+    ui.export_button.click(guard("datasets", handlers.on_export), [project, ui.version_pick, ui.export_format],
+                           [ui.export_file, ui.export_notice], api_name="export")
+    ui.push_button.click(guard("datasets", handlers.on_push), [project, ui.version_pick, ui.repo_id],
+                         ui.export_notice, **hidden)
+    project_outputs = [*ui.template_widgets, ui.custom_row, *versions_outputs]
+    split_plan = guard("datasets", handlers.on_split_plan, quiet=True)
+    project.change(guard("datasets", handlers.on_project, quiet=True), project, project_outputs, **hidden)
+    tab.select(guard("datasets", handlers.on_project, quiet=True), project, project_outputs, **hidden).then(
+        split_plan, [project, ui.split, ui.seed], ui.split_plan, **hidden)
+    ui.split.change(split_plan, [project, ui.split, ui.seed], ui.split_plan, **hidden)
+    ui.seed.change(split_plan, [project, ui.split, ui.seed], ui.split_plan, **hidden)
+    return ui

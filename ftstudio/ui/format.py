@@ -32,6 +32,9 @@ def report_markdown(reports: list[ImportReport]) -> str:
             f"**{escape(r.project)}**: **{r.imported}** imported · **{r.duplicates}** duplicates{skipped} "
             f"· {r.seconds:.1f} s"
         )
+        if r.preference_pairs:
+            lines.append(f"**{r.preference_pairs}** preference pair(s) imported; freeze them as a preference version "
+                         "in the Datasets tab (section 4, Preference pairs).")
     return "\n\n".join(lines) or "Nothing imported."
 
 

@@ -7,20 +7,22 @@ from pathlib import Path
 
 import gradio as gr
 
-from ftstudio import preferences
+from ftstudio.evaluation import preference_pairs as preferences
 from ftstudio.store import Store, StoreError
 from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
-from ftstudio.versions import SplitPlan, VersionError, parse_split
+from ftstudio.versions import SplitPlan, VersionError, freeze_preference_rows, parse_split, read_preference_file
 
 HELP = ("Every A-or-B vote on the **Review** tab says which of two answers is better: those are the best training "
-        "data the project has. Ties and both-bad votes are left out. Vote on answers to **train-split** prompts "
+        "data the project has. Ties, both-bad votes and identical answers are left out; pairs imported from "
+        "preference files (prompt, chosen, rejected) join them. Vote on answers to **train-split** prompts "
         "(Review tab, Inputs: train split) and the test split stays clean for proving the tuned model better.")
 
 
 def create_preferences_panel(store: Store, guard: Guard, project: gr.Dropdown, versions_outputs: list,
-                             list_versions) -> None:
-    """`versions_outputs` (the versions table and pick) are refreshed through `list_versions` after a freeze."""
+                             versions_updates) -> None:
+    """`versions_outputs` (the versions table and pick) are refreshed after a freeze with the named updates
+    `versions_updates(project)` returns."""
     fields = preferences.PreferenceFilters.__dataclass_fields__
     with gr.Accordion("Preference pairs for DPO", open=False, elem_id="preferences-panel"):
         gr.Markdown(HELP)
@@ -63,21 +65,23 @@ def create_preferences_panel(store: Store, guard: Guard, project: gr.Dropdown, v
             plan = SplitPlan(parse_split(split_text or "0.9,0.1,0"))
             before = {v.name for v in store.list_versions(chosen.id)}
             if uploaded:
-                rows = preferences.read_preference_file(Path(uploaded))
-                version = preferences.freeze_preference_rows(store, chosen, rows, plan, name_value,
-                                                             origin={"file": Path(uploaded).name},
-                                                             user_name=caller.name)
+                rows = read_preference_file(Path(uploaded))
+                version = freeze_preference_rows(store, chosen, rows, plan, name_value,
+                                                 origin={"file": Path(uploaded).name}, user_name=caller.name)
             else:
                 version = preferences.freeze_preferences(store, chosen, filters(agreeing, judge, kappa), plan,
                                                          name_value, caller.name)
         except (StoreError, VersionError, ValueError) as error:
-            return (message(str(error), "error"), *list_versions(picked))
+            return {notice: message(str(error), "error"), **versions_updates(picked)}
         counts = version.counts
         what = "Nothing changed since" if version.name in before else "Froze"
         sources = ", ".join(f"{n} from {'people' if s == 'human' else s}" for s, n in counts["sources"].items())
-        return (message(f"{what} preference version {version.name} ({version.content_hash}): train {counts['train']}, "
-                        f"validation {counts['validation']}, test {counts['test']} ({sources}). Train it with DPO on "
-                        "the Train tab.", "ok"), *list_versions(picked))
+        identical = (f" Left out {counts['identical_left_out']}: chosen and rejected had the same words." if
+                     counts.get("identical_left_out") else "")
+        return {notice: message(f"{what} preference version {version.name} ({version.content_hash}): train "
+                                f"{counts['train']}, validation {counts['validation']}, test {counts['test']} "
+                                f"({sources}).{identical} Train it with DPO on the Train tab.", "ok"),
+                **versions_updates(picked)}
 
     inputs = [project, min_agreeing, include_judge, min_kappa]
     count_button.click(guard("datasets", on_count), inputs, notice, api_name="count_preferences")
