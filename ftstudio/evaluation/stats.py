@@ -101,6 +101,21 @@ def votes_to_decide(counts: PairCounts, ci_low: float, ci_high: float) -> int | 
     return max(1, math.ceil((needed_decisive - counts.decisive) / decisive_share))
 
 
+# An interval this close to 50% on both sides means the two are about equal: more votes would not split them.
+EVEN_HALF_WIDTH = 0.1
+
+
+def even_split_advice(counts: PairCounts, ci_low: float, ci_high: float) -> str:
+    """What to do about an exactly even split: the interval says whether more votes could still separate them."""
+    half_width = (ci_high - ci_low) / 2
+    if half_width <= EVEN_HALF_WIDTH:
+        return "The votes are split evenly and the interval stays near 50%: more votes are unlikely to separate them."
+    needed_decisive = math.ceil(counts.decisive * (half_width / EVEN_HALF_WIDTH) ** 2)
+    more = max(1, math.ceil((needed_decisive - counts.decisive) / (counts.decisive / counts.total)))
+    return (f"The votes are split evenly so far, but the interval is still wide: about {more} more votes would show "
+            "whether the two are really equal.")
+
+
 def win_rate(counts: PairCounts, first: str = "A", second: str = "B", resamples: int = RESAMPLES,
              seed: int = 0) -> WinRate:
     """`first`'s win rate against `second`, its interval, and a verdict in words."""
@@ -119,8 +134,7 @@ def win_rate(counts: PairCounts, first: str = "A", second: str = "B", resamples:
         verdict = (f"Too close to call: {first} wins {rate:.0%} of decisive votes, but the 95% interval "
                    f"({low:.0%}-{high:.0%}) spans 50%. ")
         verdict += (f"About {more} more vote{'s' if more != 1 else ''} would settle it if the split holds."
-                    if more is not None
-                    else "The votes are split evenly; more votes are unlikely to separate them.")
+                    if more is not None else even_split_advice(counts, low, high))
     return WinRate(counts, rate, low, high, tie_rate, verdict, more)
 
 
@@ -235,9 +249,10 @@ def length_controlled_win_rate(outcomes: list[float], length_differences: list[f
     deviation); the length-controlled win rate is the fitted probability at zero difference, with a bootstrap
     interval. `outcomes` are 1 (the system won), 0 (it lost) or 0.5 (a tie), from the system's side."""
     outcome = np.asarray(outcomes, dtype=float)
-    if len(outcome) == 0:
-        return {"win_rate": None, "lc_win_rate": None, "ci_low": None, "ci_high": None, "length_coefficient": None,
-                "n": 0}
+    # Without a decisive verdict there is nothing to fit: every rate would read 50% (50%-50%), a false certainty.
+    if len(outcome) == 0 or np.all(outcome == 0.5):
+        return {"win_rate": float(outcome.mean()) if len(outcome) else None, "lc_win_rate": None, "ci_low": None,
+                "ci_high": None, "length_coefficient": None, "n": int(len(outcome))}
     difference = np.asarray(length_differences, dtype=float)
     scale = difference.std()
     feature = np.tanh(difference / scale) if scale > 0 else np.zeros_like(difference)

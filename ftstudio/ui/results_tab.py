@@ -15,10 +15,9 @@ from ftstudio.store import Store
 from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
 from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_COLUMNS, DISAGREE_COLUMNS,
-                                      GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, agreement_markdown,
-                                      bradley_terry_frame, breakdown_chart, breakdown_frame, compare_frame,
-                                      confusion_frame, disagreement_frame, grades_frame, judge_frame, judge_markdown,
-                                      length_frame, metrics_frame, verdict_markdown, win_chart, win_frame)
+                                      GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, breakdown_chart,
+                                      breakdown_frame,
+                                      compare_frame, guarded_panel, metrics_frame, panels)
 from ftstudio.ui.review_tab import project_runs, run_choices
 
 
@@ -85,11 +84,18 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, 
         export_notice = gr.Markdown()
 
     def current_review(picked, run_value):
-        chosen, _ = project_runs(store, picked)
-        run = store.find_run(run_value, chosen.id) if (chosen and run_value) else None
-        found = reviewing.latest_review(store, run) if run else None
+        chosen, runs = project_runs(store, picked)
+        if chosen is None:
+            raise EvaluationError("Pick a project first.")
+        if not any(r.status == "finished" for r in runs):
+            raise EvaluationError("This project has no finished run yet: train one on the Train tab, then generate "
+                                  "answers on the Review tab and vote.")
+        run = store.find_run(run_value, chosen.id) if run_value else None
+        if run is None:
+            raise EvaluationError("Pick a run above.")
+        found = reviewing.latest_review(store, run)
         if found is None:
-            raise EvaluationError("This run has no review yet: generate answers on the Review tab, then vote.")
+            raise EvaluationError(f"Run {run.id} has no review yet: generate answers on the Review tab, then vote.")
         return found
 
     def empty(note: str):
@@ -103,17 +109,8 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, 
             found = current_review(picked, run_value)
         except EvaluationError as error:
             return empty(str(error))
-        results = report.full_results(store, found)
-        many = results["bradley_terry"] is not None
-        has_chart = results["votes"] or (results["judge"] or {}).get("judged_pairs")
-        single = bool((results["judge"] or {}).get("single"))
-        return (verdict_markdown(results), win_chart(results) if has_chart else None, win_frame(results),
-                gr.update(visible=many), bradley_terry_frame(results) if many else pd.DataFrame(columns=BT_COLUMNS),
-                judge_markdown(results), judge_frame(results),
-                gr.update(value=grades_frame(results), visible=single), agreement_markdown(results),
-                confusion_frame(results), length_frame(results), disagreement_frame(results),
-                metrics_frame(results), gr.update(choices=report.breakdown_fields(store, found)))
-
+        results = report.full_results(store, found)  # once per refresh: every panel reads the same figures
+        return panels(results, report_fields=lambda: report.breakdown_fields(store, found))
     def on_metrics(picked, run_value, progress=gr.Progress()):
         try:
             found = current_review(picked, run_value)
@@ -125,7 +122,7 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, 
         done = counts["perplexity"] + counts["similarity"]
         note = (f"Scored {counts['perplexity']} references and {counts['similarity']} answers."
                 if done else "Every answer was scored already.")
-        return message(note, "ok"), metrics_frame(results)
+        return message(note, "ok"), guarded_panel(lambda: metrics_frame(results), lambda error: pd.DataFrame())
 
     def on_compare(picked, chosen_runs):
         chosen, _ = project_runs(store, picked)
