@@ -18,7 +18,8 @@ from typing import Callable, Protocol
 import yaml
 
 from ftstudio.config import Settings
-from ftstudio.evaluation.prompts import MAX_PROMPTS, EvalInput, inputs_from_prompts, parse_prompts, read_prompt_file
+# Prompts moved to their own module; callers still import them from here.
+from ftstudio.evaluation.prompts import MAX_PROMPTS, EvalInput, inputs_from_prompts, parse_prompts, read_prompt_file  # noqa: F401
 from ftstudio.evaluation.review import ensure_review
 from ftstudio.evaluation.systems import BASE, REFERENCE, EvaluationError, run_label
 from ftstudio.store import Generation, Review, Run, Store

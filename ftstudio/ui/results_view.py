@@ -277,8 +277,8 @@ def _failed_frame(error: Exception) -> pd.DataFrame:
     return pd.DataFrame({"could not be computed": [f"{type(error).__name__}: {error}"]})
 
 
-def panels(results: Results, report_fields) -> tuple:
-    """Every panel of the Results tab from one computation, in the order the tab lists its outputs."""
+def panels(results: Results, report_fields) -> dict:
+    """Every panel of the Results tab from one computation, by the name of its widget (ResultsWidgets)."""
     import gradio as gr
 
     many = results.bradley_terry is not None
@@ -288,18 +288,33 @@ def panels(results: Results, report_fields) -> tuple:
     if results.errors:
         headline += "\n\n" + "\n".join(message(f"{panel.replace('_', ' ')} could not be computed: {error}", "error")
                                         for panel, error in results.errors.items())
-    return (headline,
-            guarded_panel(lambda: win_chart(results) if has_chart else None, lambda error: None),
-            guarded_panel(lambda: win_frame(results), _failed_frame),
-            gr.update(visible=many),
-            guarded_panel(lambda: bradley_terry_frame(results) if many else pd.DataFrame(columns=BT_COLUMNS),
-                          _failed_frame),
-            guarded_panel(lambda: judge_markdown(results), _failed_text),
-            guarded_panel(lambda: judge_frame(results), _failed_frame),
-            gr.update(value=guarded_panel(lambda: grades_frame(results), _failed_frame), visible=single),
-            guarded_panel(lambda: agreement_markdown(results), _failed_text),
-            guarded_panel(lambda: confusion_frame(results), _failed_frame),
-            guarded_panel(lambda: length_frame(results), _failed_frame),
-            guarded_panel(lambda: disagreement_frame(results), _failed_frame),
-            guarded_panel(lambda: metrics_frame(results), _failed_frame),
-            gr.update(choices=guarded_panel(report_fields, lambda error: [])))
+    return {"verdict": headline,
+            "chart": guarded_panel(lambda: win_chart(results) if has_chart else None, lambda error: None),
+            "win_table": guarded_panel(lambda: win_frame(results), _failed_frame),
+            "bradley_terry_group": gr.update(visible=many),
+            "bt_table": guarded_panel(lambda: bradley_terry_frame(results) if many
+                                      else pd.DataFrame(columns=BT_COLUMNS), _failed_frame),
+            "judge_summary": guarded_panel(lambda: judge_markdown(results), _failed_text),
+            "judge_table": guarded_panel(lambda: judge_frame(results), _failed_frame),
+            "grades_table": gr.update(value=guarded_panel(lambda: grades_frame(results), _failed_frame),
+                                      visible=single),
+            "agreement_text": guarded_panel(lambda: agreement_markdown(results), _failed_text),
+            "confusion_table": guarded_panel(lambda: confusion_frame(results), _failed_frame),
+            "length_table": guarded_panel(lambda: length_frame(results), _failed_frame),
+            "disagreement_table": guarded_panel(lambda: disagreement_frame(results), _failed_frame),
+            "metrics_table": guarded_panel(lambda: metrics_frame(results), _failed_frame),
+            "field": gr.update(choices=guarded_panel(report_fields, lambda error: []))}
+
+
+def empty_panels(note: str) -> dict:
+    """The panels with nothing to show but `note`, by the name of their widget."""
+    import gradio as gr
+
+    return {"verdict": message(note, "info"), "chart": None, "win_table": pd.DataFrame(columns=WIN_COLUMNS),
+            "bradley_terry_group": gr.update(visible=False), "bt_table": pd.DataFrame(columns=BT_COLUMNS),
+            "judge_summary": "", "judge_table": pd.DataFrame(columns=JUDGE_COLUMNS),
+            "grades_table": gr.update(visible=False), "agreement_text": "",
+            "confusion_table": pd.DataFrame(columns=CONFUSION_COLUMNS),
+            "length_table": pd.DataFrame(columns=LENGTH_COLUMNS),
+            "disagreement_table": pd.DataFrame(columns=DISAGREE_COLUMNS), "metrics_table": pd.DataFrame(),
+            "field": gr.update(choices=[])}
