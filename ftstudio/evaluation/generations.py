@@ -19,7 +19,8 @@ import yaml
 
 from ftstudio.config import Settings
 # Prompts moved to their own module; callers still import them from here.
-from ftstudio.evaluation.prompts import MAX_PROMPTS, EvalInput, inputs_from_prompts, parse_prompts, read_prompt_file  # noqa: F401
+from ftstudio.evaluation.prompts import (MAX_PROMPTS, EvalInput, inputs_from_prompts, parse_prompts,  # noqa: F401
+                                         read_prompt_file)
 from ftstudio.evaluation.review import ensure_review
 from ftstudio.evaluation.systems import BASE, REFERENCE, EvaluationError, run_label
 from ftstudio.store import Generation, Review, Run, Store
@@ -218,47 +219,45 @@ def evaluation_version_id(run: Run) -> int | None:
 # --- what a run learned from -------------------------------------------------------------
 
 
-def trained_inputs_of(store: Store, run: Run, seen: frozenset[int] = frozenset()) -> dict[str, str]:
-    """Every input a run learned from, with why: its training split, the prompts of its preference pairs, and
-    (for a run that started from another) everything that run learned from."""
+def trained_inputs_of(store: Store, run: Run, seen: frozenset[int] = frozenset()) -> dict[str, tuple[str, bool]]:
+    """Every input a run learned from: why, and whether as a preference pair's prompt. Its training split, the
+    prompts of its preference pairs, and (for a run that started from another) everything that run learned from."""
     if run.id in seen:
         return {}
-    reasons: dict[str, str] = {}
     version = store.get_version(run.version_id) if run.version_id is not None else None
-    if version is not None and version.is_preferences:
+    preferences = version is not None and version.is_preferences
+    if preferences:
         rows, why = store.preference_rows(version.id, "train"), f"run {run.id} trained on their preference pairs"
     else:
         rows, why = (store.version_rows(version.id, "train") if version else []), f"run {run.id} trained on them"
-    reasons.update({row.input: why for row in rows if row.input})
+    learned = {row.input: (why, preferences) for row in rows if row.input}
     try:
         start = run_folder(run).get("start_run")
     except EvaluationError:
         start = None
     started_from = store.get_run(int(start)) if start else None
     if started_from is not None:
-        for text, why in trained_inputs_of(store, started_from, seen | {run.id}).items():
-            reasons.setdefault(text, f"{why} (run {run.id} started from it)")
-    return reasons
+        for text, (reason, from_pairs) in trained_inputs_of(store, started_from, seen | {run.id}).items():
+            learned.setdefault(text, (f"{reason} (run {run.id} started from it)", from_pairs))
+    return learned
 
 
 def left_out_inputs(store: Store, run: Run, systems: list[str], inputs: set[str]) -> dict[str, str]:
-    """Which of `inputs` a review of `systems` leaves out, and why: an input any of its runs trained on.
+    """Which of `inputs` a review of `systems` leaves out, and why: an input a run under review learned from.
 
     A run graded on what it learned from looks better than it is. The one exception is the train split of the
-    run's own data, asked for on purpose: those answers are for preference votes (the DPO loop), not a grade."""
+    version the review's run is compared on (the Inputs choice "train split"): answers there are for preference
+    votes that feed DPO, not a grade; a preference pair's prompt is left out even there."""
     if not inputs:
         return {}
     version_id = evaluation_version_id(run)
     train = {row.input for row in store.version_rows(version_id, "train")} if version_id is not None else set()
-    if inputs <= train:
-        return {}
     reasons: dict[str, str] = {}
     for name in systems:
         other = store.find_run(name, run.project_id) if name not in (BASE, REFERENCE) else None
-        if other is not None:
-            for text, why in trained_inputs_of(store, other).items():
-                if text in inputs:
-                    reasons.setdefault(text, why)
+        for text, (why, from_pairs) in (trained_inputs_of(store, other).items() if other else ()):
+            if text in inputs and (from_pairs or text not in train):
+                reasons.setdefault(text, why)
     return reasons
 
 
