@@ -20,3 +20,12 @@ def test_the_tally_by_name_shows_only_once_the_queue_is_done(live_app, settings,
         if vote < pairs - 1:
             assert "So far" not in repr(answered) and "wins" not in repr(answered), vote
     assert "So far" in repr(answered) and "against the base model" in repr(answered)
+
+
+def test_results_of_a_project_without_a_run_say_what_to_do(live_app):
+    url, store = live_app
+    project = store.create_project("Fresh", "generation")
+    client = Client(url, verbose=False)
+    shown = client.predict(project.name, None, api_name="/results")
+    assert "no finished run yet" in repr(shown) and "Train tab" in repr(shown)
+    assert "no review yet" not in repr(shown)
