@@ -75,18 +75,21 @@ def system_choices(store: Store, runs, selected: str | None) -> tuple[list[tuple
 
 
 def win_rate_line(store: Store, review) -> str:
-    """The figures so far in one line, shown once the reviewer's queue is done (never between pairs: a running
-    tally by name would sway the next vote)."""
+    """Every pair of systems' figures so far, shown once the reviewer's queue is done (never between pairs: a
+    running tally by name would sway the next vote)."""
     results = report.human_results(store, review, resamples=1000, with_bradley_terry=False)
-    entry = next(iter(results["human"].values()), None)
-    if not entry or not entry["votes"]:
+    entries = [entry for entry in results["human"].values() if entry["votes"]]
+    if not entries:
         return "No votes yet."
     labels = results["labels"]
-    rate = "–" if entry["win_rate"] is None else (f"{entry['win_rate']:.0%} (95% interval {entry['ci_low']:.0%}–"
-                                                  f"{entry['ci_high']:.0%})")
-    return (f"**So far** ({plural(results['votes'], 'vote')}): {escape(labels[entry['system']])} wins {rate} of decisive "
-            f"votes against {_named(labels[entry['against']])} · {plural(entry['ties'], 'tie')} · "
-            f"{entry['both_bad']} both bad.")
+    lines = [f"**So far** ({plural(results['votes'], 'vote')}):"]
+    for entry in entries:
+        rate = "–" if entry["win_rate"] is None else (f"{entry['win_rate']:.0%} (95% interval {entry['ci_low']:.0%}–"
+                                                      f"{entry['ci_high']:.0%})")
+        lines.append(f"- {escape(labels[entry['system']])} wins {rate} of decisive votes against "
+                     f"{_named(labels[entry['against']])} · {plural(entry['ties'], 'tie')} · "
+                     f"{entry['both_bad']} both bad.")
+    return "\n".join(lines)
 
 
 def _named(label: str) -> str:
