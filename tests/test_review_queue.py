@@ -118,6 +118,10 @@ def test_results_with_one_vote_and_a_system_without_votes(store, settings, tiny_
     assert results.errors == {} and results.votes == 1
     assert sum(entry["votes"] for entry in results.human.values()) == 1  # two pairs of systems have no vote
     assert all(row["rating"] is not None for row in results.bradley_terry)
+    store.close()
+    reported = cli(settings.home, "report", "--run", str(run.id), "--json")
+    assert reported.returncode == 0, reported.stderr[-2000:]
+    assert json.loads(reported.stdout)["votes"] == 1 and "errors" not in json.loads(reported.stdout)
 
 
 def test_the_reference_as_a_contestant_is_never_shown_as_context(store, settings, tiny_model_dir, tmp_path):
