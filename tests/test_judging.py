@@ -231,6 +231,13 @@ class _SameWordsBackend:
 def test_identical_answers_are_a_tie_without_asking_the_judge(store, settings, tiny_model_dir, tmp_path, chat_server):
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
     review = generate_for_run(store, settings, run, backend=_SameWordsBackend()).review
+    # Identical answers are no longer queued for people; a review queued before that still holds them.
+    answers = {}
+    for generation in review_generations(store, review).values():
+        answers.setdefault(generation.item_key, {})[generation.system] = generation
+    same = [(key, found[run.system].id, found["base"].id, 0.0) for key, found in answers.items()
+            if found[run.system].output == found["base"].output]
+    assert len(same) == 2 and store.add_review_pairs(review.id, same) == 2
     pairs = len(store.review_pairs(review.id))
     server = chat_server(default=Reply("The second. [[B]]"))
     outcome = judge_review(store, review, make_judge(settings, server.url, "judge-1"))

@@ -32,6 +32,7 @@ def seed_studio(settings: Settings, items: int = 1500, prompts: int = 300, revie
     """A project of posts to label and a finished run's review of `prompts` blind pairs (answers stored, so no
     model is needed to vote)."""
     from ftstudio.evaluation.review import sync_pairs
+    from ftstudio.evaluation.systems import run_system_name
     from ftstudio.importing import import_paths
 
     settings.ensure_dirs()
@@ -46,7 +47,7 @@ def seed_studio(settings: Settings, items: int = 1500, prompts: int = 300, revie
         run_dir = settings.runs_dir / "load-run"
         run_dir.mkdir(parents=True, exist_ok=True)
         run_id = store.create_run(project.id, None, "load-run", "none", "lora", {}, str(run_dir), None, "finished")
-        system = f"run-{run_id}"
+        system = run_system_name(run_id)
         rows = [{"project_id": project.id, "cache_key": f"{who}-{n}", "settings_key": "load", "item_key": f"p:{n}",
                  "system": who, "input": f"Reply to message {n}.", "prompt": f"Reply to message {n}.",
                  "settings": {}, "metadata": {}, "output": f"{who} answer {n}: thanks, we will look into it."}

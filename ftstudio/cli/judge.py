@@ -55,9 +55,12 @@ def cmd_judge(args) -> int:
     lines = [f"{outcome.judgments} judgments by {outcome.judge} ({outcome.mode}, prompt {outcome.prompt_version}): "
              f"{outcome.requests} requests now, {outcome.cached} from the cache, {outcome.invalid} invalid, "
              f"{outcome.failed} failed{' (run again to retry them)' if outcome.failed else ''}."]
-    if outcome.same_answers:
-        lines.append(f"{plural(outcome.same_answers, 'pair')} had the same words from both systems: skipped, counted "
-                     "as ties, not sent to the judge.")
+    from ftstudio.evaluation.compare import review_queue
+
+    identical = outcome.same_answers + len(review_queue(store, review).identical)
+    if identical:
+        lines.append(f"{plural(identical, 'pair')} had the same words from both systems: skipped, counted as ties, "
+                     "not sent to the judge.")
     if payload["position_consistency"] is not None:
         lines.append(f"Same verdict in both orders on {payload['position_consistency']:.0%} of pairs.")
     for name, wins in payload["wins"].items():

@@ -11,10 +11,6 @@ from ftstudio.cli.common import progress_bar as _progress_bar, settings_from as 
 from ftstudio.store import StoreError
 
 
-def _systems(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    return [f"run-{name}" if name.isdigit() else name for name in (part.strip() for part in text.split(",")) if name]
 
 
 def cmd_generate(args) -> int:
@@ -30,9 +26,10 @@ def cmd_generate(args) -> int:
         for answer in generate_text(model, tokenizer, args.prompts, args.max_new_tokens):
             print(answer)
         return 0
-    from ftstudio.evaluation.generations import DecodingSettings, generate_for_run, read_prompt_file
+    from ftstudio.evaluation.compare import compare_run
+    from ftstudio.evaluation.generations import DecodingSettings, read_prompt_file
     from ftstudio.evaluation.jobs import SubprocessBackend
-    from ftstudio.evaluation.loop import is_preference_run, review_preference_run
+    from ftstudio.evaluation.systems import system_names
 
     store = _open(settings)
     run = _run(store, args.run)
@@ -42,35 +39,34 @@ def cmd_generate(args) -> int:
     decoding = DecodingSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                                 seed=args.seed, batch_size=args.batch_size)
     backend = SubprocessBackend(settings.home / "generations", args.backend)
-    left_out = None
-    if is_preference_run(run) and not args.systems and not prompts:
-        # A DPO run: against the run it started from and the base model, on prompts it did not train on.
-        batch, left_out = review_preference_run(store, settings, run, args.split or "test", decoding=decoding,
-                                                backend=backend, on_progress=_progress_bar)
-    else:
-        batch = generate_for_run(store, settings, run, _systems(args.systems), args.split, prompts or None, decoding,
-                                 backend, on_progress=_progress_bar)
+    # A DPO run: against the run it started from and the base model; no run on prompts it trained on.
+    comparison = compare_run(store, settings, run, system_names(args.systems), args.split, prompts or None,
+                             decoding=decoding, backend=backend, on_progress=_progress_bar)
+    batch = comparison.batch
     if sys.stderr.isatty():
         print(file=sys.stderr)
     lines = [f"{batch.created} outputs generated, {batch.reused} reused ({batch.state}); review {batch.review.id} "
              f"compares {', '.join(batch.systems)}: `ftstudio review --run {run.id} --user NAME`."]
-    if left_out:
-        lines.append(f"{left_out} prompt(s) left out: run {run.id} trained on their preference pairs.")
-    payload = batch.to_dict() | ({"left_out_trained": left_out} if left_out is not None else {})
-    _print(payload, args.json, "\n".join(lines))
+    lines += comparison.notes()
+    _print(comparison.to_dict(), args.json, "\n".join(lines))
     return 0
 
 
 def cmd_review(args) -> int:
     """Blind review in the terminal, over the same queue as the Review tab: one vote per line on standard input."""
     from ftstudio.evaluation import review as reviewing
-    from ftstudio.evaluation.generations import EvaluationError
+    from ftstudio.evaluation.systems import EvaluationError
 
     store = _open(_settings(args))
     run = _run(store, args.run)
     review = reviewing.latest_review(store, run)
     if review is None:
         raise StoreError(f"Run {run.id} has nothing to review yet: `ftstudio generate --run {run.id}` first.")
+    from ftstudio.evaluation.compare import identical_sentence, review_queue
+
+    identical = len(review_queue(store, review).identical)
+    if identical:
+        print(identical_sentence(identical))
     voted = 0
     while True:
         pair = reviewing.next_pair(store, review, args.user)
@@ -116,29 +112,33 @@ def cmd_report(args) -> int:
         raise StoreError(f"Run {run.id} has no review yet: `ftstudio generate --run {run.id}`, then vote.")
     results = report.full_results(store, review)
     if classification is not None:
-        results["classification"] = classification
+        results.classification = classification
     if args.compare:
         runs = [run] + [_run(store, name.strip()) for name in args.compare.split(",") if name.strip()]
-        results["comparison"] = report.compare_runs(store, runs)
+        results.comparison = report.compare_runs(store, runs)
     if args.by:
-        results["breakdown"] = {"field": args.by, "rows": report.breakdown(store, review, args.by)}
+        results.breakdown = {"field": args.by, "rows": report.breakdown(store, review, args.by)}
     if args.export:
         out = Path(args.export)
-        results["exports"] = [str(report.export_ratings(store, review, out, "csv")),
+        results.exports = [str(report.export_ratings(store, review, out, "csv")),
                               str(report.export_ratings(store, review, out, "parquet")),
                               str(report.export_preferences(store, review, out)[0])]
-    lines = [f"Run {run.id}: review {review.id}, {results['votes']} votes by {len(results['reviewers'])} reviewer(s)"]
-    for entry in results["human"].values():
+    lines = [f"Run {run.id}: review {review.id}, {results.votes} votes by {len(results.reviewers)} reviewer(s)"]
+    if results.identical_pairs:
+        lines.append(f"  {results.identical_pairs} pair(s) with word-for-word identical answers count as ties")
+    for entry in results.human.values():
         rate = "-" if entry["win_rate"] is None else f"{entry['win_rate']:.0%} [{entry['ci_low']:.0%}, {entry['ci_high']:.0%}]"
         lines.append(f"  {entry['system']} vs {entry['against']}: {entry['wins']} wins, {entry['losses']} losses, "
                      f"{entry['ties']} ties, {entry['both_bad']} both bad · win rate {rate}\n    {entry['verdict']}")
-    for row in results["bradley_terry"] or []:
+    for row in results.bradley_terry or []:
         if row["rating"] is not None:
             lines.append(f"  Bradley-Terry {row['system']}: {row['rating']:.0f} [{row['ci_low']:.0f}, {row['ci_high']:.0f}]")
-    lines += report_lines(results)
+    payload = results.to_dict()
+    lines += report_lines(payload)
+    lines += [f"  {panel} could not be computed: {error}" for panel, error in results.errors.items()]
     if classification is not None:
         lines += classification_lines(classification)
-    _print(results, args.json, "\n".join(lines))
+    _print(payload, args.json, "\n".join(lines))
     return 0
 
 
@@ -172,7 +172,9 @@ def report_lines(results: dict) -> list[str]:
             lines.append(f"  same verdict in both orders: {judge['position_consistency']:.0%} of pairs")
         for key, entry in (judge.get("win_rates") or {}).items():
             controlled = (judge.get("length_controlled") or {}).get(key, {})
-            lines.append(f"  {key}: judge win rate {_rate(entry)}; at equal length {_rate(controlled, 'lc_win_rate')}")
+            equal = ("no decisive verdict" if controlled.get("lc_win_rate") is None and controlled.get("n")
+                     else _rate(controlled, 'lc_win_rate'))
+            lines.append(f"  {key}: judge win rate {_rate(entry)}; at equal length {equal}")
         bias = judge.get("length_bias")
         if bias and bias["judge"]["longer_wins"] is not None:
             people = bias["humans"]["longer_wins"]
@@ -201,7 +203,8 @@ def register(commands) -> None:
                               "split (or PROMPTS / --prompts-file), in a child process, stored for blind review.")
     gen.add_argument("prompts", nargs="*", help="Prompts (with --run: instead of a split).")
     gen.add_argument("--run", help="Run id (or folder name) whose template and test split to use.")
-    gen.add_argument("--split", default="test", choices=["test", "validation", "train"], help="Split to answer.")
+    gen.add_argument("--split", default="test", choices=["test", "validation", "train"],
+                     help="Split to answer; train: answers to vote on for preference data (DPO) [test].")
     gen.add_argument("--systems", help="Comma-separated systems: base, run ids, reference [this run,base].")
     gen.add_argument("--prompts-file", action="append", help="Prompts from a .txt, .md, .jsonl or .csv (repeatable).")
     gen.add_argument("--max-new-tokens", type=int, default=128, help="Longest answer, in tokens [128].")

@@ -8,9 +8,7 @@ adapter, prompt and settings is reused instead of generated again. The heavy par
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -20,17 +18,15 @@ from typing import Callable, Protocol
 import yaml
 
 from ftstudio.config import Settings
+# Prompts moved to their own module; callers still import them from here.
+from ftstudio.evaluation.prompts import (MAX_PROMPTS, EvalInput, inputs_from_prompts, parse_prompts,  # noqa: F401
+                                         read_prompt_file)
+from ftstudio.evaluation.review import ensure_review
+from ftstudio.evaluation.systems import BASE, REFERENCE, EvaluationError, run_label
 from ftstudio.store import Generation, Review, Run, Store
 from ftstudio.templates import Template, render
 
-BASE = "base"
-REFERENCE = "reference"
 SPLITS = ("test", "validation", "train")
-MAX_PROMPTS = 2000
-
-
-class EvaluationError(ValueError):
-    """A generation or review that cannot go ahead, with what to do."""
 
 
 @dataclass
@@ -96,18 +92,6 @@ class System:
 
 
 @dataclass
-class EvalInput:
-    """One input every system answers."""
-
-    item_key: str
-    input: str
-    reference: str | None = None
-    example_id: int | None = None
-    version_id: int | None = None
-    metadata: dict = field(default_factory=dict)
-
-
-@dataclass
 class GenerationBatch:
     systems: list[str]
     generations: list[Generation]
@@ -140,10 +124,6 @@ def run_folder(run: Run) -> dict:
     if not path.exists():
         raise EvaluationError(f"Run {run.id}'s folder {run.run_dir} has no run.yaml: was it moved or deleted?")
     return yaml.safe_load(path.read_text()) or {}
-
-
-def run_label(run: Run) -> str:
-    return f"run {run.id} ({run.method} on {run.version_name or 'an imported version'})"
 
 
 def tuned_system(store: Store, run: Run) -> System:
@@ -236,45 +216,49 @@ def evaluation_version_id(run: Run) -> int | None:
     return run.version_id
 
 
-def inputs_from_prompts(prompts: list[str]) -> list[EvalInput]:
-    """Inputs a reviewer typed or uploaded (no reference output)."""
-    kept = [p.strip() for p in prompts if p and p.strip()]
-    if not kept:
-        raise EvaluationError("No prompt given: type one per line (or separate longer ones with a line '---').")
-    if len(kept) > MAX_PROMPTS:
-        raise EvaluationError(f"{len(kept):,} prompts is more than {MAX_PROMPTS:,} at once: split them up.")
-    return [EvalInput("prompt:" + hashlib.sha256(p.encode()).hexdigest()[:16], p) for p in dict.fromkeys(kept)]
+# --- what a run learned from -------------------------------------------------------------
 
 
-def parse_prompts(text: str) -> list[str]:
-    """Typed prompts: blocks separated by a line holding only '---', else one prompt per line."""
-    if any(line.strip() == "---" for line in text.splitlines()):
-        blocks, current = [], []
-        for line in text.splitlines():
-            if line.strip() == "---":
-                blocks.append("\n".join(current))
-                current = []
-            else:
-                current.append(line)
-        return [b for b in blocks + ["\n".join(current)] if b.strip()]
-    return [line for line in text.splitlines() if line.strip()]
+def trained_inputs_of(store: Store, run: Run, seen: frozenset[int] = frozenset()) -> dict[str, tuple[str, bool]]:
+    """Every input a run learned from: why, and whether as a preference pair's prompt. Its training split, the
+    prompts of its preference pairs, and (for a run that started from another) everything that run learned from."""
+    if run.id in seen:
+        return {}
+    version = store.get_version(run.version_id) if run.version_id is not None else None
+    preferences = version is not None and version.is_preferences
+    if preferences:
+        rows, why = store.preference_rows(version.id, "train"), f"run {run.id} trained on their preference pairs"
+    else:
+        rows, why = (store.version_rows(version.id, "train") if version else []), f"run {run.id} trained on them"
+    learned = {row.input: (why, preferences) for row in rows if row.input}
+    try:
+        start = run_folder(run).get("start_run")
+    except EvaluationError:
+        start = None
+    started_from = store.get_run(int(start)) if start else None
+    if started_from is not None:
+        for text, (reason, from_pairs) in trained_inputs_of(store, started_from, seen | {run.id}).items():
+            learned.setdefault(text, (f"{reason} (run {run.id} started from it)", from_pairs))
+    return learned
 
 
-def read_prompt_file(path: Path) -> list[str]:
-    """Prompts from .txt/.md (as typed), .jsonl or .csv (a prompt, input, question or text column)."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    suffix = path.suffix.lower()
-    if suffix in (".txt", ".md"):
-        return parse_prompts(text)
-    if suffix in (".jsonl", ".csv"):
-        rows = ([json.loads(line) for line in text.splitlines() if line.strip()] if suffix == ".jsonl"
-                else list(csv.DictReader(io.StringIO(text))))
-        for column in ("prompt", "input", "question", "instruction", "text"):
-            if rows and isinstance(rows[0], dict) and column in rows[0]:
-                return [str(row.get(column) or "") for row in rows]
-        raise EvaluationError(f"{path.name} has no prompt, input, question, instruction or text column.")
-    raise EvaluationError(f"{path.name}: prompts come as .txt, .md, .jsonl or .csv files.")
+def left_out_inputs(store: Store, run: Run, systems: list[str], inputs: set[str]) -> dict[str, str]:
+    """Which of `inputs` a review of `systems` leaves out, and why: an input a run under review learned from.
+
+    A run graded on what it learned from looks better than it is. The one exception is the train split of the
+    version the review's run is compared on (the Inputs choice "train split"): answers there are for preference
+    votes that feed DPO, not a grade; a preference pair's prompt is left out even there."""
+    if not inputs:
+        return {}
+    version_id = evaluation_version_id(run)
+    train = {row.input for row in store.version_rows(version_id, "train")} if version_id is not None else set()
+    reasons: dict[str, str] = {}
+    for name in systems:
+        other = store.find_run(name, run.project_id) if name not in (BASE, REFERENCE) else None
+        for text, (why, from_pairs) in (trained_inputs_of(store, other).items() if other else ()):
+            if text in inputs and (from_pairs or text not in train):
+                reasons.setdefault(text, why)
+    return reasons
 
 
 # --- keys -----------------------------------------------------------------------------
@@ -311,7 +295,6 @@ def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str
                      overlap: int = 1, inputs: list[EvalInput] | None = None) -> GenerationBatch:
     """Outputs of every system for every input, stored; what is stored already is reused. Opens (or finds) the
     blind review of these systems over these outputs."""
-    from ftstudio.evaluation.review import ensure_review
     from ftstudio.evaluation.jobs import SubprocessBackend
     from ftstudio.models import load_tokenizer
 
@@ -371,7 +354,9 @@ def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str
                                  {**decoding.to_dict()}, record_batch, should_stop, on_started)
     generations = list(store.generations_by_keys(list(rows)).values())
     generations.sort(key=lambda g: ([s.name for s in chosen].index(g.system), g.item_key))
-    review = ensure_review(store, run, [s.name for s in chosen], key, overlap, user_name)
+    names = [s.name for s in chosen]
+    review = ensure_review(store, run, names, key, overlap, user_name,
+                           leave_out=lambda texts: left_out_inputs(store, run, names, texts))
     return GenerationBatch([s.name for s in chosen], generations, created, len(stored), state, review)
 
 

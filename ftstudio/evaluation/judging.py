@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from ftstudio.config import Settings
-from ftstudio.evaluation.generations import REFERENCE, DecodingSettings, EvaluationError
+from ftstudio.evaluation.generations import DecodingSettings
+from ftstudio.evaluation.review import same_answer
+from ftstudio.evaluation.systems import REFERENCE, EvaluationError
 from ftstudio.evaluation.judge_prompts import JudgePrompt, active_prompt
 from ftstudio.remote import RemoteModel, RemoteModelError
 from ftstudio.store import Generation, Review, Store
@@ -245,11 +247,6 @@ def _row(review: Review, judge: Judge, mode: str, prompt: JudgePrompt, item_key:
 
 def review_generations(store: Store, review: Review) -> dict[int, Generation]:
     return {g.id: g for g in store.list_generations(review.project_id, review.settings_key, review.systems)}
-
-
-def same_answer(first: Generation, second: Generation) -> bool:
-    """Two answers with the same words: a tie, whoever judges them (the judge is not asked)."""
-    return " ".join((first.output or "").split()) == " ".join((second.output or "").split())
 
 
 def _same_answers(store: Store, review: Review) -> int:

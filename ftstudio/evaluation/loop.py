@@ -1,16 +1,16 @@
 """The loop closed: a DPO run answers the test prompts beside the model it started from (and the base model), in a
 new blind review, so the results view can show whether preference tuning helped.
 
-Prompts whose preference pairs the run trained on are left out: a model graded on the very prompts it was tuned
-to prefer answers to would look better than it is.
+Prompts the run learned from (its preference pairs, and what its start run trained on) are left out: a model
+graded on the very prompts it was tuned to prefer answers to would look better than it is.
 """
 
 from __future__ import annotations
 
 from ftstudio.config import Settings
-from ftstudio.evaluation.generations import (BASE, EvaluationError, GenerationBatch, generate_for_run,
-                                             inputs_from_split, run_folder)
-from ftstudio.versions import trained_inputs
+from ftstudio.evaluation.generations import (GenerationBatch, generate_for_run, inputs_from_split, left_out_inputs,
+                                             run_folder)
+from ftstudio.evaluation.systems import BASE, EvaluationError
 from ftstudio.store import Run, Store
 
 
@@ -30,16 +30,15 @@ def loop_systems(store: Store, run: Run) -> list[str]:
 
 
 def loop_inputs(store: Store, run: Run, split: str = "test") -> tuple[list, int]:
-    """The split's inputs the run did not train on, and how many were left out because it did."""
+    """The split's inputs the run did not learn from, and how many were left out because it did."""
     inputs = inputs_from_split(store, run, split)
-    version = store.get_version(run.version_id) if run.version_id is not None else None
-    seen = trained_inputs(store, version) if version is not None and version.is_preferences else set()
-    kept = [item for item in inputs if item.input not in seen]
+    left_out = left_out_inputs(store, run, loop_systems(store, run), {item.input for item in inputs})
+    kept = [item for item in inputs if item.input not in left_out]
     if not kept:
         raise EvaluationError(f"Every {split} prompt was among the preference pairs run {run.id} trained on, so a "
                               "review there would grade it on what it was taught. Vote on answers to train-split "
-                              "prompts (Review tab: split train) to build preference data, and keep the test split "
-                              "for this review.")
+                              "prompts (Review tab: Inputs, train split) to build preference data, and keep the test "
+                              "split for this review.")
     return kept, len(inputs) - len(kept)
 
 

@@ -19,7 +19,8 @@ from collections import defaultdict
 from typing import Callable
 
 from ftstudio.config import Settings
-from ftstudio.evaluation.generations import REFERENCE, DecodingSettings, resolve_systems, run_folder
+from ftstudio.evaluation.generations import DecodingSettings, resolve_systems, run_folder
+from ftstudio.evaluation.systems import REFERENCE
 from ftstudio.evaluation.judging import review_generations
 from ftstudio.evaluation.review import system_labels
 from ftstudio.store import Generation, Project, Review, Store

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ftstudio.evaluation.generations import BASE
+from ftstudio.evaluation.compare import review_queue
 from ftstudio.evaluation.review import agreement, system_labels
+from ftstudio.evaluation.systems import BASE
 from ftstudio.evaluation.stats import PairCounts, bradley_terry, win_rate
 from ftstudio.store import Review, Store
 
@@ -49,10 +51,13 @@ def human_results(store: Store, review: Review, resamples: int = 2000, seed: int
     rows = list(_rated(store, review))
     labels = system_labels(store, review)
     counts = _pair_counts(rows)
+    identical = review_queue(store, review).identical
+    for _, first, second in identical:  # never put to people: the same words on both sides are a tie
+        counts[(first, second)].ties += 1
     result = {"review": review.id, "run": review.run_id, "systems": review.systems, "labels": labels,
               "votes": len(rows), "reviewers": sorted({r.rater for r, _, _ in rows}),
               "human": _pair_table(review, counts, labels), "bradley_terry": None,
-              "reviewer_agreement": agreement(store, review)}
+              "reviewer_agreement": agreement(store, review), "identical_pairs": len(identical)}
     # Refitting Bradley-Terry 1,000 times is the slow part: the live line under each vote leaves it out.
     if with_bradley_terry and len(review.systems) > 2:
         matches = [(first.system, second.system, {"a": 1.0, "b": 0.0}.get(rating.winner, 0.5))
@@ -89,21 +94,80 @@ def judge_section(store: Store, review: Review, resamples: int = 2000) -> tuple[
     return section, verdicts
 
 
-def full_results(store: Store, review: Review, with_bradley_terry: bool = True, disagreement_rows: int = 25) -> dict:
+@dataclass
+class Results:
+    """Everything the results view and `ftstudio report --json` show, computed once per refresh.
+
+    A part that fails to compute is left at its empty value and its error kept in `errors`, so one failing panel
+    never blanks the others. `to_dict()` is the --json shape."""
+
+    review: int
+    run: int | None
+    systems: list[str]
+    labels: dict[str, str]
+    votes: int = 0
+    reviewers: list[str] = field(default_factory=list)
+    human: dict = field(default_factory=dict)
+    bradley_terry: list | None = None
+    reviewer_agreement: dict = field(default_factory=dict)
+    identical_pairs: int = 0
+    human_length_controlled: dict = field(default_factory=dict)
+    judge: dict | None = None
+    agreement: dict | None = None
+    disagreements: list = field(default_factory=list)
+    metrics: list = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    # Added by `ftstudio report` when asked for.
+    classification: dict | None = None
+    comparison: list | None = None
+    breakdown: dict | None = None
+    exports: list | None = None
+
+    OPTIONAL = ("errors", "classification", "comparison", "breakdown", "exports")
+
+    def to_dict(self) -> dict:
+        """The JSON shape `ftstudio report --json` prints; optional parts only when present."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in self.OPTIONAL or getattr(self, f.name)}
+
+    def __getitem__(self, key: str):
+        """Read like the dict it replaces (scripts and tests that index it keep working)."""
+        return self.to_dict()[key]
+
+
+def _guarded(errors: dict[str, str], panel: str, compute, fallback=None):
+    """compute(), or `fallback` with the error recorded under `panel`."""
+    try:
+        return compute()
+    except Exception as error:  # noqa: BLE001 -- any bug in one panel's figures must leave the other panels standing
+        errors[panel] = f"{type(error).__name__}: {error}"
+        return fallback
+
+
+def full_results(store: Store, review: Review, with_bradley_terry: bool = True, disagreement_rows: int = 25) -> Results:
     """Everything the results view and `ftstudio report --json` show: human votes, the judge, their agreement,
     the pairs where they disagree most, and the automatic metrics."""
     from ftstudio.evaluation.metrics import metrics_table
     from ftstudio.evaluation.trust import disagreements, judge_human_agreement, length_controlled
 
-    results = human_results(store, review, with_bradley_terry=with_bradley_terry)
-    results["human_length_controlled"] = length_controlled(review, results["labels"], _human_rows(store, review))
-    judge, verdicts = judge_section(store, review)
-    results["judge"] = judge
+    errors: dict[str, str] = {}
+    labels = _guarded(errors, "labels", lambda: system_labels(store, review), {name: name for name in review.systems})
+    results = Results(review.id, review.run_id, review.systems, labels, errors=errors)
+    human = _guarded(errors, "human", lambda: human_results(store, review, with_bradley_terry=with_bradley_terry))
+    if human is not None:
+        for key in ("votes", "reviewers", "human", "bradley_terry", "reviewer_agreement", "identical_pairs"):
+            setattr(results, key, human[key])
+    results.human_length_controlled = _guarded(
+        errors, "human_length_controlled", lambda: length_controlled(review, labels, _human_rows(store, review)), {})
+    judge, verdicts = _guarded(errors, "judge", lambda: judge_section(store, review), (None, []))
+    results.judge = judge
     ratings = store.list_ratings(review.id)
-    results["agreement"] = (judge_human_agreement(verdicts, ratings, judge.get("position_consistency"))
-                            if verdicts else None)
-    results["disagreements"] = disagreements(store, review, verdicts, ratings, disagreement_rows) if verdicts else []
-    results["metrics"] = metrics_table(store, review)
+    if verdicts:
+        results.agreement = _guarded(errors, "agreement", lambda: judge_human_agreement(
+            verdicts, ratings, judge.get("position_consistency")))
+        results.disagreements = _guarded(errors, "disagreements", lambda: disagreements(
+            store, review, verdicts, ratings, disagreement_rows), [])
+    results.metrics = _guarded(errors, "metrics", lambda: metrics_table(store, review), [])
     return results
 
 
@@ -120,17 +184,17 @@ def compare_runs(store: Store, runs: list) -> list[dict]:
         # Tuned systems come before the base model in a review (resolve_systems), so the key reads run-N vs base.
         key = f"{run.system} vs {BASE}"
         results = full_results(store, review, with_bradley_terry=False, disagreement_rows=0) if review else None
-        if results is not None and key in results["human"]:
-            human = results["human"][key]
-            judge = (results["judge"] or {}).get("win_rates", {}).get(key)
-            controlled = (results["judge"] or {}).get("length_controlled", {}).get(key)
+        if results is not None and key in results.human:
+            human = results.human[key]
+            judge = (results.judge or {}).get("win_rates", {}).get(key)
+            controlled = (results.judge or {}).get("length_controlled", {}).get(key)
             row.update({"human_votes": human["votes"], "human_win_rate": human["win_rate"],
                         "human_ci": [human["ci_low"], human["ci_high"]],
                         "judge_win_rate": judge["win_rate"] if judge else None,
                         "judge_ci": [judge["ci_low"], judge["ci_high"]] if judge else None,
                         "judge_lc_win_rate": controlled["lc_win_rate"] if controlled else None,
-                        "judge_kappa": (results["agreement"] or {}).get("kappa")})
-            mine = [m for m in results["metrics"] if m["system"] == run.system]
+                        "judge_kappa": (results.agreement or {}).get("kappa")})
+            mine = [m for m in results.metrics if m["system"] == run.system]
             overall = next((m for m in mine if m["split"] == "all"), mine[0] if mine else {})
             row.update({name: overall.get(name) for name in ("rougeL", "bleu", "exact_match", "accuracy",
                                                              "macro_f1", "json_valid", "perplexity", "similarity")})

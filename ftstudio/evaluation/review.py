@@ -12,11 +12,13 @@ import random
 import re
 import secrets
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Callable
 
-from ftstudio.evaluation.generations import BASE, REFERENCE, EvaluationError, run_label
-from ftstudio.store import Review, Run, Store, StoreError
+from ftstudio.evaluation.systems import (BASE, BASE_LABEL, REFERENCE, REFERENCE_LABEL, EvaluationError, run_label,
+                                         run_system_name)
+from ftstudio.store import Generation, Review, Run, Store, StoreError
 
 LEASE_SECONDS = 30 * 60
 # Votes in the reviewer's terms: the answer shown as A, the one shown as B, a tie, or both bad.
@@ -49,46 +51,75 @@ def system_labels(store: Store, review: Review) -> dict[str, str]:
     labels = {}
     for name in review.systems:
         if name == BASE:
-            labels[name] = "base model"
+            labels[name] = BASE_LABEL
         elif name == REFERENCE:
-            labels[name] = "reference (the data's own output)"
+            labels[name] = REFERENCE_LABEL
         else:
             run = store.find_run(name)
             labels[name] = run_label(run) if run else name
     return labels
 
 
-def ensure_review(store: Store, run: Run, systems: list[str], settings_key: str, overlap: int = 1,
-                  user_name: str | None = None) -> Review:
-    """The review of these systems over the outputs of one batch of settings, its pairs brought up to date."""
-    review = store.find_review(run.project_id, run.id, systems, settings_key)
-    if review is None:
-        review = store.create_review(run.project_id, run.id, systems, settings_key, max(1, int(overlap)), user_name)
-    sync_pairs(store, review)
-    return review
+def same_answer(first: Generation, second: Generation) -> bool:
+    """Two answers with the same words (spacing aside): a tie, whoever would judge them, so nobody is asked."""
+    return " ".join((first.output or "").split()) == " ".join((second.output or "").split())
 
 
-def sync_pairs(store: Store, review: Review) -> int:
-    """Add a pair for every two systems that both answered an input; returns how many were new.
+@dataclass
+class QueuePlan:
+    """What a review's queue holds and what it leaves out: the pairs to vote on (item, generation a, generation b,
+    position), the pairs whose two answers are identical (item, first system, second system: ties, never asked),
+    and the inputs left out because a run trained on them (input -> why)."""
+
+    pairs: list[tuple[str, int, int, float]] = field(default_factory=list)
+    identical: list[tuple[str, str, str]] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)
+
+
+LeaveOut = Callable[[set[str]], dict[str, str]]
+
+
+def plan_pairs(store: Store, review: Review, leave_out: LeaveOut | None = None) -> QueuePlan:
+    """Every two systems that both answered an input, except identical answers and inputs `leave_out` names.
 
     The queue order is shuffled (seeded by the review and the input), so reviewers do not meet the inputs in
     dataset order, nor the pairs of one input one after the other.
     """
-    by_item: dict[str, dict[str, int]] = defaultdict(dict)
+    by_item: dict[str, dict[str, Generation]] = defaultdict(dict)
     for generation in store.list_generations(review.project_id, review.settings_key, review.systems):
-        by_item[generation.item_key][generation.system] = generation.id
+        by_item[generation.item_key][generation.system] = generation
     # Only inputs the review's own run answered: other batches with the same settings (the start run and the base
     # model answering train prompts for another review, say) are that review's business, not this one's.
-    primary = f"run-{review.run_id}" if review.run_id is not None else None
-    pairs = []
-    for item_key, answers in by_item.items():
-        if primary in review.systems and primary not in answers:
+    primary = run_system_name(review.run_id) if review.run_id is not None else None
+    answered = {key: answers for key, answers in by_item.items() if primary not in review.systems or primary in answers}
+    inputs = {next(iter(answers.values())).input for answers in answered.values()}
+    plan = QueuePlan(left_out=leave_out(inputs) if leave_out else {})
+    for item_key, answers in answered.items():
+        if next(iter(answers.values())).input in plan.left_out:
             continue
         for first, second in combinations(review.systems, 2):
             if first in answers and second in answers:
+                if same_answer(answers[first], answers[second]):
+                    plan.identical.append((item_key, first, second))
+                    continue
                 position = random.Random(f"{review.id}:{item_key}:{first}:{second}").random()
-                pairs.append((item_key, answers[first], answers[second], position))
-    return store.add_review_pairs(review.id, pairs)
+                plan.pairs.append((item_key, answers[first].id, answers[second].id, position))
+    return plan
+
+
+def ensure_review(store: Store, run: Run, systems: list[str], settings_key: str, overlap: int = 1,
+                  user_name: str | None = None, leave_out: LeaveOut | None = None) -> Review:
+    """The review of these systems over the outputs of one batch of settings, its pairs brought up to date."""
+    review = store.find_review(run.project_id, run.id, systems, settings_key)
+    if review is None:
+        review = store.create_review(run.project_id, run.id, systems, settings_key, max(1, int(overlap)), user_name)
+    sync_pairs(store, review, leave_out)
+    return review
+
+
+def sync_pairs(store: Store, review: Review, leave_out: LeaveOut | None = None) -> int:
+    """Queue a pair for every two systems that both answered an input (see plan_pairs); returns how many were new."""
+    return store.add_review_pairs(review.id, plan_pairs(store, review, leave_out).pairs)
 
 
 def latest_review(store: Store, run: Run) -> Review | None:
@@ -118,8 +149,9 @@ def next_pair(store: Store, review: Review, reviewer: str) -> BlindPair | None:
     pair = store.get_review_pair(assignment.pair_id)
     left = store.get_generation(assignment.left_generation)
     right = store.get_generation(pair.generation_b if left.id == pair.generation_a else pair.generation_a)
-    # A reference shown beside a pair that contains the reference would give that answer away.
-    shows_reference = REFERENCE not in (left.system, right.system)
+    # A reference shown as context while it is also a contestant gives it away: on its own pairs by being the
+    # same text as one answer, on the others by being missing there. So where it competes, it is never shown.
+    shows_reference = REFERENCE not in review.systems
     return BlindPair(assignment.token, left.input, left.reference if shows_reference else None, left.output,
                      right.output, progress(store, review, reviewer))
 

@@ -135,7 +135,8 @@ def disagreements(store: Store, review: Review, verdicts: list[PairVerdict], rat
         if not votes or verdict.combined is None:
             continue
         human = sum(SCORE[r.winner] for r in votes) / len(votes)
-        judged = [SCORE[o] for o in verdict.orders if o is not None]
+        # Identical answers are never sent to the judge: both orders are empty and the combined verdict (a tie) counts.
+        judged = [SCORE[o] for o in verdict.orders if o is not None] or [SCORE[verdict.combined]]
         gap = abs(human - sum(judged) / len(judged))
         if gap == 0:
             continue

@@ -8,7 +8,13 @@ from typing import Any
 
 from ftstudio.store.connection import StoreError
 
+RUN_SYSTEM_PREFIX = "run-"
 RUN_FIELDS = ("status", "pid", "step", "max_steps", "train_loss", "eval_loss", "started_at", "finished_at", "error")
+
+
+def run_system_name(run_id: int) -> str:
+    """How a run's adapter is named among the systems a review compares: `run-ID`."""
+    return f"{RUN_SYSTEM_PREFIX}{run_id}"
 
 
 @dataclass
@@ -38,7 +44,7 @@ class Run:
     @property
     def system(self) -> str:
         """How this run's adapter is named among the systems a review compares."""
-        return f"run-{self.id}"
+        return run_system_name(self.id)
 
 
 _SELECT = """SELECT r.*, v.name AS version_name, p.name AS project_name FROM runs r
@@ -72,8 +78,8 @@ class RunQueries:
     def find_run(self, reference: str | int, project_id: int | None = None) -> Run | None:
         """A run by id, by `run-ID`, or by its folder name."""
         text = str(reference).strip()
-        if text.removeprefix("run-").isdigit():
-            run = self.get_run(int(text.removeprefix("run-")))
+        if text.removeprefix(RUN_SYSTEM_PREFIX).isdigit():
+            run = self.get_run(int(text.removeprefix(RUN_SYSTEM_PREFIX)))
         else:
             run = self._one(Run, f"{_SELECT} WHERE r.name = ?", [text], json_columns=("config",))
         if run is not None and project_id is not None and run.project_id != project_id:

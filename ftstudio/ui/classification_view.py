@@ -140,7 +140,8 @@ def side_by_side_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def create_classification_results(app: gr.Blocks, store: Store, guard: Guard, project: gr.Dropdown) -> None:
-    with gr.Accordion("Classifiers: accuracy, F1 and confusion matrix", open=True, elem_id="classifier-results"):
+    with gr.Accordion("Classifiers: accuracy, F1 and confusion matrix", open=True, elem_id="classifier-results",
+                      visible=False) as panel:
         with gr.Row():
             run_pick = gr.Dropdown([], label="Classifier run", allow_custom_value=True, elem_id="classifier-run")
             refresh = gr.Button("Refresh", size="sm", scale=0, min_width=120, elem_id="classifier-refresh")
@@ -184,3 +185,10 @@ def create_classification_results(app: gr.Blocks, store: Store, guard: Guard, pr
     run_pick.change(guard("results", on_refresh, quiet=True), [project, run_pick], outputs, **hidden)
     project.change(guard("results", on_refresh, quiet=True), [project, run_pick], outputs, **hidden)
     app.load(guard("results", on_refresh, quiet=True), [project, run_pick], outputs, **hidden)
+
+    def on_project_kind(picked):
+        """The classifier panels only where classifiers are trained: a generation project has none to show."""
+        return gr.update(visible=bool(picked) and picked.task_type == "classification")
+
+    project.change(guard("results", on_project_kind, quiet=True), project, panel, **hidden)
+    app.load(guard("results", on_project_kind, quiet=True), project, panel, **hidden)

@@ -3,58 +3,104 @@ the judge agrees with people, automatic metrics, and runs side by side, in chart
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 import pandas as pd
 
 from ftstudio.config import Settings
 from ftstudio.evaluation import report, review as reviewing
-from ftstudio.evaluation.generations import EvaluationError
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.evaluation.metrics import compute_model_metrics
+from ftstudio.evaluation.systems import EvaluationError
 from ftstudio.store import Store
-from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
+from ftstudio.ui.handlers import Guard
 from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_COLUMNS, DISAGREE_COLUMNS,
-                                      GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, agreement_markdown,
-                                      bradley_terry_frame, breakdown_chart, breakdown_frame, compare_frame,
-                                      confusion_frame, disagreement_frame, grades_frame, judge_frame, judge_markdown,
-                                      length_frame, metrics_frame, verdict_markdown, win_chart, win_frame)
+                                      GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, breakdown_chart,
+                                      breakdown_frame, compare_frame, empty_panels, guarded_panel, metrics_frame,
+                                      panels)
 from ftstudio.ui.review_tab import project_runs, run_choices
 
+# The panels one refresh fills, in the order of the outputs (and of the `results` API's answer).
+PANELS = ("verdict", "chart", "win_table", "bradley_terry_group", "bt_table", "judge_summary", "judge_table",
+          "grades_table", "agreement_text", "confusion_table", "length_table", "disagreement_table", "metrics_table",
+          "field")
+EXPORTS = {"csv": "Ratings (.csv)", "parquet": "Ratings (.parquet)",
+           "preferences": "Preference pairs for DPO (.jsonl)"}
 
-def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, project: gr.Dropdown) -> None:
+
+@dataclass
+class ResultsWidgets:
+    """The Results tab's widgets, as the layout made them."""
+
+    run_pick: gr.Dropdown
+    refresh: gr.Button
+    verdict: gr.Markdown
+    chart: gr.Plot
+    win_table: gr.Dataframe
+    bradley_terry_group: gr.Group
+    bt_table: gr.Dataframe
+    judge_summary: gr.Markdown
+    judge_table: gr.Dataframe
+    grades_table: gr.Dataframe
+    agreement_text: gr.Markdown
+    confusion_table: gr.Dataframe
+    length_table: gr.Dataframe
+    disagreement_table: gr.Dataframe
+    metrics_table: gr.Dataframe
+    metrics_button: gr.Button
+    metrics_notice: gr.Markdown
+    compare_pick: gr.Dropdown
+    compare_button: gr.Button
+    compare_table: gr.Dataframe
+    field: gr.Dropdown
+    breakdown_button: gr.Button
+    breakdown_table: gr.Dataframe
+    breakdown_plot: gr.Plot
+    exports: dict  # kind -> its button
+    export_file: gr.File
+    export_notice: gr.Markdown
+
+    @property
+    def panels(self) -> list:
+        return [getattr(self, name) for name in PANELS]
+
+    def named(self, updates: dict) -> dict:
+        """{panel name: update} as {widget: update}."""
+        return {getattr(self, name): value for name, value in updates.items()}
+
+
+def _frame(columns, **options) -> gr.Dataframe:
+    return gr.Dataframe(pd.DataFrame(columns=columns), interactive=False, **options)
+
+
+def results_layout() -> ResultsWidgets:
+    """Lay out the tab: the headline, people, the judge, judge and people, metrics, runs side by side, exports."""
     with gr.Row():
         run_pick = gr.Dropdown([], label="Run", elem_id="results-run", scale=3, allow_custom_value=True)
         refresh = gr.Button("Refresh", size="sm", scale=0, min_width=120, elem_id="results-refresh")
     verdict = gr.Markdown(elem_id="results-verdict")
     chart = gr.Plot(elem_id="win-chart", label="Win rates")
-
     gr.Markdown("### People")
-    win_table = gr.Dataframe(pd.DataFrame(columns=WIN_COLUMNS), interactive=False, elem_id="win-table",
-                             label="Human votes, per pair of systems")
+    win_table = _frame(WIN_COLUMNS, elem_id="win-table", label="Human votes, per pair of systems")
     with gr.Group(visible=False) as bradley_terry_group:
-        bt_table = gr.Dataframe(pd.DataFrame(columns=BT_COLUMNS), interactive=False, elem_id="bt-table",
-                                label="Bradley-Terry ratings (base model = 1000; +191 means 3:1 odds of winning)")
-
+        bt_table = _frame(BT_COLUMNS, elem_id="bt-table",
+                          label="Bradley-Terry ratings (base model = 1000; +191 means 3:1 odds of winning)")
     gr.Markdown("### The judge")
     judge_summary = gr.Markdown(elem_id="judge-summary")
-    judge_table = gr.Dataframe(pd.DataFrame(columns=JUDGE_COLUMNS), interactive=False, elem_id="judge-table",
-                               label="Judge verdicts per pair of systems (a side wins only when both orders agree); "
-                                     "'at equal length' is the length-controlled win rate")
-    grades_table = gr.Dataframe(pd.DataFrame(columns=GRADE_COLUMNS), interactive=False, elem_id="grades-table",
-                                label="Single-answer grades", visible=False)
-
+    judge_table = _frame(JUDGE_COLUMNS, elem_id="judge-table",
+                         label="Judge verdicts per pair of systems (a side wins only when both orders agree); "
+                               "'at equal length' is the length-controlled win rate")
+    grades_table = _frame(GRADE_COLUMNS, elem_id="grades-table", label="Single-answer grades", visible=False)
     gr.Markdown("### Judge and people")
     agreement_text = gr.Markdown(elem_id="judge-agreement")
     with gr.Row():
-        confusion_table = gr.Dataframe(pd.DataFrame(columns=CONFUSION_COLUMNS), interactive=False, scale=3,
-                                       elem_id="confusion-table", label="Votes: what people said against the judge")
-        length_table = gr.Dataframe(pd.DataFrame(columns=LENGTH_COLUMNS), interactive=False, scale=2,
-                                    elem_id="length-table", label="Does the longer answer win?")
+        confusion_table = _frame(CONFUSION_COLUMNS, scale=3, elem_id="confusion-table",
+                                 label="Votes: what people said against the judge")
+        length_table = _frame(LENGTH_COLUMNS, scale=2, elem_id="length-table", label="Does the longer answer win?")
     with gr.Accordion("Where the judge and people disagree most", open=False):
-        disagreement_table = gr.Dataframe(pd.DataFrame(columns=DISAGREE_COLUMNS), interactive=False, wrap=True,
-                                          elem_id="disagreements", max_height=600)
-
+        disagreement_table = _frame(DISAGREE_COLUMNS, wrap=True, elem_id="disagreements", max_height=600)
     gr.Markdown("### Automatic metrics")
     metrics_table = gr.Dataframe(interactive=False, elem_id="metrics-table",
                                  label="Against the reference, per system and split (ROUGE and similarity 0-1, BLEU "
@@ -63,124 +109,133 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, 
         metrics_button = gr.Button("Compute perplexity and similarity", size="sm", scale=0, min_width=280,
                                    elem_id="metrics-compute")
         metrics_notice = gr.Markdown(elem_id="metrics-notice")
-
     with gr.Accordion("Runs side by side", open=False):
         with gr.Row():
             compare_pick = gr.Dropdown([], multiselect=True, label="Runs", elem_id="compare-runs", scale=4)
             compare_button = gr.Button("Compare", size="sm", scale=0, min_width=120, elem_id="compare-button")
         compare_table = gr.Dataframe(interactive=False, elem_id="compare-table")
-
     with gr.Accordion("Breakdown by label or item field", open=False):
         with gr.Row():
             field = gr.Dropdown([], label="Field", elem_id="breakdown-field")
             breakdown_button = gr.Button("Break down", size="sm")
-        breakdown_table = gr.Dataframe(pd.DataFrame(columns=BREAKDOWN_COLUMNS), interactive=False)
+        breakdown_table = _frame(BREAKDOWN_COLUMNS)
         breakdown_plot = gr.Plot()
     with gr.Accordion("Export", open=False):
         with gr.Row():
-            csv_button = gr.Button("Ratings (.csv)", size="sm")
-            parquet_button = gr.Button("Ratings (.parquet)", size="sm")
-            preference_button = gr.Button("Preference pairs for DPO (.jsonl)", size="sm")
+            exports = {kind: gr.Button(label, size="sm") for kind, label in EXPORTS.items()}
         export_file = gr.File(label="Download", interactive=False, elem_id="results-file")
         export_notice = gr.Markdown()
+    return ResultsWidgets(run_pick, refresh, verdict, chart, win_table, bradley_terry_group, bt_table, judge_summary,
+                          judge_table, grades_table, agreement_text, confusion_table, length_table,
+                          disagreement_table, metrics_table, metrics_button, metrics_notice, compare_pick,
+                          compare_button, compare_table, field, breakdown_button, breakdown_table, breakdown_plot,
+                          exports, export_file, export_notice)
 
-    def current_review(picked, run_value):
-        chosen, _ = project_runs(store, picked)
-        run = store.find_run(run_value, chosen.id) if (chosen and run_value) else None
-        found = reviewing.latest_review(store, run) if run else None
+
+class ResultsHandlers:
+    """Handlers over one store and the tab's widgets: each returns named updates."""
+
+    def __init__(self, store: Store, settings: Settings, widgets: ResultsWidgets):
+        self.store, self.settings, self.w = store, settings, widgets
+
+    def current_review(self, picked, run_value):
+        chosen, runs = project_runs(self.store, picked)
+        if chosen is None:
+            raise EvaluationError("Pick a project first.")
+        if not any(r.status == "finished" for r in runs):
+            raise EvaluationError("This project has no finished run yet: train one on the Train tab, then generate "
+                                  "answers on the Review tab and vote.")
+        run = self.store.find_run(run_value, chosen.id) if run_value else None
+        if run is None:
+            raise EvaluationError("Pick a run above.")
+        found = reviewing.latest_review(self.store, run)
         if found is None:
-            raise EvaluationError("This run has no review yet: generate answers on the Review tab, then vote.")
+            raise EvaluationError(f"Run {run.id} has no review yet: generate answers on the Review tab, then vote.")
         return found
 
-    def empty(note: str):
-        return (message(note, "info"), None, pd.DataFrame(columns=WIN_COLUMNS), gr.update(visible=False),
-                pd.DataFrame(columns=BT_COLUMNS), "", pd.DataFrame(columns=JUDGE_COLUMNS), gr.update(visible=False),
-                "", pd.DataFrame(columns=CONFUSION_COLUMNS), pd.DataFrame(columns=LENGTH_COLUMNS),
-                pd.DataFrame(columns=DISAGREE_COLUMNS), pd.DataFrame(), gr.update(choices=[]))
-
-    def on_refresh(picked, run_value):
+    def on_refresh(self, picked, run_value):
         try:
-            found = current_review(picked, run_value)
+            found = self.current_review(picked, run_value)
         except EvaluationError as error:
-            return empty(str(error))
-        results = report.full_results(store, found)
-        many = results["bradley_terry"] is not None
-        has_chart = results["votes"] or (results["judge"] or {}).get("judged_pairs")
-        single = bool((results["judge"] or {}).get("single"))
-        return (verdict_markdown(results), win_chart(results) if has_chart else None, win_frame(results),
-                gr.update(visible=many), bradley_terry_frame(results) if many else pd.DataFrame(columns=BT_COLUMNS),
-                judge_markdown(results), judge_frame(results),
-                gr.update(value=grades_frame(results), visible=single), agreement_markdown(results),
-                confusion_frame(results), length_frame(results), disagreement_frame(results),
-                metrics_frame(results), gr.update(choices=report.breakdown_fields(store, found)))
+            return self.w.named(empty_panels(str(error)))
+        results = report.full_results(self.store, found)  # once per refresh: every panel reads the same figures
+        return self.w.named(panels(results, lambda: report.breakdown_fields(self.store, found)))
 
-    def on_metrics(picked, run_value, progress=gr.Progress()):
+    def on_metrics(self, picked, run_value, progress=gr.Progress()):
+        w = self.w
         try:
-            found = current_review(picked, run_value)
-            counts = compute_model_metrics(store, settings, found,
+            found = self.current_review(picked, run_value)
+            counts = compute_model_metrics(self.store, self.settings, found,
                                            on_progress=lambda line: progress(None, desc=line))
         except (EvaluationError, GenerationError, ValueError, OSError) as error:
-            return message(str(error), "error"), gr.update()
-        results = report.full_results(store, found, with_bradley_terry=False, disagreement_rows=0)
+            return {w.metrics_notice: message(str(error), "error"), w.metrics_table: gr.update()}
+        results = report.full_results(self.store, found, with_bradley_terry=False, disagreement_rows=0)
         done = counts["perplexity"] + counts["similarity"]
         note = (f"Scored {counts['perplexity']} references and {counts['similarity']} answers."
                 if done else "Every answer was scored already.")
-        return message(note, "ok"), metrics_frame(results)
+        return {w.metrics_notice: message(note, "ok"),
+                w.metrics_table: guarded_panel(lambda: metrics_frame(results), lambda error: pd.DataFrame())}
 
-    def on_compare(picked, chosen_runs):
-        chosen, _ = project_runs(store, picked)
-        runs = [store.find_run(value, chosen.id) for value in (chosen_runs or [])] if chosen else []
+    def on_compare(self, picked, chosen_runs):
+        chosen, _ = project_runs(self.store, picked)
+        runs = [self.store.find_run(value, chosen.id) for value in (chosen_runs or [])] if chosen else []
         runs = [run for run in runs if run is not None]
-        if not runs:
-            return pd.DataFrame()
-        return compare_frame(report.compare_runs(store, runs))
+        return {self.w.compare_table: compare_frame(report.compare_runs(self.store, runs)) if runs else pd.DataFrame()}
 
-    def on_project(picked, run_value):
-        _, runs = project_runs(store, picked)
+    def on_project(self, picked, run_value):
+        _, runs = project_runs(self.store, picked)
         choices = run_choices(runs)
         values = [value for _, value in choices]
         chosen = run_value if run_value in values else (values[0] if values else None)
-        return gr.update(choices=choices, value=chosen), gr.update(choices=choices)
+        return {self.w.run_pick: gr.update(choices=choices, value=chosen), self.w.compare_pick: gr.update(choices=choices)}
 
-    def on_breakdown(picked, run_value, field_name):
+    def on_breakdown(self, picked, run_value, field_name):
+        w, empty = self.w, {self.w.breakdown_table: pd.DataFrame(columns=BREAKDOWN_COLUMNS), self.w.breakdown_plot: None}
         try:
-            found = current_review(picked, run_value)
+            found = self.current_review(picked, run_value)
         except EvaluationError:
-            return pd.DataFrame(columns=BREAKDOWN_COLUMNS), None
+            return empty
         if not field_name:
-            return pd.DataFrame(columns=BREAKDOWN_COLUMNS), None
-        rows = report.breakdown(store, found, field_name)
-        return breakdown_frame(rows), breakdown_chart(rows, field_name)
+            return empty
+        rows = report.breakdown(self.store, found, field_name)
+        return {w.breakdown_table: breakdown_frame(rows), w.breakdown_plot: breakdown_chart(rows, field_name)}
 
-    def on_export(kind):
+    def on_export(self, kind: str):
         def handler(picked, run_value):
+            w = self.w
             try:
-                found = current_review(picked, run_value)
+                found = self.current_review(picked, run_value)
             except EvaluationError as error:
-                return None, message(str(error), "error")
-            out = settings.home / "exports"
+                return {w.export_file: None, w.export_notice: message(str(error), "error")}
+            out = self.settings.home / "exports"
             if kind == "preferences":
-                path, count = report.export_preferences(store, found, out)
-                return str(path), message(f"{count} preference pairs (ties and both-bad left out).", "ok")
-            path = report.export_ratings(store, found, out, kind)
-            return str(path), message(f"Every rating of review {found.id}, with both answers.", "ok")
+                path, count = report.export_preferences(self.store, found, out)
+                return {w.export_file: str(path),
+                        w.export_notice: message(f"{count} preference pairs (ties and both-bad left out).", "ok")}
+            path = report.export_ratings(self.store, found, out, kind)
+            return {w.export_file: str(path),
+                    w.export_notice: message(f"Every rating of review {found.id}, with both answers.", "ok")}
         return handler
 
+
+def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings,
+                       project: gr.Dropdown) -> None:
+    w = results_layout()
+    h = ResultsHandlers(store, settings, w)
     hidden = {"api_visibility": "undocumented"}
-    outputs = [verdict, chart, win_table, bradley_terry_group, bt_table, judge_summary, judge_table, grades_table,
-               agreement_text, confusion_table, length_table, disagreement_table, metrics_table, field]
-    refresh.click(guard("results", on_refresh), [project, run_pick], outputs, api_name="results")
-    run_pick.change(guard("results", on_refresh, quiet=True), [project, run_pick], outputs, **hidden)
-    breakdown_button.click(guard("results", on_breakdown), [project, run_pick, field], [breakdown_table, breakdown_plot],
-                           api_name="breakdown")
-    csv_button.click(guard("results", on_export("csv")), [project, run_pick], [export_file, export_notice], api_name="export_ratings_csv")
-    parquet_button.click(guard("results", on_export("parquet")), [project, run_pick], [export_file, export_notice],
-                         api_name="export_ratings_parquet")
-    preference_button.click(guard("results", on_export("preferences")), [project, run_pick], [export_file, export_notice],
-                            api_name="export_preferences")
-    metrics_button.click(guard("results", on_metrics), [project, run_pick], [metrics_notice, metrics_table], api_name="compute_metrics",
-                         concurrency_limit=1, concurrency_id="generation")
-    compare_button.click(guard("results", on_compare), [project, compare_pick], compare_table, api_name="compare_runs")
-    project.change(guard("results", on_project, quiet=True), [project, run_pick], [run_pick, compare_pick], **hidden)
-    tab.select(guard("results", on_project, quiet=True), [project, run_pick], [run_pick, compare_pick], **hidden).then(
-        guard("results", on_refresh, quiet=True), [project, run_pick], outputs, **hidden)
+    picked = [project, w.run_pick]
+    w.refresh.click(guard("results", h.on_refresh), picked, w.panels, api_name="results")
+    w.run_pick.change(guard("results", h.on_refresh, quiet=True), picked, w.panels, **hidden)
+    w.breakdown_button.click(guard("results", h.on_breakdown), [*picked, w.field], [w.breakdown_table, w.breakdown_plot],
+                             api_name="breakdown")
+    api_names = {"csv": "export_ratings_csv", "parquet": "export_ratings_parquet", "preferences": "export_preferences"}
+    for kind, button in w.exports.items():
+        button.click(guard("results", h.on_export(kind)), picked, [w.export_file, w.export_notice],
+                     api_name=api_names[kind])
+    w.metrics_button.click(guard("results", h.on_metrics), picked, [w.metrics_notice, w.metrics_table],
+                           api_name="compute_metrics", concurrency_limit=1, concurrency_id="generation")
+    w.compare_button.click(guard("results", h.on_compare), [project, w.compare_pick], w.compare_table,
+                           api_name="compare_runs")
+    project.change(guard("results", h.on_project, quiet=True), picked, [w.run_pick, w.compare_pick], **hidden)
+    tab.select(guard("results", h.on_project, quiet=True), picked, [w.run_pick, w.compare_pick], **hidden).then(
+        guard("results", h.on_refresh, quiet=True), picked, w.panels, **hidden)

@@ -1,10 +1,11 @@
-"""Tables, charts and words of the Results tab, from the dict `report.full_results` returns (the same one
+"""Tables, charts and words of the Results tab, from the Results `report.full_results` returns (the same figures
 `ftstudio report --json` prints). Every user or model text goes through escape() or into a Dataframe cell."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from ftstudio.evaluation.report import Results
 from ftstudio.ui.format import escape, message
 from ftstudio.wording import plural
 
@@ -49,24 +50,24 @@ def _number(value, digits=3) -> str:
 # --- human votes -------------------------------------------------------------------------
 
 
-def win_frame(results: dict) -> pd.DataFrame:
-    labels = results["labels"]
+def win_frame(results: Results) -> pd.DataFrame:
+    labels = results.labels
     return pd.DataFrame([[labels[e["system"]], labels[e["against"]], e["wins"], e["losses"], e["ties"], e["both_bad"],
                           percent(e["win_rate"]), interval(e["ci_low"], e["ci_high"])]
-                         for e in results["human"].values()], columns=WIN_COLUMNS)
+                         for e in results.human.values()], columns=WIN_COLUMNS)
 
 
-def win_chart(results: dict):
+def win_chart(results: Results):
     """Each pair's win rate as a bar with its 95% interval, people and judge side by side, against the 50% line."""
     import plotly.graph_objects as go
 
-    labels = results["labels"]
-    judge = (results.get("judge") or {}).get("win_rates") or {}
-    keys = [k for k, e in results["human"].items() if e["win_rate"] is not None or (judge.get(k) or {}).get("win_rate")
+    labels = results.labels
+    judge = (results.judge or {}).get("win_rates") or {}
+    keys = [k for k, e in results.human.items() if e["win_rate"] is not None or (judge.get(k) or {}).get("win_rate")
             is not None]
-    names = [f"{labels[results['human'][k]['system']]}<br>vs {labels[results['human'][k]['against']]}" for k in keys]
+    names = [f"{labels[results.human[k]['system']]}<br>vs {labels[results.human[k]['against']]}" for k in keys]
     figure = go.Figure()
-    for source, entries, color in (("people", results["human"], "#6366f1"), ("judge", judge, "#f59e0b")):
+    for source, entries, color in (("people", results.human, "#6366f1"), ("judge", judge, "#f59e0b")):
         shown = [(name, entries.get(k)) for name, k in zip(names, keys)
                  if entries.get(k) and entries[k]["win_rate"] is not None]
         if not shown:
@@ -85,11 +86,11 @@ def win_chart(results: dict):
     return figure
 
 
-def bradley_terry_frame(results: dict) -> pd.DataFrame:
-    labels = results["labels"]
+def bradley_terry_frame(results: Results) -> pd.DataFrame:
+    labels = results.labels
     return pd.DataFrame([[labels[row["system"]], "–" if row["rating"] is None else f"{row['rating']:.0f}",
                           interval(row["ci_low"], row["ci_high"], percent_scale=False), row["matches"]]
-                         for row in results["bradley_terry"] or []], columns=BT_COLUMNS)
+                         for row in results.bradley_terry or []], columns=BT_COLUMNS)
 
 
 def breakdown_frame(rows: list[dict]) -> pd.DataFrame:
@@ -112,29 +113,32 @@ def breakdown_chart(rows: list[dict], field: str):
     return figure
 
 
-def verdict_markdown(results: dict) -> str:
+def verdict_markdown(results: Results) -> str:
     """The headline in words: what people said, what the judge said, and whether to trust the judge."""
     lines = []
-    if results["votes"]:
-        lines.append(f"**People:** {plural(results['votes'], 'vote')} by "
-                     f"{plural(len(results['reviewers']), 'reviewer')}.")
-        lines += [f"- {escape(entry['verdict'])}" for entry in results["human"].values()]
-        agreement = results["reviewer_agreement"]
+    if results.votes:
+        lines.append(f"**People:** {plural(results.votes, 'vote')} by "
+                     f"{plural(len(results.reviewers), 'reviewer')}.")
+        lines += [f"- {escape(entry['verdict'])}" for entry in results.human.values()]
+        agreement = results.reviewer_agreement
         if agreement["pairs"]:
             kappa = "–" if agreement["kappa"] is None else f"{agreement['kappa']:.2f}"
             lines.append(f"- Reviewers agree on {agreement['agreement']:.0%} of the {plural(agreement['pairs'], 'pair')} "
                          f"rated by more than one of them "
-                         f"({'Cohen' if agreement['method'] == 'cohen' else 'Fleiss'}' kappa {kappa}).")
+                         f"({'Cohen' if agreement['method'] == 'cohen' else 'Fleiss'}'s kappa {kappa}).")
     else:
         lines.append(message("No votes yet: vote on blind pairs on the Review tab.", "info"))
-    judge = results.get("judge")
+    if results.identical_pairs:
+        lines.append(f"- {plural(results.identical_pairs, 'pair')} with word-for-word identical answers "
+                     f"{'counts' if results.identical_pairs == 1 else 'count'} as ties (never put to reviewers).")
+    judge = results.judge
     if judge and judge.get("win_rates"):
         lines.append(f"\n**Judge** ({escape(judge['judge'])}, prompt {escape(judge['prompt_version'])}): "
                      f"{plural(judge['judged_pairs'], 'pair')} judged in both orders.")
         lines += [f"- {escape(entry['verdict'])}" for entry in judge["win_rates"].values()]
     elif judge is None:
         lines.append("\n" + message("No judge has looked at these answers yet: run one on the Judge tab.", "info"))
-    agreement = results.get("agreement")
+    agreement = results.agreement
     if agreement:
         lines.append(f"\n**Can the judge be trusted here?** {escape(agreement['meaning'])}")
     return "\n".join(lines)
@@ -143,20 +147,27 @@ def verdict_markdown(results: dict) -> str:
 # --- the judge -----------------------------------------------------------------------------
 
 
-def judge_frame(results: dict) -> pd.DataFrame:
-    judge = results.get("judge") or {}
-    labels = results["labels"]
+def judge_frame(results: Results) -> pd.DataFrame:
+    judge = results.judge or {}
+    labels = results.labels
     rows = []
     for key, entry in (judge.get("win_rates") or {}).items():
         controlled = (judge.get("length_controlled") or {}).get(key) or {}
         rows.append([labels[entry["system"]], labels[entry["against"]], entry["wins"], entry["losses"], entry["ties"],
                      percent(entry["win_rate"]), interval(entry["ci_low"], entry["ci_high"]),
-                     percent(controlled.get("lc_win_rate")), interval(controlled.get("ci_low"), controlled.get("ci_high"))])
+                     *_equal_length(controlled)])
     return pd.DataFrame(rows, columns=JUDGE_COLUMNS)
 
 
-def judge_markdown(results: dict) -> str:
-    judge = results.get("judge")
+def _equal_length(controlled: dict) -> list[str]:
+    """The length-controlled win rate and its interval; with verdicts but none decisive, there is no rate to read."""
+    if controlled.get("lc_win_rate") is None and controlled.get("n"):
+        return ["no decisive verdict", "–"]
+    return [percent(controlled.get("lc_win_rate")), interval(controlled.get("ci_low"), controlled.get("ci_high"))]
+
+
+def judge_markdown(results: Results) -> str:
+    judge = results.judge
     if not judge:
         return message("No judgments yet: run a judge on the Judge tab, or `ftstudio judge --run RUN`.", "info")
     lines = [f"**{escape(judge['judge'])}**, prompt {escape(judge['prompt_version'])}: "
@@ -174,16 +185,16 @@ def judge_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def grades_frame(results: dict) -> pd.DataFrame:
-    single = (results.get("judge") or {}).get("single") or {}
-    labels = results["labels"]
+def grades_frame(results: Results) -> pd.DataFrame:
+    single = (results.judge or {}).get("single") or {}
+    labels = results.labels
     return pd.DataFrame([[labels.get(r["system"], r["system"]), r["graded"], _number(r["mean"], 2),
                           "–" if r["ci_low"] is None else f"{r['ci_low']:.1f} – {r['ci_high']:.1f}"]
                          for r in single.get("systems", [])], columns=GRADE_COLUMNS)
 
 
-def confusion_frame(results: dict) -> pd.DataFrame:
-    agreement = results.get("agreement")
+def confusion_frame(results: Results) -> pd.DataFrame:
+    agreement = results.agreement
     if not agreement:
         return pd.DataFrame(columns=CONFUSION_COLUMNS)
     words = {"a": "first system better", "b": "second system better", "tie": "tie or both bad"}
@@ -191,8 +202,8 @@ def confusion_frame(results: dict) -> pd.DataFrame:
                          for h in ("a", "b", "tie")], columns=CONFUSION_COLUMNS)
 
 
-def agreement_markdown(results: dict) -> str:
-    agreement = results.get("agreement")
+def agreement_markdown(results: Results) -> str:
+    agreement = results.agreement
     if not agreement:
         return message("Agreement needs votes and judgments on the same pairs.", "info")
     kappa = ("–" if agreement["kappa"] is None else
@@ -206,25 +217,25 @@ def agreement_markdown(results: dict) -> str:
         f"\n{escape(agreement['meaning'])}"])
 
 
-def length_frame(results: dict) -> pd.DataFrame:
-    bias = (results.get("judge") or {}).get("length_bias")
+def length_frame(results: Results) -> pd.DataFrame:
+    bias = (results.judge or {}).get("length_bias")
     if not bias:
         return pd.DataFrame(columns=LENGTH_COLUMNS)
     return pd.DataFrame([[who, bias[key]["decisive"], percent(bias[key]["longer_wins"])]
                          for who, key in (("judge", "judge"), ("people", "humans"))], columns=LENGTH_COLUMNS)
 
 
-def disagreement_frame(results: dict) -> pd.DataFrame:
+def disagreement_frame(results: Results) -> pd.DataFrame:
     return pd.DataFrame([[f"{row['gap']:.2f}", row["input"], row["system_a"], row["output_a"], row["system_b"],
                           row["output_b"], row["people"], f"{row['judge']} ({row['judge_orders']})", row["judge_reason"]]
-                         for row in results.get("disagreements") or []], columns=DISAGREE_COLUMNS)
+                         for row in results.disagreements or []], columns=DISAGREE_COLUMNS)
 
 
 # --- metrics and runs side by side ---------------------------------------------------------
 
 
-def metrics_frame(results: dict) -> pd.DataFrame:
-    rows = results.get("metrics") or []
+def metrics_frame(results: Results) -> pd.DataFrame:
+    rows = results.metrics or []
     shown = [key for key in METRIC_COLUMNS if key in ("label", "split", "with_reference")
              or any(row.get(key) is not None for row in rows)]
     return pd.DataFrame([[_number(row.get(key)) if key not in ("label", "split") else row[key] for key in shown]
@@ -243,3 +254,67 @@ def compare_frame(rows: list[dict]) -> pd.DataFrame:
         values.update({key: _number(row.get(key)) for key in ("rougeL", "bleu", "accuracy", "perplexity", "similarity")})
         table.append([values[key] for key in COMPARE_COLUMNS])
     return pd.DataFrame(table, columns=list(COMPARE_COLUMNS.values()))
+
+
+# --- every panel at once, each on its own -------------------------------------------------
+
+
+def guarded_panel(compute, fallback):
+    """compute(), or, when it fails, `fallback(error)`: one failing panel shows its own message and leaves the
+    other panels standing."""
+    try:
+        return compute()
+    except Exception as error:  # noqa: BLE001 -- whatever broke, the rest of the page must still show
+        return fallback(error)
+
+
+def _failed_text(error: Exception) -> str:
+    return message(f"This part could not be computed ({type(error).__name__}: {error}). The other panels are "
+                   "unaffected; please report it.", "error")
+
+
+def _failed_frame(error: Exception) -> pd.DataFrame:
+    return pd.DataFrame({"could not be computed": [f"{type(error).__name__}: {error}"]})
+
+
+def panels(results: Results, report_fields) -> dict:
+    """Every panel of the Results tab from one computation, by the name of its widget (ResultsWidgets)."""
+    import gradio as gr
+
+    many = results.bradley_terry is not None
+    has_chart = results.votes or (results.judge or {}).get("judged_pairs")
+    single = bool((results.judge or {}).get("single"))
+    headline = guarded_panel(lambda: verdict_markdown(results), _failed_text)
+    if results.errors:
+        headline += "\n\n" + "\n".join(message(f"{panel.replace('_', ' ')} could not be computed: {error}", "error")
+                                        for panel, error in results.errors.items())
+    return {"verdict": headline,
+            "chart": guarded_panel(lambda: win_chart(results) if has_chart else None, lambda error: None),
+            "win_table": guarded_panel(lambda: win_frame(results), _failed_frame),
+            "bradley_terry_group": gr.update(visible=many),
+            "bt_table": guarded_panel(lambda: bradley_terry_frame(results) if many
+                                      else pd.DataFrame(columns=BT_COLUMNS), _failed_frame),
+            "judge_summary": guarded_panel(lambda: judge_markdown(results), _failed_text),
+            "judge_table": guarded_panel(lambda: judge_frame(results), _failed_frame),
+            "grades_table": gr.update(value=guarded_panel(lambda: grades_frame(results), _failed_frame),
+                                      visible=single),
+            "agreement_text": guarded_panel(lambda: agreement_markdown(results), _failed_text),
+            "confusion_table": guarded_panel(lambda: confusion_frame(results), _failed_frame),
+            "length_table": guarded_panel(lambda: length_frame(results), _failed_frame),
+            "disagreement_table": guarded_panel(lambda: disagreement_frame(results), _failed_frame),
+            "metrics_table": guarded_panel(lambda: metrics_frame(results), _failed_frame),
+            "field": gr.update(choices=guarded_panel(report_fields, lambda error: []))}
+
+
+def empty_panels(note: str) -> dict:
+    """The panels with nothing to show but `note`, by the name of their widget."""
+    import gradio as gr
+
+    return {"verdict": message(note, "info"), "chart": None, "win_table": pd.DataFrame(columns=WIN_COLUMNS),
+            "bradley_terry_group": gr.update(visible=False), "bt_table": pd.DataFrame(columns=BT_COLUMNS),
+            "judge_summary": "", "judge_table": pd.DataFrame(columns=JUDGE_COLUMNS),
+            "grades_table": gr.update(visible=False), "agreement_text": "",
+            "confusion_table": pd.DataFrame(columns=CONFUSION_COLUMNS),
+            "length_table": pd.DataFrame(columns=LENGTH_COLUMNS),
+            "disagreement_table": pd.DataFrame(columns=DISAGREE_COLUMNS), "metrics_table": pd.DataFrame(),
+            "field": gr.update(choices=[])}

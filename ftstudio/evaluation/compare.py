@@ -1,0 +1,106 @@
+"""Comparing a run: the one place that decides what a run's review compares and on which inputs.
+
+A DPO run is reviewed as the loop (against the run it started from, and the base model) unless other systems or
+typed prompts are asked for; any other run against the base model, or the systems chosen. Whichever it is, no run
+is paired on an input it learned from, and identical answers are never put before people: both are counted, and
+said, so a user knows what the review holds and why.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ftstudio.config import Settings
+from ftstudio.evaluation.generations import (GenerationBatch, generate_for_run, inputs_from_split, left_out_inputs)
+from ftstudio.evaluation.loop import is_preference_run, loop_systems
+from ftstudio.evaluation.prompts import inputs_from_prompts
+from ftstudio.evaluation.review import QueuePlan, plan_pairs
+from ftstudio.evaluation.systems import BASE, EvaluationError
+from ftstudio.store import Review, Run, Store
+from ftstudio.wording import plural
+
+
+@dataclass
+class Comparison:
+    """A review built for a run: its answers, whether it is the DPO loop, and what it left out (input -> why)."""
+
+    batch: GenerationBatch
+    loop: bool
+    split: str | None
+    left_out: dict[str, str] = field(default_factory=dict)
+    identical: int = 0
+
+    @property
+    def review(self) -> Review:
+        return self.batch.review
+
+    def notes(self) -> list[str]:
+        """What the review leaves out and why, in sentences."""
+        lines = [left_out_sentence(self.left_out)] if self.left_out else []
+        if self.identical:
+            lines.append(identical_sentence(self.identical))
+        if self.split == "train" and not self.left_out:
+            lines.append(f"Run {self.review.run_id} trained on these prompts: votes here make preference data for "
+                         "DPO; they do not grade the run.")
+        return lines
+
+    def to_dict(self) -> dict:
+        """The CLI's --json shape: the batch's, with the loop flag and what was left out."""
+        reasons = Counter(self.left_out.values())
+        return self.batch.to_dict() | {"loop": self.loop, "left_out_trained": len(self.left_out),
+                                       "left_out_reasons": dict(reasons), "identical_pairs": self.identical}
+
+
+def wants_loop(store: Store, run: Run, systems: list[str] | None = None, prompts: list[str] | None = None) -> bool:
+    """A DPO run's review is the loop unless other systems or typed prompts were asked for."""
+    if prompts or not is_preference_run(run):
+        return False
+    return not systems or set(systems) == set(loop_systems(store, run))
+
+
+def default_systems(store: Store, run: Run) -> list[str]:
+    """What a run is compared with when nobody says: the loop for a DPO run, else the run and the base model."""
+    return loop_systems(store, run) if is_preference_run(run) else [run.system, BASE]
+
+
+def compare_run(store: Store, studio: Settings, run: Run, systems: list[str] | None = None, split: str | None = "test",
+                prompts: list[str] | None = None, **options) -> Comparison:
+    """Generate every system's answers and open the blind review. `options` go to generate_for_run (decoding,
+    backend, on_progress, should_stop, user_name, overlap)."""
+    loop = wants_loop(store, run, systems, prompts)
+    names = loop_systems(store, run) if loop else list(systems or [run.system, BASE])
+    split = None if prompts else (split or "test")
+    inputs = inputs_from_prompts(prompts) if prompts else inputs_from_split(store, run, split)
+    left_out = left_out_inputs(store, run, names, {item.input for item in inputs})
+    kept = [item for item in inputs if item.input not in left_out]
+    if not kept:
+        where = f"{split} prompt" if split else "prompt given"
+        raise EvaluationError(f"Every {where} is one a run under review trained on ({next(iter(left_out.values()))}), "
+                              "so a review there would grade it on what it was taught. Review it on the test split, "
+                              "or on prompts of your own.")
+    batch = generate_for_run(store, studio, run, names, inputs=kept, **options)
+    return Comparison(batch, loop, split, left_out, len(review_queue(store, batch.review).identical))
+
+
+def review_queue(store: Store, review: Review) -> QueuePlan:
+    """The review's queue as it stands: its pairs, the identical ones kept from people, the inputs left out."""
+    run = store.get_run(review.run_id) if review.run_id is not None else None
+    if run is None:
+        return plan_pairs(store, review)
+    return plan_pairs(store, review, lambda texts: left_out_inputs(store, run, review.systems, texts))
+
+
+def left_out_sentence(left_out: dict[str, str]) -> str:
+    """'5 prompts left out: run 2 trained on their preference pairs.'"""
+    reasons = Counter(left_out.values()).most_common()
+    if len(reasons) == 1:
+        return f"{plural(len(left_out), 'prompt')} left out: {reasons[0][0]}."
+    return (f"{plural(len(left_out), 'prompt')} left out: "
+            + "; ".join(f"{count} because {why}" for why, count in reasons) + ".")
+
+
+def identical_sentence(count: int) -> str:
+    """How many pairs were kept from reviewers because both answers had the same words."""
+    return (f"{plural(count, 'pair')} not put to reviewers: both answers were word for word the same, so "
+            f"{'it counts' if count == 1 else 'they count'} as {'a tie' if count == 1 else 'ties'}.")
