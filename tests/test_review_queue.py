@@ -155,7 +155,7 @@ def test_judge_without_a_decisive_verdict_and_an_even_split_say_so():
 
 def dpo_on_some_test_prompts(store, settings, tiny_model_dir, tmp_path, voted: int = 3):
     """A finished run, a DPO run started from it on preference pairs voted on `voted` of its test prompts."""
-    from ftstudio.preferences import PreferenceFilters, freeze_preferences
+    from ftstudio.evaluation.preference_pairs import PreferenceFilters, freeze_preferences
     from ftstudio.versions import SplitPlan
 
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
