@@ -131,7 +131,8 @@ class DraftHandlers:
     def weak_note(self, project: Project | None) -> dict:
         """The warning beside the draft buttons, shown while drafts come from the embedded base model."""
         choice = DraftingChoice.from_settings(project.settings.get("drafting") if project else None)
-        weak = choice.kind == "base" and is_embedded_base(self.settings.base_model)
+        drafts_shown = project is not None and project.task_type != "classification"  # no draft buttons there
+        weak = drafts_shown and choice.kind == "base" and is_embedded_base(self.settings.base_model)
         return gr.update(value=message(WEAK_DRAFTER_NOTE, "info") if weak else "", visible=weak)
 
     # --- drafts ---

@@ -35,3 +35,41 @@ def test_label_five_items_with_the_keyboard(live_app, page, tmp_path):
     for example in examples:
         assert example.label == ("phishing" if "verify" in example.input else "legitimate")
     assert "2 left" in page.locator("#label-counter").inner_text()
+
+
+def test_a_draft_that_arrives_after_a_skip_never_lands_on_the_next_item(live_app, page, tmp_path, chat_server):
+    """Drafts take up to a minute on a CPU; the annotator moves on meanwhile. A slow teacher endpoint stands in."""
+    import json
+
+    from ftstudio.bench.chat_server import Reply
+    from tests.conftest import wait_until
+
+    url, store = live_app
+    project = store.create_project("Drafted posts", "generation")
+    posts = tmp_path / "posts.md"
+    posts.write_text("First post about forecasts.\n---\nSecond post about pallets.\n")
+    import_paths(store, project, [posts])
+    teacher = chat_server(default=Reply("Write about forecasts.", delay=4))
+    store.update_project(project.id, settings={"drafting": {"base_url": teacher.url, "model": "teacher"}})
+
+    open_app(page, url)
+    page.locator("#annotator textarea, #annotator input").first.fill("ana")
+    page.keyboard.press("Tab")
+    page.get_by_role("tab", name="Label").click()
+    page.wait_for_function("document.querySelector('#label-output textarea')?.value.includes('post about')")
+    first = page.locator("#label-output textarea").input_value()
+    page.locator("#draft-input").click()
+    wait_until(lambda: teacher.requests, 30, "the draft request to reach the teacher")
+    page.locator("#label-skip").click()
+    page.wait_for_function("(() => { const v = document.querySelector('#label-output textarea').value;"
+                           f" return v.includes('post about') && v !== {json.dumps(first)}; }})()")
+    # The first item's draft arrives about 4 s after it was asked for, while the second item is on screen.
+    page.wait_for_function("document.querySelector('#label-input textarea').value !== ''"
+                           " || document.querySelector('#label-notice').innerText.includes('moved on')",
+                           timeout=60_000)
+    assert page.locator("#label-input textarea").input_value() == ""
+    assert not page.locator("#draft-row").is_visible()
+    # A draft asked for on the item on screen still lands in its empty input.
+    page.locator("#draft-input").click()
+    page.wait_for_function("document.querySelector('#label-input textarea').value === 'Write about forecasts.'",
+                           timeout=60_000)
