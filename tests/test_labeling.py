@@ -162,3 +162,17 @@ def test_the_drafting_choice_reads_old_and_new_settings(monkeypatch):
     assert is_embedded_base("embedded:SmolLM2-135M-Instruct") and not is_embedded_base("/models/qwen")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert hub_offline()  # decided from the setting alone: nothing is fetched
+
+
+def test_a_finished_run_drafts_through_its_adapter(store, settings, tiny_model_dir, tmp_path):
+    from ftstudio.drafting import LocalDrafters
+    from ftstudio.evaluation.generations import tuned_system
+    from tests.evaluation_fixtures import finished_run
+
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    drafters = LocalDrafters(settings.model_cache)
+    generate = drafters.generate_function(run.base_model, tuned_system(store, run).adapter_dir)
+    draft = labeling.draft_output(generate, "Where is pallet 3?")
+    assert isinstance(draft, str) and draft == draft.strip()
+    # Asked again, the same loaded model answers: it is loaded once per app.
+    assert drafters.generate_function(run.base_model, tuned_system(store, run).adapter_dir).__self__ is generate.__self__

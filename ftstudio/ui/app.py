@@ -30,8 +30,9 @@ from ftstudio.ui.train_tab import create_train_tab
 from ftstudio.training.manager import RunManager
 
 CSS_PATH = Path(__file__).resolve().parent.parent.parent / "assets" / "style.css"
-LOGIN_MESSAGE = ("<h1 id='login-title'>ftstudio</h1><p>Your posts and emails \u2192 a fine-tuned model, and the evidence "
-                 "that it is better.</p><p>Sign in with the name and password your studio admin gave you.</p>")
+LOGIN_MESSAGE = ("<h1 id='login-title' style='font-size: 1.8em; font-weight: 700; margin: 0 0 0.4em'>ftstudio</h1>"
+                 "<p>Your posts and emails \u2192 a fine-tuned model, and the evidence that it is better.</p>"
+                 "<p>Sign in with the name and password your studio admin gave you.</p>")
 
 
 def build_app(store: Store, settings: Settings, manager: RunManager | None = None,

@@ -275,8 +275,8 @@ class DataHandlers:
         if selected is None:
             return {self.p.status: message("Pick a project first.", "error")}
         if (typed or "").strip() != selected.name:
-            return {self.p.status: message(f"Nothing was deleted: type the project's name, \u201c{selected.name}\u201d, "
-                                           "exactly, to confirm.", "error")}
+            return {self.p.status: message("Nothing was deleted: type the project's name, "
+                                           f"\u201c{selected.name}\u201d, exactly, to confirm.", "error")}
         removed = self.store.delete_project(selected.id, caller.name)
         names = self.project_names()
         return {self.project: gr.update(choices=names, value=(names or [None])[0]), self.p.delete_confirm: "",
