@@ -25,8 +25,8 @@ MAX_INPUT_CHARS = 600
 MAX_OUTPUT_CHARS = 3000
 WEAK_DRAFTER_NOTE = (
     "Drafts come from the embedded 135M base model: it is small, so expect generic, often useless text "
-    "(\u201cHere's a response\u2026\u201d). For better drafts pick another model under \u201cDrafting model\u201d "
-    "below: a finished run of this project, a teacher endpoint, or a small instruct model from the Hub.")
+    "(\u201cHere's a response\u2026\u201d). For better drafts an admin can pick another under \u201cDrafting "
+    "model\u201d below: a finished run of this project, a teacher endpoint, or a small instruct model from the Hub.")
 
 
 @dataclass(frozen=True)
