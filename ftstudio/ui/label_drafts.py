@@ -154,8 +154,8 @@ class DraftHandlers:
     def on_draft_arrived(self, caller, item_id, pending, input_text, output_text):
         """Put a finished draft where it belongs: into its empty box, offered beside a filled one, or nowhere
         when the item it was made for is no longer on screen."""
-        if not pending:
-            return {}
+        if not pending:  # the draft failed, and said why already
+            return {self.w.pending: None}
         draft = Draft(**pending)
         if draft.item_id != item_id:
             return {self.w.pending: None,

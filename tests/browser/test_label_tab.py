@@ -73,3 +73,40 @@ def test_a_draft_that_arrives_after_a_skip_never_lands_on_the_next_item(live_app
     page.locator("#draft-input").click()
     page.wait_for_function("document.querySelector('#label-input textarea').value === 'Write about forecasts.'",
                            timeout=60_000)
+
+
+def test_an_admin_sets_a_teacher_endpoint_and_uses_its_offered_draft(live_app, page, tmp_path, chat_server):
+    from ftstudio.bench.chat_server import Reply
+
+    url, store = live_app
+    project = store.create_project("Taught posts", "generation")
+    posts = tmp_path / "posts.md"
+    posts.write_text("A post about forecasts.\n")
+    import_paths(store, project, [posts])
+    teacher = chat_server(default=Reply("  Here's a response that meets your request:\n\nA sharper post.  "))
+
+    open_app(page, url)
+    page.locator("#annotator textarea, #annotator input").first.fill("ana")
+    page.keyboard.press("Tab")
+    page.get_by_role("tab", name="Label").click()
+    page.wait_for_function("document.querySelector('#label-output textarea')?.value === 'A post about forecasts.'")
+    page.get_by_text("Drafting model", exact=True).click()
+    page.locator("#drafter").get_by_text("an OpenAI-compatible endpoint").click()
+    page.locator("#drafter-url textarea, #drafter-url input").first.fill(teacher.url)
+    page.locator("#drafter-model textarea, #drafter-model input").first.fill("teacher")
+    page.locator("#save-drafter").click()
+    page.locator("#label-notice").get_by_text("Drafts come from teacher at").wait_for()
+    assert store.find_project("Taught posts").settings["drafting"] == {"kind": "endpoint", "base_url": teacher.url,
+                                                                       "model": "teacher"}
+    # Drafting needs something to draft from, and says so; the failure leaves the tab working.
+    page.locator("#draft-output").click()
+    page.locator("#label-notice").get_by_text("There is no input to draft an output for").wait_for()
+    # The output is filled already: the draft is offered beside it, trimmed, and used only when asked.
+    page.locator("#label-input textarea").fill("A post on forecasts, sharper")
+    page.locator("#draft-output").click()
+    page.locator("#draft-row").wait_for()
+    page.wait_for_function("document.querySelector('#draft-text textarea')?.value === 'A sharper post.'")
+    assert page.locator("#label-output textarea").input_value() == "A post about forecasts."
+    page.locator("#use-draft").click()
+    page.wait_for_function("document.querySelector('#label-output textarea').value === 'A sharper post.'")
+    page.locator("#draft-row").wait_for(state="hidden")
