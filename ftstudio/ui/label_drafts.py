@@ -98,11 +98,10 @@ def drafter_widgets() -> DrafterWidgets:
 class DraftHandlers:
     """Drafting for one app: which model drafts for a project, and the events of the draft widgets."""
 
-    def __init__(self, store: Store, settings: Settings, base_model: BaseModel, item_id: gr.State,
-                 input_box: gr.Textbox, output_box: gr.Textbox, notice: gr.Markdown, widgets: DraftWidgets,
-                 drafter: DrafterWidgets):
+    def __init__(self, store: Store, settings: Settings, base_model: BaseModel, input_box: gr.Textbox,
+                 output_box: gr.Textbox, notice: gr.Markdown, widgets: DraftWidgets, drafter: DrafterWidgets):
         self.store, self.settings, self.base_model = store, settings, base_model
-        self.item_id, self.input_box, self.output_box, self.notice = item_id, input_box, output_box, notice
+        self.input_box, self.output_box, self.notice = input_box, output_box, notice
         self.w, self.drafter = widgets, drafter
         self.local = LocalDrafters(settings.model_cache)
         self._online: bool | None = None
@@ -146,7 +145,8 @@ class DraftHandlers:
                     text = labeling.draft_input(generate, output_text or "", examples)
                 else:
                     text = labeling.draft_output(generate, input_text or "", examples)
-            except (LabelingError, ModelError, RemoteModelError, EvaluationError) as error:
+            except (LabelingError, ModelError, RemoteModelError, EvaluationError, OSError) as error:
+                # OSError: a Hub model's tokenizer that cannot be downloaded or found
                 return {self.w.pending: None, self.notice: message(str(error), "error")}
             return {self.w.pending: asdict(Draft(item_id, direction, text)), self.notice: ""}
         return handler

@@ -251,8 +251,8 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, ba
     """Build the Label tab inside `tab`; `project` and `user` are the bar above the tabs."""
     w = label_layout()
     handlers = LabelHandlers(store, base_model, w)
-    drafting = DraftHandlers(store, settings or base_model.settings, base_model, w.item_id, w.input_box,
-                             w.output_box, w.notice, w.drafts, w.drafter)
+    drafting = DraftHandlers(store, settings or base_model.settings, base_model, w.input_box, w.output_box,
+                             w.notice, w.drafts, w.drafter)
     d, hidden = w.drafts, {"api_visibility": "undocumented"}
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
     next_inputs = [project, user, w.item_id, w.leased_to]

@@ -110,3 +110,38 @@ def test_an_admin_sets_a_teacher_endpoint_and_uses_its_offered_draft(live_app, p
     page.locator("#use-draft").click()
     page.wait_for_function("document.querySelector('#label-output textarea').value === 'A sharper post.'")
     page.locator("#draft-row").wait_for(state="hidden")
+
+
+@pytest.fixture
+def embedded_app(settings):
+    """The app on the embedded base model, never loaded (only what the page says about it is checked)."""
+    from ftstudio.store import open_store
+    from ftstudio.ui.app import build_app, launch_kwargs
+    from tests.conftest import free_port
+
+    store = open_store(settings.database_path)
+    app = build_app(store, settings, load_model_now=False)
+    port = free_port()
+    app.queue().launch(server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(settings))
+    yield f"http://127.0.0.1:{port}/", store
+    app.close()
+    store.close()
+
+
+def test_the_tab_says_why_drafts_are_weak_until_a_better_model_is_set(embedded_app, page, tmp_path):
+    url, store = embedded_app
+    project = store.create_project("Weak drafts", "generation")
+    posts = tmp_path / "posts.md"
+    posts.write_text("A post about forecasts.\n")
+    import_paths(store, project, [posts])
+    open_app(page, url)
+    page.get_by_role("tab", name="Label").click()
+    page.locator("#drafter-note").get_by_text("embedded 135M base model").wait_for()
+    store.update_project(project.id, settings={"drafting": {"kind": "endpoint", "base_url": "http://localhost:9/v1",
+                                                            "model": "teacher"}})
+    open_app(page, url)
+    page.get_by_role("tab", name="Label").click()
+    # The endpoint's URL arrives with the same update as the note: once it is in, the note's fate is decided.
+    page.wait_for_function("document.querySelector('#drafter-url textarea, #drafter-url input')?.value"
+                           " === 'http://localhost:9/v1'")
+    assert not page.locator("#drafter-note").is_visible()
