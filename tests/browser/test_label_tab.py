@@ -142,6 +142,7 @@ def test_the_tab_says_why_drafts_are_weak_until_a_better_model_is_set(embedded_a
     open_app(page, url)
     page.get_by_role("tab", name="Label").click()
     # The endpoint's URL arrives with the same update as the note: once it is in, the note's fate is decided.
+    page.get_by_text("Drafting model", exact=True).click()
     page.wait_for_function("document.querySelector('#drafter-url textarea, #drafter-url input')?.value"
                            " === 'http://localhost:9/v1'")
     assert not page.locator("#drafter-note").is_visible()
