@@ -139,7 +139,8 @@ def test_kappa_values_match_known_results():
 def test_drafts_come_back_trimmed_without_the_models_preamble():
     from ftstudio.drafting import trim_draft
 
-    chatty = lambda prompts: ["  Sure! Here's a response that meets your request:\n\n  Forecasts beat gut feeling.  \n"]  # noqa: E731
+    answer = "  Sure! Here's a response that meets your request:\n\n  Forecasts beat gut feeling.  \n"
+    chatty = lambda prompts: [answer]  # noqa: E731 - the generate protocol
     assert labeling.draft_output(chatty, "Write about forecasts") == "Forecasts beat gut feeling."
     assert labeling.draft_input(chatty, "A post") == "Forecasts beat gut feeling."
     assert trim_draft('  "Write about forecasts."\n') == "Write about forecasts."
@@ -175,4 +176,5 @@ def test_a_finished_run_drafts_through_its_adapter(store, settings, tiny_model_d
     draft = labeling.draft_output(generate, "Where is pallet 3?")
     assert isinstance(draft, str) and draft == draft.strip()
     # Asked again, the same loaded model answers: it is loaded once per app.
-    assert drafters.generate_function(run.base_model, tuned_system(store, run).adapter_dir).__self__ is generate.__self__
+    again = drafters.generate_function(run.base_model, tuned_system(store, run).adapter_dir)
+    assert again.__self__ is generate.__self__

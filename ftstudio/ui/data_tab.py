@@ -250,7 +250,8 @@ class DataHandlers:
             return self.import_failed(str(error))
         frame = error_frame(results)
         return {self.project: self.picker(results[0].project), self.i.report: report_markdown(results),
-                self.i.errors: frame, self.i.errors_box: gr.update(visible=not frame.empty), self.p.status: ""}
+                self.i.errors: frame, self.i.errors_box: gr.update(visible=not frame.empty), self.p.status: "",
+                self.p.box: gr.update(open=False)}  # projects exist now: the New project box gives way
 
     def on_select(self, caller, event: gr.SelectData, shown: pd.DataFrame):
         item = self.store.get_item(int(shown.iloc[event.index[0]]["id"]))
@@ -330,7 +331,8 @@ def create_data_tab(app: gr.Blocks, store: Store, guard: Guard, settings: Settin
         [i.report, i.errors, i.errors_box, p.status], api_name="import_files", **writes
     ).then(refresh, browse_inputs, browse_outputs, **hidden)
     i.sample_button.click(guard("manage", h.on_samples, project=False), None,
-                          [project, i.report, i.errors, i.errors_box, p.status], api_name="load_samples", **writes
+                          [project, i.report, i.errors, i.errors_box, p.status, p.box], api_name="load_samples",
+                          **writes
                           ).then(refresh, browse_inputs, browse_outputs, **hidden)
     from_page_one = guard("data", lambda caller, pick, text, order: h.browse(caller, pick, text, 1, order))
     project.change(guard("data", lambda caller, pick, order: h.browse(caller, pick, "", 1, order), quiet=True),

@@ -72,8 +72,8 @@ def draft_widgets(draft_input: gr.Button, draft_output: gr.Button, weak_note: gr
         draft_box = gr.Textbox(label="Model draft (nothing you typed was changed)", lines=3, interactive=False,
                                scale=4, elem_id="draft-text")
         use_draft = gr.Button("Use this draft", size="sm", scale=1, elem_id="use-draft")
-    return DraftWidgets(draft_input=draft_input, draft_output=draft_output, weak_note=weak_note, draft_row=draft_row, draft_box=draft_box,
-                        use_draft=use_draft, pending=gr.State(None), input_draft=gr.State(None),
+    return DraftWidgets(draft_input=draft_input, draft_output=draft_output, weak_note=weak_note, draft_row=draft_row,
+                        draft_box=draft_box, use_draft=use_draft, pending=gr.State(None), input_draft=gr.State(None),
                         output_draft=gr.State(None))
 
 
