@@ -180,7 +180,9 @@ class DraftHandlers:
     def drafter_updates(self, project: Project | None) -> dict:
         """The setting as saved for this project, with the runs it may draft with."""
         choice = DraftingChoice.from_settings(project.settings.get("drafting") if project else None)
-        kinds = [(text, key) for key, text in DRAFTER_KINDS.items() if key != "hub" or self.online()]
+        # Hub models are offered only online; one saved earlier still shows, so the setting reads as saved.
+        kinds = [(text, key) for key, text in DRAFTER_KINDS.items()
+                 if key != "hub" or choice.kind == "hub" or self.online()]
         runs = [(run_label(run), run.id) for run in self.store.list_runs(project.id, ("finished",))] if project else []
         return {self.drafter.kind: gr.update(choices=kinds, value=choice.kind),
                 **self.drafter_visibility(choice.kind),
