@@ -9,6 +9,7 @@ from difflib import SequenceMatcher
 
 import jsonschema
 
+from ftstudio.drafting import MAX_INPUT_CHARS, MAX_OUTPUT_CHARS, trim_draft
 from ftstudio.store import Project, Store
 from ftstudio.wording import quoted
 
@@ -189,19 +190,21 @@ def draft_input(generate, output_text: str, examples: list[tuple[str, str]] | No
     """Reverse instruction: ask the model for the idea or request that would produce this output.
 
     `generate` maps a list of prompts to a list of answers (the studio's loaded model, or a teacher model);
-    `examples` are accepted (input, output) pairs shown to it first.
+    `examples` are accepted (input, output) pairs shown to it first. The draft comes back trimmed (see
+    `drafting.trim_draft`).
     """
     if not output_text.strip():
         raise LabelingError("There is no output to draft an input from.")
-    return generate([_few_shot(examples or [], True) + REVERSE_INSTRUCTION.format(output=output_text.strip())])[0]
+    prompt = _few_shot(examples or [], True) + REVERSE_INSTRUCTION.format(output=output_text.strip())
+    return trim_draft(generate([prompt])[0], MAX_INPUT_CHARS)
 
 
 def draft_output(generate, input_text: str, examples: list[tuple[str, str]] | None = None) -> str:
+    """The output a model would write for this input, shown the accepted examples first; trimmed."""
     if not input_text.strip():
         raise LabelingError("There is no input to draft an output for.")
-    if not examples:
-        return generate([input_text.strip()])[0]
-    return generate([_few_shot(examples, False) + f"Input: {input_text.strip()}\nOutput:"])[0]
+    prompt = _few_shot(examples, False) + f"Input: {input_text.strip()}\nOutput:" if examples else input_text.strip()
+    return trim_draft(generate([prompt])[0], MAX_OUTPUT_CHARS)
 
 
 # --- agreement -----------------------------------------------------------------

@@ -134,3 +134,47 @@ def test_kappa_values_match_known_results():
     overall, per_category = fleiss_kappa(ratings, [str(c) for c in range(5)])
     assert overall == pytest.approx(0.210, abs=0.001)
     assert cohen_kappa([("a", "a"), ("b", "b"), ("a", "b"), ("b", "a")]) == pytest.approx(0.0)
+
+
+def test_drafts_come_back_trimmed_without_the_models_preamble():
+    from ftstudio.drafting import trim_draft
+
+    answer = "  Sure! Here's a response that meets your request:\n\n  Forecasts beat gut feeling.  \n"
+    chatty = lambda prompts: [answer]  # noqa: E731 - the generate protocol
+    assert labeling.draft_output(chatty, "Write about forecasts") == "Forecasts beat gut feeling."
+    assert labeling.draft_input(chatty, "A post") == "Forecasts beat gut feeling."
+    assert trim_draft('  "Write about forecasts."\n') == "Write about forecasts."
+    long = "One sentence here. " * 20 + "And a last sentence that goes on and on"
+    cut = trim_draft(long, 100)
+    assert len(cut) <= 100 and cut.endswith("here.")
+    words = trim_draft("word " * 50, 23)
+    assert words == "word word word word" and len(words) <= 23
+    assert trim_draft("Here is nothing else") == "Here is nothing else"  # no colon: not an announcement
+
+
+def test_the_drafting_choice_reads_old_and_new_settings(monkeypatch):
+    from ftstudio.drafting import DraftingChoice, hub_offline, is_embedded_base
+
+    old = DraftingChoice.from_settings({"base_url": "http://localhost:8000/v1", "model": "teacher"})
+    assert (old.kind, old.base_url, old.model) == ("endpoint", "http://localhost:8000/v1", "teacher")
+    run = DraftingChoice.from_settings({"kind": "run", "run_id": 3})
+    assert run.kind == "run" and run.run_id == 3 and DraftingChoice.from_settings(run.to_settings()) == run
+    assert DraftingChoice.from_settings(None).kind == "base" and DraftingChoice().to_settings() == {}
+    assert is_embedded_base("embedded:SmolLM2-135M-Instruct") and not is_embedded_base("/models/qwen")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert hub_offline()  # decided from the setting alone: nothing is fetched
+
+
+def test_a_finished_run_drafts_through_its_adapter(store, settings, tiny_model_dir, tmp_path):
+    from ftstudio.drafting import LocalDrafters
+    from ftstudio.evaluation.generations import tuned_system
+    from tests.evaluation_fixtures import finished_run
+
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    drafters = LocalDrafters(settings.model_cache)
+    generate = drafters.generate_function(run.base_model, tuned_system(store, run).adapter_dir)
+    draft = labeling.draft_output(generate, "Where is pallet 3?")
+    assert isinstance(draft, str) and draft == draft.strip()
+    # Asked again, the same loaded model answers: it is loaded once per app.
+    again = drafters.generate_function(run.base_model, tuned_system(store, run).adapter_dir)
+    assert again.__self__ is generate.__self__

@@ -30,6 +30,9 @@ from ftstudio.ui.train_tab import create_train_tab
 from ftstudio.training.manager import RunManager
 
 CSS_PATH = Path(__file__).resolve().parent.parent.parent / "assets" / "style.css"
+LOGIN_MESSAGE = ("<h1 id='login-title' style='font-size: 1.8em; font-weight: 700; margin: 0 0 0.4em'>ftstudio</h1>"
+                 "<p>Your posts and emails \u2192 a fine-tuned model, and the evidence that it is better.</p>"
+                 "<p>Sign in with the name and password your studio admin gave you.</p>")
 
 
 def build_app(store: Store, settings: Settings, manager: RunManager | None = None,
@@ -49,7 +52,7 @@ def build_app(store: Store, settings: Settings, manager: RunManager | None = Non
             with gr.Tab("Data", id="data", elem_id="data-tab") as data_tab:
                 create_data_tab(app, store, guard, settings, project)
             with gr.Tab("Label", id="label", elem_id="label-tab") as label_tab:
-                create_label_tab(app, label_tab, store, guard, base_model, project, user)
+                create_label_tab(app, label_tab, store, guard, base_model, project, user, settings)
             with gr.Tab("Datasets", id="datasets", elem_id="datasets-tab") as datasets_tab:
                 create_datasets_tab(app, datasets_tab, store, guard, settings, base_model, project)
             with gr.Tab("Train", id="train", elem_id="train-tab") as train_tab:
@@ -88,7 +91,8 @@ def launch_kwargs(settings: Settings, policy: AccessPolicy | None = None) -> dic
                                            settings.home / "secrets.json", settings.home / ".browser-secret")]
                          + ([str(policy.book.path)] if policy.book else []),
         "auth": policy.check_password if policy.mode == "password" else None,
-        "auth_message": "Sign in with the name and password your studio admin gave you.",
+        # Gradio's login page shows this (as HTML) and nothing else of the app: it carries the studio's title.
+        "auth_message": LOGIN_MESSAGE,
     }
 
 

@@ -59,7 +59,7 @@ def create_header(app: gr.Blocks, store: Store, guard: Guard, settings: Settings
 
 
 # Parts of tabs others may open that only some roles may use: hidden from the rest, and refused on the server.
-ADMIN_PARTS = {"manage": ("#new-project", "#project-admin", "#import-row", "#sample-button"),
+ADMIN_PARTS = {"manage": ("#new-project", "#project-admin", "#import-row", "#sample-button", "#item-admin"),
                "settings": ("#label-settings", "#drafting-model")}
 
 

@@ -64,3 +64,19 @@ def test_sample_data_loads_in_one_click(live_app, page):
     page.locator("#item-search input, #item-search textarea").first.press("Enter")
     page.wait_for_function("!document.querySelector('#item-caption').innerText.startsWith('" + count + " ')")
     page.screenshot(path=str(SHOTS / "data-tab-samples.png"), full_page=True)
+
+
+def test_the_new_project_box_closes_once_the_project_is_made(live_app, page):
+    url, store = live_app
+    open_app(page, url)  # no project yet: the box is open
+    name = page.locator("#new-project textarea").first
+    name.fill("Fresh posts")
+    page.get_by_role("button", name="Create project").click()
+    page.locator("#data-status").get_by_text("Created Fresh posts").wait_for()
+    name.wait_for(state="hidden", timeout=15_000)
+    assert store.find_project("Fresh posts") is not None
+    # The sample list beside "Load sample data" is read from the samples themselves.
+    from ftstudio.samples import SAMPLE_PROJECTS
+
+    listed = page.locator("#sample-list").inner_text()
+    assert all(sample.name in listed for sample in SAMPLE_PROJECTS)

@@ -12,6 +12,10 @@ from tests.browser.conftest import SHOTS, open_app
 from tests.conftest import wait_until
 from tests.evaluation_fixtures import finished_run
 
+# No event is pending or queued for the Label tab's boxes (Gradio hides an output's status tracker when idle).
+SETTLED = ("[...document.querySelectorAll('#label-panel [data-testid=status-tracker]')]"
+           ".every(tracker => tracker.classList.contains('hide'))")
+
 pytestmark = pytest.mark.browser
 
 
@@ -82,6 +86,8 @@ def test_undo_restores_the_accepted_input_in_the_browser(live_app, page, tmp_pat
     # Opening the tab may race the name just typed: ask for the item too (the same leased one comes back).
     page.locator("#label-start").click()
     page.wait_for_function("document.querySelector('#label-output textarea')?.value.startsWith('A post')")
+    # Both loads put the item on screen; type only once the second is in too, or it empties the box again.
+    page.wait_for_function(SETTLED)
     page.locator("#label-input textarea").fill("The idea I typed")
     page.locator("#label-accept").click()
     page.locator("#label-notice").get_by_text("Saved as accepted").wait_for()
