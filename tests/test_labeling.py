@@ -163,6 +163,14 @@ def test_the_drafting_choice_reads_old_and_new_settings(monkeypatch):
     assert is_embedded_base("embedded:SmolLM2-135M-Instruct") and not is_embedded_base("/models/qwen")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert hub_offline()  # decided from the setting alone: nothing is fetched
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert hub_offline()  # never probed: offline unless told otherwise
+    monkeypatch.setenv("SPACE_ID", "team/studio")
+    assert not hub_offline()  # a Space is online
+    monkeypatch.delenv("SPACE_ID")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert not hub_offline()
 
 
 def test_a_finished_run_drafts_through_its_adapter(store, settings, tiny_model_dir, tmp_path):

@@ -232,7 +232,7 @@ class DraftHandlers:
             if hub_id not in {d.hub_id for d in HUB_DRAFTERS}:
                 raise LabelingError("Pick one of the listed Hub models.")
             if not self.online():
-                raise LabelingError("The studio is offline (HF_HUB_OFFLINE, or no network), so it cannot download "
-                                    "a Hub model: pick a run or an endpoint instead.")
+                raise LabelingError("The studio is offline, so it cannot download a Hub model: pick a run or an endpoint, "
+                                    "or start the studio with HF_HUB_OFFLINE=0 to allow Hub downloads.")
             return DraftingChoice("hub", model=hub_id)
         return DraftingChoice()
