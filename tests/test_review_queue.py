@@ -202,3 +202,17 @@ def test_the_loop_alone_and_the_review_tab_defaults_to_it(store, settings, tiny_
     train_keys = {f"example:{row.example_id}" for row in store.version_rows(run.version_id, "train")}
     assert not train.left_out and train_keys <= {pair.item_key for pair in store.review_pairs(train.review.id)}
     assert any("preference data" in note for note in train.notes())
+
+
+def test_votes_on_train_prompts_never_join_the_review_that_grades_the_run(store, settings, tiny_model_dir, tmp_path):
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
+    graded = compare_run(store, settings, run, backend=FakeBackend())
+    for_preferences = compare_run(store, settings, run, split="train", backend=FakeBackend())
+    assert graded.review.id != for_preferences.review.id
+    test_keys = {f"example:{row.example_id}" for row in store.version_rows(run.version_id, "test")}
+    train_keys = {f"example:{row.example_id}" for row in store.version_rows(run.version_id, "train")}
+    assert {pair.item_key for pair in store.review_pairs(graded.review.id)} == test_keys
+    assert {pair.item_key for pair in store.review_pairs(for_preferences.review.id)} == train_keys
+    again = compare_run(store, settings, run, backend=FakeBackend())  # the graded review is found again, unchanged
+    assert again.review.id == graded.review.id
+    assert {pair.item_key for pair in store.review_pairs(again.review.id)} == test_keys

@@ -79,7 +79,7 @@ def compare_run(store: Store, studio: Settings, run: Run, systems: list[str] | N
         raise EvaluationError(f"Every {where} is one a run under review trained on ({next(iter(left_out.values()))}), "
                               "so a review there would grade it on what it was taught. Review it on the test split, "
                               "or on prompts of your own.")
-    batch = generate_for_run(store, studio, run, names, inputs=kept, **options)
+    batch = generate_for_run(store, studio, run, names, split=split, inputs=kept, **options)
     return Comparison(batch, loop, split, left_out, len(review_queue(store, batch.review).identical))
 
 

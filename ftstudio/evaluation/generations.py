@@ -268,9 +268,13 @@ def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def settings_key(base_model: str, decoding: DecodingSettings) -> str:
-    """One batch's identity: the base model and the decoding settings (batch size aside: it changes nothing)."""
+def settings_key(base_model: str, decoding: DecodingSettings, split: str | None = None) -> str:
+    """One batch's identity: the base model and the decoding settings (batch size aside: it changes nothing).
+    Answers to train-split prompts get a key of their own: votes on them are preference data, and must never join
+    (and contaminate) a review that grades the run on held-out prompts."""
     values = {k: v for k, v in decoding.to_dict().items() if k != "batch_size"}
+    if split == "train":
+        return _digest("settings", base_model, values, "train")
     return _digest("settings", base_model, values)
 
 
@@ -306,7 +310,7 @@ def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str
         inputs = inputs_from_prompts(prompts) if prompts else inputs_from_split(store, run, split or "test")
     folder = run_folder(run)
     base_path = folder.get("base_model_path") or run.base_model
-    key = settings_key(run.base_model, decoding)
+    key = settings_key(run.base_model, decoding, None if prompts else split)
     needs_tokenizer = any(s.template and s.template.preset == "chat" for s in chosen)
     if needs_tokenizer and tokenizer is None:
         tokenizer = load_tokenizer(base_path, studio.model_cache)
