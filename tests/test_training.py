@@ -123,7 +123,7 @@ def test_a_run_that_cannot_fit_is_refused_with_numbers(store, settings, frozen):
 def test_the_memory_estimate_follows_the_compute_dtype():
     from types import SimpleNamespace
 
-    from ftstudio.training.prepare import estimate_memory
+    from ftstudio.training.memory import estimate_memory
 
     shape = SimpleNamespace(hidden_size=576, num_hidden_layers=30, vocab_size=49152, intermediate_size=1536,
                             num_attention_heads=9)
@@ -223,7 +223,7 @@ def test_settings_are_checked_in_the_users_words():
 def test_a_diverging_loss_stops_the_run_with_the_reason(tmp_path):
     from types import SimpleNamespace
 
-    from ftstudio.training.worker import _callbacks
+    from ftstudio.training.harness import studio_callbacks as _callbacks
 
     (callback,) = _callbacks(tmp_path, 0.0, divergence_factor=3.0, learning_rate=1000)
     control = SimpleNamespace(should_training_stop=False)

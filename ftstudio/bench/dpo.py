@@ -81,7 +81,7 @@ def measure(kind: str, model_path: str, data_path: str, options: dict) -> dict:
 
     from ftstudio.training.device import choose_precision
     from ftstudio.training.dpo_trainer import StudioDPOTrainer, dpo_config
-    from ftstudio.training.worker import load_base, lora_config
+    from ftstudio.training.harness import load_base, lora_config
 
     config = _config(options)
     precision = choose_precision(config)

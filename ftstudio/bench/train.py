@@ -211,8 +211,8 @@ def train_project(model_path: str, tokenizer, pairs: list[dict], config, precisi
     from datasets import Dataset
     from transformers.trainer_utils import SaveStrategy
 
-    from ftstudio.training.trainer import StudioSFTTrainer, compile_decision
-    from ftstudio.training.worker import load_base, lora_config, sft_config
+    from ftstudio.training.sft_trainer import StudioSFTTrainer, compile_decision, sft_config
+    from ftstudio.training.harness import load_base, lora_config
 
     torch.manual_seed(config.seed)
     model = load_base(model_path, config, precision.dtype)
@@ -243,7 +243,7 @@ def train_tutorial(model_path: str, tokenizer, pairs: list[dict], config, precis
     from peft import get_peft_model
     from transformers import Trainer, TrainingArguments, default_data_collator
 
-    from ftstudio.training.worker import load_base, lora_config
+    from ftstudio.training.harness import load_base, lora_config
 
     encoded = tokenizer([p["prompt"] + p["completion"] for p in pairs], padding="max_length",
                         max_length=config.max_length, truncation=True)
@@ -492,8 +492,7 @@ def bench_train(**options) -> dict:
             report[f"{name}_cpu_steal_fraction"] = figures["cpu_steal_fraction"]
         if name != "baseline":
             report[f"{name}_speedup"] = round(figures["tokens_per_second"] / baseline["tokens_per_second"], 2)
-    from ftstudio.training.trainer import COMPILE_AUTO_MIN_STEPS, compile_decision
-    from ftstudio.training.worker import resolve_batching
+    from ftstudio.training.sft_trainer import COMPILE_AUTO_MIN_STEPS, compile_decision, resolve_batching
 
     # The headline is what a long run (the kind whose speed matters) uses here by default; shorter runs skip
     # compilation, and their speed is the eager variant's.

@@ -1,10 +1,8 @@
-"""Run settings as a dataclass with help text, saved as run.yaml in the run folder."""
+"""Run settings as a dataclass with help text, saved in the run folder (ftstudio/run_folder.py)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-
-import yaml
 
 METHODS = ("lora", "qlora", "full", "features")
 OBJECTIVES = ("sft", "dpo")
@@ -159,11 +157,3 @@ class TrainConfig:
 
 def help_texts() -> dict[str, str]:
     return {f.name: f.metadata.get("help", "") for f in fields(TrainConfig)}
-
-
-def write_yaml(path, data: dict) -> None:
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-
-
-def read_yaml(path) -> dict:
-    return yaml.safe_load(path.read_text()) or {}

@@ -10,7 +10,7 @@ the memory estimate, merge and export look it up there instead of branching on t
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 from ftstudio.models import CAUSAL, ENCODER, SEQ2SEQ
 
@@ -60,7 +60,7 @@ class Recipe:
     task_types: tuple[str, ...]
     methods: tuple[str, ...]
     settings: tuple[str, ...]
-    entry: str                     # module:function the worker calls with (run_dir, run)
+    entry: str                     # module:function the worker calls with the RunFolder
     data: str                      # prompt_completion | preferences | text_label
     summary: str
     options: type | None = None
@@ -68,12 +68,10 @@ class Recipe:
     model_class: str = "AutoModelForCausalLM"
     trains: bool = True            # False: nothing is optimized by gradient steps (the feature baseline)
 
-    def train(self, run_dir, run: dict) -> int:
+    def train(self, folder) -> int:
+        """Run this recipe on a RunFolder (in the training child); returns the process exit code."""
         module, function = self.entry.split(":")
-        return getattr(importlib.import_module(module), function)(run_dir, run)
-
-    def default_options(self) -> dict:
-        return asdict(self.options()) if self.options else {}
+        return getattr(importlib.import_module(module), function)(folder)
 
     def read_options(self, values: dict | None):
         """This recipe's options from run.yaml or widget values (unknown keys ignored), or None."""
@@ -85,10 +83,10 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
     Recipe("causal_sft", CAUSAL, ("generation", "classification"), ("lora", "qlora"), COMMON + CAUSAL_ONLY,
-           "ftstudio.training.worker:train_causal", "prompt_completion",
+           "ftstudio.training.recipes.causal:train", "prompt_completion",
            "a causal LM learns to write the outputs (TRL's SFTTrainer)"),
     Recipe("dpo", CAUSAL, ("generation", "classification", "preferences"), ("lora", "qlora"),
-           COMMON + CAUSAL_ONLY + DPO_ONLY, "ftstudio.training.worker:train_causal", "preferences",
+           COMMON + CAUSAL_ONLY + DPO_ONLY, "ftstudio.training.recipes.causal:train", "preferences",
            "a causal LM learns to prefer the chosen answer over the rejected one (TRL's DPOTrainer)"),
     Recipe("sequence_classification", ENCODER, ("classification",), ("lora", "full"), COMMON,
            "ftstudio.training.recipes.classification:train", "text_label",

@@ -1,4 +1,4 @@
-"""The studio's SFTTrainer: TRL's, with a leaner loss where TRL's fused LM head falls back to plain torch.
+"""The studio's SFT: its SFTConfig (`sft_config`) and its SFTTrainer, TRL's with a leaner loss where TRL's fused LM head falls back to plain torch.
 
 TRL 1.x computes the loss through a chunked "fused LM head" that, on devices without
 Triton (CPUs), scores every position (prompt and padding included), folds each
@@ -32,8 +32,32 @@ from trl import SFTTrainer
 
 from ftstudio.spaces_gpu import on_zero_gpu
 from ftstudio.training.device import cpp_compiler
+from ftstudio.training.harness import trainer_arguments
+from ftstudio.training.memory import LEAN_LOSS_MAX_LOGITS
 
-from ftstudio.training.prepare import LEAN_LOSS_MAX_LOGITS
+
+def resolve_batching(config, precision) -> str:
+    """auto: packing on GPUs, group_by_length on CPUs (where packed rows make attention run over one long masked
+    square), each the faster there on `ftstudio bench train` (docs/benchmarks.md)."""
+    if config.batching != "auto":
+        return config.batching
+    return "packing" if precision.cuda else "group_by_length"
+
+
+def sft_config(run_dir, config, precision, has_validation: bool):
+    """TRL's SFTConfig for a run: the shared arguments, the batching and the loss on the completion only."""
+    from trl import SFTConfig
+
+    batching = resolve_batching(config, precision)
+    return SFTConfig(
+        **trainer_arguments(run_dir, config, precision, has_validation),
+        max_length=config.max_length,
+        completion_only_loss=config.completion_only,
+        packing=batching == "packing",
+        train_sampling_strategy="group_by_length" if batching == "group_by_length" else "random",
+        # On CUDA every new sequence length costs an attention plan; few distinct lengths were measured faster.
+        pad_to_multiple_of=64 if precision.cuda else None,
+    )
 
 
 def _supports_lean_loss(model) -> bool:
