@@ -125,16 +125,6 @@ class RunManager:
             recipe = choose_recipe(model_family(model_config), project.task_type, config.method, config.objective)
         except RecipeError as error:
             raise RunError(str(error)) from None
-        if check_memory:
-            from ftstudio.training.device import choose_precision
-
-            available, device, cuda = available_memory()
-            # The dtype the worker will pick (on CPUs a 0.1 s measurement, once per app process).
-            value_bytes = choose_precision(config).dtype.itemsize
-            estimate = estimate_memory(model_config, config, cuda, available, device, value_bytes=value_bytes,
-                                       recipe=recipe)
-            if not estimate.fits:
-                raise RunError(f"This run {estimate.describe()}. Lower batch_size or max_length, or choose qlora.")
         if plan is not None:
             split_rows, recorded = plan.split_rows, {"name": version.name, "content_hash": version.content_hash,
                                                      "counts": version.counts, "template": plan.template,
@@ -143,6 +133,8 @@ class RunManager:
             split_rows, recorded = self._labeled_rows(version, project), version
         else:
             split_rows, recorded = self._rendered_rows(version, base_model), version
+        if check_memory:
+            self._check_memory(model_config, config, recipe, split_rows, base_model)
         extra = {"recipe": recipe.name, "recipe_options": asdict(recipe.read_options(options)) if recipe.options
                  else {}, **(plan.extra() if plan else {})}
         if recipe.data == "text_label":
@@ -168,6 +160,20 @@ class RunManager:
         if queue:
             self.start_next()
         return run_id
+
+    def _check_memory(self, model_config, config: TrainConfig, recipe, split_rows: dict, base_model: str) -> None:
+        """Refuse a run whose estimated peak memory, for this version's longest sequence, does not fit here."""
+        from ftstudio.training.device import choose_precision
+        from ftstudio.training.memory import longest_sequence
+
+        available, device, cuda = available_memory()
+        # The dtype the worker will pick (on CPUs a 0.1 s measurement, once per app process).
+        value_bytes = choose_precision(config).dtype.itemsize
+        longest = longest_sequence(split_rows, self._tokenizer(base_model), config, recipe.data)
+        estimate = estimate_memory(model_config, config, cuda, available, device, value_bytes=value_bytes,
+                                   recipe=recipe, longest_tokens=longest)
+        if not estimate.fits:
+            raise RunError(f"This run {estimate.describe()}. Lower batch_size or max_length, or choose qlora.")
 
     def _labeled_rows(self, version, project: Project) -> dict[str, list[dict]]:
         """A classification version's examples as text/label for an encoder (no template: the head reads the

@@ -9,6 +9,11 @@ from ftstudio.training.config import TrainConfig
 # The studio's CPU loss holds the logits of all labelled tokens of a batch at once, up to this many (1 GiB in fp32,
 # about three times that at the peak of its backward pass); beyond it, TRL's chunked loss runs instead.
 LEAN_LOSS_MAX_LOGITS = 2**28
+# The longest sequence in tokens is found among this many rows that are longest in characters: tokenizing a
+# whole large version would hold up the Train button, and token counts follow character counts closely.
+LONGEST_CANDIDATES = 256
+# Tokens a chat template or the tokenizer adds around each text (role markers, BOS/EOS), counted generously.
+TOKENS_ADDED_PER_TEXT = 8
 
 
 @dataclass
@@ -17,6 +22,8 @@ class MemoryEstimate:
     available_bytes: int
     device: str
     parts: dict[str, int]
+    sequences: int = 0  # sequences in the largest batch
+    tokens_per_sequence: int = 0  # the length that batch is padded to
 
     @property
     def fits(self) -> bool:
@@ -25,13 +32,19 @@ class MemoryEstimate:
     def describe(self) -> str:
         gib = 2**30
         parts = ", ".join(f"{name} {value / gib:.2f}" for name, value in self.parts.items())
-        return (f"needs about {self.needed_bytes / gib:.1f} GiB on the {self.device} ({parts} GiB); "
+        batch = (f" for batches of {self.sequences} sequences of up to {self.tokens_per_sequence:,} tokens"
+                 if self.sequences else "")
+        return (f"needs about {self.needed_bytes / gib:.1f} GiB on the {self.device}{batch} ({parts} GiB); "
                 f"{self.available_bytes / gib:.1f} GiB is available")
 
 
 def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_bytes: int, device: str,
-                    value_bytes: int | None = None, recipe=None) -> MemoryEstimate:
-    """A conservative estimate of a run's peak memory, from the model's shape and the run's settings.
+                    value_bytes: int | None = None, recipe=None, longest_tokens: int | None = None) -> MemoryEstimate:
+    """An estimate of a run's peak memory, from the model's shape, the run's settings and its data.
+
+    Batches are padded to their own longest sequence, so the peak comes from the batch that holds the version's
+    longest one: `longest_tokens` (see `longest_sequence`), or, unknown, the longest the settings allow. Packed
+    batches are always full. Calibrated against measured peaks (docs/benchmarks.md, tests/test_memory_estimate.py).
 
     `value_bytes` is the size of the run's compute dtype (4 for fp32, 2 for bf16; the worker's choice); unknown,
     it is 2 on GPUs and 4 on CPUs. Weights (that size, or about 0.56 per parameter in NF4), LoRA weights with their
@@ -61,7 +74,11 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
     # DPO runs every pair's chosen and rejected answers through the model (its reference is the adapter switched
     # off: one more forward pass without stored activations, no second copy of the weights).
     sequences = config.batch_size * (2 if config.is_dpo else 1)
+    packed = family == "causal" and not config.is_dpo and (
+        config.batching == "packing" or (config.batching == "auto" and cuda))
     length = config.sequence_length
+    if longest_tokens and not packed:
+        length = max(1, min(length, longest_tokens))
     tokens = sequences * length
     checkpointing = cuda and available_bytes < 24 * 2**30
     activation_layers = 1 if checkpointing else layers
@@ -74,5 +91,40 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
         logits = max(logits, min(tokens * vocab, LEAN_LOSS_MAX_LOGITS) * 4 * 3)
     parts = {"weights": int(parameters * weight_bytes), "adapter+optimizer": int(lora_parameters * 16),
              "activations": int(activations + attention), "logits": int(logits)}
-    overhead = 512 * 2**20 if cuda else 1024 * 2**20
-    return MemoryEstimate(int(sum(parts.values()) + overhead), available_bytes, device, parts)
+    # What the process holds before any of the above: on a CPU the libraries themselves (torch, transformers,
+    # TRL), measured as the peak of a training child on a tiny model; on a GPU the CUDA context and allocator slack.
+    overhead = 512 * 2**20 if cuda else 640 * 2**20
+    return MemoryEstimate(int(sum(parts.values()) + overhead), available_bytes, device, parts, sequences, length)
+
+
+def _texts(row: dict, fields_: tuple[str, ...]) -> list[str]:
+    """The texts of a row's fields; a conversational field (a list of messages) gives its contents joined."""
+    texts = []
+    for name in fields_:
+        value = row.get(name) or ""
+        if isinstance(value, list):
+            value = "\n".join(str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in value)
+        texts.append(str(value))
+    return texts
+
+
+def longest_sequence(split_rows: dict[str, list[dict]], tokenizer, config: TrainConfig, data: str) -> int:
+    """The longest sequence a training step will see, in tokens, truncated as the recipe truncates it.
+
+    data is the recipe's kind of rows: prompt_completion (prompt and completion together, up to max length),
+    preferences (the prompt up to max prompt length, plus the longer answer up to max completion length), or
+    text_label (the text, up to max length)."""
+    fields_ = {"prompt_completion": ("prompt", "completion"), "preferences": ("prompt", "chosen", "rejected"),
+               "text_label": ("text",)}[data]
+    rows = [row for split in ("train", "validation") for row in split_rows.get(split) or []]
+    candidates = sorted(rows, key=lambda row: sum(len(t) for t in _texts(row, fields_)), reverse=True)
+    longest = 0
+    for row in candidates[:LONGEST_CANDIDATES]:
+        counts = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) + TOKENS_ADDED_PER_TEXT
+                  for text in _texts(row, fields_)]
+        if data == "preferences":
+            tokens = min(counts[0], config.max_prompt_length) + min(max(counts[1:]), config.max_completion_length)
+        else:
+            tokens = min(sum(counts), config.max_length)
+        longest = max(longest, tokens)
+    return longest
