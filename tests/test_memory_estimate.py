@@ -81,6 +81,7 @@ def run_and_measure(tmp_path: Path, model_dir: Path, config: TrainConfig, rows: 
     estimate = estimate_memory(AutoConfig.from_pretrained(model_dir), config, False, 64 * GIB, "CPU (RAM)",
                                value_bytes=choose_precision(config).dtype.itemsize, recipe=RECIPES[recipe],
                                longest_tokens=longest)
+    print(f"{recipe} on {Path(model_dir).name}: peak {peak / GIB:.2f} GiB, estimate {estimate.describe()}")
     return peak, estimate
 
 
