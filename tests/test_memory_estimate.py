@@ -40,7 +40,7 @@ def test_the_train_tabs_dpo_defaults_on_the_135m_model_fit_in_20_gib():
                                recipe=RECIPES["dpo"], longest_tokens=longest)
 
     real = needed(360)  # the version's longest pair, as in the issue
-    assert real.fits and real.needed_bytes < 8 * GIB, real.describe()
+    assert real.fits and real.needed_bytes < 10 * GIB, real.describe()
     assert "batches of 8 sequences of up to 360 tokens" in real.describe()
     assert needed(None).needed_bytes > 2 * real.needed_bytes  # padded to the longest the settings allow
 
@@ -99,10 +99,14 @@ def test_the_estimate_is_within_one_and_a_half_times_the_measured_peak(tmp_path,
 
 
 @pytest.mark.slow
-def test_the_estimate_holds_on_the_embedded_model(tmp_path, embedded_model_cache):
+@pytest.mark.parametrize("objective", ["sft", "dpo"])
+def test_the_estimate_holds_on_the_embedded_model(tmp_path, embedded_model_cache, objective):
     model_dir = next(embedded_model_cache.iterdir())
     rng = random.Random(2)
-    config = TrainConfig(objective="dpo", batch_size=4, max_steps=1, save_steps=100, eval_steps=0, compile="off")
-    rows = [{"prompt": words(rng, 80), "chosen": words(rng, 100), "rejected": words(rng, 50)} for _ in range(4)]
-    peak, estimate = run_and_measure(tmp_path, model_dir, config, rows, "dpo")
+    config = TrainConfig(objective=objective, batch_size=4, max_steps=1, save_steps=100, eval_steps=0, compile="off")
+    if objective == "dpo":
+        rows = [{"prompt": words(rng, 80), "chosen": words(rng, 100), "rejected": words(rng, 50)} for _ in range(4)]
+    else:
+        rows = [{"prompt": words(rng, 80), "completion": words(rng, 200)} for _ in range(4)]
+    peak, estimate = run_and_measure(tmp_path, model_dir, config, rows, "dpo" if objective == "dpo" else "causal_sft")
     assert peak / 1.5 <= estimate.needed_bytes <= peak * 1.5, (peak / GIB, estimate.describe())

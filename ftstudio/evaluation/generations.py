@@ -135,7 +135,7 @@ class Backend(Protocol):
 
 
 def run_spec(run: Run) -> RunSpec:
-    """The run.yaml of a run's folder, or an EvaluationError when the folder is gone."""
+    """The spec of a run's folder (RunSpec), or an EvaluationError when the folder is gone."""
     try:
         return RunFolder(run.run_dir).spec
     except RunFolderError as error:
@@ -230,7 +230,7 @@ def inputs_from_split(store: Store, run: Run, split: str = "test") -> list[EvalI
 
 def evaluation_version_id(run: Run) -> int | None:
     """The input/output version whose splits a run is compared on: its own, or for a DPO run the version its
-    preference pairs were answers to (recorded in run.yaml)."""
+    preference pairs were answers to (recorded in its run spec)."""
     folder = RunFolder(run.run_dir)
     if folder.has_spec() and folder.spec.trained_on_preferences:
         return folder.spec.evaluation_version_id

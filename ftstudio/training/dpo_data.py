@@ -23,7 +23,7 @@ class DpoPlan:
     template: dict
 
     def extra(self) -> dict:
-        """What run.yaml records beyond an SFT run's."""
+        """What the run spec records beyond an SFT run's."""
         return {"start_run": self.start_run.id if self.start_run else None,
                 "evaluation_version_id": self.evaluation_version_id}
 

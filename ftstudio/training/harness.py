@@ -187,7 +187,7 @@ class RunContext:
 
 
 def begin_run(folder: RunFolder) -> RunContext:
-    """Read run.yaml, choose the number format from the device, seed, and say the run is running."""
+    """Read the run spec, choose the number format from the device, seed, and say the run is running."""
     import torch
 
     spec = folder.spec

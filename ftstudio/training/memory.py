@@ -9,6 +9,7 @@ from ftstudio.training.config import TrainConfig
 # The studio's CPU loss holds the logits of all labelled tokens of a batch at once, up to this many (1 GiB in fp32,
 # about three times that at the peak of its backward pass); beyond it, TRL's chunked loss runs instead.
 LEAN_LOSS_MAX_LOGITS = 2**28
+DPO_LOGIT_BYTES = 32
 # The longest sequence in tokens is found among this many rows that are longest in characters: tokenizing a
 # whole large version would hold up the Train button, and token counts follow character counts closely.
 LONGEST_CANDIDATES = 256
@@ -87,7 +88,11 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
         activations = tokens * (18 * hidden + 2 * intermediate) * value_bytes
     attention = sequences * heads * length ** 2 * value_bytes * activation_layers
     logits = tokens * vocab * 4 * 2
-    if not cuda:  # the lean loss (training/sft_trainer.py): logits, their log-softmax and its gradient at once
+    if config.is_dpo:
+        # TRL's DPO holds the policy's and the reference's logits with their log-softmax and its gradient: about
+        # 32 bytes per token and vocabulary entry at the measured peak (docs/benchmarks.md).
+        logits = tokens * vocab * DPO_LOGIT_BYTES
+    elif not cuda:  # the lean loss (training/sft_trainer.py): logits, their log-softmax and its gradient at once
         logits = max(logits, min(tokens * vocab, LEAN_LOSS_MAX_LOGITS) * 4 * 3)
     parts = {"weights": int(parameters * weight_bytes), "adapter+optimizer": int(lora_parameters * 16),
              "activations": int(activations + attention), "logits": int(logits)}

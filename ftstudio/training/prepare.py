@@ -50,8 +50,8 @@ def new_run_folder(runs_dir: Path, project_name: str, version_name: str) -> Path
 def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_model_path: str,
                      version, split_rows: dict[str, list[dict]], project: dict, extra: dict | None = None,
                      splits: tuple[str, ...] = ("train", "validation")) -> Path:
-    """Write run.yaml and data/*.jsonl (prompt/completion, prompt/chosen/rejected for DPO, text/label for
-    classifiers) into a new, empty run folder; `extra` adds to run.yaml (the recipe, a DPO run's starting point and
+    """Write the run spec (RunSpec) and data/*.jsonl (prompt/completion, prompt/chosen/rejected for DPO, text/label for
+    classifiers) into a new, empty run folder; `extra` adds to the spec (the recipe, a DPO run's starting point and
     evaluation version, a classifier's labels)."""
     config.check()
     if not split_rows.get("train"):

@@ -1,7 +1,7 @@
 """The training child: `python -m ftstudio.training.worker RUN_DIR` (or under `accelerate launch`).
 
-It reads only its run folder and writes only to it, never the studio database: run.yaml and data/ in;
-metrics.jsonl, status.json, checkpoints/ and adapter/ out. It runs the recipe run.yaml names (training/recipes/),
+It reads only its run folder and writes only to it, never the studio database: its spec and data/ in;
+metrics.jsonl, status.json, checkpoints/ and adapter/ out. It runs the recipe its spec names (training/recipes/),
 each over the shared harness (training/harness.py). Cancel is a CANCEL file the callback obeys at the next step
 (after saving a checkpoint); every checkpoint gets a COMPLETE marker once fully written, so a SIGKILL mid-save
 never leaves a checkpoint that resume would trust.
@@ -17,7 +17,7 @@ from ftstudio.run_folder import RunFolder
 
 
 def train(run_dir: Path) -> int:
-    """Run (or resume) the run in `run_dir` with the recipe its run.yaml names; returns the process exit code."""
+    """Run (or resume) the run in `run_dir` with the recipe its spec names; returns the process exit code."""
     from ftstudio.training.recipes import get_recipe
 
     folder = RunFolder(run_dir)

@@ -3,7 +3,7 @@ trainer, and PEFT registers one folder per method).
 
 A recipe says which model family and project task it serves, which methods and which of TrainConfig's settings
 apply to it (the Train tab and the CLI offer only those), its own options (a dataclass with help text), what
-data its run folder holds, and the function the worker calls. run.yaml records the recipe's name; the worker,
+data its run folder holds, and the function the worker calls. The run spec records the recipe's name; the worker,
 the memory estimate, merge and export look it up there instead of branching on the family.
 """
 
@@ -51,7 +51,7 @@ class Recipe:
         return getattr(importlib.import_module(module), function)(folder)
 
     def read_options(self, values: dict | None):
-        """This recipe's options from run.yaml or widget values (unknown keys ignored), or None."""
+        """This recipe's options from the run spec or widget values (unknown keys ignored), or None."""
         if self.options is None:
             return None
         known = {f.name for f in fields(self.options)}
@@ -89,7 +89,7 @@ FAMILY_HELP = {
 
 
 def get_recipe(name: str | None, objective: str = "sft") -> Recipe:
-    """The recipe run.yaml names; run folders written before recipes existed are causal SFT or DPO."""
+    """The recipe a run spec names; run folders written before recipes existed are causal SFT or DPO."""
     if not name:
         return RECIPES["dpo" if objective == "dpo" else "causal_sft"]
     if name not in RECIPES:
