@@ -300,7 +300,7 @@ def _default_cache() -> Path:
     return Path.home() / ".cache" / "ftstudio-bench"
 
 
-def _embedded_model(cache) -> str:
+def embedded_model_path(cache) -> str:
     from ftstudio.config import EMBEDDED_MODEL
     from ftstudio.models import materialize
 
@@ -346,12 +346,12 @@ def bench_train(**options) -> dict:
         model_path, model_name = settings["model"], settings["model"]
         if model_path is None:
             if cuda:
-                tokenizer = AutoTokenizer.from_pretrained(settings["tokenizer"] or _embedded_model(settings["cache"]))
+                tokenizer = AutoTokenizer.from_pretrained(settings["tokenizer"] or embedded_model_path(settings["cache"]))
                 _log("building a random model of Qwen2.5-0.5B's shape")
                 model_path = build_random_model(tokenizer, tmp / "random-0.5b", settings["seed"])
                 model_name = "random weights, Qwen2.5-0.5B shape"
             else:
-                model_path = _embedded_model(settings["cache"])
+                model_path = embedded_model_path(settings["cache"])
                 model_name = "embedded:SmolLM2-135M-Instruct"
         tokenizer = AutoTokenizer.from_pretrained(settings["tokenizer"] or model_path)
         if tokenizer.pad_token is None:  # as the worker does
