@@ -2,7 +2,6 @@
 Train tab's DPO defaults on the 135M model were refused as needing 25.5 GiB; they peak at a few GB)."""
 
 import random
-import resource
 import subprocess
 import sys
 from pathlib import Path
