@@ -53,3 +53,10 @@ def test_groups_and_recipes_read_the_same_metadata():
     assert choices_of("loss_type")[0] == "sigmoid" and choices_of("r") is None
     every = {f for group in ("objective", "main", "more", "dpo") for f in settings_where(group=group)}
     assert every == set(TrainConfig().to_dict())  # no setting left without a place
+
+
+def test_the_start_from_run_help_fits_a_dropdown_of_runs():
+    from dataclasses import fields
+
+    (start,) = [f for f in fields(TrainConfig) if f.name == "from_run"]
+    assert "id" not in start.metadata["help"].split() and "finished run" in start.metadata["help"]
