@@ -213,9 +213,11 @@ def load_model(spec: str, cache_root: Path | None = None, adapter: str | Path | 
         return model
     from peft import PeftModel
 
+    from ftstudio.run_folder import is_adapter
+
     adapters = adapter if isinstance(adapter, dict) else {"default": adapter}
     for index, (name, folder) in enumerate(adapters.items()):
-        if not (Path(folder) / "adapter_config.json").exists():
+        if not is_adapter(folder):
             raise ModelError(f"No adapter at {folder}: the run has not finished, or its folder moved.")
         if index == 0:
             model = PeftModel.from_pretrained(model, str(folder), adapter_name=name)

@@ -238,7 +238,7 @@ def test_the_embedded_minilm_trains_on_the_sample_emails(store, settings):
 def test_the_memory_estimate_follows_the_recipe():
     from transformers import BertConfig
 
-    from ftstudio.training.prepare import estimate_memory
+    from ftstudio.training.memory import estimate_memory
     from ftstudio.training.recipes import RECIPES
 
     minilm = BertConfig(hidden_size=384, intermediate_size=1536, num_hidden_layers=6, num_attention_heads=12)

@@ -195,7 +195,8 @@ def test_sft_versions_are_not_trained_with_dpo(store, settings, tiny_model_dir, 
 def test_dpo_from_a_run_then_the_loop_reviews_it_against_its_start(store, settings, reviewed, tmp_path):
     from safetensors.torch import load_file
 
-    from ftstudio.evaluation.generations import EvaluationError, run_folder
+    from ftstudio.evaluation.generations import EvaluationError
+    from ftstudio.run_folder import RunFolder
     from ftstudio.evaluation.loop import loop_inputs, review_preference_run
 
     project, run, _, _ = reviewed
@@ -204,7 +205,7 @@ def test_dpo_from_a_run_then_the_loop_reviews_it_against_its_start(store, settin
     config = small_dpo(max_steps=3, from_run=run.id, max_prompt_length=64, save_steps=3)
     dpo = manager.wait(manager.create_run(project, version.name, config), timeout=300)
     assert dpo.status == "finished", (Path(dpo.run_dir) / "worker.log").read_text()[-3000:]
-    assert run_folder(dpo)["start_run"] == run.id and dpo.base_model == run.base_model
+    assert RunFolder(dpo.run_dir).spec.start_run == run.id and dpo.base_model == run.base_model
     trained = load_file(Path(dpo.run_dir) / "adapter" / "adapter_model.safetensors")
     started = load_file(Path(run.run_dir) / "adapter" / "adapter_model.safetensors")
     assert trained.keys() == started.keys()  # the start's adapter trained on, without TRL's frozen "ref" copy

@@ -62,7 +62,7 @@ def test_gpu_is_spaces_gpu_on_zero_gpu_and_nothing_elsewhere(monkeypatch):
 def test_zero_gpu_switches_compiled_training_off(monkeypatch):
     from ftstudio.training.config import TrainConfig
     from ftstudio.training.device import Precision
-    from ftstudio.training.trainer import compile_decision
+    from ftstudio.training.sft_trainer import compile_decision
 
     import torch
 

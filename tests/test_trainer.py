@@ -7,7 +7,7 @@ import torch
 
 from ftstudio.training.config import TrainConfig
 from tests.conftest import needs_compiler
-from ftstudio.training.trainer import COMPILE_AUTO_MIN_STEPS, StudioSFTTrainer, compile_decision
+from ftstudio.training.sft_trainer import COMPILE_AUTO_MIN_STEPS, StudioSFTTrainer, compile_decision
 
 
 def _trainer(tiny_model_dir, tmp_path, batching: str, compute_dtype: str = "float32") -> StudioSFTTrainer:
@@ -15,7 +15,8 @@ def _trainer(tiny_model_dir, tmp_path, batching: str, compute_dtype: str = "floa
     from transformers import AutoTokenizer
 
     from ftstudio.training.device import choose_precision
-    from ftstudio.training.worker import load_base, lora_config, sft_config
+    from ftstudio.training.harness import load_base, lora_config
+    from ftstudio.training.sft_trainer import sft_config
 
     # fp32 whatever the CPU: the comparison with TRL is to a tight tolerance.
     config = TrainConfig(max_steps=2, batch_size=4, max_length=128, eval_steps=0, batching=batching,
@@ -89,7 +90,7 @@ CPU = SimpleNamespace(cuda=False)
 
 
 def test_compile_is_decided_by_setting_device_method_and_run_length(monkeypatch):
-    monkeypatch.setattr("ftstudio.training.trainer.cpp_compiler", lambda: "/usr/bin/c++")
+    monkeypatch.setattr("ftstudio.training.sft_trainer.cpp_compiler", lambda: "/usr/bin/c++")
     assert compile_decision(TrainConfig(compile="off"), CPU, 10_000)[0] is False
     assert compile_decision(TrainConfig(compile="on"), CPU, 2)[0] is True
     assert compile_decision(TrainConfig(), CPU, COMPILE_AUTO_MIN_STEPS)[0] is True
@@ -100,7 +101,7 @@ def test_compile_is_decided_by_setting_device_method_and_run_length(monkeypatch)
 
 
 def test_compile_without_a_compiler_is_skipped_or_refused_clearly(monkeypatch):
-    monkeypatch.setattr("ftstudio.training.trainer.cpp_compiler", lambda: None)
+    monkeypatch.setattr("ftstudio.training.sft_trainer.cpp_compiler", lambda: None)
     skipped, why = compile_decision(TrainConfig(), CPU, 10_000)
     assert skipped is False and "C++ compiler" in why
     with pytest.raises(ValueError, match="C\\+\\+ compiler"):

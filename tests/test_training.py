@@ -110,7 +110,9 @@ def test_a_compiled_run_finishes_and_saves_a_loadable_adapter(store, settings, f
 def test_a_run_that_cannot_fit_is_refused_with_numbers(store, settings, frozen):
     manager = RunManager(store, settings)
     with pytest.raises(RunError, match=r"needs about .* GiB .* available"):
-        manager.create_run(frozen, "v1", small(batch_size=4096, max_length=8192))
+        # Packed batches are full to max length whatever the examples' lengths (the estimate now follows the
+        # version's real lengths, which are short here).
+        manager.create_run(frozen, "v1", small(batch_size=4096, max_length=8192, batching="packing"))
     with pytest.raises(RunError, match="no version"):
         manager.create_run(frozen, "v9", small())
     with pytest.raises(ValueError, match="method must be"):
@@ -123,7 +125,7 @@ def test_a_run_that_cannot_fit_is_refused_with_numbers(store, settings, frozen):
 def test_the_memory_estimate_follows_the_compute_dtype():
     from types import SimpleNamespace
 
-    from ftstudio.training.prepare import estimate_memory
+    from ftstudio.training.memory import estimate_memory
 
     shape = SimpleNamespace(hidden_size=576, num_hidden_layers=30, vocab_size=49152, intermediate_size=1536,
                             num_attention_heads=9)
@@ -223,7 +225,7 @@ def test_settings_are_checked_in_the_users_words():
 def test_a_diverging_loss_stops_the_run_with_the_reason(tmp_path):
     from types import SimpleNamespace
 
-    from ftstudio.training.worker import _callbacks
+    from ftstudio.training.harness import studio_callbacks as _callbacks
 
     (callback,) = _callbacks(tmp_path, 0.0, divergence_factor=3.0, learning_rate=1000)
     control = SimpleNamespace(should_training_stop=False)

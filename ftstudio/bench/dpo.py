@@ -81,7 +81,7 @@ def measure(kind: str, model_path: str, data_path: str, options: dict) -> dict:
 
     from ftstudio.training.device import choose_precision
     from ftstudio.training.dpo_trainer import StudioDPOTrainer, dpo_config
-    from ftstudio.training.worker import load_base, lora_config
+    from ftstudio.training.harness import load_base, lora_config
 
     config = _config(options)
     precision = choose_precision(config)
@@ -119,10 +119,10 @@ def measure(kind: str, model_path: str, data_path: str, options: dict) -> dict:
 def bench_dpo(model: str | None = None, cache: str | None = None, **overrides) -> dict:
     from transformers import AutoTokenizer
 
-    from ftstudio.bench.train import _embedded_model
+    from ftstudio.bench.train import embedded_model_path
 
     options = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
-    model_path = model or _embedded_model(cache)
+    model_path = model or embedded_model_path(cache)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     results = {}
     with tempfile.TemporaryDirectory() as folder:

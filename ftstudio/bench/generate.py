@@ -112,10 +112,10 @@ def bench_generate(model: str | None = None, prompts: int = 32, max_new_tokens: 
                    cache: str | None = None, seed: int = 0) -> dict:
     from transformers import AutoTokenizer
 
-    from ftstudio.bench.train import _embedded_model
+    from ftstudio.bench.train import embedded_model_path
 
     started = time.perf_counter()
-    model_path = model or _embedded_model(cache)
+    model_path = model or embedded_model_path(cache)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     rendered = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
                                               tokenize=False) for p in bench_prompts(prompts, seed)]

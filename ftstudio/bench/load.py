@@ -337,9 +337,9 @@ def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, c
     import socket
     import tempfile
 
-    from ftstudio.bench.train import _embedded_model
+    from ftstudio.bench.train import embedded_model_path
 
-    model_path = model or _embedded_model(cache)
+    model_path = model or embedded_model_path(cache)
     with tempfile.TemporaryDirectory(prefix="ftstudio-bench-load-") as folder:
         settings = Settings(home=Path(folder) / "studio")
         info = seed_studio(settings)

@@ -211,8 +211,8 @@ def train_project(model_path: str, tokenizer, pairs: list[dict], config, precisi
     from datasets import Dataset
     from transformers.trainer_utils import SaveStrategy
 
-    from ftstudio.training.trainer import StudioSFTTrainer, compile_decision
-    from ftstudio.training.worker import load_base, lora_config, sft_config
+    from ftstudio.training.sft_trainer import StudioSFTTrainer, compile_decision, sft_config
+    from ftstudio.training.harness import load_base, lora_config
 
     torch.manual_seed(config.seed)
     model = load_base(model_path, config, precision.dtype)
@@ -243,7 +243,7 @@ def train_tutorial(model_path: str, tokenizer, pairs: list[dict], config, precis
     from peft import get_peft_model
     from transformers import Trainer, TrainingArguments, default_data_collator
 
-    from ftstudio.training.worker import load_base, lora_config
+    from ftstudio.training.harness import load_base, lora_config
 
     encoded = tokenizer([p["prompt"] + p["completion"] for p in pairs], padding="max_length",
                         max_length=config.max_length, truncation=True)
@@ -300,7 +300,7 @@ def _default_cache() -> Path:
     return Path.home() / ".cache" / "ftstudio-bench"
 
 
-def _embedded_model(cache) -> str:
+def embedded_model_path(cache) -> str:
     from ftstudio.config import EMBEDDED_MODEL
     from ftstudio.models import materialize
 
@@ -346,12 +346,12 @@ def bench_train(**options) -> dict:
         model_path, model_name = settings["model"], settings["model"]
         if model_path is None:
             if cuda:
-                tokenizer = AutoTokenizer.from_pretrained(settings["tokenizer"] or _embedded_model(settings["cache"]))
+                tokenizer = AutoTokenizer.from_pretrained(settings["tokenizer"] or embedded_model_path(settings["cache"]))
                 _log("building a random model of Qwen2.5-0.5B's shape")
                 model_path = build_random_model(tokenizer, tmp / "random-0.5b", settings["seed"])
                 model_name = "random weights, Qwen2.5-0.5B shape"
             else:
-                model_path = _embedded_model(settings["cache"])
+                model_path = embedded_model_path(settings["cache"])
                 model_name = "embedded:SmolLM2-135M-Instruct"
         tokenizer = AutoTokenizer.from_pretrained(settings["tokenizer"] or model_path)
         if tokenizer.pad_token is None:  # as the worker does
@@ -492,8 +492,7 @@ def bench_train(**options) -> dict:
             report[f"{name}_cpu_steal_fraction"] = figures["cpu_steal_fraction"]
         if name != "baseline":
             report[f"{name}_speedup"] = round(figures["tokens_per_second"] / baseline["tokens_per_second"], 2)
-    from ftstudio.training.trainer import COMPILE_AUTO_MIN_STEPS, compile_decision
-    from ftstudio.training.worker import resolve_batching
+    from ftstudio.training.sft_trainer import COMPILE_AUTO_MIN_STEPS, compile_decision, resolve_batching
 
     # The headline is what a long run (the kind whose speed matters) uses here by default; shorter runs skip
     # compilation, and their speed is the eager variant's.

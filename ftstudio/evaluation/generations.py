@@ -15,14 +15,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
-import yaml
-
 from ftstudio.config import Settings
 # Prompts moved to their own module; callers still import them from here.
 from ftstudio.evaluation.prompts import (MAX_PROMPTS, EvalInput, inputs_from_prompts, parse_prompts,  # noqa: F401
                                          read_prompt_file)
 from ftstudio.evaluation.review import ensure_review
 from ftstudio.evaluation.systems import BASE, REFERENCE, EvaluationError, run_label
+from ftstudio.run_folder import RunFolder, RunFolderError, RunSpec
 from ftstudio.store import Generation, Review, Run, Store
 from ftstudio.templates import Template, render
 
@@ -119,24 +118,26 @@ class Backend(Protocol):
 # --- systems -------------------------------------------------------------------------
 
 
-def run_folder(run: Run) -> dict:
-    path = Path(run.run_dir) / "run.yaml"
-    if not path.exists():
-        raise EvaluationError(f"Run {run.id}'s folder {run.run_dir} has no run.yaml: was it moved or deleted?")
-    return yaml.safe_load(path.read_text()) or {}
+def run_spec(run: Run) -> RunSpec:
+    """The spec of a run's folder (RunSpec), or an EvaluationError when the folder is gone."""
+    try:
+        return RunFolder(run.run_dir).spec
+    except RunFolderError as error:
+        raise EvaluationError(f"Run {run.id}: {error}") from None
 
 
 def tuned_system(store: Store, run: Run) -> System:
     if run.status != "finished":
         raise EvaluationError(f"Run {run.id} is {run.status}: only a finished run has an adapter to compare.")
-    if run_folder(run).get("recipe") in ("sequence_classification", "feature_baseline"):
+    spec = run_spec(run)
+    if spec.recipe in ("sequence_classification", "feature_baseline"):
         raise EvaluationError(f"Run {run.id} is a classifier: it writes no text to compare. Its test predictions are "
                               f"stored already; read them with `ftstudio report --run {run.id}` or on the Results tab.")
-    folder = Path(run.run_dir) / "adapter"
-    if not (folder / "adapter_config.json").exists():
-        raise EvaluationError(f"Run {run.id} finished but its adapter folder {folder} is missing.")
-    template = Template.from_dict(run_folder(run).get("dataset_version", {}).get("template"))
-    return System(run.system, run_label(run), run, template, str(folder))
+    folder = RunFolder(run.run_dir)
+    if not folder.has_adapter():
+        raise EvaluationError(f"Run {run.id} finished but its adapter folder {folder.adapter_dir} is missing.")
+    template = Template.from_dict(spec.template)
+    return System(run.system, run_label(run), run, template, str(folder.adapter_dir))
 
 
 def resolve_systems(store: Store, run: Run, names: list[str] | None = None) -> list[System]:
@@ -148,7 +149,7 @@ def resolve_systems(store: Store, run: Run, names: list[str] | None = None) -> l
     if not names:
         raise EvaluationError("Choose at least two systems to compare, e.g. base and this run.")
     primary = tuned_system(store, run)
-    base_path = run_folder(run).get("base_model_path")
+    base_path = run_spec(run).base_model_path
     systems: list[System] = []
     for name in dict.fromkeys(names):
         if name == BASE:
@@ -160,7 +161,7 @@ def resolve_systems(store: Store, run: Run, names: list[str] | None = None) -> l
             if other is None:
                 raise EvaluationError(f"No run {name!r} in this project: name runs by id, e.g. run-{run.id}.")
             system = tuned_system(store, other)
-            if run_folder(other).get("base_model_path") != base_path:
+            if run_spec(other).base_model_path != base_path:
                 raise EvaluationError(f"Run {other.id} was trained on another base model than run {run.id}: "
                                       "compare runs of one base model, whose outputs come from one loaded model.")
             systems.append(system)
@@ -209,10 +210,10 @@ def inputs_from_split(store: Store, run: Run, split: str = "test") -> list[EvalI
 
 def evaluation_version_id(run: Run) -> int | None:
     """The input/output version whose splits a run is compared on: its own, or for a DPO run the version its
-    preference pairs were answers to (recorded in run.yaml)."""
-    recorded = run_folder(run) if (Path(run.run_dir) / "run.yaml").exists() else {}
-    if (recorded.get("dataset_version") or {}).get("kind") == "preferences":
-        return recorded.get("evaluation_version_id")
+    preference pairs were answers to (recorded in its run spec)."""
+    folder = RunFolder(run.run_dir)
+    if folder.has_spec() and folder.spec.trained_on_preferences:
+        return folder.spec.evaluation_version_id
     return run.version_id
 
 
@@ -232,7 +233,7 @@ def trained_inputs_of(store: Store, run: Run, seen: frozenset[int] = frozenset()
         rows, why = (store.version_rows(version.id, "train") if version else []), f"run {run.id} trained on them"
     learned = {row.input: (why, preferences) for row in rows if row.input}
     try:
-        start = run_folder(run).get("start_run")
+        start = run_spec(run).start_run
     except EvaluationError:
         start = None
     started_from = store.get_run(int(start)) if start else None
@@ -311,6 +312,8 @@ def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str
     folder = run_folder(run)
     base_path = folder.get("base_model_path") or run.base_model
     key = settings_key(run.base_model, decoding, None if prompts else split)
+    base_path = run_spec(run).base_model_path or run.base_model
+    key = settings_key(run.base_model, decoding)
     needs_tokenizer = any(s.template and s.template.preset == "chat" for s in chosen)
     if needs_tokenizer and tokenizer is None:
         tokenizer = load_tokenizer(base_path, studio.model_cache)

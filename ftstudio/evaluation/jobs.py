@@ -8,15 +8,13 @@ between batches; a worker that dies is noticed when its process exits.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
-from ftstudio.training.folders import CANCEL_FILE, read_jsonl, read_status
+from ftstudio.child_process import (LOG_FILE, cancel_requested, python_module_command, read_jsonl, read_status,
+                                    request_cancel, start_child)
 
 
 class GenerationError(RuntimeError):
@@ -54,12 +52,7 @@ class SubprocessBackend:
         with (job_dir / "requests.jsonl").open("w", encoding="utf-8") as handle:
             for request in requests:
                 handle.write(json.dumps(request, ensure_ascii=False) + "\n")
-        log = (job_dir / "worker.log").open("a")
-        process = subprocess.Popen([sys.executable, "-m", "ftstudio.evaluation.worker", str(job_dir)], stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                        "TOKENIZERS_PARALLELISM": "false"})
-        log.close()
+        process = start_child(python_module_command("ftstudio.evaluation.worker", str(job_dir)), job_dir)
         if on_started:
             on_started(job_dir)
         offset = 0
@@ -74,8 +67,8 @@ class SubprocessBackend:
                     on_results(rows)
                 if exited:
                     break
-                if should_stop() and not (job_dir / CANCEL_FILE).exists():
-                    (job_dir / CANCEL_FILE).write_text(str(time.time()))
+                if should_stop() and not cancel_requested(job_dir):
+                    request_cancel(job_dir)
                 time.sleep(self.poll_seconds)
         except BaseException:
             process.kill()
@@ -85,5 +78,5 @@ class SubprocessBackend:
         if state in ("finished", "cancelled"):
             return state
         reason = status.get("error") or f"the generation process exited with code {process.returncode}"
-        raise GenerationError(f"Generation failed: {reason}. Details are in {job_dir / 'worker.log'}.")
+        raise GenerationError(f"Generation failed: {reason}. Details are in {job_dir / LOG_FILE}.")
 

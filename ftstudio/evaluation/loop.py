@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from ftstudio.config import Settings
 from ftstudio.evaluation.generations import (GenerationBatch, generate_for_run, inputs_from_split, left_out_inputs,
-                                             run_folder)
+                                             run_spec)
 from ftstudio.evaluation.systems import BASE, EvaluationError
 from ftstudio.store import Run, Store
 
 
 def is_preference_run(run: Run) -> bool:
-    return (run_folder(run).get("config") or {}).get("objective") == "dpo"
+    return run_spec(run).objective == "dpo"
 
 
 def start_of(store: Store, run: Run) -> Run | None:
-    start = run_folder(run).get("start_run")
+    start = run_spec(run).start_run
     return store.get_run(int(start)) if start else None
 
 

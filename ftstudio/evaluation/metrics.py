@@ -19,7 +19,7 @@ from collections import defaultdict
 from typing import Callable
 
 from ftstudio.config import Settings
-from ftstudio.evaluation.generations import DecodingSettings, resolve_systems, run_folder
+from ftstudio.evaluation.generations import DecodingSettings, resolve_systems, run_spec
 from ftstudio.evaluation.systems import REFERENCE
 from ftstudio.evaluation.judging import review_generations
 from ftstudio.evaluation.review import system_labels
@@ -172,7 +172,7 @@ def compute_model_metrics(store: Store, studio: Settings, review: Review, backen
     needs_perplexity, needs_similarity = missing_model_metrics(store, review)
     backend = backend or SubprocessBackend(studio.home / "generations")
     adapters = {s.name: s.adapter_dir for s in resolve_systems(store, run, review.systems) if s.adapter_dir}
-    base_path = run_folder(run).get("base_model_path") or run.base_model
+    base_path = run_spec(run).base_model_path or run.base_model
     settings = {"precision": DecodingSettings().resolved().precision, "batch_size": 8}
     counts = {"perplexity": 0, "similarity": 0, "state": "finished"}
 

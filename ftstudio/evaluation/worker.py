@@ -17,7 +17,7 @@ import traceback
 from contextlib import nullcontext
 from pathlib import Path
 
-from ftstudio.training.folders import CANCEL_FILE, read_jsonl, write_status
+from ftstudio.child_process import CANCEL_FILE, read_jsonl, write_status
 
 BASE_SYSTEMS = ("base",)
 
@@ -203,9 +203,11 @@ def generate_vllm(job: dict, requests: list[dict], job_dir: Path, timings: dict)
     from vllm import LLM, SamplingParams
     from vllm.lora.request import LoRARequest
 
+    from ftstudio.run_folder import adapter_rank
+
     settings = job["settings"]
     adapters = job.get("adapters") or {}
-    ranks = [json.loads((Path(folder) / "adapter_config.json").read_text()).get("r", 16) for folder in adapters.values()]
+    ranks = [adapter_rank(folder) for folder in adapters.values()]
     rank = next((size for size in (8, 16, 32, 64, 128, 256) if size >= max(ranks or [8])), 256)
     llm = LLM(model=job["base_model_path"], enable_lora=bool(adapters), max_lora_rank=rank,
               max_loras=max(1, len(adapters)), seed=settings["seed"], dtype=settings.get("precision") or "auto")

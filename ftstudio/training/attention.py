@@ -1,13 +1,8 @@
 """Attention for bf16 training on CPUs: PyTorch's SDPA, computed in fp32.
 
-PyTorch's CPU flash-attention kernel is slower in bf16 than in fp32, above all backward.
-Measured on 2 Zen 4 cores (4 × 272 tokens, 9 query and 3 key/value heads, forward and
-backward) it took 19.9 ms in bf16 and 16.9 ms with the inputs cast to fp32 and back. The
-bf16 backward takes 2.8 times as long as its forward; in fp32 it takes 2.0 times as long.
-On `ftstudio bench train` (compiled, bf16 weights) two A/B pairs gave 351 and 390 real tokens/s
-against 336 and 330, with the same validation loss (2.7447 against 2.7458). On 2 Xeon cores with AMX,
-where a lone bf16 SDPA is the faster one at 350+ tokens, the SDPA backward inside training steps still took
-1.39 s in fp32 against 2.63 s in bf16 over the same 9 compiled steps (torch profiler).
+PyTorch's CPU flash-attention kernel is slower in bf16 than in fp32, above all backward: measured
+on CPUs with and without AMX, alone and inside `ftstudio bench train`'s training steps, at the same
+validation loss (figures in docs/benchmarks.md).
 The matmuls around attention stay in bf16. transformers' own SDPA integration does the rest
 (grouped-query heads, causal flag, masks), registered under a name of our own through its
 AttentionInterface.
@@ -44,7 +39,7 @@ def cpu_compute_dtype(causal_lm):
 
     Under QLoRA that is fp32 (PEFT's preparation casts the embedding up), so 4-bit runs keep plain SDPA and no
     autocast. Their attention already runs in fp32 (the fp32 embedding carries fp32 hidden states), and autocast
-    made them slower: 395 against 447 real tokens/s with both forced on (bf16 QLoRA, eager, 2 AMX cores).
+    made them slower when forced on (measured on bf16 QLoRA, eager).
     """
     parameter = next(causal_lm.parameters())
     return None if parameter.is_cuda else parameter.dtype

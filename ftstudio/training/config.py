@@ -1,10 +1,9 @@
-"""Run settings as a dataclass with help text, saved as run.yaml in the run folder."""
+"""Run settings as a dataclass with help text, saved in the run folder (ftstudio/run_folder.py)."""
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, dataclass, field, fields
-
-import yaml
 
 METHODS = ("lora", "qlora", "full", "features")
 OBJECTIVES = ("sft", "dpo")
@@ -25,70 +24,88 @@ DPO_LOSSES = {
 DPO_LEARNING_RATE = 5e-5
 BATCHING = ("auto", "group_by_length", "packing", "padding")
 COMPILE = ("auto", "on", "off")
+SCHEDULERS = ("cosine", "linear", "constant")
+COMPUTE_DTYPES = ("auto", "float32", "bfloat16", "float16")
+# Each setting's metadata says where it sits and which recipes use it, as TRL's configs carry their help: group is
+# objective (chosen first), main, more (the Train tab's "More settings") or dpo; applies is common (every trained
+# recipe), causal (causal LMs) or dpo; baseline marks the few the feature baseline reads. The Train tab, the CLI's
+# flags and the recipes all read it from here.
+
+
+def setting(default, help: str, group: str, applies: str = "common", choices=None, baseline: bool = False):
+    """A TrainConfig field with its metadata: the help text, where it sits, which recipes use it, its choices."""
+    metadata = {"help": help, "group": group, "applies": applies}
+    if choices:
+        metadata["choices"] = tuple(choices)
+    if baseline:
+        metadata["baseline"] = True
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
 class TrainConfig:
     """Everything that decides what a run does. Defaults measured on a 2-core CPU and fit a 135M model."""
 
-    objective: str = field(default="sft", metadata={
-        "help": "sft learns to write the outputs of input/output pairs; dpo learns to prefer the chosen answer over "
-                "the rejected one in preference pairs (DPO), starting from the base model or an earlier run."})
-    method: str = field(default="lora", metadata={"help": "lora trains a small adapter on the full model; qlora stores "
-                                                           "the base model in 4 bits and uses about a quarter of its "
-                                                           "memory, for models too big to fit otherwise; full trains "
-                                                           "every weight (small encoders); features (encoders, "
-                                                           "classification) fits a logistic regression on the frozen "
-                                                           "model's embeddings, a baseline in seconds."})
-    r: int = field(default=16, metadata={"help": "LoRA rank: capacity of the adapter."})
-    alpha: int = field(default=32, metadata={"help": "LoRA alpha: the adapter's scale is alpha / r."})
-    # 0 by measurement: on a 2-core CPU, LoRA dropout 0.05 made each step 1.3-1.5x slower (mask generation alone
-    # was a fifth of a step) for the same validation loss on `ftstudio bench train`.
-    dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA path (0 measured fastest, same loss)."})
-    target_modules: str = field(default="all-linear", metadata={"help": "Layers to adapt: all-linear, or comma-separated names."})
-    learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate."})
-    scheduler: str = field(default="cosine", metadata={"help": "Learning-rate schedule: cosine, linear or constant."})
-    warmup_ratio: float = field(default=0.05, metadata={"help": "Share of steps spent warming the learning rate up."})
-    epochs: float = field(default=2.0, metadata={"help": "Passes over the training split (ignored when max_steps > 0)."})
-    max_steps: int = field(default=0, metadata={"help": "Stop after this many optimizer steps; 0 means use epochs."})
-    batch_size: int = field(default=4, metadata={"help": "Examples per device per step."})
-    grad_accumulation: int = field(default=1, metadata={"help": "Steps whose gradients add up before an update."})
-    max_length: int = field(default=1024, metadata={"help": "Longest example in tokens; longer ones are truncated."})
-    completion_only: bool = field(default=True, metadata={"help": "Train on the completion only, not the prompt."})
-    batching: str = field(default="auto", metadata={
-        "help": "How examples are grouped into a step. auto picks what was measured fastest on this kind of device; "
-                "group_by_length: similar lengths together; packing: examples packed end to end; padding: random "
-                "batches."})
-    compile: str = field(default="auto", metadata={
-        "help": "Compile the model first: each step gets faster after a one-off wait of about a minute. auto: on "
-                "for CPU runs of 100 steps or more, where it pays for itself."})
-    seed: int = field(default=0, metadata={"help": "Seed for initialisation and data order."})
-    eval_steps: int = field(default=20, metadata={"help": "Evaluate on the validation split every N steps (0: never)."})
-    save_steps: int = field(default=20, metadata={"help": "Checkpoint every N steps, so cancel and crashes lose little."})
-    compute_dtype: str = field(default="auto", metadata={
-        "help": "auto: the faster number format this machine computes well (bf16 when it is measured faster here, "
-                "else fp32); or force float32 / bfloat16 / float16."})
-    double_quant: bool = field(default=True, metadata={"help": "qlora: saves a little more memory (about 0.4 bits per "
-                                                                "weight), at no cost in quality."})
-    divergence_factor: float = field(default=3.0, metadata={
-        "help": "Stop the run, saying why, when the loss grows above this many times its first value or is not a "
-                "number: the learning rate is too high. 0 never stops."})
+    objective: str = setting(
+        "sft", "sft learns to write the outputs of input/output pairs; dpo learns to prefer the chosen answer over "
+        "the rejected one in preference pairs (DPO), starting from the base model or an earlier run.",
+        "objective", "causal", OBJECTIVES)
+    method: str = setting(
+        "lora", "lora trains a small adapter on the full model; qlora stores the base model in 4 bits and uses about "
+        "a quarter of its memory, for models too big to fit otherwise; full trains every weight (small encoders); "
+        "features (encoders, classification) fits a logistic regression on the frozen model's embeddings, a "
+        "baseline in seconds.", "objective", choices=METHODS, baseline=True)
+    r: int = setting(16, "LoRA rank: capacity of the adapter.", "main")
+    alpha: int = setting(32, "LoRA alpha: the adapter's scale is alpha / r.", "main")
+    # 0 by measurement: dropout made each step slower on CPUs for the same validation loss (docs/benchmarks.md).
+    dropout: float = setting(0.0, "Dropout on the LoRA path (0 measured fastest, same loss).", "more")
+    target_modules: str = setting("all-linear", "Layers to adapt: all-linear, or comma-separated names.", "more")
+    learning_rate: float = setting(2e-4, "Peak learning rate.", "main")
+    scheduler: str = setting("cosine", "Learning-rate schedule: cosine, linear or constant.", "more",
+                             choices=SCHEDULERS)
+    warmup_ratio: float = setting(0.05, "Share of steps spent warming the learning rate up.", "more")
+    epochs: float = setting(2.0, "Passes over the training split (ignored when max_steps > 0).", "main")
+    max_steps: int = setting(0, "Stop after this many optimizer steps; 0 means use epochs.", "main")
+    batch_size: int = setting(4, "Examples per device per step.", "main", baseline=True)
+    grad_accumulation: int = setting(1, "Steps whose gradients add up before an update.", "more")
+    max_length: int = setting(1024, "Longest example in tokens; longer ones are truncated.", "main", baseline=True)
+    completion_only: bool = setting(True, "Train on the completion only, not the prompt.", "more", "causal")
+    batching: str = setting(
+        "auto", "How examples are grouped into a step. auto picks what was measured fastest on this kind of device; "
+        "group_by_length: similar lengths together; packing: examples packed end to end; padding: random batches.",
+        "more", "causal", BATCHING)
+    compile: str = setting(
+        "auto", "Compile the model first: each step gets faster after a one-off wait of about a minute. auto: on "
+        "for CPU runs of 100 steps or more, where it pays for itself.", "more", "causal", COMPILE)
+    seed: int = setting(0, "Seed for initialisation and data order.", "more", baseline=True)
+    eval_steps: int = setting(20, "Evaluate on the validation split every N steps (0: never).", "more")
+    save_steps: int = setting(20, "Checkpoint every N steps, so cancel and crashes lose little.", "more")
+    compute_dtype: str = setting(
+        "auto", "auto: the faster number format this machine computes well (bf16 when it is measured faster here, "
+        "else fp32); or force float32 / bfloat16 / float16.", "more", choices=COMPUTE_DTYPES)
+    double_quant: bool = setting(True, "qlora: saves a little more memory (about 0.4 bits per weight), at no cost "
+                                       "in quality.", "more", "causal")
+    divergence_factor: float = setting(
+        3.0, "Stop the run, saying why, when the loss grows above this many times its first value or is not a "
+        "number: the learning rate is too high. 0 never stops.", "more")
 
-    beta: float = field(default=0.1, metadata={
-        "help": "dpo: how far the model may move from where it started; lower lets it move further (0.1 is usual, "
-                "0.01-0.5 the useful range)."})
-    loss_type: str = field(default="sigmoid", metadata={
-        "help": "dpo: the preference loss. sigmoid is DPO's own; ipo is steadier on small or noisy data; robust "
-                "assumes some labels are flipped (label smoothing); the others are TRL's variants."})
-    label_smoothing: float = field(default=0.0, metadata={
-        "help": "dpo, robust loss: the share of preference labels assumed wrong (0.1 is typical; below 0.5)."})
-    max_prompt_length: int = field(default=512, metadata={
-        "help": "dpo: longest prompt in tokens; a longer one keeps its end (where the question is)."})
-    max_completion_length: int = field(default=512, metadata={
-        "help": "dpo: longest chosen or rejected answer in tokens; longer ones keep their start."})
-    from_run: int = field(default=0, metadata={
-        "help": "dpo: the id of a finished run whose adapter this run starts from and is compared against (its "
-                "LoRA settings are kept); 0 starts a new adapter on the base model."})
+    beta: float = setting(
+        0.1, "dpo: how far the model may move from where it started; lower lets it move further (0.1 is usual, "
+        "0.01-0.5 the useful range).", "dpo", "dpo")
+    loss_type: str = setting(
+        "sigmoid", "dpo: the preference loss. sigmoid is DPO's own; ipo is steadier on small or noisy data; robust "
+        "assumes some labels are flipped (label smoothing); the others are TRL's variants.", "dpo", "dpo",
+        DPO_LOSSES)
+    label_smoothing: float = setting(
+        0.0, "dpo, robust loss: the share of preference labels assumed wrong (0.1 is typical; below 0.5).", "dpo",
+        "dpo")
+    max_prompt_length: int = setting(
+        512, "dpo: longest prompt in tokens; a longer one keeps its end (where the question is).", "dpo", "dpo")
+    max_completion_length: int = setting(
+        512, "dpo: longest chosen or rejected answer in tokens; longer ones keep their start.", "dpo", "dpo")
+    from_run: int = setting(
+        0, "dpo: a finished run whose adapter this run starts from and is compared against (its LoRA settings are "
+        "kept); without one (0), a new adapter on the base model.", "dpo", "dpo")
 
     @property
     def is_dpo(self) -> bool:
@@ -161,9 +178,100 @@ def help_texts() -> dict[str, str]:
     return {f.name: f.metadata.get("help", "") for f in fields(TrainConfig)}
 
 
-def write_yaml(path, data: dict) -> None:
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+def settings_where(**wanted) -> tuple[str, ...]:
+    """TrainConfig's field names whose metadata has every key=value given, in declaration order
+    (e.g. group="main", applies="dpo", baseline=True)."""
+    return tuple(f.name for f in fields(TrainConfig) if all(f.metadata.get(k) == v for k, v in wanted.items()))
 
 
-def read_yaml(path) -> dict:
-    return yaml.safe_load(path.read_text()) or {}
+def choices_of(name: str) -> tuple[str, ...] | None:
+    """The values a setting may take, when it is one of a few."""
+    return next(f.metadata.get("choices") for f in fields(TrainConfig) if f.name == name)
+
+
+# --- recipe options: each recipe's own settings, beside TrainConfig -------------------------------------------
+
+
+@dataclass
+class ClassifierOptions:
+    """Options of the encoder classifier."""
+
+    weighted_loss: bool = field(default=False, metadata={
+        "help": "classification: weigh each class's loss by how rare it is in the training split (total / "
+                "(classes x count)), so a minority class (phishing in a 2:1 inbox) counts as much as the majority."})
+
+
+@dataclass
+class FeatureOptions:
+    """Options of the feature baseline: a logistic regression on the frozen encoder's embeddings."""
+
+    weighted_loss: bool = field(default=False, metadata={
+        "help": "classification: weigh classes by how rare they are (scikit-learn's class_weight='balanced')."})
+    regularization: float = field(default=1.0, metadata={
+        "help": "features: the logistic regression's inverse regularization strength C (smaller: simpler model)."})
+
+
+@dataclass
+class Seq2SeqOptions:
+    """Options of the encoder-decoder recipe."""
+
+    max_target_length: int = field(default=256, metadata={
+        "help": "seq2seq: longest output in tokens; longer ones are truncated (inputs follow max length)."})
+
+
+RECIPE_OPTIONS = (ClassifierOptions, FeatureOptions, Seq2SeqOptions)
+
+
+def option_fields() -> dict[str, object]:
+    """Every recipe option by name (the CLI's flags), the first options class declaring a name giving its help."""
+    found = {}
+    for options in RECIPE_OPTIONS:
+        for option in fields(options):
+            found.setdefault(option.name, option)
+    return found
+
+
+# --- the CLI's flags, built from the same metadata --------------------------------------------------------------
+
+# `--method dpo` is the CLI's shorthand for `--objective dpo --method lora`.
+METHOD_SHORTHANDS = ("dpo",)
+
+
+def _add_flag(group, name: str, f) -> None:
+    option = "--" + name.replace("_", "-")
+    default = f.default
+    if isinstance(default, bool):
+        group.add_argument(option, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                           help=f"{f.metadata['help']} [{default}]")
+    elif name == "method":
+        group.add_argument(option, dest=name, choices=[*f.metadata["choices"], *METHOD_SHORTHANDS], default=None,
+                           help=f"{f.metadata['help']} dpo: the same as --objective dpo with lora. [{default}]")
+    else:
+        group.add_argument(option, dest=name, type=type(default), default=None,
+                           help=f"{f.metadata['help']} [{default}]")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """`ftstudio train`'s run settings and recipe options, one flag per field (--batch-size ...), each defaulting to
+    None so that only what was typed overrides the config's defaults."""
+    group = parser.add_argument_group("run settings (defaults in brackets)")
+    for f in fields(TrainConfig):
+        _add_flag(group, f.name, f)
+    recipes = parser.add_argument_group("recipe options (the recipe follows the base model's family)")
+    for name, f in option_fields().items():
+        _add_flag(recipes, name, f)
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the typed flags describe (the rest at their defaults; DPO at DPO's usual learning rate)."""
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    if values.get("method") in METHOD_SHORTHANDS:  # `--method dpo`: DPO on a LoRA adapter
+        values.update(objective="dpo", method="lora")
+    if values.get("objective") == "dpo":
+        values.setdefault("learning_rate", DPO_LEARNING_RATE)
+    return TrainConfig.from_dict(values)
+
+
+def recipe_options_from_args(args: argparse.Namespace) -> dict:
+    """The recipe options typed as flags (create_run's `options`)."""
+    return {name: getattr(args, name) for name in option_fields() if getattr(args, name, None) is not None}

@@ -21,14 +21,13 @@ class Precision:
 
     @property
     def dtype_name(self) -> str:
-        """The dtype as run.yaml and the bench write it: "bfloat16", "float32"."""
+        """The dtype as the run folder and the bench write it: "bfloat16", "float32"."""
         return str(self.dtype).replace("torch.", "")
 
 
-# A CPU counts as computing bf16 natively when its bf16 matmul is at least this much faster than fp32. A Zen 4
-# with AVX512_BF16 measured 2.1x (413 against 190 GFLOP/s on 2 cores), an Intel Xeon with AMX 3.6-3.9x at 1024³
-# (2.9 against 0.4 TFLOP/s at 3072³); CPUs that only emulate bf16 (AVX2, early AVX-512) run it slower than fp32,
-# so the threshold separates them with room.
+# A CPU counts as computing bf16 natively when its bf16 matmul is at least this much faster than fp32. CPUs with
+# AVX512_BF16 or AMX measured twice as fast or more; CPUs that only emulate bf16 (AVX2, early AVX-512) run it
+# slower than fp32, so the threshold separates them with room (figures in docs/benchmarks.md).
 CPU_BF16_MIN_SPEEDUP = 1.5
 
 
@@ -83,7 +82,7 @@ def choose_precision(config) -> Precision:
     # Gradient checkpointing trades compute for memory; only worth it where memory is short (GPUs under 24 GiB).
     checkpointing = cuda and torch.cuda.get_device_properties(0).total_memory < 24 * 2**30
     # On CPUs the base weights are loaded in bf16 (autocast over fp32 base weights would recast them at every use,
-    # measured slower: 238 against 258 real tokens/s, eager, 2 cores) and the LoRA adapter stays fp32 (PEFT upcasts
+    # measured slower) and the LoRA adapter stays fp32 (PEFT upcasts
     # it); the trainer computes the adapter's products under bf16 autocast (StudioSFTTrainer).
     return Precision(dtype=dtype, bf16=cuda and dtype == torch.bfloat16, fp16=cuda and dtype == torch.float16,
                      gradient_checkpointing=checkpointing, cuda=cuda,

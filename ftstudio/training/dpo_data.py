@@ -9,11 +9,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftstudio.run_folder import RunFolder
 from ftstudio.store import Project, Run, Store, Version
 from ftstudio.training.config import TrainConfig
 from ftstudio.training.prepare import RunError
-
-START_ADAPTER = "start_adapter"
 
 
 @dataclass
@@ -24,7 +23,7 @@ class DpoPlan:
     template: dict
 
     def extra(self) -> dict:
-        """What run.yaml records beyond an SFT run's."""
+        """What the run spec records beyond an SFT run's."""
         return {"start_run": self.start_run.id if self.start_run else None,
                 "evaluation_version_id": self.evaluation_version_id}
 
@@ -46,7 +45,7 @@ def start_run(store: Store, project: Project, config: TrainConfig) -> Run | None
     run = store.get_run(config.from_run)
     if run is None or run.project_id != project.id:
         raise RunError(f"{project.name} has no run {config.from_run} to start from.")
-    if run.status != "finished" or not (Path(run.run_dir) / "adapter" / "adapter_config.json").exists():
+    if run.status != "finished" or not RunFolder(run.run_dir).has_adapter():
         raise RunError(f"Run {run.id} is {run.status} and has no adapter yet: start from a finished run.")
     return run
 
@@ -80,9 +79,7 @@ def plan_dpo_run(store: Store, project: Project, version: Version, config: Train
     evaluation = _evaluation_version(store, version, start)
     template = version.template
     if start is not None:  # the prompts of its review were rendered with its template
-        from ftstudio.evaluation.generations import run_folder
-
-        template = run_folder(start).get("dataset_version", {}).get("template") or template
+        template = RunFolder(start.run_dir).spec.template or template
     elif evaluation is not None and (source := store.get_version(evaluation)) is not None:
         template = source.template or template
     return DpoPlan(split_rows, start, evaluation, template)
@@ -90,4 +87,4 @@ def plan_dpo_run(store: Store, project: Project, version: Version, config: Train
 
 def copy_start_adapter(plan: DpoPlan, run_dir: Path) -> None:
     if plan.start_run is not None:
-        shutil.copytree(Path(plan.start_run.run_dir) / "adapter", run_dir / START_ADAPTER)
+        shutil.copytree(RunFolder(plan.start_run.run_dir).adapter_dir, RunFolder(run_dir).start_adapter_dir)

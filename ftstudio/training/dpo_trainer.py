@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from trl import DPOConfig, DPOTrainer
 
+from ftstudio.training.harness import trainer_arguments
+
 
 def dpo_config(run_dir, config, precision, has_validation: bool) -> DPOConfig:
-    from ftstudio.training.worker import trainer_arguments
-
+    """TRL's DPOConfig for a run: the shared arguments and the DPO loss settings."""
     return DPOConfig(
         **trainer_arguments(run_dir, config, precision, has_validation),
         beta=config.beta,

@@ -17,14 +17,16 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+from ftstudio.child_process import clear_cancel, python_module_command, request_cancel, start_child
 from ftstudio.config import EMBEDDED_ENCODER, Settings
 from ftstudio.models import materialize
+from ftstudio.run_folder import RunFolder, RunFolderError
 from ftstudio.store import Project, Store
 from ftstudio.templates import Template, render
-from ftstudio.training.config import TrainConfig, read_yaml
+from ftstudio.training.config import TrainConfig
 from ftstudio.training.dpo_data import check_objective, copy_start_adapter, plan_dpo_run
-from ftstudio.training.folders import CANCEL_FILE, read_metrics, read_status
-from ftstudio.training.prepare import RunError, estimate_memory, new_run_folder, write_run_folder
+from ftstudio.training.memory import estimate_memory
+from ftstudio.training.prepare import RunError, new_run_folder, write_run_folder
 from ftstudio.wording import quoted
 
 ACTIVE = ("queued", "running")
@@ -34,12 +36,12 @@ CANCEL_GRACE_SECONDS = 120
 
 def worker_command(run_dir: Path, accelerate_config: str | None = None) -> list[str]:
     """`accelerate launch` of the worker, so a run folder trains on several GPUs given an accelerate config."""
-    command = [sys.executable, "-m", "accelerate.commands.launch"]
     if accelerate_config:
-        command += ["--config_file", accelerate_config]
+        options = ["--config_file", accelerate_config]
     else:
-        command += ["--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    return command + ["-m", "ftstudio.training.worker", str(run_dir)]
+        options = ["--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    return python_module_command("accelerate.commands.launch", *options, "-m", "ftstudio.training.worker",
+                                 str(run_dir))
 
 
 def _pid_runs(pid: int | None, run_dir: str) -> bool:
@@ -123,16 +125,6 @@ class RunManager:
             recipe = choose_recipe(model_family(model_config), project.task_type, config.method, config.objective)
         except RecipeError as error:
             raise RunError(str(error)) from None
-        if check_memory:
-            from ftstudio.training.device import choose_precision
-
-            available, device, cuda = available_memory()
-            # The dtype the worker will pick (on CPUs a 0.1 s measurement, once per app process).
-            value_bytes = choose_precision(config).dtype.itemsize
-            estimate = estimate_memory(model_config, config, cuda, available, device, value_bytes=value_bytes,
-                                       recipe=recipe)
-            if not estimate.fits:
-                raise RunError(f"This run {estimate.describe()}. Lower batch_size or max_length, or choose qlora.")
         if plan is not None:
             split_rows, recorded = plan.split_rows, {"name": version.name, "content_hash": version.content_hash,
                                                      "counts": version.counts, "template": plan.template,
@@ -141,6 +133,8 @@ class RunManager:
             split_rows, recorded = self._labeled_rows(version, project), version
         else:
             split_rows, recorded = self._rendered_rows(version, base_model), version
+        if check_memory:
+            self._check_memory(model_config, config, recipe, split_rows, base_model)
         extra = {"recipe": recipe.name, "recipe_options": asdict(recipe.read_options(options)) if recipe.options
                  else {}, **(plan.extra() if plan else {})}
         if recipe.data == "text_label":
@@ -167,6 +161,20 @@ class RunManager:
             self.start_next()
         return run_id
 
+    def _check_memory(self, model_config, config: TrainConfig, recipe, split_rows: dict, base_model: str) -> None:
+        """Refuse a run whose estimated peak memory, for this version's longest sequence, does not fit here."""
+        from ftstudio.training.device import choose_precision
+        from ftstudio.training.memory import longest_sequence
+
+        available, device, cuda = available_memory()
+        # The dtype the worker will pick (on CPUs a 0.1 s measurement, once per app process).
+        value_bytes = choose_precision(config).dtype.itemsize
+        longest = longest_sequence(split_rows, self._tokenizer(base_model), config, recipe.data)
+        estimate = estimate_memory(model_config, config, cuda, available, device, value_bytes=value_bytes,
+                                   recipe=recipe, longest_tokens=longest)
+        if not estimate.fits:
+            raise RunError(f"This run {estimate.describe()}. Lower batch_size or max_length, or choose qlora.")
+
     def _labeled_rows(self, version, project: Project) -> dict[str, list[dict]]:
         """A classification version's examples as text/label for an encoder (no template: the head reads the
         text as it is)."""
@@ -191,19 +199,21 @@ class RunManager:
     def import_run_folder(self, folder: Path, project: Project, user_name: str | None = None) -> int:
         """Bring a run folder trained elsewhere (`ftstudio train --run-dir`) into the studio."""
         folder = Path(folder).resolve()
-        if not (folder / "run.yaml").exists():
-            raise RunError(f"{folder} holds no run.yaml: point at a run folder made by ftstudio.")
+        try:
+            RunFolder(folder).spec
+        except RunFolderError as error:
+            raise RunError(str(error)) from None
         target = self.settings.runs_dir / folder.name
         if folder != target.resolve():
             if target.exists():
                 raise RunError(f"A run folder named {folder.name} is already in the studio.")
             shutil.copytree(folder, target)
-        run = read_yaml(target / "run.yaml")
-        status = read_status(target)
-        state = status.get("state", "interrupted")
-        version = self.store.find_version_by_hash(project.id, run.get("dataset_version", {}).get("content_hash", ""))
-        run_id = self.store.create_run(project.id, version.id if version else None, target.name, run["base_model"],
-                                       run["config"]["method"], run["config"], str(target), user_name,
+        imported = RunFolder(target)
+        spec = imported.spec
+        state = imported.read_status().get("state", "interrupted")
+        version = self.store.find_version_by_hash(project.id, spec.dataset_version.get("content_hash", ""))
+        run_id = self.store.create_run(project.id, version.id if version else None, target.name, spec.base_model,
+                                       spec.config["method"], spec.config, str(target), user_name,
                                        status=state if state in ("finished", "cancelled", "failed") else "interrupted")
         self._record_metrics(run_id, target)
         if state == "finished":
@@ -223,13 +233,9 @@ class RunManager:
 
     def _launch(self, run) -> None:
         run_dir = Path(run.run_dir)
-        (run_dir / CANCEL_FILE).unlink(missing_ok=True)
-        log = (run_dir / "worker.log").open("a")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-        process = subprocess.Popen(worker_command(run_dir, self.settings.accelerate_config), stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                   start_new_session=True)  # its own process group: cancel reaches every child
-        log.close()
+        clear_cancel(run_dir)
+        # Its own process group: cancel reaches every process accelerate starts.
+        process = start_child(worker_command(run_dir, self.settings.accelerate_config), run_dir, new_session=True)
         self._processes[run.id] = process
         self.store.update_run(run.id, status="running", pid=process.pid,
                               started_at=run.started_at or datetime.now(), finished_at=None)
@@ -243,7 +249,7 @@ class RunManager:
         if run.status == "queued":
             self.store.update_run(run_id, status="cancelled")
         elif run.status == "running":
-            (Path(run.run_dir) / CANCEL_FILE).write_text(str(time.time()))
+            request_cancel(run.run_dir)
             self._cancel_requested[run_id] = time.time()
 
     def resume(self, run_id: int) -> None:
@@ -252,14 +258,14 @@ class RunManager:
             raise RunError(f"No run {run_id}.")
         if run.status not in RESUMABLE:
             raise RunError(f"Run {run_id} is {run['status']}; only cancelled, interrupted or failed runs resume.")
-        (Path(run.run_dir) / CANCEL_FILE).unlink(missing_ok=True)
+        clear_cancel(run.run_dir)
         self.store.update_run(run_id, status="queued", error=None)
         self.start_next()
 
     # --- polling ----------------------------------------------------------------
 
     def _record_metrics(self, run_id: int, run_dir: Path) -> None:
-        records, self._offsets[run_id] = read_metrics(run_dir, self._offsets.get(run_id, 0))
+        records, self._offsets[run_id] = RunFolder(run_dir).read_metrics(self._offsets.get(run_id, 0))
         changes = {}
         for record in records:
             changes["step"] = record.get("step", changes.get("step"))
@@ -285,7 +291,7 @@ class RunManager:
                     self._kill(run)  # did not stop at a step boundary in time
                 if alive:
                     continue
-                status = read_status(run_dir)
+                status = RunFolder(run_dir).read_status()
                 state = status.get("state")
                 final = state if state in ("finished", "cancelled", "failed") else "interrupted"
                 error = status.get("error") if final == "failed" else None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ftstudio.training.folders import read_metrics
+from ftstudio.run_folder import RunFolder
 
 
 def curves(run_dir: Path) -> dict:
     """Train and validation loss by step, the latest throughput and memory, and the worker's dtype and compile."""
-    records, _ = read_metrics(Path(run_dir))
+    records, _ = RunFolder(run_dir).read_metrics()
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
     evaluation = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
     speeds = [r["tokens_per_second"] for r in records if r.get("tokens_per_second")]
@@ -82,8 +82,9 @@ def settings_difference(first, second) -> list[tuple[str, object, object, bool]]
 
 
 def adapter_dir(run) -> Path:
-    folder = Path(run.run_dir) / "adapter"
-    if not (folder / "adapter_config.json").exists():
+    """The run's adapter folder; ValueError saying what it made instead, or that it has not finished."""
+    folder = RunFolder(run.run_dir).adapter_dir
+    if not RunFolder(run.run_dir).has_adapter():
         whole = _trained_folder(run)
         if whole is not None:
             raise ValueError(f"Run {run.id} trained no adapter ({run.method}): its {whole.name}/ folder is what it "
@@ -95,19 +96,18 @@ def adapter_dir(run) -> Path:
 def _trained_folder(run) -> Path | None:
     """What a run without an adapter made: a fully fine-tuned model (model/) or the feature baseline's regression
     (features/)."""
-    for name in ("model", "features"):
-        folder = Path(run.run_dir) / name
+    made = RunFolder(run.run_dir)
+    for folder in (made.model_dir, made.features_dir):
         if folder.is_dir() and any(folder.iterdir()):
             return folder
     return None
 
 
 def _recipe(run):
-    from ftstudio.training.config import read_yaml
     from ftstudio.training.recipes import get_recipe
 
-    recorded = read_yaml(Path(run.run_dir) / "run.yaml")
-    return get_recipe(recorded.get("recipe"), (recorded.get("config") or {}).get("objective", "sft")), recorded
+    spec = RunFolder(run.run_dir).spec
+    return get_recipe(spec.recipe, spec.objective), spec
 
 
 def zip_folder(folder: Path, out_dir: Path, name: str) -> Path:
@@ -118,8 +118,7 @@ def zip_folder(folder: Path, out_dir: Path, name: str) -> Path:
 def zip_adapter(run, out_dir: Path) -> Path:
     """The adapter in PEFT's standard format, zipped for download; a run without one (full fine-tuning, the
     feature baseline) gives the folder it made."""
-    folder = Path(run.run_dir) / "adapter"
-    if not (folder / "adapter_config.json").exists() and _trained_folder(run) is not None:
+    if not RunFolder(run.run_dir).has_adapter() and _trained_folder(run) is not None:
         whole = _trained_folder(run)
         return zip_folder(whole, out_dir, f"{run.name}-{whole.name}")
     return zip_folder(adapter_dir(run), out_dir, f"{run.name}-adapter")
@@ -132,22 +131,23 @@ def merge_adapter(run, base_model_path: str) -> Path:
 
     from ftstudio.models import load_model
 
-    recipe, recorded = _recipe(run)
+    recipe, spec = _recipe(run)
     if not recipe.trains:
         raise ValueError(f"Run {run.id} is the feature baseline: it has no adapter to merge; download its "
                          "logistic regression instead.")
-    if (Path(run.run_dir) / "model").is_dir():
-        return Path(run.run_dir) / "model"  # fully fine-tuned: already a standalone model
+    made = RunFolder(run.run_dir)
+    if made.model_dir.is_dir():
+        return made.model_dir  # fully fine-tuned: already a standalone model
     folder = adapter_dir(run)
-    target = Path(run.run_dir) / "merged"
+    target = made.merged_dir
     merged = load_model(base_model_path, adapter=folder, family=recipe.family,
-                        labels=recorded.get("labels")).merge_and_unload()
+                        labels=spec.labels).merge_and_unload()
     merged.save_pretrained(target)
     AutoTokenizer.from_pretrained(folder).save_pretrained(target)
-    if recorded.get("labels"):
+    if spec.labels:
         from ftstudio.training.recipes.classification import save_labels
 
-        save_labels(target, recorded["labels"])
+        save_labels(target, spec.labels)
     return target
 
 

@@ -3,7 +3,7 @@
 transformers' `group_by_length` sorts within "megabatches" of at most 50 batches, and
 for small datasets of only a quarter of the data (32 examples of a 128-example set
 in batches of 4). Sorting so few examples still leaves long and short posts in one
-batch: on `ftstudio bench train` 10-12% of every batch was padding, and a padded
+batch: on `ftstudio bench train` a tenth of every batch was padding, and a padded
 token costs as much as a real one in every matmul. Small datasets are the common
 case here (one author's posts, a few hundred emails).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import gradio as gr
@@ -12,24 +13,21 @@ from ftstudio.config import Settings
 from ftstudio.models import ModelError, materialize
 from ftstudio.store import Store, StoreError
 from ftstudio.training import results
-from ftstudio.training.config import (BATCHING, COMPILE, DPO_LEARNING_RATE, DPO_LOSSES, OBJECTIVES,
-                                      TrainConfig, help_texts)
+from ftstudio.training.config import DPO_LEARNING_RATE, OBJECTIVES, TrainConfig, settings_where
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
 from ftstudio.training.recipes import RECIPES  # encoders train from the classifier panel (classification_view)
 from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
+from ftstudio.ui.run_charts import curve_figure, rewards_figure
 
 RUN_COLUMNS = ["id", "status", "version", "method", "base model", "step", "train loss", "val loss", "started"]
-MAIN_FIELDS = ("r", "alpha", "learning_rate", "epochs", "max_steps", "batch_size", "max_length")
-MORE_FIELDS = ("dropout", "target_modules", "scheduler", "warmup_ratio", "grad_accumulation", "batching",
-               "completion_only", "compile", "seed", "eval_steps", "save_steps", "compute_dtype", "double_quant",
-               "divergence_factor")
-DPO_FIELDS = ("beta", "loss_type", "label_smoothing", "max_prompt_length", "max_completion_length", "from_run")
+# Where each setting sits comes from TrainConfig's metadata: the main row, "More settings", the DPO panel.
+MAIN_FIELDS, MORE_FIELDS, DPO_FIELDS = (settings_where(group=group) for group in ("main", "more", "dpo"))
+SETTING_FIELDS = MAIN_FIELDS + MORE_FIELDS + DPO_FIELDS  # the /train endpoint's order after the objective and method
+NO_START_RUN = ("none: a new adapter on the base model", 0)
 OBJECTIVE_HELP = ("sft: learn to write the outputs of input/output pairs · dpo: learn to prefer the chosen answer "
                   "of preference pairs (frozen from review votes on the Datasets tab)")
-REWARD_CURVES = {"rewards/margins": "reward margin", "rewards/accuracies": "reward accuracy",
-                 "rewards/chosen": "reward of chosen", "rewards/rejected": "reward of rejected"}
 DETAILS = """
 - **Precision (compute dtype).** `auto` times one bf16 and one fp32 matrix product when a run starts and trains in
   bf16 where it is at least 1.5× faster (GPUs from Ampere on; CPUs with AVX512-BF16 or AMX), else in fp32.
@@ -53,62 +51,24 @@ def _runs_frame(runs: list) -> pd.DataFrame:
                         columns=RUN_COLUMNS)
 
 
-def _curve_figure(named_curves: list[tuple[str, dict]]):
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
-    for name, curve in named_curves:
-        if curve["train"]:
-            steps, losses = zip(*curve["train"])
-            figure.add_trace(go.Scatter(x=steps, y=losses, mode="lines", name=f"{name} train"))
-        if curve["eval"]:
-            steps, losses = zip(*curve["eval"])
-            figure.add_trace(go.Scatter(x=steps, y=losses, mode="lines+markers", name=f"{name} validation"))
-    figure.update_layout(height=340, margin={"l": 60, "r": 20, "t": 50, "b": 50}, xaxis_title="step",
-                         yaxis_title="loss", template="plotly_white", legend={"orientation": "h"})
-    return figure
-
-
-def _rewards_figure(curve: dict):
-    """DPO's curves: how far the chosen answers' reward is above the rejected ones', and how often it is."""
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
-    for key, label in REWARD_CURVES.items():
-        points = curve.get("rewards", {}).get(key)
-        if points:
-            steps, values = zip(*points)
-            figure.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=label))
-    figure.update_layout(height=300, margin={"l": 60, "r": 20, "t": 40, "b": 50}, xaxis_title="step",
-                         yaxis_title="reward (log-ratio × beta)", template="plotly_white", legend={"orientation": "h"})
-    return figure
-
-
 def _version_choices(versions: list) -> list[tuple[str, str]]:
     return [(f"{v.name} · preference pairs" if v.is_preferences else v.name, v.name) for v in versions]
 
 
 def _start_choices(runs: list) -> list[tuple[str, int]]:
-    return [("none: a new adapter on the base model", 0)] + [
+    return [NO_START_RUN] + [
         (f"run {r.id} ({r.method} on {r.version_name or 'an imported version'})", r.id)
         for r in runs if r.status == "finished"]
 
 
-def _widget(name: str, default, help_text: str):
+def _setting_widget(setting):
+    """A setting's widget from its metadata: a dropdown of its choices, a checkbox, a number or a text box."""
+    name, default, help_text = setting.name, setting.default, setting.metadata["help"]
     label = name.replace("_", " ")
-    if name == "loss_type":
-        return gr.Dropdown(list(DPO_LOSSES), value=default, label=label, info=help_text)
-    if name == "from_run":
-        return gr.Dropdown([("none: a new adapter on the base model", 0)], value=0, label="start from run",
-                           info=help_text, elem_id="train-from-run")
-    if name == "batching":
-        return gr.Dropdown(list(BATCHING), value=default, label=label, info=help_text)
-    if name == "compile":
-        return gr.Dropdown(list(COMPILE), value=default, label=label, info=help_text)
-    if name == "scheduler":
-        return gr.Dropdown(["cosine", "linear", "constant"], value=default, label=label, info=help_text)
-    if name == "compute_dtype":
-        return gr.Dropdown(["auto", "float32", "bfloat16", "float16"], value=default, label=label, info=help_text)
+    if name == "from_run":  # its choices are this project's finished runs, filled in when the project shows
+        return gr.Dropdown([NO_START_RUN], value=0, label="start from run", info=help_text, elem_id="train-from-run")
+    if setting.metadata.get("choices"):
+        return gr.Dropdown(list(setting.metadata["choices"]), value=default, label=label, info=help_text)
     if isinstance(default, bool):
         return gr.Checkbox(value=default, label=label, info=help_text)
     if isinstance(default, int):
@@ -118,9 +78,55 @@ def _widget(name: str, default, help_text: str):
     return gr.Textbox(value=default, label=label, info=help_text, max_lines=1)
 
 
-def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, manager: RunManager,
-                     project: gr.Dropdown) -> None:
-    defaults, helps = TrainConfig().to_dict(), help_texts()
+def _setting_rows(names: tuple[str, ...], per_row: int) -> dict:
+    by_name = {f.name: f for f in fields(TrainConfig)}
+    widgets = {}
+    for start in range(0, len(names), per_row):
+        with gr.Row():
+            widgets.update({name: _setting_widget(by_name[name]) for name in names[start:start + per_row]})
+    return widgets
+
+
+@dataclass
+class TrainTab:
+    """The Train tab's widgets."""
+
+    version: gr.Dropdown
+    objective: gr.Radio
+    method: gr.Radio
+    objective_note: gr.Markdown
+    settings: dict  # TrainConfig field name -> widget, in SETTING_FIELDS order
+    dpo_settings: gr.Accordion
+    start: gr.Button
+    start_notice: gr.Markdown
+    runs_table: gr.Dataframe
+    run_pick: gr.Dropdown
+    cancel_button: gr.Button
+    resume_button: gr.Button
+    progress: gr.Markdown
+    curve: gr.Plot
+    rewards_plot: gr.Plot
+    zip_button: gr.Button
+    merge_button: gr.Button
+    adapter_file: gr.File
+    hub_repo: gr.Textbox
+    push_button: gr.Button
+    export_notice: gr.Markdown
+    compare_a: gr.Dropdown
+    compare_b: gr.Dropdown
+    compare_button: gr.Button
+    difference: gr.Dataframe
+    compare_curve: gr.Plot
+    timer: gr.Timer
+    restored_for: gr.State  # the project whose saved settings the form shows
+
+    @property
+    def setting_widgets(self) -> list:
+        return [self.settings[name] for name in SETTING_FIELDS]
+
+
+def layout_train_tab() -> TrainTab:
+    """Lay the Train tab out: a new run's settings, the runs with their progress, export and comparison."""
     gr.Markdown("### New run")
     with gr.Row():
         version = gr.Dropdown([], label="Dataset version", info="Runs train only on a frozen version.",
@@ -131,20 +137,13 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, se
                           info="lora: the usual choice · qlora: uses about a quarter of the memory, for models too "
                                "big to fit (slower on a CPU)")
     objective_note = gr.Markdown(elem_id="train-objective-note")
-    with gr.Row():
-        widgets = {name: _widget(name, defaults[name], helps[name]) for name in MAIN_FIELDS}
+    settings = _setting_rows(MAIN_FIELDS, len(MAIN_FIELDS))
     with gr.Accordion("More settings", open=False):
-        with gr.Row():
-            widgets.update({name: _widget(name, defaults[name], helps[name]) for name in MORE_FIELDS[:6]})
-        with gr.Row():
-            widgets.update({name: _widget(name, defaults[name], helps[name]) for name in MORE_FIELDS[6:]})
+        settings.update(_setting_rows(MORE_FIELDS, 7))
         with gr.Accordion("What these settings do, in detail", open=False):
             gr.Markdown(DETAILS)
     with gr.Accordion("DPO settings", open=True, visible=False, elem_id="train-dpo") as dpo_settings:
-        with gr.Row():
-            widgets.update({name: _widget(name, defaults[name], helps[name]) for name in DPO_FIELDS[:3]})
-        with gr.Row():
-            widgets.update({name: _widget(name, defaults[name], helps[name]) for name in DPO_FIELDS[3:]})
+        settings.update(_setting_rows(DPO_FIELDS, 3))
     start = gr.Button("Start training", variant="primary", elem_id="train-start")
     start_notice = gr.Markdown(elem_id="train-notice")
 
@@ -173,188 +172,214 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, se
             compare_button = gr.Button("Compare")
         difference = gr.Dataframe(pd.DataFrame(columns=["setting", "A", "B", "differs"]), interactive=False)
         compare_curve = gr.Plot(label="Loss, both runs")
-    timer = gr.Timer(2.0, active=True)
+    return TrainTab(version, objective, method, objective_note, settings, dpo_settings, start, start_notice,
+                    runs_table, run_pick, cancel_button, resume_button, progress, curve, rewards_plot, zip_button,
+                    merge_button, adapter_file, hub_repo, push_button, export_notice, compare_a, compare_b,
+                    compare_button, difference, compare_curve, gr.Timer(2.0, active=True), gr.State(None))
 
-    field_names = list(MAIN_FIELDS) + list(MORE_FIELDS) + list(DPO_FIELDS)
 
-    # --- handlers ---
+class TrainHandlers:
+    """The Train tab's handlers: each turns widget values into one call and answers with named updates."""
 
-    def selected(picked):
-        found = picked
-        if found is None:
-            raise StoreError("Pick a project on the Data tab first.")
-        return found
+    def __init__(self, tab: TrainTab, store: Store, settings: Settings, manager: RunManager):
+        self.tab, self.store, self.settings, self.manager = tab, store, settings, manager
+        self.defaults = TrainConfig().to_dict()
 
-    def on_start(caller, picked, version_name, objective_value, method_value, *values):
+    def start(self, caller, picked, version_name, objective_value, method_value, *values):
+        tab = self.tab
         try:
-            chosen = selected(picked)
+            if picked is None:
+                raise StoreError("Pick a project on the Data tab first.")
             config = TrainConfig.from_dict({"objective": objective_value, "method": method_value,
-                                            **dict(zip(field_names, values))})
-            for name, default in defaults.items():  # gr.Number gives floats; keep each field's own type
+                                            **dict(zip(SETTING_FIELDS, values))})
+            for name, default in self.defaults.items():  # gr.Number gives floats; keep each field's own type
                 value = getattr(config, name)
                 if isinstance(default, int) and not isinstance(default, bool) and value is not None:
                     setattr(config, name, int(value))
-            run_id = manager.create_run(chosen, version_name or "", config, user_name=caller.name)
+            run_id = self.manager.create_run(picked, version_name or "", config, user_name=caller.name)
         except (StoreError, RunError, ModelError, ValueError) as error:
-            return message(str(error), "error"), gr.update()
+            return {tab.start_notice: message(str(error), "error"), tab.run_pick: gr.update()}
         # The settings a run started with come back next time this project is opened.
-        store.update_project(chosen.id, settings={"train": config.to_dict()})
-        run = store.get_run(run_id)
+        self.store.update_project(picked.id, settings={"train": config.to_dict()})
+        run = self.store.get_run(run_id)
         note = "started" if run.status == "running" else "queued behind the running one"
-        return message(f"Run {run_id} {note}.", "ok"), gr.update(value=str(run_id))
+        return {tab.start_notice: message(f"Run {run_id} {note}.", "ok"), tab.run_pick: gr.update(value=str(run_id))}
 
-    def run_choices(picked):
-        chosen = picked
-        runs = store.list_runs(chosen.id) if chosen else []
+    def _runs(self, picked):
+        runs = self.store.list_runs(picked.id) if picked else []
         return runs, [str(r.id) for r in runs]
 
-    def on_refresh(picked, run_value):
-        runs, choices = run_choices(picked)
+    def refresh(self, picked, run_value):
+        tab = self.tab
+        runs, choices = self._runs(picked)
         current = run_value if run_value in choices else (choices[0] if choices else None)
-        run = store.get_run(int(current)) if current else None
+        run = self.store.get_run(int(current)) if current else None
+        updates = {tab.runs_table: _runs_frame(runs), tab.run_pick: gr.update(choices=choices, value=current)}
         if run is None:
-            return (_runs_frame(runs), gr.update(choices=choices, value=current), "No runs yet.", None,
-                    gr.update(visible=False))
+            return {**updates, tab.progress: "No runs yet.", tab.curve: None, tab.rewards_plot: gr.update(visible=False)}
         curve_data = results.curves(Path(run.run_dir))
         line = results.progress_text(run, curve_data)
         if run.method.startswith("dpo") and run.status == "finished":
             line += (f"\n\nDid preference tuning help? On the **Review** tab pick run {run.id} and generate: it "
                      "answers the test prompts it did not train on beside the model it started from, blind.")
         rewards = curve_data.get("rewards")
-        return (_runs_frame(runs), gr.update(choices=choices, value=current), line,
-                _curve_figure([(f"run {run.id}", curve_data)]),
-                gr.update(value=_rewards_figure(curve_data), visible=True) if rewards else gr.update(visible=False))
+        return {**updates, tab.progress: line, tab.curve: curve_figure([(f"run {run.id}", curve_data)]),
+                tab.rewards_plot: gr.update(value=rewards_figure(curve_data), visible=True) if rewards
+                else gr.update(visible=False)}
 
-    def on_cancel(run_value):
+    def cancel(self, run_value):
         try:
-            manager.cancel(int(run_value))
+            self.manager.cancel(int(run_value))
         except (RunError, ValueError, TypeError) as error:
-            return message(f"Nothing cancelled: {error}", "error")
-        return message(f"Cancelling run {run_value}: it stops after its current step, keeping a checkpoint.", "ok")
+            return {self.tab.start_notice: message(f"Nothing cancelled: {error}", "error")}
+        return {self.tab.start_notice: message(f"Cancelling run {run_value}: it stops after its current step, "
+                                               "keeping a checkpoint.", "ok")}
 
-    def on_resume(run_value):
+    def resume(self, run_value):
         try:
-            manager.resume(int(run_value))
+            self.manager.resume(int(run_value))
         except (RunError, ValueError, TypeError) as error:
-            return message(f"Nothing resumed: {error}", "error")
-        return message(f"Run {run_value} resumes from its last checkpoint.", "ok")
+            return {self.tab.start_notice: message(f"Nothing resumed: {error}", "error")}
+        return {self.tab.start_notice: message(f"Run {run_value} resumes from its last checkpoint.", "ok")}
 
-    def _run(run_value):
-        run = store.get_run(int(run_value)) if run_value else None
+    def _run(self, run_value):
+        run = self.store.get_run(int(run_value)) if run_value else None
         if run is None:
             raise ValueError("Pick a run first.")
         return run
 
-    def on_zip(run_value):
+    def _export(self, archive, note: str):
+        return {self.tab.adapter_file: archive, self.tab.export_notice: note}
+
+    def download(self, run_value):
         try:
-            archive = results.zip_adapter(_run(run_value), settings.home / "exports")
+            archive = results.zip_adapter(self._run(run_value), self.settings.home / "exports")
         except ValueError as error:
-            return None, message(str(error), "error")
-        return str(archive), message("The adapter in PEFT's format: load it with PeftModel.from_pretrained(base, "
-                                     "folder) after unzipping.", "ok")
+            return self._export(None, message(str(error), "error"))
+        return self._export(str(archive), message("The adapter in PEFT's format: load it with "
+                                                  "PeftModel.from_pretrained(base, folder) after unzipping.", "ok"))
 
-    def on_merge(run_value):
+    def merge(self, run_value):
         try:
-            run = _run(run_value)
-            folder = results.merge_adapter(run, materialize(run.base_model, settings.model_cache))
-            archive = results.zip_folder(folder, settings.home / "exports", f"{run.name}-merged")
+            run = self._run(run_value)
+            folder = results.merge_adapter(run, materialize(run.base_model, self.settings.model_cache))
+            archive = results.zip_folder(folder, self.settings.home / "exports", f"{run.name}-merged")
         except (ValueError, ModelError) as error:
-            return None, message(str(error), "error")
-        return str(archive), message("A standalone model with the adapter folded in: load it with "
-                                     "AutoModelForCausalLM.from_pretrained after unzipping, or push it below.", "ok")
+            return self._export(None, message(str(error), "error"))
+        return self._export(str(archive), message("A standalone model with the adapter folded in: load it with "
+                                                  "AutoModelForCausalLM.from_pretrained after unzipping, or push it "
+                                                  "below.", "ok"))
 
-    def on_push(run_value, repo):
+    def push(self, run_value, repo):
         try:
-            url = results.push_adapter(_run(run_value), (repo or "").strip(), os.environ.get("HF_TOKEN"))
+            url = results.push_adapter(self._run(run_value), (repo or "").strip(), os.environ.get("HF_TOKEN"))
         except Exception as error:  # network and Hub errors come in many types; show them, lose nothing
-            return message(f"Push failed: {error}", "error")
-        return message(f"Pushed to {url}", "ok")
+            return {self.tab.export_notice: message(f"Push failed: {error}", "error")}
+        return {self.tab.export_notice: message(f"Pushed to {url}", "ok")}
 
-    def on_compare(a, b):
+    def compare(self, a, b):
+        tab = self.tab
         try:
-            first, second = _run(a), _run(b)
+            first, second = self._run(a), self._run(b)
         except ValueError:
-            return pd.DataFrame(columns=["setting", "A", "B", "differs"]), None
+            return {tab.difference: pd.DataFrame(columns=["setting", "A", "B", "differs"]), tab.compare_curve: None}
         rows = [[name, str(x), str(y), "●" if differs else ""] for name, x, y, differs
                 in results.settings_difference(first, second)]
-        figure = _curve_figure([(f"A (run {first.id})", results.curves(Path(first.run_dir))),
+        figure = curve_figure([(f"A (run {first.id})", results.curves(Path(first.run_dir))),
                                 (f"B (run {second.id})", results.curves(Path(second.run_dir)))])
-        return pd.DataFrame(rows, columns=["setting", "A", "B", "differs"]), figure
+        return {tab.difference: pd.DataFrame(rows, columns=["setting", "A", "B", "differs"]),
+                tab.compare_curve: figure}
 
-    def start_update(runs, value):
-        options = _start_choices(runs)
-        return gr.update(choices=options, value=value if value in [v for _, v in options] else 0)
-
-    def on_project(picked):
-        chosen = picked
-        found = store.list_versions(chosen.id) if chosen else []
-        runs, choices = run_choices(picked)
-        saved = TrainConfig.from_dict({**defaults, **((chosen.settings.get("train") or {}) if chosen else {})})
-        values = [start_update(runs, saved.from_run) if name == "from_run" else getattr(saved, name)
-                  for name in field_names]
-        return (gr.update(choices=_version_choices(found), value=found[0].name if found else None),
-                gr.update(choices=choices), gr.update(choices=choices), saved.method, *values, saved.objective)
-
-    def on_version(picked, version_name, objective_value, learning_rate):
+    def version_chosen(self, picked, version_name, objective_value, learning_rate):
         """Preference pairs train with DPO, input/output pairs with SFT: the objective follows the version."""
-        chosen = picked
-        found = store.find_version(chosen.id, version_name) if chosen and version_name else None
+        tab = self.tab
+        found = self.store.find_version(picked.id, version_name) if picked and version_name else None
         if found is None:
-            return gr.update(), "", gr.update()
+            return {tab.objective: gr.update(), tab.objective_note: "", tab.settings["learning_rate"]: gr.update()}
         wanted = "dpo" if found.is_preferences else "sft"
         note = (message(f"{found.name} holds preference pairs: it trains with DPO, from the base model or from a "
                         "finished run's adapter (DPO settings below).", "info") if found.is_preferences else "")
         rate = gr.update()
         if wanted != objective_value:  # the other objective's usual learning rate, unless one was typed
-            sft_rate = defaults["learning_rate"]
+            sft_rate = self.defaults["learning_rate"]
             if wanted == "dpo" and learning_rate == sft_rate:
                 rate = DPO_LEARNING_RATE
             elif wanted == "sft" and learning_rate == DPO_LEARNING_RATE:
                 rate = sft_rate
-        return wanted, note, rate
+        return {tab.objective: wanted, tab.objective_note: note, tab.settings["learning_rate"]: rate}
 
-    def on_objective(objective_value):
-        return gr.update(visible=objective_value == "dpo")
+    def objective_chosen(self, objective_value):
+        return {self.tab.dpo_settings: gr.update(visible=objective_value == "dpo")}
 
-    hidden = {"api_visibility": "undocumented"}
-    refresh_outputs = [runs_table, run_pick, progress, curve, rewards_plot]
-    version.change(guard("train", on_version, quiet=True), [project, version, objective, widgets["learning_rate"]],
-                   [objective, objective_note, widgets["learning_rate"]], **hidden)
-    objective.change(guard("train", on_objective, project=False, quiet=True), objective, dpo_settings, **hidden)
-    start.click(guard("train", on_start), [project, version, objective, method, *[widgets[n] for n in field_names]],
-                [start_notice, run_pick],
-                api_name="train", concurrency_limit=1, concurrency_id="store-writes").then(
-        guard("train", on_refresh, quiet=True), [project, run_pick], refresh_outputs, **hidden)
-    timer.tick(guard("train", on_refresh, quiet=True), [project, run_pick], refresh_outputs, show_progress="hidden", **hidden)
-    run_pick.change(guard("train", on_refresh, quiet=True), [project, run_pick], refresh_outputs, show_progress="hidden", **hidden)
-    cancel_button.click(guard("train", on_cancel, project=False), run_pick, start_notice, api_name="cancel_run")
-    resume_button.click(guard("train", on_resume, project=False), run_pick, start_notice, api_name="resume_run")
-    zip_button.click(guard("train", on_zip, project=False), run_pick, [adapter_file, export_notice], api_name="download_adapter")
-    merge_button.click(guard("train", on_merge, project=False), run_pick, [adapter_file, export_notice], api_name="merge_adapter")
-    push_button.click(guard("train", on_push, project=False), [run_pick, hub_repo], export_notice, **hidden)
-    compare_button.click(guard("train", on_compare, project=False), [compare_a, compare_b], [difference, compare_curve], api_name="compare_runs")
-    project_outputs = [version, compare_a, compare_b, method, *[widgets[n] for n in field_names], objective]
-    # A project's last used settings come back once when it is chosen or the tab first shows it; later visits and
-    # repeated change events keep what was typed. Both events go through one queue slot, so each sees the other's
-    # State, and only one of them restores.
-    restored_for = gr.State(None)
-    serial = {"concurrency_limit": 1, "concurrency_id": "train-settings"}
-
-    def on_tab(picked, version_value, already_restored):
-        """The project's saved settings if not shown yet; else only new versions and runs since the page loaded."""
-        name = picked.name if picked else None
-        if already_restored != name:
-            return (*on_project(picked), name)
-        chosen = picked
-        found = store.list_versions(chosen.id) if chosen else []
+    def _lists(self, picked, version_value):
+        """The project's versions and runs, for the pickers."""
+        tab = self.tab
+        found = self.store.list_versions(picked.id) if picked else []
         names = [v.name for v in found]
-        runs, choices = run_choices(picked)
+        runs, choices = self._runs(picked)
         value = version_value if version_value in names else (names[0] if names else None)
-        # New finished runs become startable; every typed setting stays as it is.
-        fields = [gr.update(choices=_start_choices(runs)) if name == "from_run" else gr.update()
-                  for name in field_names]
-        return (gr.update(choices=_version_choices(found), value=value), gr.update(choices=choices),
-                gr.update(choices=choices), gr.update(), *fields, gr.update(), name)
+        return runs, {tab.version: gr.update(choices=_version_choices(found), value=value),
+                      tab.compare_a: gr.update(choices=choices), tab.compare_b: gr.update(choices=choices)}
 
-    project.change(guard("train", on_tab, quiet=True), [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)
-    tab.select(guard("train", on_tab, quiet=True), [project, version, restored_for], project_outputs + [restored_for], **serial, **hidden)
+    def shown(self, picked, version_value, already_restored):
+        """The project's saved settings if not shown yet; else only new versions and runs since the page loaded.
+
+        A project's last used settings come back once when it is chosen or the tab first shows it; later visits
+        and repeated change events keep what was typed."""
+        tab = self.tab
+        name = picked.name if picked else None
+        runs, updates = self._lists(picked, None if already_restored != name else version_value)
+        updates[tab.restored_for] = name
+        if already_restored != name:
+            saved = TrainConfig.from_dict({**self.defaults, **((picked.settings.get("train") or {}) if picked else {})})
+            updates.update({tab.method: saved.method, tab.objective: saved.objective})
+            for setting, widget in tab.settings.items():
+                updates[widget] = getattr(saved, setting)
+            start = tab.settings["from_run"]
+            options = _start_choices(runs)
+            updates[start] = gr.update(choices=options, value=saved.from_run if saved.from_run in
+                                       [v for _, v in options] else 0)
+            return updates
+        # New finished runs become startable; every typed setting stays as it is.
+        return {**updates, tab.settings["from_run"]: gr.update(choices=_start_choices(runs))}
+
+
+def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, manager: RunManager,
+                     project: gr.Dropdown) -> None:
+    """The Train tab: its layout, and each event wired to a guarded handler."""
+    ui = layout_train_tab()
+    handle = TrainHandlers(ui, store, settings, manager)
+    hidden = {"api_visibility": "undocumented"}
+    refresh_outputs = [ui.runs_table, ui.run_pick, ui.progress, ui.curve, ui.rewards_plot]
+    ui.version.change(guard("train", handle.version_chosen, quiet=True),
+                      [project, ui.version, ui.objective, ui.settings["learning_rate"]],
+                      [ui.objective, ui.objective_note, ui.settings["learning_rate"]], **hidden)
+    ui.objective.change(guard("train", handle.objective_chosen, project=False, quiet=True), ui.objective,
+                        [ui.dpo_settings], **hidden)
+    ui.start.click(guard("train", handle.start), [project, ui.version, ui.objective, ui.method, *ui.setting_widgets],
+                   [ui.start_notice, ui.run_pick],
+                   api_name="train", concurrency_limit=1, concurrency_id="store-writes").then(
+        guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs, **hidden)
+    for event in (ui.timer.tick, ui.run_pick.change):
+        event(guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs,
+              show_progress="hidden", **hidden)
+    ui.cancel_button.click(guard("train", handle.cancel, project=False), ui.run_pick, [ui.start_notice],
+                           api_name="cancel_run")
+    ui.resume_button.click(guard("train", handle.resume, project=False), ui.run_pick, [ui.start_notice],
+                           api_name="resume_run")
+    exported = [ui.adapter_file, ui.export_notice]
+    ui.zip_button.click(guard("train", handle.download, project=False), ui.run_pick, exported,
+                        api_name="download_adapter")
+    ui.merge_button.click(guard("train", handle.merge, project=False), ui.run_pick, exported,
+                          api_name="merge_adapter")
+    ui.push_button.click(guard("train", handle.push, project=False), [ui.run_pick, ui.hub_repo], [ui.export_notice],
+                         **hidden)
+    ui.compare_button.click(guard("train", handle.compare, project=False), [ui.compare_a, ui.compare_b],
+                            [ui.difference, ui.compare_curve], api_name="compare_runs")
+    shown_outputs = [ui.version, ui.compare_a, ui.compare_b, ui.method, *ui.setting_widgets, ui.objective,
+                     ui.restored_for]
+    # Both events go through one queue slot, so each sees the other's State, and only one of them restores.
+    serial = {"concurrency_limit": 1, "concurrency_id": "train-settings"}
+    for event in (project.change, tab.select):
+        event(guard("train", handle.shown, quiet=True), [project, ui.version, ui.restored_for], shown_outputs,
+              **serial, **hidden)

@@ -11,14 +11,12 @@ stays small) and their metrics and predictions are written into the run folder.
 from __future__ import annotations
 
 import json
-import os
-import sys
-import time
 from pathlib import Path
 
 from ftstudio.models import ENCODER
+from ftstudio.run_folder import RunFolder
 from ftstudio.training.config import TrainConfig
-from ftstudio.training.folders import latest_complete_checkpoint, write_status
+from ftstudio.training.harness import StopRun, begin_run, lora_config, train_to_the_end, trainer_arguments
 from ftstudio.training.recipes import ClassifierOptions, get_recipe
 from ftstudio.training.recipes.classification_metrics import class_weights, write_results
 
@@ -29,10 +27,8 @@ HEAD_MODULES = ("classifier", "score", "pooler")
 
 
 def read_split(run_dir: Path, split: str) -> list[dict]:
-    path = run_dir / "data" / f"{split}.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The text/label rows of one split of a run folder ([] when it has none)."""
+    return RunFolder(run_dir).read_split(split)
 
 
 def head_modules(model) -> list[str]:
@@ -109,7 +105,6 @@ def load_classifier(base_model_path: str, config: TrainConfig, labels: list[str]
     from transformers import AutoTokenizer
 
     from ftstudio.models import load_model
-    from ftstudio.training.worker import lora_config
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_path)
     model = load_model(base_model_path, dtype=precision.dtype, family=ENCODER, labels=labels)
@@ -123,8 +118,6 @@ def classifier_trainer(output_dir: Path, config: TrainConfig, options: Classifie
     """The transformers Trainer of a classifier run (the worker's and `bench classify`'s): dynamic padding,
     batches grouped by length, the class-weighted loss when asked."""
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
-
-    from ftstudio.training.worker import trainer_arguments
 
     weights = class_weights([r["label"] for r in train_rows], labels)
     train_data = tokenized(train_rows, tokenizer, labels, config.max_length)
@@ -142,49 +135,36 @@ def classifier_trainer(output_dir: Path, config: TrainConfig, options: Classifie
     )
 
 
-def train(run_dir: Path, run: dict) -> int:
-    import torch
-
-    from ftstudio.training.device import choose_precision
-    from ftstudio.training.worker import (StopRun, _callbacks, _is_main_process, finish_run, record_setup,
-                                          stopped_early)
-
-    config = TrainConfig.from_dict(run["config"])
-    options = get_recipe(run["recipe"]).read_options(run.get("recipe_options")) or ClassifierOptions()
-    labels = list(run["labels"])
-    started = time.time()
-    precision = choose_precision(config)
-    print(f"[ftstudio] {precision.why}", file=sys.stderr, flush=True)
-    torch.manual_seed(config.seed)
-    write_status(run_dir, "running", step=0, pid=os.getpid())
-
-    train_rows, validation_rows = read_split(run_dir, "train"), read_split(run_dir, "validation")
+def train(folder: RunFolder) -> int:
+    """Train the classifier, then predict the validation and test splits into the run folder."""
+    context = begin_run(folder)
+    config, precision, spec = context.config, context.precision, context.spec
+    options = get_recipe(spec.recipe).read_options(spec.recipe_options) or ClassifierOptions()
+    labels = list(spec.labels or [])
+    train_rows, validation_rows = folder.read_split("train"), folder.read_split("validation")
     unknown = sorted({r["label"] for r in train_rows + validation_rows} - set(labels))
     if unknown:
         raise StopRun(f"Examples carry labels the project does not have ({', '.join(unknown)}): add them to the "
                       "project's labels, or relabel those examples, and freeze a new version.")
-    model, tokenizer = load_classifier(run["base_model_path"], config, labels, precision)
-    trainer = classifier_trainer(run_dir, config, options, precision, model, tokenizer, labels, train_rows,
-                                 validation_rows, _callbacks(run_dir, started, config.divergence_factor,
-                                                             config.learning_rate))
-    record_setup(run_dir, precision, False, "compile: off for encoder classifiers")
-    resume = latest_complete_checkpoint(run_dir)
-    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    if stopped_early(run_dir, trainer):
-        return 0
-    final_eval = trainer.evaluate() if validation_rows else {}
-    if _is_main_process():
-        folder = run_dir / ("adapter" if config.method == "lora" else "model")
-        trainer.model.save_pretrained(str(folder))
-        tokenizer.save_pretrained(str(folder))
-        save_labels(folder, labels)
-        results = evaluate_splits(run_dir, trainer.model, tokenizer, labels, config.max_length, {
+    model, tokenizer = load_classifier(spec.base_model_path, config, labels, precision)
+    trainer = classifier_trainer(folder.path, config, options, precision, model, tokenizer, labels, train_rows,
+                                 validation_rows, context.callbacks())
+
+    def save(output) -> dict:
+        saved = folder.adapter_dir if config.method == "lora" else folder.model_dir
+        trainer.model.save_pretrained(str(saved))
+        tokenizer.save_pretrained(str(saved))
+        save_labels(saved, labels)
+        results = evaluate_splits(folder.path, trainer.model, tokenizer, labels, config.max_length, {
             "class_weights": class_weights([r["label"] for r in train_rows], labels),
             "weighted_loss": options.weighted_loss,
             "train_examples_per_second": round(output.metrics.get("train_samples_per_second", 0.0), 2)})
+        figures = {}
         for split in ("validation", "test"):
             if split in results and results[split]["examples"]:
-                final_eval[f"{split}_accuracy"] = results[split]["accuracy"]
-                final_eval[f"{split}_macro_f1"] = results[split]["macro_f1"]
-        finish_run(run_dir, trainer, started, final_eval)
-    return 0
+                figures[f"{split}_accuracy"] = results[split]["accuracy"]
+                figures[f"{split}_macro_f1"] = results[split]["macro_f1"]
+        return figures
+
+    return train_to_the_end(context, trainer, save, bool(validation_rows),
+                            compile_reason="compile: off for encoder classifiers")

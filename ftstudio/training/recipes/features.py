@@ -9,12 +9,11 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
+from ftstudio.run_folder import RunFolder
 from ftstudio.training.config import TrainConfig
-from ftstudio.training.folders import CANCEL_FILE, write_status
 from ftstudio.training.recipes import FeatureOptions, get_recipe
-from ftstudio.training.recipes.classification import read_split, save_labels
+from ftstudio.training.recipes.classification import save_labels
 from ftstudio.training.recipes.classification_metrics import class_weights, write_results
 
 CLASSIFIER_FILE = "classifier.joblib"
@@ -47,28 +46,30 @@ def embed(model, tokenizer, texts: list[str], max_length: int, batch_size: int, 
     return np.stack(rows) if rows else np.zeros((0, model.config.hidden_size))
 
 
-def train(run_dir: Path, run: dict) -> int:
+def train(folder: RunFolder) -> int:
+    """Embed every split with the frozen encoder, fit the regression, predict validation and test."""
     import joblib
     import torch
     from sklearn.linear_model import LogisticRegression
     from transformers import AutoModel, AutoTokenizer
 
-    config = TrainConfig.from_dict(run["config"])
-    options = get_recipe(run["recipe"]).read_options(run.get("recipe_options")) or FeatureOptions()
-    labels = list(run["labels"])
+    spec = folder.spec
+    config = TrainConfig.from_dict(spec.config)
+    options = get_recipe(spec.recipe).read_options(spec.recipe_options) or FeatureOptions()
+    labels = list(spec.labels or [])
     started = time.time()
     torch.manual_seed(config.seed)
-    write_status(run_dir, "running", step=0, max_steps=1, pid=os.getpid())
-    tokenizer = AutoTokenizer.from_pretrained(run["base_model_path"])
-    encoder = AutoModel.from_pretrained(run["base_model_path"], dtype=torch.float32).eval()
-    should_stop = (run_dir / CANCEL_FILE).exists
-    splits = {split: read_split(run_dir, split) for split in ("train", "validation", "test")}
+    folder.write_status("running", step=0, max_steps=1, pid=os.getpid())
+    tokenizer = AutoTokenizer.from_pretrained(spec.base_model_path)
+    encoder = AutoModel.from_pretrained(spec.base_model_path, dtype=torch.float32).eval()
+    should_stop = folder.cancel_requested
+    splits = {split: folder.read_split(split) for split in ("train", "validation", "test")}
     try:
         vectors = {split: embed(encoder, tokenizer, [r["text"] for r in rows], config.max_length,
                                 max(config.batch_size, 32), should_stop)
                    for split, rows in splits.items() if rows}
     except Cancelled:
-        write_status(run_dir, "cancelled", step=0, max_steps=1)
+        folder.write_status("cancelled", step=0, max_steps=1)
         return 0
     embedded = time.time()
     train_labels = [r["label"] for r in splits["train"]]
@@ -84,13 +85,13 @@ def train(run_dir: Path, run: dict) -> int:
             {"example_id": row.get("example_id"), "text": row["text"], "label": row["label"],
              "predicted": str(classifier.classes_[best]), "probability": round(float(p[best]), 4)}
             for row, p, best in zip(rows, probabilities, probabilities.argmax(1))]
-    folder = run_dir / "features"
-    save_labels(folder, labels)
-    joblib.dump(classifier, folder / CLASSIFIER_FILE)
-    (folder / "encoder.json").write_text(json.dumps({"base_model": run["base_model"], "pooling": "mean",
+    saved = folder.features_dir
+    save_labels(saved, labels)
+    joblib.dump(classifier, saved / CLASSIFIER_FILE)
+    (saved / "encoder.json").write_text(json.dumps({"base_model": spec.base_model, "pooling": "mean",
                                                       "max_length": config.max_length}))
     seconds = time.time() - started
-    results = write_results(run_dir, labels, predictions, {
+    results = write_results(folder.path, labels, predictions, {
         "class_weights": class_weights(train_labels, labels), "weighted_loss": options.weighted_loss,
         "train_examples_per_second": round(len(train_labels) / max(seconds, 1e-9), 2),
         "embedding_seconds": round(embedded - started, 2)})
@@ -99,8 +100,7 @@ def train(run_dir: Path, run: dict) -> int:
         if split in results:
             record[f"{split}_accuracy"], record[f"{split}_macro_f1"] = (results[split]["accuracy"],
                                                                         results[split]["macro_f1"])
-    with (run_dir / "metrics.jsonl").open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
-    write_status(run_dir, "finished", step=1, max_steps=1)
+    folder.append_metrics(record)
+    folder.write_status("finished", step=1, max_steps=1)
     print(f"[ftstudio] feature baseline: {len(train_labels)} training examples in {seconds:.1f} s", file=sys.stderr)
     return 0

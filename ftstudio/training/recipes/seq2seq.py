@@ -8,20 +8,10 @@ Generation for review loads the same base with the adapter switched on and off (
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import time
-from pathlib import Path
-
+from ftstudio.run_folder import RunFolder
 from ftstudio.training.config import TrainConfig
-from ftstudio.training.folders import latest_complete_checkpoint, write_status
+from ftstudio.training.harness import StopRun, begin_run, train_to_the_end, trainer_arguments
 from ftstudio.training.recipes import Seq2SeqOptions, get_recipe
-
-
-def _rows(run_dir: Path, split: str) -> list[dict]:
-    path = run_dir / "data" / f"{split}.jsonl"
-    return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()] if path.exists() else []
 
 
 def tokenized(rows: list[dict], tokenizer, max_length: int, max_target_length: int):
@@ -48,27 +38,20 @@ def lora_for_seq2seq(config: TrainConfig):
                       task_type="SEQ_2_SEQ_LM")
 
 
-def train(run_dir: Path, run: dict) -> int:
-    import torch
+def train(folder: RunFolder) -> int:
+    """LoRA on an encoder-decoder with the transformers Seq2SeqTrainer."""
     from peft import get_peft_model
     from transformers import AutoTokenizer, DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
     from ftstudio.models import SEQ2SEQ, load_model
-    from ftstudio.training.device import choose_precision
-    from ftstudio.training.worker import (StopRun, _callbacks, _is_main_process, finish_run, record_setup,
-                                          stopped_early, trainer_arguments)
 
-    config = TrainConfig.from_dict(run["config"])
-    options = get_recipe(run["recipe"]).read_options(run.get("recipe_options")) or Seq2SeqOptions()
-    started = time.time()
-    precision = choose_precision(config)
-    print(f"[ftstudio] {precision.why}", file=sys.stderr, flush=True)
-    torch.manual_seed(config.seed)
-    write_status(run_dir, "running", step=0, pid=os.getpid())
-    tokenizer = AutoTokenizer.from_pretrained(run["base_model_path"])
-    model = get_peft_model(load_model(run["base_model_path"], dtype=precision.dtype, family=SEQ2SEQ),
+    context = begin_run(folder)
+    config, precision, spec = context.config, context.precision, context.spec
+    options = get_recipe(spec.recipe).read_options(spec.recipe_options) or Seq2SeqOptions()
+    tokenizer = AutoTokenizer.from_pretrained(spec.base_model_path)
+    model = get_peft_model(load_model(spec.base_model_path, dtype=precision.dtype, family=SEQ2SEQ),
                            lora_for_seq2seq(config))
-    train_rows, validation_rows = _rows(run_dir, "train"), _rows(run_dir, "validation")
+    train_rows, validation_rows = folder.read_split("train"), folder.read_split("validation")
     if not train_rows:
         raise StopRun("The run folder holds no training examples.")
     train_data = tokenized(train_rows, tokenizer, config.max_length, options.max_target_length)
@@ -76,22 +59,18 @@ def train(run_dir: Path, run: dict) -> int:
         if validation_rows else None
     trainer = Seq2SeqTrainer(
         model=model,
-        args=Seq2SeqTrainingArguments(**trainer_arguments(run_dir, config, precision, validation_data is not None),
+        args=Seq2SeqTrainingArguments(**trainer_arguments(folder.path, config, precision, validation_data is not None),
                                       train_sampling_strategy="group_by_length"),
         train_dataset=train_data,
         eval_dataset=validation_data,
         processing_class=tokenizer,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
-        callbacks=_callbacks(run_dir, started, config.divergence_factor, config.learning_rate),
+        callbacks=context.callbacks(),
     )
-    record_setup(run_dir, precision, False, "compile: off for seq2seq models")
-    resume = latest_complete_checkpoint(run_dir)
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    if stopped_early(run_dir, trainer):
-        return 0
-    final_eval = trainer.evaluate() if validation_data is not None else {}
-    if _is_main_process():
-        trainer.model.save_pretrained(str(run_dir / "adapter"))
-        tokenizer.save_pretrained(str(run_dir / "adapter"))
-        finish_run(run_dir, trainer, started, final_eval)
-    return 0
+
+    def save(_output) -> None:
+        trainer.model.save_pretrained(str(folder.adapter_dir))
+        tokenizer.save_pretrained(str(folder.adapter_dir))
+
+    return train_to_the_end(context, trainer, save, validation_data is not None,
+                            compile_reason="compile: off for seq2seq models")

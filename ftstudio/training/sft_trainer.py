@@ -1,10 +1,11 @@
-"""The studio's SFTTrainer: TRL's, with a leaner loss where TRL's fused LM head falls back to plain torch.
+"""The studio's SFT: its SFTConfig (`sft_config`) and its SFTTrainer, TRL's with a leaner loss where TRL's fused
+LM head falls back to plain torch. (The figures behind each choice here are in docs/benchmarks.md.)
 
 TRL 1.x computes the loss through a chunked "fused LM head" that, on devices without
 Triton (CPUs), scores every position (prompt and padding included), folds each
 vocabulary tile through a dozen full-vocabulary torch ops to also get entropy and
-top-1 accuracy, and recomputes the LM head in backward. Profiled on 2 CPU cores
-with SmolLM2-135M (vocabulary 49,152), that was 30% of a training step.
+top-1 accuracy, and recomputes the LM head in backward: profiled on CPUs, a large
+share of a training step.
 
 Here the LM head runs only on the positions that carry a label (the completion,
 when the loss is on the completion only), once, followed by ATen's fused
@@ -23,7 +24,7 @@ and SDPA then runs its causal kernel on the grouped key/value heads as they are.
 Long CPU runs also compile the decoder layers with torch.compile (`compile_decision`),
 which fuses the many small elementwise and LoRA ops that eager mode runs one by one.
 group_by_length batches come from length buckets as wide as a small dataset
-(`sampling.py`), which leaves about 3% padding where transformers' sampler left 10-12%.
+(`sampling.py`), which leave a fraction of the padding transformers' sampler left.
 """
 
 from __future__ import annotations
@@ -32,8 +33,32 @@ from trl import SFTTrainer
 
 from ftstudio.spaces_gpu import on_zero_gpu
 from ftstudio.training.device import cpp_compiler
+from ftstudio.training.harness import trainer_arguments
+from ftstudio.training.memory import LEAN_LOSS_MAX_LOGITS
 
-from ftstudio.training.prepare import LEAN_LOSS_MAX_LOGITS
+
+def resolve_batching(config, precision) -> str:
+    """auto: packing on GPUs, group_by_length on CPUs (where packed rows make attention run over one long masked
+    square), each the faster there on `ftstudio bench train` (docs/benchmarks.md)."""
+    if config.batching != "auto":
+        return config.batching
+    return "packing" if precision.cuda else "group_by_length"
+
+
+def sft_config(run_dir, config, precision, has_validation: bool):
+    """TRL's SFTConfig for a run: the shared arguments, the batching and the loss on the completion only."""
+    from trl import SFTConfig
+
+    batching = resolve_batching(config, precision)
+    return SFTConfig(
+        **trainer_arguments(run_dir, config, precision, has_validation),
+        max_length=config.max_length,
+        completion_only_loss=config.completion_only,
+        packing=batching == "packing",
+        train_sampling_strategy="group_by_length" if batching == "group_by_length" else "random",
+        # On CUDA every new sequence length costs an attention plan; few distinct lengths were measured faster.
+        pad_to_multiple_of=64 if precision.cuda else None,
+    )
 
 
 def _supports_lean_loss(model) -> bool:
@@ -44,12 +69,11 @@ def _supports_lean_loss(model) -> bool:
     return not getattr(text, "output_router_logits", False)
 
 
-# Measured on 2 CPU cores (SmolLM2-135M, batches of 4, the bench's posts): compiling the decoder layers costs
-# about 60-70 s more on the first step with a cold cache (about 5 s once cached) and makes later steps about
-# 1.2-1.3x faster, so it pays for itself within roughly 100 steps even when the cache is cold.
+# Compiling the decoder layers costs about a minute on the first step with a cold cache and makes later steps
+# faster: measured on 2 CPU cores, it pays for itself within roughly 100 steps even when the cache is cold.
 COMPILE_AUTO_MIN_STEPS = 100
-# On CPUs, max-autotune lets inductor time its own C++ GEMM templates against MKL for each matmul; measured on the
-# same machine and batches: 206-215 real tokens/s against 182-202 for the default mode, and no longer to compile.
+# On CPUs, max-autotune lets inductor time its own C++ GEMM templates against MKL for each matmul: measured faster
+# than the default mode on the same machine and batches, and no longer to compile.
 # GPUs keep the default mode: not measured there, and Triton autotuning takes long.
 CPU_COMPILE_MODE = "max-autotune-no-cudagraphs"
 
@@ -121,10 +145,9 @@ class StudioSFTTrainer(SFTTrainer):
         """CPU autocast to bf16 where the base model computes in bf16 (transformers' hook around compute_loss).
 
         PEFT keeps the LoRA adapter in fp32 (the optimizer needs fp32 weights), so without autocast every LoRA
-        product runs as an fp32 matmul: 1,260 small ones per step for SmolLM2, 40% of the matmul time on a CPU with
-        AMX. Under autocast they run in bf16; the base weights already are bf16, so nothing large is recast.
-        Measured in an interleaved A/B of compiled steps on 2 cores with AMX: 721 and 725 real tokens/s against 611
-        and 637 without (LoRA matmuls 160 against 223-237 ms a step); on a Zen 4 without AMX, +2%, within noise.
+        product runs as an fp32 matmul: over a thousand small ones per step for SmolLM2, a large share of the matmul
+        time on a CPU with AMX. Under autocast they run in bf16; the base weights already are bf16, so nothing large
+        is recast. Measured faster with AMX and no slower without it.
         """
         if not self.cpu_autocast:
             return super().autocast_smart_context_manager(cache_enabled)
@@ -136,7 +159,7 @@ class StudioSFTTrainer(SFTTrainer):
         """Compile the decoder layers and, on CPUs, the lean loss's LM head with its cross-entropy.
 
         Compiled, the head's log-softmax, loss and argmax run as fused passes over the logits rather than one
-        full-vocabulary pass each: measured 0.49 s against 0.60 s for 900 labelled tokens (fwd + bwd, 2 cores).
+        full-vocabulary pass each, measured faster forward and backward.
         """
         import torch
 
