@@ -5,31 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 from ftstudio.cli.common import (add_json_option, add_project_option, open_studio, print_result, resolve_project,
                                  settings_from)
 from ftstudio.store import StoreError
-
-
-def _train_config(args):
-    from ftstudio.training.config import TrainConfig
-
-    from ftstudio.training.config import DPO_LEARNING_RATE
-
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    if values.get("method") == "dpo":  # `--method dpo`: DPO on a LoRA adapter (`--objective dpo --method qlora`)
-        values.update(objective="dpo", method="lora")
-    if values.get("objective") == "dpo":
-        values.setdefault("learning_rate", DPO_LEARNING_RATE)
-    return TrainConfig.from_dict(values)
-
-
-def _recipe_options(args) -> dict:
-    from ftstudio.training.recipes import option_fields
-
-    return {name: getattr(args, name) for name in option_fields() if getattr(args, name, None) is not None}
+from ftstudio.training.config import add_train_arguments, recipe_options_from_args, train_config_from_args
 
 
 def _progress_printer(as_json: bool):
@@ -68,15 +49,15 @@ def cmd_train(args) -> int:
     manager = RunManager(store, settings)
     if args.prepare_only:
 
-        run_id = manager.create_run(project, args.version, _train_config(args), check_memory=False,
-                                    queue=False, base_model=args.base_model, options=_recipe_options(args))
+        run_id = manager.create_run(project, args.version, train_config_from_args(args), check_memory=False,
+                                    queue=False, base_model=args.base_model, options=recipe_options_from_args(args))
         run = store.get_run(run_id)
         print_result(_run_payload(run), args.json, f"Prepared {run.run_dir}\n"
                      f"Train it anywhere with: ftstudio train --run-dir {run.run_dir}\n"
                      f"then bring it back with: ftstudio runs import DIR --project {project.name!r}")
         return 0
-    run_id = manager.create_run(project, args.version, _train_config(args), base_model=args.base_model,
-                                options=_recipe_options(args))
+    run_id = manager.create_run(project, args.version, train_config_from_args(args), base_model=args.base_model,
+                                options=recipe_options_from_args(args))
     run = manager.wait(run_id, on_progress=_progress_printer(args.json))
     if not args.json:
         print(file=sys.stderr)
@@ -122,36 +103,6 @@ def cmd_runs(args) -> int:
     return 0
 
 
-def _add_train_settings(parser) -> None:
-    from ftstudio.training.config import TrainConfig
-
-    group = parser.add_argument_group("run settings (defaults in brackets)")
-    for f in fields(TrainConfig):
-        default = f.default
-        option = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool):
-            group.add_argument(option, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                               help=f"{f.metadata['help']} [{default}]")
-        elif f.name == "method":
-            group.add_argument(option, dest=f.name, choices=["lora", "qlora", "full", "features", "dpo"],
-                               default=None,
-                               help=f"{f.metadata['help']} dpo: the same as --objective dpo with lora. [{default}]")
-        else:
-            group.add_argument(option, dest=f.name, type=type(default), default=None,
-                               help=f"{f.metadata['help']} [{default}]")
-    from ftstudio.training.recipes import option_fields
-
-    recipes = parser.add_argument_group("recipe options (the recipe follows the base model's family)")
-    for name, f in option_fields().items():
-        option = "--" + name.replace("_", "-")
-        if isinstance(f.default, bool):
-            recipes.add_argument(option, dest=name, action=argparse.BooleanOptionalAction, default=None,
-                                 help=f"{f.metadata['help']} [{f.default}]")
-        else:
-            recipes.add_argument(option, dest=name, type=type(f.default), default=None,
-                                 help=f"{f.metadata['help']} [{f.default}]")
-
-
 def register(commands) -> None:
     train = commands.add_parser("train", help="Train a LoRA/QLoRA adapter, an encoder classifier or the feature "
                                 "baseline on a frozen dataset version.",
@@ -167,7 +118,7 @@ def register(commands) -> None:
     train.add_argument("--run-dir", help="Run a prepared run folder here (no database needed).")
     train.add_argument("--prepare-only", action="store_true", help="Write the run folder and stop, to train elsewhere.")
     add_json_option(train)
-    _add_train_settings(train)
+    add_train_arguments(train)
     train.set_defaults(func=cmd_train)
 
     runs = commands.add_parser("runs", help="List, import, cancel or resume training runs.",
