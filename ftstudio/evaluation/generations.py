@@ -1,6 +1,6 @@
 """Outputs of the systems under review for the same inputs: the base model, tuned runs, the data's reference.
 
-Prompts are rendered with the exact template and system prompt each run trained with (its run.yaml), the
+Prompts are rendered with the exact template and system prompt each run trained with (its run spec), the
 decoding settings are recorded with every output, and an output already stored for the same system, model,
 adapter, prompt and settings is reused instead of generated again. The heavy part runs behind a backend
 (a child process in the app and the CLI; a fake that speaks the same interface in tests).
