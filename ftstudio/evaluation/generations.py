@@ -309,11 +309,8 @@ def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str
     chosen = resolve_systems(store, run, systems)
     if inputs is None:
         inputs = inputs_from_prompts(prompts) if prompts else inputs_from_split(store, run, split or "test")
-    folder = run_folder(run)
-    base_path = folder.get("base_model_path") or run.base_model
-    key = settings_key(run.base_model, decoding, None if prompts else split)
     base_path = run_spec(run).base_model_path or run.base_model
-    key = settings_key(run.base_model, decoding)
+    key = settings_key(run.base_model, decoding, None if prompts else split)
     needs_tokenizer = any(s.template and s.template.preset == "chat" for s in chosen)
     if needs_tokenizer and tokenizer is None:
         tokenizer = load_tokenizer(base_path, studio.model_cache)
