@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ftstudio.evaluation import report
-from ftstudio.evaluation.compare import generate_and_review
+from ftstudio.evaluation.compare import compare_run, generate_and_review
 from ftstudio.evaluation.generations import (DecodingSettings, EvaluationError, generate_answers, parse_prompts,
                                              read_prompt_file)
 from ftstudio.evaluation.jobs import SubprocessBackend
@@ -77,6 +77,18 @@ def test_a_cancelled_batch_keeps_what_was_generated(store, settings, reviewed):
     assert batch.state == "cancelled" and batch.created == 2
     resumed = generate_answers(store, settings, run, backend=FakeBackend())
     assert resumed.reused == 2 and resumed.created == len(resumed.generations) - 2
+
+
+def test_generating_answers_opens_no_review_and_the_comparison_does(store, settings, reviewed):
+    project, run = reviewed
+    batch = generate_answers(store, settings, run, backend=FakeBackend())
+    assert batch.created and store.list_reviews(project.id, run.id) == []
+    comparison = compare_run(store, settings, run, backend=FakeBackend())
+    assert comparison.batch.reused == batch.created and comparison.batch.created == 0
+    assert [review.id for review in store.list_reviews(project.id, run.id)] == [comparison.review.id]
+    assert list(comparison.to_dict()) == ["systems", "created", "reused", "state", "review", "generations", "loop",
+                                          "left_out_trained", "left_out_reasons", "identical_pairs"]
+    assert comparison.to_dict()["review"] == comparison.review.id
 
 
 def _system_of(store, review, pair_answer: str) -> str:
