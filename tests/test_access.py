@@ -128,11 +128,11 @@ def test_nobody_gets_in_without_a_password(team_app):
 def test_the_server_refuses_what_a_role_may_not_do(team_app, settings, tiny_model_dir, tmp_path):
     from tests.evaluation_fixtures import FakeBackend, finished_run
 
-    from ftstudio.evaluation.generations import generate_for_run
+    from ftstudio.evaluation.compare import generate_and_review
 
     url, store, _ = team_app
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
-    generate_for_run(store, settings, run, backend=FakeBackend())
+    generate_and_review(store, settings, run, backend=FakeBackend())
     annotator, reviewer = client_as(url, "ann"), client_as(url, "rev")
     # An annotator starting a training run straight over the API.
     with pytest.raises(Exception, match=r"annotator\) may not start, cancel or export training runs"):

@@ -149,11 +149,11 @@ class SameFirstAnswers:
 def test_judge_says_how_many_identical_pairs_it_skipped(store, settings, tiny_model_dir, tmp_path, chat_server,
                                                         capsys):
     from ftstudio.bench.chat_server import Reply
-    from ftstudio.evaluation.generations import generate_for_run
+    from ftstudio.evaluation.compare import generate_and_review
     from tests.evaluation_fixtures import finished_run
 
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
-    generate_for_run(store, settings, run, backend=SameFirstAnswers())
+    generate_and_review(store, settings, run, backend=SameFirstAnswers())
     store.close()
     server = chat_server(default=Reply("The first. [[A]]"))
     assert main(["--home", str(settings.home), "judge", "--run", str(run.id), "--judge", server.url,

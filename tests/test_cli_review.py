@@ -68,11 +68,11 @@ def test_plain_generate_still_answers_a_prompt(tiny_model_dir, tmp_path):
 
 def test_judge_metrics_and_the_full_report_from_the_terminal(store, settings, tiny_model_dir, tmp_path, chat_server):
     from ftstudio.bench.chat_server import Reply
-    from ftstudio.evaluation.generations import generate_for_run
+    from ftstudio.evaluation.compare import generate_and_review
     from tests.evaluation_fixtures import FakeBackend
 
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
-    generate_for_run(store, settings, run, backend=FakeBackend())
+    generate_and_review(store, settings, run, backend=FakeBackend())
     pairs = len(store.review_pairs(store.list_reviews(project.id)[0].id))
     store.close()
     server = chat_server(default=Reply("Answer A reads better. [[A]]"))

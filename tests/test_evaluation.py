@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ftstudio.evaluation import report
-from ftstudio.evaluation.generations import (DecodingSettings, EvaluationError, generate_for_run, parse_prompts,
+from ftstudio.evaluation.compare import compare_run, generate_and_review
+from ftstudio.evaluation.generations import (DecodingSettings, EvaluationError, generate_answers, parse_prompts,
                                              read_prompt_file)
 from ftstudio.evaluation.jobs import SubprocessBackend
 from ftstudio.evaluation.review import latest_review, next_pair, sync_pairs, vote, word_diff
@@ -26,7 +27,7 @@ def reviewed(store, settings, tiny_model_dir, tmp_path):
 def test_outputs_of_base_and_tuned_are_stored_with_their_settings_and_reused(store, settings, reviewed):
     project, run = reviewed
     backend = FakeBackend()
-    batch = generate_for_run(store, settings, run, backend=backend)
+    batch = generate_answers(store, settings, run, backend=backend)
     tests = store.version_rows(run.version_id, "test")
     assert batch.systems == [run.system, "base"] and batch.state == "finished"
     assert batch.created == 2 * len(tests) and batch.reused == 0 and len(batch.generations) == 2 * len(tests)
@@ -38,9 +39,9 @@ def test_outputs_of_base_and_tuned_are_stored_with_their_settings_and_reused(sto
     assert first.metadata["region"] in ("north", "south")
     payload = batch.to_dict()
     assert set(payload["generations"][0]) >= {"example_id", "system", "prompt", "output", "settings"}
-    again = generate_for_run(store, settings, run, backend=backend)
+    again = generate_answers(store, settings, run, backend=backend)
     assert again.created == 0 and again.reused == 2 * len(tests) and len(backend.calls) == 1
-    sampled = generate_for_run(store, settings, run, backend=backend,
+    sampled = generate_answers(store, settings, run, backend=backend,
                                decoding=DecodingSettings(temperature=0.7, seed=3, max_new_tokens=32))
     assert sampled.created == 2 * len(tests) and sampled.generations[0].settings["seed"] == 3
 
@@ -48,13 +49,13 @@ def test_outputs_of_base_and_tuned_are_stored_with_their_settings_and_reused(sto
 def test_bad_settings_and_systems_are_refused_in_plain_words(store, settings, reviewed):
     project, run = reviewed
     with pytest.raises(EvaluationError, match="max new tokens must be between 1 and 4096"):
-        generate_for_run(store, settings, run, decoding=DecodingSettings(max_new_tokens=0), backend=FakeBackend())
+        generate_answers(store, settings, run, decoding=DecodingSettings(max_new_tokens=0), backend=FakeBackend())
     with pytest.raises(EvaluationError, match="No run 'run-99'"):
-        generate_for_run(store, settings, run, systems=["base", "run-99"], backend=FakeBackend())
+        generate_answers(store, settings, run, systems=["base", "run-99"], backend=FakeBackend())
     with pytest.raises(EvaluationError, match="at least two systems"):
-        generate_for_run(store, settings, run, systems=["base"], backend=FakeBackend())
+        generate_answers(store, settings, run, systems=["base"], backend=FakeBackend())
     with pytest.raises(EvaluationError, match="No prompt given"):
-        generate_for_run(store, settings, run, prompts=["  "], backend=FakeBackend())
+        generate_answers(store, settings, run, prompts=["  "], backend=FakeBackend())
 
 
 def test_typed_and_uploaded_prompts(store, settings, reviewed, tmp_path):
@@ -64,7 +65,7 @@ def test_typed_and_uploaded_prompts(store, settings, reviewed, tmp_path):
     upload = tmp_path / "prompts.csv"
     upload.write_text("prompt,notes\nWhere is pallet 77?,x\nWhere is pallet 78?,y\n")
     prompts = read_prompt_file(upload)
-    batch = generate_for_run(store, settings, run, prompts=prompts, backend=FakeBackend(),
+    batch = generate_answers(store, settings, run, prompts=prompts, backend=FakeBackend(),
                              systems=[run.system, "base", "reference"])
     assert {g.input for g in batch.generations} == set(prompts)
     assert not any(g.system == "reference" for g in batch.generations)  # typed prompts have no reference
@@ -72,10 +73,22 @@ def test_typed_and_uploaded_prompts(store, settings, reviewed, tmp_path):
 
 def test_a_cancelled_batch_keeps_what_was_generated(store, settings, reviewed):
     project, run = reviewed
-    batch = generate_for_run(store, settings, run, backend=FakeBackend(batch_size=2, stop_after_batches=1))
+    batch = generate_answers(store, settings, run, backend=FakeBackend(batch_size=2, stop_after_batches=1))
     assert batch.state == "cancelled" and batch.created == 2
-    resumed = generate_for_run(store, settings, run, backend=FakeBackend())
+    resumed = generate_answers(store, settings, run, backend=FakeBackend())
     assert resumed.reused == 2 and resumed.created == len(resumed.generations) - 2
+
+
+def test_generating_answers_opens_no_review_and_the_comparison_does(store, settings, reviewed):
+    project, run = reviewed
+    batch = generate_answers(store, settings, run, backend=FakeBackend())
+    assert batch.created and store.list_reviews(project.id, run.id) == []
+    comparison = compare_run(store, settings, run, backend=FakeBackend())
+    assert comparison.batch.reused == batch.created and comparison.batch.created == 0
+    assert [review.id for review in store.list_reviews(project.id, run.id)] == [comparison.review.id]
+    assert list(comparison.to_dict()) == ["systems", "created", "reused", "state", "review", "generations", "loop",
+                                          "left_out_trained", "left_out_reasons", "identical_pairs"]
+    assert comparison.to_dict()["review"] == comparison.review.id
 
 
 def _system_of(store, review, pair_answer: str) -> str:
@@ -85,7 +98,7 @@ def _system_of(store, review, pair_answer: str) -> str:
 
 def test_blind_pairs_hide_the_systems_and_each_reviewer_has_a_queue(store, settings, reviewed):
     project, run = reviewed
-    batch = generate_for_run(store, settings, run, backend=FakeBackend())
+    batch = generate_and_review(store, settings, run, backend=FakeBackend())
     review = batch.review
     assert latest_review(store, run).id == review.id
     pairs = len(store.review_pairs(review.id))
@@ -107,7 +120,7 @@ def test_blind_pairs_hide_the_systems_and_each_reviewer_has_a_queue(store, setti
 
 def test_votes_record_the_pair_not_the_side_and_reveal_identities(store, settings, reviewed):
     project, run = reviewed
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     tuned_wins = 0
     while (pair := next_pair(store, review, "ana")) is not None:
         tuned_is_a = _system_of(store, review, pair.answer_a) == run.system
@@ -131,7 +144,7 @@ def test_votes_record_the_pair_not_the_side_and_reveal_identities(store, setting
 
 def test_overlap_gives_each_pair_to_k_reviewers_and_agreement_is_measured(store, settings, reviewed):
     project, run = reviewed
-    review = generate_for_run(store, settings, run, backend=FakeBackend(), overlap=2).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend(), overlap=2).review
     assert review.overlap == 2
     for reviewer, pick in (("ana", "a"), ("ben", "a")):
         while (pair := next_pair(store, review, reviewer)) is not None:
@@ -144,7 +157,7 @@ def test_overlap_gives_each_pair_to_k_reviewers_and_agreement_is_measured(store,
 
 def test_vote_input_is_checked(store, settings, reviewed):
     project, run = reviewed
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     pair = next_pair(store, review, "ana")
     with pytest.raises(EvaluationError, match="a \\(A is better\\)"):
         vote(store, pair.token, "ana", "maybe")
@@ -158,8 +171,8 @@ def test_vote_input_is_checked(store, settings, reviewed):
 
 def test_three_systems_get_bradley_terry_scores_and_breakdowns(store, settings, reviewed):
     project, run = reviewed
-    review = generate_for_run(store, settings, run, backend=FakeBackend(),
-                              systems=[run.system, "base", "reference"]).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend(),
+                                 systems=[run.system, "base", "reference"]).review
     while (pair := next_pair(store, review, "ana")) is not None:
         a, b = _system_of(store, review, pair.answer_a), _system_of(store, review, pair.answer_b)
         rank = {run.system: 0, "reference": 1, "base": 2}
@@ -176,7 +189,7 @@ def test_exports_write_csv_parquet_and_dpo_jsonl(store, settings, reviewed, tmp_
     import pandas as pd
 
     project, run = reviewed
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     pair = next_pair(store, review, "ana")
     vote(store, pair.token, "ana", "a")
     pair = next_pair(store, review, "ana")
@@ -196,9 +209,9 @@ def test_word_diff_marks_what_differs():
 
 def test_pairs_follow_new_generations(store, settings, reviewed):
     project, run = reviewed
-    review = generate_for_run(store, settings, run, backend=FakeBackend(), prompts=["Where is pallet 5?"]).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend(), prompts=["Where is pallet 5?"]).review
     assert len(store.review_pairs(review.id)) == 1
-    generate_for_run(store, settings, run, backend=FakeBackend(), prompts=["Where is pallet 5?", "And pallet 6?"])
+    generate_and_review(store, settings, run, backend=FakeBackend(), prompts=["Where is pallet 5?", "And pallet 6?"])
     assert len(store.review_pairs(review.id)) == 2 and sync_pairs(store, review) == 0
 
 
@@ -208,9 +221,9 @@ def test_generation_in_a_child_process_switches_one_adapter_on_and_off(store, se
     backend = SubprocessBackend(settings.home / "generations", backend="transformers", poll_seconds=0.1, timeout=300)
     seen = []
     # fp32, to compare with the plain model's own fp32 answers below (auto picks bf16 on CPUs that compute it natively)
-    batch = generate_for_run(store, settings, run, backend=backend,
-                             decoding=DecodingSettings(max_new_tokens=12, batch_size=3, precision="float32"),
-                             on_progress=lambda done, total: seen.append((done, total)))
+    batch = generate_and_review(store, settings, run, backend=backend,
+                                decoding=DecodingSettings(max_new_tokens=12, batch_size=3, precision="float32"),
+                                on_progress=lambda done, total: seen.append((done, total)))
     assert batch.state == "finished" and seen[-1][0] == seen[-1][1] == len(batch.generations)
     outputs = {(g.system, g.item_key): g.output for g in batch.generations}
     items = {g.item_key for g in batch.generations}

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from ftstudio.bench.chat_server import Reply
-from ftstudio.evaluation.generations import EvaluationError, generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
+from ftstudio.evaluation.generations import EvaluationError
 from ftstudio.evaluation.judge_prompts import active_prompt, save_prompt
 from ftstudio.evaluation.judging import (LocalJudge, judge_review, make_judge, parse_pairwise, parse_rating,
                                          review_generations)
@@ -22,7 +23,7 @@ from tests.evaluation_fixtures import FakeBackend, finished_run
 def review(store, settings, tiny_model_dir, tmp_path):
     """A run's review of 4 test inputs, answered by the run and the base model (fake answers)."""
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
-    return generate_for_run(store, settings, run, backend=FakeBackend()).review
+    return generate_and_review(store, settings, run, backend=FakeBackend()).review
 
 
 def _answers(body: dict) -> tuple[str, str]:
@@ -230,7 +231,7 @@ class _SameWordsBackend:
 
 def test_identical_answers_are_a_tie_without_asking_the_judge(store, settings, tiny_model_dir, tmp_path, chat_server):
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
-    review = generate_for_run(store, settings, run, backend=_SameWordsBackend()).review
+    review = generate_and_review(store, settings, run, backend=_SameWordsBackend()).review
     # Identical answers are no longer queued for people; a review queued before that still holds them.
     answers = {}
     for generation in review_generations(store, review).values():

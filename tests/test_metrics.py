@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
 from ftstudio.evaluation.judging import review_generations
 from ftstudio.evaluation.metrics import (classification_metrics, compute_model_metrics, metrics_table,
                                          predicted_label, text_metrics)
@@ -50,7 +50,7 @@ def test_structured_projects_get_json_validity_and_schema_conformance(store, set
     project = store.get_project(run.project_id)
     store.update_project(project.id, json_schema={"type": "object", "required": ["depot"],
                                                   "properties": {"depot": {"type": "integer"}}})
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     outputs = ['{"depot": 1}', '{"depot": "one"}', "depot 1", '{"depot": 2}']
     generations = sorted(review_generations(store, review).values(), key=lambda g: g.id)
     tuned = [g for g in generations if g.system == run.system]
@@ -69,7 +69,7 @@ def test_perplexity_and_similarity_run_in_the_child_and_match_the_model(store, s
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path)
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     backend = SubprocessBackend(settings.home / "generations", timeout=300)
     counts = compute_model_metrics(store, settings, review, backend)
     generations = [g for g in review_generations(store, review).values()]

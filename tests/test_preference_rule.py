@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from ftstudio.evaluation import report
-from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
 from ftstudio.evaluation.preference_pairs import PreferenceFilters, collect_preferences
 from ftstudio.store.review import GENERATION_COLUMNS
 from ftstudio.versions import SplitPlan, freeze_preference_rows
@@ -26,7 +26,7 @@ def triples(pairs) -> set[tuple[str, str, str]]:
 
 def test_disagreeing_reviewers_give_the_same_pairs_on_every_path(store, settings, tiny_model_dir, tmp_path):
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=20)
-    review = generate_for_run(store, settings, run, backend=FakeBackend(), split="train", overlap=2).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend(), split="train", overlap=2).review
     keys = sorted({pair.item_key for pair in store.review_pairs(review.id)})
     # Per item, what ana and ben pick: they agree on a third of the items and disagree on another third.
     plan = {key: [("run", "run"), ("run", "base"), ("base", "tie")][index % 3] for index, key in enumerate(keys)}
@@ -80,7 +80,7 @@ def _twin_review(store, project, generation):
 
 def test_identical_answers_never_become_preference_pairs(store, settings, tiny_model_dir, tmp_path):
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=10)
-    generated = generate_for_run(store, settings, run, backend=FakeBackend(), split="train")
+    generated = generate_and_review(store, settings, run, backend=FakeBackend(), split="train")
     review = _twin_review(store, project, generated.generations[0])
     # A vote cast on it (as before blind review stopped queueing such pairs, or in an older studio).
     assignment = store.assign_next_pair(review.id, "ana", "token-1", True, 600, 1)

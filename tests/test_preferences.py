@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
 from ftstudio.evaluation.review import next_pair, vote
 from ftstudio.evaluation.preference_pairs import PreferenceFilters, collect_preferences, freeze_preferences
 from ftstudio.training.config import TrainConfig
@@ -40,7 +40,7 @@ def prefer(system: str):
 def reviewed(store, settings, tiny_model_dir, tmp_path):
     """A finished run, its review's outputs, and two reviewers' scripted votes."""
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
-    batch = generate_for_run(store, settings, run, backend=FakeBackend(), split="train", overlap=2)
+    batch = generate_and_review(store, settings, run, backend=FakeBackend(), split="train", overlap=2)
     review = batch.review
     keys = sorted({g.item_key for g in batch.generations})
     # Per item: what ana and ben vote (in system terms), so the expected pairs are known exactly.
@@ -102,7 +102,7 @@ def test_a_preference_version_holds_exactly_the_agreed_pairs(store, reviewed, tm
 
 def test_nothing_to_freeze_says_why(store, settings, tiny_model_dir, tmp_path):
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     vote_by_script(store, review, "ana", lambda key, left, right: "tie")
     with pytest.raises(VersionError, match="no preference pairs yet.*tie or both bad"):
         freeze_preferences(store, project)
@@ -197,7 +197,8 @@ def test_dpo_from_a_run_then_the_loop_reviews_it_against_its_start(store, settin
 
     from ftstudio.evaluation.generations import EvaluationError
     from ftstudio.run_folder import RunFolder
-    from ftstudio.evaluation.loop import loop_inputs, review_preference_run
+    from ftstudio.evaluation.compare import review_preference_run
+    from ftstudio.evaluation.loop import loop_inputs
 
     project, run, _, _ = reviewed
     version = freeze_preferences(store, project, name="prefs")  # votes on train-split answers
@@ -218,7 +219,7 @@ def test_dpo_from_a_run_then_the_loop_reviews_it_against_its_start(store, settin
     assert batch.review.run_id == dpo.id and len(store.review_pairs(batch.review.id)) == 3 * len(test_rows)
 
     # Preference pairs built from votes on the test split itself: the loop refuses to grade on them.
-    test_review = generate_for_run(store, settings, run, backend=FakeBackend(), split="test").review
+    test_review = generate_and_review(store, settings, run, backend=FakeBackend(), split="test").review
     vote_by_script(store, test_review, "cleo", lambda key, left, right: "a")
     on_test = freeze_preferences(store, project, PreferenceFilters(review_ids=[test_review.id]),
                                  SplitPlan((1.0, 0.0, 0.0)), name="on-test")
@@ -234,7 +235,7 @@ def test_judge_verdicts_join_only_from_a_judge_people_can_trust(store, settings,
     from ftstudio.evaluation.judging import make_judge, judge_review
 
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=60)
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     generations = {g.id: g for g in store.list_generations(project.id)}
     tuned = {g.output for g in generations.values() if g.system == run.system}
     ana_picks: dict[str, str] = {}  # input -> the system ana picked, on the 8 pairs she votes

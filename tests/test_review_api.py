@@ -6,11 +6,11 @@ from tests.evaluation_fixtures import FakeBackend, finished_run
 
 
 def test_the_tally_by_name_shows_only_once_the_queue_is_done(live_app, settings, tiny_model_dir, tmp_path):
-    from ftstudio.evaluation.generations import generate_for_run
+    from ftstudio.evaluation.compare import generate_and_review
 
     url, store = live_app
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     pairs = len(store.review_pairs(review.id))
     client = Client(url, verbose=False)
     shown = client.predict(project.name, str(run.id), "ana", api_name="/next_pair")

@@ -14,8 +14,7 @@ import pytest
 
 from ftstudio.bench.chat_server import Reply
 from ftstudio.evaluation import report
-from ftstudio.evaluation.compare import compare_run, review_queue
-from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.compare import compare_run, generate_and_review, review_queue
 from ftstudio.evaluation.judging import judge_review, make_judge, review_generations
 from ftstudio.evaluation.loop import loop_systems
 from ftstudio.evaluation.review import next_pair, vote
@@ -56,7 +55,7 @@ def vote_all(store, review, reviewer: str, choice: str = "a", limit: int | None 
 
 def test_identical_answers_are_not_queued_and_count_as_ties(store, settings, tiny_model_dir, tmp_path):
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
-    review = generate_for_run(store, settings, run, backend=SameOnSomeBackend()).review
+    review = generate_and_review(store, settings, run, backend=SameOnSomeBackend()).review
     answers = review_generations(store, review)
     inputs = {g.item_key for g in answers.values()}
     pairs = store.review_pairs(review.id)
@@ -73,8 +72,8 @@ def test_identical_answers_are_not_queued_and_count_as_ties(store, settings, tin
 def test_results_survive_identical_answers_a_judge_and_partial_votes(store, settings, tiny_model_dir, tmp_path,
                                                                    chat_server):
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
-    review = generate_for_run(store, settings, run, backend=SameOnSomeBackend(),
-                              systems=[run.system, "base", "reference"]).review
+    review = generate_and_review(store, settings, run, backend=SameOnSomeBackend(),
+                                 systems=[run.system, "base", "reference"]).review
     answers = review_generations(store, review)
     # A review queued before identical answers were kept from people: votes on a pair both orders never judged.
     by_item: dict[str, dict] = {}
@@ -109,8 +108,8 @@ def test_results_survive_identical_answers_a_judge_and_partial_votes(store, sett
 
 def test_results_with_one_vote_and_a_system_without_votes(store, settings, tiny_model_dir, tmp_path):
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
-    review = generate_for_run(store, settings, run, backend=FakeBackend(),
-                              systems=[run.system, "base", "reference"]).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend(),
+                                 systems=[run.system, "base", "reference"]).review
     empty = report.full_results(store, review)
     assert empty.errors == {} and empty.votes == 0
     vote_all(store, review, "ana", "b", limit=1)
@@ -126,15 +125,15 @@ def test_results_with_one_vote_and_a_system_without_votes(store, settings, tiny_
 
 def test_the_reference_as_a_contestant_is_never_shown_as_context(store, settings, tiny_model_dir, tmp_path):
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
-    review = generate_for_run(store, settings, run, backend=FakeBackend(),
-                              systems=[run.system, "base", "reference"]).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend(),
+                                 systems=[run.system, "base", "reference"]).review
     seen = 0
     while (pair := next_pair(store, review, "ana")) is not None:
         assert pair.reference is None
         vote(store, pair.token, "ana", "tie")
         seen += 1
     assert seen == len(store.review_pairs(review.id)) > 0
-    plain = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    plain = generate_and_review(store, settings, run, backend=FakeBackend()).review
     assert next_pair(store, plain, "ben").reference  # without the reference competing, it is context
 
 
@@ -159,7 +158,7 @@ def dpo_on_some_test_prompts(store, settings, tiny_model_dir, tmp_path, voted: i
     from ftstudio.versions import SplitPlan
 
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
-    test_review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    test_review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     vote_all(store, test_review, "cleo", "a", limit=voted)
     version = freeze_preferences(store, project, PreferenceFilters(review_ids=[test_review.id]),
                                  SplitPlan((1.0, 0.0, 0.0)), name="on-test")
@@ -180,7 +179,7 @@ def test_the_loop_after_an_ordinary_review_leaves_out_what_the_run_trained_on(st
     assert not ordinary.loop and len(ordinary.left_out) == 3
     assert len(store.review_pairs(ordinary.review.id)) == tests - 3
     assert "3 prompts left out" in " ".join(ordinary.notes())
-    plain = generate_for_run(store, settings, dpo, [dpo.system, "base"], backend=FakeBackend()).review
+    plain = generate_and_review(store, settings, dpo, [dpo.system, "base"], backend=FakeBackend()).review
     assert len(store.review_pairs(plain.id)) == tests - 3  # however the review is built
     looped = compare_run(store, settings, dpo, backend=FakeBackend())
     assert looped.loop and looped.batch.systems == [dpo.system, run.system, "base"]

@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from ftstudio.evaluation.generations import BASE, DecodingSettings, generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
+from ftstudio.evaluation.generations import BASE, DecodingSettings
 from ftstudio.evaluation.metrics import metrics_table
 from ftstudio.importing import import_paths
 from ftstudio.models import SEQ2SEQ, family_of
@@ -57,8 +58,8 @@ def test_a_t5_lora_run_trains_q_and_v_and_is_reviewed_with_rouge(store, settings
         if key in original and "lora_" not in name:
             assert torch.equal(value, original[key]), f"base weight {key} changed"
 
-    batch = generate_for_run(store, settings, run, split="validation",
-                             decoding=DecodingSettings(max_new_tokens=8, batch_size=8))
+    batch = generate_and_review(store, settings, run, split="validation",
+                                decoding=DecodingSettings(max_new_tokens=8, batch_size=8))
     assert batch.state == "finished" and set(batch.systems) == {run.system, BASE}
     by_system = {system: {g.item_key for g in batch.generations if g.system == system} for system in batch.systems}
     assert by_system[run.system] == by_system[BASE] and len(by_system[BASE]) >= 3  # every input, both systems

@@ -8,7 +8,7 @@ import pytest
 
 from ftstudio.bench.chat_server import Reply
 from ftstudio.evaluation import report
-from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
 from ftstudio.evaluation.judging import judge_review, make_judge, review_generations
 from ftstudio.evaluation.review import next_pair, vote
 from ftstudio.evaluation.stats import kappa_with_interval, length_controlled_win_rate
@@ -60,7 +60,7 @@ def test_the_trust_verdict_says_when_not_to_trust_the_judge():
 def voted_review(store, settings, tiny_model_dir, tmp_path):
     """A review of 12 test inputs; ana prefers the tuned answer except on two pairs, where she picks base."""
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=60)
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     generations = review_generations(store, review)
     tuned = {g.output for g in generations.values() if g.system == run.system}
     picks_base = {p.id for p in store.review_pairs(review.id)[:2]}
@@ -106,7 +106,7 @@ def test_runs_are_put_side_by_side_with_their_win_rates_and_metrics(store, setti
     _, first = finished_run(store, settings, tiny_model_dir, tmp_path)
     _, second = finished_run(store, settings, tiny_model_dir, tmp_path)
     for run in (first, second):
-        generate_for_run(store, settings, run, backend=FakeBackend())
+        generate_and_review(store, settings, run, backend=FakeBackend())
     review = store.list_reviews(first.project_id, first.id)[0]
     while (pair := next_pair(store, review, "ana")) is not None:
         vote(store, pair.token, "ana", "a")

@@ -25,11 +25,11 @@ def test_import_through_the_api_reports_and_lists(live_app, tmp_path):
 def test_the_api_names_no_system_before_the_vote(live_app, settings, tiny_model_dir, tmp_path):
     from tests.evaluation_fixtures import FakeBackend, finished_run
 
-    from ftstudio.evaluation.generations import generate_for_run
+    from ftstudio.evaluation.compare import generate_and_review
 
     url, store = live_app
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
-    generate_for_run(store, settings, run, backend=FakeBackend())
+    generate_and_review(store, settings, run, backend=FakeBackend())
     client = Client(url, verbose=False)
     shown = client.predict(project.name, str(run.id), "ana", api_name="/next_pair")
     text = repr(shown)

@@ -1,4 +1,5 @@
-"""Comparing a run: the one place that decides what a run's review compares and on which inputs.
+"""Comparing a run: the one place that decides what a run's review compares and on which inputs, and the one place
+that opens a blind review over generated answers (generation itself only generates).
 
 A DPO run is reviewed as the loop (against the run it started from, and the base model) unless other systems or
 typed prompts are asked for; any other run against the base model, or the systems chosen. Whichever it is, no run
@@ -12,20 +13,45 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ftstudio.config import Settings
-from ftstudio.evaluation.generations import (GenerationBatch, generate_for_run, inputs_from_split, left_out_inputs)
-from ftstudio.evaluation.loop import is_preference_run, loop_systems
+from ftstudio.evaluation.generations import GenerationBatch, generate_answers, inputs_from_split, left_out_inputs
+from ftstudio.evaluation.loop import is_preference_run, loop_inputs, loop_systems
 from ftstudio.evaluation.prompts import inputs_from_prompts
-from ftstudio.evaluation.review import QueuePlan, plan_pairs
+from ftstudio.evaluation.review import QueuePlan, ensure_review, plan_pairs
 from ftstudio.evaluation.systems import BASE, EvaluationError
 from ftstudio.store import Review, Run, Store
 from ftstudio.wording import plural
 
 
 @dataclass
+class ReviewedBatch(GenerationBatch):
+    """A batch of generated answers and the blind review opened (or found) over them."""
+
+    review: Review
+
+    def to_dict(self) -> dict:
+        """The CLI's --json shape: the batch's, with the review's id after its state."""
+        answers = super().to_dict()
+        generations = answers.pop("generations")
+        return answers | {"review": self.review.id, "generations": generations}
+
+
+def generate_and_review(store: Store, studio: Settings, run: Run, systems: list[str] | None = None,
+                        split: str | None = "test", prompts: list[str] | None = None, overlap: int = 1,
+                        user_name: str | None = None, **options) -> ReviewedBatch:
+    """Generate (or reuse) every named system's answers, then open (or find) the blind review of those systems over
+    them, its queue brought up to date. Decides nothing: the systems and inputs are the caller's (see compare_run).
+    `options` go to generate_answers (decoding, backend, inputs, on_progress, should_stop, on_started, tokenizer)."""
+    batch = generate_answers(store, studio, run, systems, split, prompts, user_name=user_name, **options)
+    review = ensure_review(store, run, batch.systems, batch.settings_key, overlap, user_name,
+                           leave_out=lambda texts: left_out_inputs(store, run, batch.systems, texts))
+    return ReviewedBatch(**vars(batch), review=review)
+
+
+@dataclass
 class Comparison:
     """A review built for a run: its answers, whether it is the DPO loop, and what it left out (input -> why)."""
 
-    batch: GenerationBatch
+    batch: ReviewedBatch
     loop: bool
     split: str | None
     left_out: dict[str, str] = field(default_factory=dict)
@@ -66,8 +92,9 @@ def default_systems(store: Store, run: Run) -> list[str]:
 
 def compare_run(store: Store, studio: Settings, run: Run, systems: list[str] | None = None, split: str | None = "test",
                 prompts: list[str] | None = None, **options) -> Comparison:
-    """Generate every system's answers and open the blind review. `options` go to generate_for_run (decoding,
-    backend, on_progress, should_stop, user_name, overlap)."""
+    """Generate every system's answers and open the blind review: the one entry point of the CLI's `generate` and
+    the Review tab. `options` go to generate_and_review (decoding, backend, on_progress, should_stop, user_name,
+    overlap)."""
     loop = wants_loop(store, run, systems, prompts)
     names = loop_systems(store, run) if loop else list(systems or [run.system, BASE])
     split = None if prompts else (split or "test")
@@ -79,8 +106,19 @@ def compare_run(store: Store, studio: Settings, run: Run, systems: list[str] | N
         raise EvaluationError(f"Every {where} is one a run under review trained on ({next(iter(left_out.values()))}), "
                               "so a review there would grade it on what it was taught. Review it on the test split, "
                               "or on prompts of your own.")
-    batch = generate_for_run(store, studio, run, names, split=split, inputs=kept, **options)
+    batch = generate_and_review(store, studio, run, names, split=split, inputs=kept, **options)
     return Comparison(batch, loop, split, left_out, len(review_queue(store, batch.review).identical))
+
+
+def review_preference_run(store: Store, studio: Settings, run: Run, split: str = "test", **options
+                          ) -> tuple[ReviewedBatch, int]:
+    """The DPO loop's review (compare_run's choice for a DPO run); returns its batch and how many prompts were left
+    out as trained on. Refuses a run that is not a DPO run, and a split whose every prompt it learned from."""
+    if not is_preference_run(run):
+        raise EvaluationError(f"Run {run.id} is not a DPO run: compare it on the Review tab as usual.")
+    loop_inputs(store, run, split)  # refuses, in the loop's words, when every prompt is one the run learned from
+    comparison = compare_run(store, studio, run, split=split, **options)
+    return comparison.batch, len(comparison.left_out)
 
 
 def review_queue(store: Store, review: Review) -> QueuePlan:

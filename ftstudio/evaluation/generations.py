@@ -19,10 +19,9 @@ from ftstudio.config import Settings
 # Prompts moved to their own module; callers still import them from here.
 from ftstudio.evaluation.prompts import (MAX_PROMPTS, EvalInput, inputs_from_prompts, parse_prompts,  # noqa: F401
                                          read_prompt_file)
-from ftstudio.evaluation.review import ensure_review
 from ftstudio.evaluation.systems import BASE, REFERENCE, EvaluationError, run_label
 from ftstudio.run_folder import RunFolder, RunFolderError, RunSpec
-from ftstudio.store import Generation, Review, Run, Store
+from ftstudio.store import Generation, Run, Store
 from ftstudio.templates import Template, render
 
 SPLITS = ("test", "validation", "train")
@@ -92,17 +91,19 @@ class System:
 
 @dataclass
 class GenerationBatch:
+    """What one call generated: every system's stored answers for the inputs, how many were new and how many reused,
+    whether it finished or was cancelled, and the settings key the answers are stored under (a review's key)."""
+
     systems: list[str]
     generations: list[Generation]
     created: int
     reused: int
     state: str
-    review: Review | None = None
+    settings_key: str
 
     def to_dict(self) -> dict:
-        """The CLI's --json shape."""
+        """The answers as JSON (a review adds its id: see compare.ReviewedBatch)."""
         return {"systems": self.systems, "created": self.created, "reused": self.reused, "state": self.state,
-                "review": self.review.id if self.review else None,
                 "generations": [{"example_id": g.example_id, "item_key": g.item_key, "system": g.system,
                                  "prompt": g.prompt, "output": g.output, "settings": g.settings}
                                 for g in self.generations]}
@@ -291,15 +292,16 @@ def adapter_identity(system: System) -> str | None:
 # --- generating ----------------------------------------------------------------------
 
 
-def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str] | None = None,
+def generate_answers(store: Store, studio: Settings, run: Run, systems: list[str] | None = None,
                      split: str | None = "test", prompts: list[str] | None = None,
                      decoding: DecodingSettings | None = None, backend: Backend | None = None, tokenizer=None,
                      on_progress: Callable[[int, int], None] | None = None,
                      should_stop: Callable[[], bool] = lambda: False,
                      on_started: Callable[[Path], None] | None = None, user_name: str | None = None,
-                     overlap: int = 1, inputs: list[EvalInput] | None = None) -> GenerationBatch:
-    """Outputs of every system for every input, stored; what is stored already is reused. Opens (or finds) the
-    blind review of these systems over these outputs."""
+                     inputs: list[EvalInput] | None = None) -> GenerationBatch:
+    """Outputs of every system for every input (`inputs`, else the typed `prompts`, else the run's `split`), stored;
+    what is stored already is reused. Generation only: the blind review over them is opened by the review side
+    (evaluation.compare)."""
     from ftstudio.evaluation.jobs import SubprocessBackend
     from ftstudio.models import load_tokenizer
 
@@ -358,10 +360,7 @@ def generate_for_run(store: Store, studio: Settings, run: Run, systems: list[str
                                  {**decoding.to_dict()}, record_batch, should_stop, on_started)
     generations = list(store.generations_by_keys(list(rows)).values())
     generations.sort(key=lambda g: ([s.name for s in chosen].index(g.system), g.item_key))
-    names = [s.name for s in chosen]
-    review = ensure_review(store, run, names, key, overlap, user_name,
-                           leave_out=lambda texts: left_out_inputs(store, run, names, texts))
-    return GenerationBatch([s.name for s in chosen], generations, created, len(stored), state, review)
+    return GenerationBatch([s.name for s in chosen], generations, created, len(stored), state, key)
 
 
 def describe_progress(done: int, total: int) -> str:

@@ -1,5 +1,6 @@
 """The loop closed: a DPO run answers the test prompts beside the model it started from (and the base model), in a
-new blind review, so the results view can show whether preference tuning helped.
+new blind review, so the results view can show whether preference tuning helped. This module says which systems
+and inputs that is; compare.compare_run decides when a review is the loop, and opens it.
 
 Prompts the run learned from (its preference pairs, and what its start run trained on) are left out: a model
 graded on the very prompts it was tuned to prefer answers to would look better than it is.
@@ -7,9 +8,7 @@ graded on the very prompts it was tuned to prefer answers to would look better t
 
 from __future__ import annotations
 
-from ftstudio.config import Settings
-from ftstudio.evaluation.generations import (GenerationBatch, generate_for_run, inputs_from_split, left_out_inputs,
-                                             run_spec)
+from ftstudio.evaluation.generations import inputs_from_split, left_out_inputs, run_spec
 from ftstudio.evaluation.systems import BASE, EvaluationError
 from ftstudio.store import Run, Store
 
@@ -41,13 +40,3 @@ def loop_inputs(store: Store, run: Run, split: str = "test") -> tuple[list, int]
                               "split for this review.")
     return kept, len(inputs) - len(kept)
 
-
-def review_preference_run(store: Store, studio: Settings, run: Run, split: str = "test", **options
-                          ) -> tuple[GenerationBatch, int]:
-    """Generate the loop's answers and open its blind review; returns the batch and how many prompts were left
-    out as trained on. `options` go to generate_for_run (decoding, backend, progress, user_name, overlap)."""
-    if not is_preference_run(run):
-        raise EvaluationError(f"Run {run.id} is not a DPO run: compare it on the Review tab as usual.")
-    inputs, left_out = loop_inputs(store, run, split)
-    batch = generate_for_run(store, studio, run, systems=loop_systems(store, run), inputs=inputs, **options)
-    return batch, left_out

@@ -5,7 +5,7 @@ and the metrics. Judge texts and model outputs carrying HTML stay text."""
 import pytest
 
 from ftstudio.bench.chat_server import Reply
-from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
 from ftstudio.evaluation.judging import review_generations
 from ftstudio.evaluation.review import next_pair, vote
 from tests.browser.conftest import SHOTS, open_app
@@ -20,7 +20,7 @@ def test_a_product_owner_judges_answers_and_sees_how_far_the_judge_agrees(live_a
                                                                           tmp_path, chat_server):
     url, store = live_app
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=60)
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     generations = review_generations(store, review)
     first_tuned = next(g for g in generations.values() if g.system == run.system)
     with store.transaction() as tx:  # a model output that carries HTML

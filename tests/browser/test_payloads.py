@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
 from ftstudio.importing import import_paths
 from tests.browser.conftest import SHOTS, open_app
 from tests.evaluation_fixtures import FakeBackend, finished_run
@@ -53,7 +53,7 @@ def test_hostile_text_never_runs_or_loads_in_any_view(live_app, settings, tiny_m
     url, store = live_app
     beacon = Beacon()
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=20)
-    review = generate_for_run(store, settings, run, backend=FakeBackend()).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend()).review
     with store.transaction() as tx:  # model answers that carry the payload
         tx.execute("UPDATE generations SET output = ? || output WHERE project_id = ?",
                    [beacon.payload("answer"), project.id])

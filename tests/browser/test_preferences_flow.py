@@ -3,7 +3,7 @@ curves, and the Review tab puts the DPO run blind against the run it started fro
 
 import pytest
 
-from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
 from tests.browser.conftest import SHOTS, open_app
 from tests.evaluation_fixtures import FakeBackend, finished_run
 from tests.test_preferences import vote_by_script
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 def test_votes_to_dpo_to_a_blind_review_against_its_start(live_app, page, settings, tiny_model_dir, tmp_path):
     url, store = live_app
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
-    review = generate_for_run(store, settings, run, backend=FakeBackend(), split="train").review
+    review = generate_and_review(store, settings, run, backend=FakeBackend(), split="train").review
     vote_by_script(store, review, "ana", lambda key, left, right: "a" if left == run.system else "b")
 
     open_app(page, url)
