@@ -9,8 +9,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ftstudio.cli.common import add_project_option, find_run as _run, open_studio as _open, print_result as _print
-from ftstudio.cli.common import progress_bar as _progress_bar, resolve_project as _project, settings_from as _settings
+from ftstudio.cli.common import add_project_option, find_run, open_studio, print_result
+from ftstudio.cli.common import progress_bar, resolve_project, settings_from
 from ftstudio.store import StoreError
 from ftstudio.wording import plural
 
@@ -42,13 +42,13 @@ def judge_payload(store, review, outcome) -> dict:
 def cmd_judge(args) -> int:
     from ftstudio.evaluation.judging import judge_review, make_judge
 
-    settings = _settings(args)
-    store = _open(settings)
-    run = _run(store, args.run)
+    settings = settings_from(args)
+    store = open_studio(settings)
+    run = find_run(store, args.run)
     review = _review_of(store, run)
     judge = make_judge(settings, args.judge, args.judge_model, args.concurrency, args.timeout, args.retries)
     outcome = judge_review(store, review, judge, args.mode, user_name=args.user, retry_invalid=args.retry_invalid,
-                           on_progress=lambda done, total: _progress_bar(done, total, "judgments"))
+                           on_progress=lambda done, total: progress_bar(done, total, "judgments"))
     if sys.stderr.isatty():
         print(file=sys.stderr)
     payload = judge_payload(store, review, outcome)
@@ -71,15 +71,15 @@ def cmd_judge(args) -> int:
         if row["mean"] is not None:
             lines.append(f"  {row['system']}: {row['mean']:.1f} / 10 [{row['ci_low']:.1f}, {row['ci_high']:.1f}] "
                          f"over {row['graded']}")
-    _print(payload, args.json, "\n".join(lines))
+    print_result(payload, args.json, "\n".join(lines))
     return 0
 
 
 def cmd_judge_prompt(args) -> int:
     from ftstudio.evaluation.judge_prompts import active_prompt, prompt_versions, save_prompt
 
-    store = _open(_settings(args))
-    project = _project(store, args.project)
+    store = open_studio(settings_from(args))
+    project = resolve_project(store, args.project)
     current = active_prompt(store, project, args.mode)
     if args.system_file or args.template_file or args.rubric is not None:
         read = lambda path, fallback: Path(path).read_text(encoding="utf-8") if path else fallback  # noqa: E731
@@ -92,7 +92,7 @@ def cmd_judge_prompt(args) -> int:
                "versions": [p.version for p in prompt_versions(store, project, args.mode)]}
     text = (f"{args.mode} judge prompt {current.version}\n\n[system]\n{current.system_prompt}\n\n[rubric]\n"
             f"{current.rubric}\n\n[template]\n{current.template}")
-    _print(payload, args.json, text)
+    print_result(payload, args.json, text)
     return 0
 
 
@@ -100,7 +100,7 @@ def cmd_judge_key(args) -> int:
     from ftstudio.remote import key_source
     from ftstudio.secret_store import JUDGE_KEY, save_secret
 
-    settings = _settings(args)
+    settings = settings_from(args)
     settings.ensure_dirs()
     if args.clear:
         save_secret(settings.home, JUDGE_KEY, None)
@@ -117,9 +117,9 @@ def cmd_judge_key(args) -> int:
 def cmd_metrics(args) -> int:
     from ftstudio.evaluation.metrics import compute_model_metrics, metrics_table
 
-    settings = _settings(args)
-    store = _open(settings)
-    run = _run(store, args.run)
+    settings = settings_from(args)
+    store = open_studio(settings)
+    run = find_run(store, args.run)
     review = _review_of(store, run)
     if not args.text_only:
         compute_model_metrics(store, settings, review, on_progress=lambda line: print(line, file=sys.stderr)
@@ -131,7 +131,7 @@ def cmd_metrics(args) -> int:
                                                                  "macro_f1", "json_valid", "perplexity", "similarity")
                           if row.get(name) is not None)
         lines.append(f"  {row['system']} ({row['split']}, {row['with_reference']} with a reference): {shown}")
-    _print({"run": run.id, "review": review.id, "metrics": rows}, args.json, "\n".join(lines))
+    print_result({"run": run.id, "review": review.id, "metrics": rows}, args.json, "\n".join(lines))
     return 0
 
 

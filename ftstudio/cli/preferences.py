@@ -6,31 +6,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftstudio.cli.common import add_project_option, open_studio as _open, print_result as _print
-from ftstudio.cli.common import resolve_project as _project, settings_from as _settings
+from ftstudio.cli.common import add_project_option, open_studio, print_result
+from ftstudio.cli.common import resolve_project, settings_from
 
 
 def cmd_preferences(args) -> int:
     from ftstudio.evaluation.preference_pairs import PreferenceFilters, collect_preferences, freeze_preferences
     from ftstudio.versions import DEFAULT_PLAN, SplitPlan, freeze_preference_rows, parse_split, read_preference_file
 
-    store = _open(_settings(args))
-    project = _project(store, args.project)
+    store = open_studio(settings_from(args))
+    project = resolve_project(store, args.project)
     plan = SplitPlan(parse_split(args.split) if args.split else DEFAULT_PLAN, args.seed)
     if args.file:
         rows = read_preference_file(Path(args.file))
         version = freeze_preference_rows(store, project, rows, plan, args.name, origin={"file": Path(args.file).name})
-        _print(_version_payload(version), args.json, _version_line(project, version))
+        print_result(_version_payload(version), args.json, _version_line(project, version))
         return 0
     filters = PreferenceFilters(min_agreeing=args.min_agreeing, include_judge=args.judge,
                                 min_judge_kappa=args.min_kappa,
                                 review_ids=[int(r) for r in args.reviews.split(",")] if args.reviews else None)
     candidates = collect_preferences(store, project, filters)
     if not args.freeze:
-        _print(candidates.to_dict(), args.json, candidates.describe() + "\nFreeze them with --freeze.")
+        print_result(candidates.to_dict(), args.json, candidates.describe() + "\nFreeze them with --freeze.")
         return 0
     version = freeze_preferences(store, project, filters, plan, args.name)
-    _print(_version_payload(version) | {"collected": candidates.to_dict()}, args.json,
+    print_result(_version_payload(version) | {"collected": candidates.to_dict()}, args.json,
            candidates.describe() + "\n" + _version_line(project, version))
     return 0
 

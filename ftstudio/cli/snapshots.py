@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ftstudio.cli.common import open_studio as _open, print_result as _print, settings_from as _settings
+from ftstudio.cli.common import open_studio, print_result, settings_from
 from ftstudio.snapshots import restore_latest, take_snapshot, target_from_spec
 
 
@@ -17,21 +17,21 @@ def _target(args, settings):
 
 
 def cmd_snapshot(args) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     target = _target(args, settings)
     if target is None:
         return 2
-    store = _open(settings)
+    store = open_studio(settings)
     try:
         name = take_snapshot(store, settings, target)
     finally:
         store.close()
-    _print({"snapshot": name}, args.json, f"Snapshot {name} written.")
+    print_result({"snapshot": name}, args.json, f"Snapshot {name} written.")
     return 0
 
 
 def cmd_restore(args) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     target = _target(args, settings)
     if target is None:
         return 2
@@ -40,7 +40,7 @@ def cmd_restore(args) -> int:
               file=sys.stderr)
         return 2
     name = restore_latest(settings, target)
-    _print({"restored": name}, args.json, f"Restored snapshot {name}." if name else "No complete snapshot found.")
+    print_result({"restored": name}, args.json, f"Restored snapshot {name}." if name else "No complete snapshot found.")
     return 0 if name else 1
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ftstudio.access import ROLES, UserBook, UsersFileError
-from ftstudio.cli.common import print_result as _print
+from ftstudio.cli.common import print_result
 
 
 def _book(args) -> UserBook:
@@ -37,16 +37,16 @@ def cmd_users(args) -> int:
         book = _book(args)
         if args.action == "add":
             user = book.add(args.name, args.role, _password(args))
-            _print(user, args.json, f"Added {user['name']} ({user['role']}) to {book.path}.")
+            print_result(user, args.json, f"Added {user['name']} ({user['role']}) to {book.path}.")
         elif args.action == "remove":
             book.remove(args.name)
-            _print({"removed": args.name}, args.json, f"Removed {args.name} from {book.path}.")
+            print_result({"removed": args.name}, args.json, f"Removed {args.name} from {book.path}.")
         elif args.action == "set-role":
             user = book.set_role(args.name, args.role)
-            _print(user, args.json, f"{user['name']} is now {user['role']}.")
+            print_result(user, args.json, f"{user['name']} is now {user['role']}.")
         else:
             users = book.list()
-            _print(users, args.json, "\n".join(f"{u['name']}\t{u['role']}" for u in users) or "No users yet.")
+            print_result(users, args.json, "\n".join(f"{u['name']}\t{u['role']}" for u in users) or "No users yet.")
     except UsersFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
