@@ -9,6 +9,7 @@ from ftstudio.bench.chat_server import Reply
 from ftstudio.evaluation import report
 from ftstudio.evaluation.generations import generate_for_run
 from ftstudio.evaluation.judging import SINGLE, judge_review, make_judge
+from ftstudio.evaluation.results import Breakdown, JudgeSummary, RunComparison
 from ftstudio.evaluation.review import next_pair, vote
 from tests.evaluation_fixtures import FakeBackend, finished_run
 
@@ -28,6 +29,9 @@ PAIR = {"system": None, "against": None, "wins": None, "losses": None, "ties": N
         "more_votes_needed": None}
 CONTROLLED = {"system": None, "against": None, "win_rate": None, "lc_win_rate": None, "ci_low": None,
               "ci_high": None, "length_coefficient": None, "n": None}
+COMPARED = ["run", "system", "method", "version", "review", "human_votes", "human_win_rate", "human_ci",
+            "judge_win_rate", "judge_ci", "judge_lc_win_rate", "judge_kappa", "rougeL", "bleu", "exact_match",
+            "accuracy", "macro_f1", "json_valid", "perplexity", "similarity"]
 GRADES = {"judge": None, "prompt_version": None, "mode": None, "judgments": None, "invalid": None, "failed": None,
           "systems": [{"system": None, "graded": None, "mean": None, "ci_low": None, "ci_high": None}]}
 
@@ -77,12 +81,23 @@ def test_the_report_json_keeps_its_keys_at_every_level(store, settings, tiny_mod
     judge_review(store, review, make_judge(settings, server.url, "judge-1"), mode=SINGLE)
     results = report.full_results(store, review)
     assert results.errors == {}
+    results.comparison = report.compare_runs(store, [run])  # what --compare and --by add
+    results.breakdown = Breakdown("region", report.breakdown(store, review, "region", resamples=100))
     payload = json.loads(json.dumps(results.to_dict()))
     assert payload["disagreements"] and payload["judge"]["single"]["systems"]  # every part has something to pin
     shape = keys_of(payload)
+    assert shape.pop("comparison") == [{key: None for key in COMPARED}]
+    assert shape.pop("breakdown") == {"field": None, "rows": [{"value": None, **{key: None for key in list(PAIR)[2:]}}]}
     metrics = shape.pop("metrics")
     assert metrics and {"system", "label", "split"} <= set(metrics[0])
     expected = expected_keys(review.systems)
     expected.pop("metrics")
     assert shape == expected
     assert list(shape) == list(expected)  # and in the same order
+
+
+def test_parts_a_run_or_judge_lacks_are_left_out_as_before():
+    unreviewed = RunComparison(run=2, system="run-2", method="lora", version=None, review=None)
+    assert list(unreviewed.to_dict()) == COMPARED[:5]
+    grader = JudgeSummary("judge-1", "v1", "single")  # graded answers one at a time, compared no pair
+    assert list(grader.to_dict()) == ["judge", "prompt_version", "mode", "single", "judges"]

@@ -110,9 +110,9 @@ def test_runs_are_put_side_by_side_with_their_win_rates_and_metrics(store, setti
     review = store.list_reviews(first.project_id, first.id)[0]
     while (pair := next_pair(store, review, "ana")) is not None:
         vote(store, pair.token, "ana", "a")
-    rows = {row["run"]: row for row in report.compare_runs(store, [first, second])}
-    assert rows[first.id]["human_votes"] == len(store.review_pairs(review.id))
-    assert rows[first.id]["human_ci"][0] <= rows[first.id]["human_win_rate"] <= rows[first.id]["human_ci"][1]
-    assert rows[second.id]["human_votes"] == 0 and rows[second.id]["human_win_rate"] is None
-    assert rows[first.id]["judge_win_rate"] is None  # no judge yet
-    assert all(row["rougeL"] is not None and row["bleu"] is not None for row in rows.values())
+    rows = {row.run: row for row in report.compare_runs(store, [first, second])}
+    assert rows[first.id].human_votes == len(store.review_pairs(review.id))
+    assert rows[first.id].human_ci[0] <= rows[first.id].human_win_rate <= rows[first.id].human_ci[1]
+    assert rows[second.id].human_votes == 0 and rows[second.id].human_win_rate is None
+    assert rows[first.id].judge_win_rate is None  # no judge yet
+    assert all(row.rougeL is not None and row.bleu is not None for row in rows.values())

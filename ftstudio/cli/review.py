@@ -100,6 +100,7 @@ def cmd_review(args) -> int:
 
 def cmd_report(args) -> int:
     from ftstudio.evaluation import report
+    from ftstudio.evaluation.results import Breakdown
     from ftstudio.evaluation.review import latest_review
 
     from ftstudio.training.classification_results import classification_entry
@@ -121,7 +122,7 @@ def cmd_report(args) -> int:
         runs = [run] + [_run(store, name.strip()) for name in args.compare.split(",") if name.strip()]
         results.comparison = report.compare_runs(store, runs)
     if args.by:
-        results.breakdown = {"field": args.by, "rows": report.breakdown(store, review, args.by)}
+        results.breakdown = Breakdown(args.by, report.breakdown(store, review, args.by))
     if args.export:
         out = Path(args.export)
         results.exports = [str(report.export_ratings(store, review, out, "csv")),

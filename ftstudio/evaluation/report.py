@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from ftstudio.evaluation.compare import review_queue
-from ftstudio.evaluation.results import (BradleyTerryRating, HumanVerdicts, JudgeSummary, JudgeUsed, PairWinRate,
-                                         Results, ReviewerAgreement, SingleGrades)
+from ftstudio.evaluation.results import (BradleyTerryRating, BreakdownRow, HumanVerdicts, JudgeSummary, JudgeUsed,
+                                         PairWinRate, Results, ReviewerAgreement, RunComparison, SingleGrades)
 from ftstudio.evaluation.review import agreement, system_labels
 from ftstudio.evaluation.systems import BASE
 from ftstudio.evaluation.stats import PairCounts, bradley_terry, win_rate
@@ -142,7 +142,7 @@ def full_results(store: Store, review: Review, with_bradley_terry: bool = True, 
     return results
 
 
-def compare_runs(store: Store, runs: list) -> list[dict]:
+def compare_runs(store: Store, runs: list) -> list[RunComparison]:
     """One row per run: its latest review's human and judge win rate against the base model, the judge's
     length-controlled win rate and agreement with people, and the headline metrics on all outputs."""
     from ftstudio.evaluation.review import latest_review
@@ -150,8 +150,7 @@ def compare_runs(store: Store, runs: list) -> list[dict]:
     rows = []
     for run in runs:
         review = latest_review(store, run)
-        row = {"run": run.id, "system": run.system, "method": run.method, "version": run.version_name,
-               "review": review.id if review else None}
+        row = RunComparison(run.id, run.system, run.method, run.version_name, review.id if review else None)
         # Tuned systems come before the base model in a review (resolve_systems), so the key reads run-N vs base.
         key = f"{run.system} vs {BASE}"
         results = full_results(store, review, with_bradley_terry=False, disagreement_rows=0) if review else None
@@ -159,16 +158,17 @@ def compare_runs(store: Store, runs: list) -> list[dict]:
             human = results.human[key]
             judge = results.judge.win_rates.get(key) if results.judge else None
             controlled = results.judge.length_controlled.get(key) if results.judge else None
-            row.update({"human_votes": human.votes, "human_win_rate": human.win_rate,
-                        "human_ci": [human.ci_low, human.ci_high],
-                        "judge_win_rate": judge.win_rate if judge else None,
-                        "judge_ci": [judge.ci_low, judge.ci_high] if judge else None,
-                        "judge_lc_win_rate": controlled.lc_win_rate if controlled else None,
-                        "judge_kappa": results.agreement.kappa if results.agreement else None})
             mine = [m for m in results.metrics if m["system"] == run.system]
             overall = next((m for m in mine if m["split"] == "all"), mine[0] if mine else {})
-            row.update({name: overall.get(name) for name in ("rougeL", "bleu", "exact_match", "accuracy",
-                                                             "macro_f1", "json_valid", "perplexity", "similarity")})
+            row = replace(row, compared=True, human_votes=human.votes, human_win_rate=human.win_rate,
+                          human_ci=[human.ci_low, human.ci_high],
+                          judge_win_rate=judge.win_rate if judge else None,
+                          judge_ci=[judge.ci_low, judge.ci_high] if judge else None,
+                          judge_lc_win_rate=controlled.lc_win_rate if controlled else None,
+                          judge_kappa=results.agreement.kappa if results.agreement else None,
+                          **{name: overall.get(name) for name in ("rougeL", "bleu", "exact_match", "accuracy",
+                                                                  "macro_f1", "json_valid", "perplexity",
+                                                                  "similarity")})
         rows.append(row)
     return rows
 
@@ -182,7 +182,7 @@ def breakdown_fields(store: Store, review: Review) -> list[str]:
     return sorted(key for key, seen in values.items() if 2 <= len(seen) <= 50)
 
 
-def breakdown(store: Store, review: Review, field: str, resamples: int = 1000) -> list[dict]:
+def breakdown(store: Store, review: Review, field: str, resamples: int = 1000) -> list[BreakdownRow]:
     """The first pair of systems' win rate per value of an item field (a label, a kind, an author...)."""
     first_system, second_system = review.systems[0], review.systems[1]
     labels = system_labels(store, review)
@@ -194,8 +194,8 @@ def breakdown(store: Store, review: Review, field: str, resamples: int = 1000) -
     table = []
     for value, rows in sorted(by_value.items()):
         counts = _pair_counts(rows).get((first_system, second_system), PairCounts())
-        table.append({"value": value, **win_rate(counts, labels[first_system], labels[second_system],
-                                                  resamples=resamples).to_dict()})
+        table.append(BreakdownRow(value, **win_rate(counts, labels[first_system], labels[second_system],
+                                                     resamples=resamples).to_dict()))
     return table
 
 

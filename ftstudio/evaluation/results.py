@@ -227,6 +227,71 @@ class Disagreement(Record):
     judge_reason: str
 
 
+@dataclass(frozen=True)
+class BreakdownRow(Record):
+    """The first pair of systems' votes and win rate among the items with one value of a field."""
+
+    value: str
+    wins: int = 0
+    losses: int = 0
+    ties: int = 0
+    both_bad: int = 0
+    votes: int = 0
+    win_rate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    tie_rate: float | None = None
+    verdict: str = ""
+    more_votes_needed: int | None = None
+
+
+@dataclass(frozen=True)
+class Breakdown(Record):
+    """The first pair's win rate per value of an item field (`ftstudio report --by FIELD`)."""
+
+    field: str
+    rows: list[BreakdownRow]
+
+
+# A run without a review (or whose review does not compare it with the base model) has no figures to show.
+COMPARED_ONLY = ("human_votes", "human_win_rate", "human_ci", "judge_win_rate", "judge_ci", "judge_lc_win_rate",
+                 "judge_kappa", "rougeL", "bleu", "exact_match", "accuracy", "macro_f1", "json_valid", "perplexity",
+                 "similarity")
+
+
+@dataclass(frozen=True)
+class RunComparison(Record):
+    """One run beside others: its latest review's human and judge win rate against the base model (with 95%
+    intervals), the judge's length-controlled win rate and agreement with people, and its headline metrics."""
+
+    run: int
+    system: str
+    method: str
+    version: str | None
+    review: int | None
+    compared: bool = False
+    human_votes: int = 0
+    human_win_rate: float | None = None
+    human_ci: list[float | None] | None = None
+    judge_win_rate: float | None = None
+    judge_ci: list[float | None] | None = None
+    judge_lc_win_rate: float | None = None
+    judge_kappa: float | None = None
+    rougeL: float | None = None
+    bleu: float | None = None
+    exact_match: float | None = None
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    json_valid: float | None = None
+    perplexity: float | None = None
+    similarity: float | None = None
+
+    def to_dict(self) -> dict:
+        shape = super().to_dict()
+        del shape["compared"]
+        return shape if self.compared else {k: v for k, v in shape.items() if k not in COMPARED_ONLY}
+
+
 @dataclass
 class Results:
     """Everything the results view and `ftstudio report --json` show, computed once per refresh.
@@ -252,8 +317,8 @@ class Results:
     errors: dict[str, str] = field(default_factory=dict)
     # Added by `ftstudio report` when asked for.
     classification: dict | None = None
-    comparison: list | None = None
-    breakdown: dict | None = None
+    comparison: list[RunComparison] | None = None
+    breakdown: Breakdown | None = None
     exports: list | None = None
 
     OPTIONAL = ("errors", "classification", "comparison", "breakdown", "exports")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ftstudio.evaluation.results import LengthControlled, Results
+from ftstudio.evaluation.results import BreakdownRow, LengthControlled, Results, RunComparison
 from ftstudio.ui.format import escape, message
 from ftstudio.wording import plural
 
@@ -93,20 +93,20 @@ def bradley_terry_frame(results: Results) -> pd.DataFrame:
                          for row in results.bradley_terry or []], columns=BT_COLUMNS)
 
 
-def breakdown_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([[r["value"], r["votes"], r["wins"], r["losses"], r["ties"] + r["both_bad"],
-                          percent(r["win_rate"]), interval(r["ci_low"], r["ci_high"])] for r in rows],
+def breakdown_frame(rows: list[BreakdownRow]) -> pd.DataFrame:
+    return pd.DataFrame([[r.value, r.votes, r.wins, r.losses, r.ties + r.both_bad, percent(r.win_rate),
+                          interval(r.ci_low, r.ci_high)] for r in rows],
                         columns=BREAKDOWN_COLUMNS)
 
 
-def breakdown_chart(rows: list[dict], field: str):
+def breakdown_chart(rows: list[BreakdownRow], field: str):
     import plotly.graph_objects as go
 
-    rows = [r for r in rows if r["win_rate"] is not None]
+    rows = [r for r in rows if r.win_rate is not None]
     figure = go.Figure(go.Bar(
-        x=[r["value"] for r in rows], y=[r["win_rate"] for r in rows], marker_color="#22c55e",
-        error_y={"type": "data", "symmetric": False, "array": [r["ci_high"] - r["win_rate"] for r in rows],
-                 "arrayminus": [r["win_rate"] - r["ci_low"] for r in rows]}))
+        x=[r.value for r in rows], y=[r.win_rate for r in rows], marker_color="#22c55e",
+        error_y={"type": "data", "symmetric": False, "array": [r.ci_high - r.win_rate for r in rows],
+                 "arrayminus": [r.win_rate - r.ci_low for r in rows]}))
     figure.add_hline(y=0.5, line_dash="dash", line_color="#dc2626")
     figure.update_layout(title=f"Win rate by {field}", height=320, template="plotly_white",
                          margin={"l": 40, "r": 20, "t": 60, "b": 40}, yaxis={"range": [0, 1], "tickformat": ".0%"})
@@ -242,16 +242,17 @@ def metrics_frame(results: Results) -> pd.DataFrame:
                          for row in rows], columns=[METRIC_COLUMNS[key] for key in shown])
 
 
-def compare_frame(rows: list[dict]) -> pd.DataFrame:
+def compare_frame(rows: list[RunComparison]) -> pd.DataFrame:
     table = []
     for row in rows:
-        human_ci, judge_ci = row.get("human_ci") or [None, None], row.get("judge_ci") or [None, None]
-        values = {"label": f"run {row['run']} ({row['method']} on {row['version'] or 'an imported version'})",
-                  "human_votes": row.get("human_votes", 0), "human_win_rate": percent(row.get("human_win_rate")),
-                  "human_interval": interval(*human_ci), "judge_win_rate": percent(row.get("judge_win_rate")),
-                  "judge_interval": interval(*judge_ci), "judge_lc_win_rate": percent(row.get("judge_lc_win_rate")),
-                  "judge_kappa": _number(row.get("judge_kappa"), 2)}
-        values.update({key: _number(row.get(key)) for key in ("rougeL", "bleu", "accuracy", "perplexity", "similarity")})
+        human_ci, judge_ci = row.human_ci or [None, None], row.judge_ci or [None, None]
+        values = {"label": f"run {row.run} ({row.method} on {row.version or 'an imported version'})",
+                  "human_votes": row.human_votes, "human_win_rate": percent(row.human_win_rate),
+                  "human_interval": interval(*human_ci), "judge_win_rate": percent(row.judge_win_rate),
+                  "judge_interval": interval(*judge_ci), "judge_lc_win_rate": percent(row.judge_lc_win_rate),
+                  "judge_kappa": _number(row.judge_kappa, 2)}
+        values.update({key: _number(getattr(row, key)) for key in ("rougeL", "bleu", "accuracy", "perplexity",
+                                                                   "similarity")})
         table.append([values[key] for key in COMPARE_COLUMNS])
     return pd.DataFrame(table, columns=list(COMPARE_COLUMNS.values()))
 
