@@ -182,7 +182,7 @@ def test_three_systems_get_bradley_terry_scores_and_breakdowns(store, settings, 
     assert ratings["base"] == pytest.approx(1000) and ratings[run.system] > ratings["reference"] > ratings["base"]
     assert "region" in report.breakdown_fields(store, review)
     by_region = report.breakdown(store, review, "region", resamples=200)
-    assert {row["value"] for row in by_region} <= {"north", "south"} and all(row["win_rate"] == 1 for row in by_region)
+    assert {row.value for row in by_region} <= {"north", "south"} and all(row.win_rate == 1 for row in by_region)
 
 
 def test_exports_write_csv_parquet_and_dpo_jsonl(store, settings, reviewed, tmp_path):

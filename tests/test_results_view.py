@@ -3,20 +3,19 @@ still show their figures."""
 
 import pandas as pd
 
-from ftstudio.evaluation.report import Results
+from ftstudio.evaluation.results import JudgeSummary, PairWinRate, Results, ReviewerAgreement
 from ftstudio.ui.results_view import empty_panels, panels
 
 
 def test_one_failing_panel_never_blanks_the_others():
-    human = {"run-1 vs base": {"system": "run-1", "against": "base", "wins": 3, "losses": 1, "ties": 0,
-                               "both_bad": 0, "votes": 4, "win_rate": 0.75, "ci_low": 0.4, "ci_high": 0.95,
-                               "tie_rate": 0.0, "verdict": "Too close to call.", "more_votes_needed": 9}}
-    broken_judge = {"judge": "judge-1", "prompt_version": "v1", "judged_pairs": 2, "win_rates": {"run-1 vs base": {}}}
+    human = {"run-1 vs base": PairWinRate("run-1", "base", wins=3, losses=1, ties=0, both_bad=0, votes=4,
+                                          win_rate=0.75, ci_low=0.4, ci_high=0.95, tie_rate=0.0,
+                                          verdict="Too close to call.", more_votes_needed=9)}
+    # A judge whose only win rate is missing: its own table cannot be drawn.
+    broken_judge = JudgeSummary("judge-1", "v1", "pairwise", pairwise=True, judged_pairs=2,
+                                win_rates={"run-1 vs base": None})
     results = Results(1, 1, ["run-1", "base"], {"run-1": "run 1 (lora on v1)", "base": "base model"}, votes=4,
-                      reviewers=["ana"], human=human,
-                      reviewer_agreement={"pairs": 0, "reviewers": [], "method": None, "kappa": None,
-                                          "agreement": None},
-                      judge=broken_judge)
+                      reviewers=["ana"], human=human, reviewer_agreement=ReviewerAgreement(), judge=broken_judge)
     shown = panels(results, lambda: ["label"])
     assert set(shown) == set(empty_panels("x"))
     assert "could not be computed" in " ".join(shown["judge_table"].columns)  # the broken panel says so
@@ -34,4 +33,4 @@ def test_the_report_json_keeps_its_shape_and_adds_parts_only_when_present():
                              "reviewer_agreement", "identical_pairs", "human_length_controlled", "judge",
                              "agreement", "disagreements", "metrics"]
     results.classification = {"accuracy": 1.0}
-    assert results.to_dict()["classification"] == {"accuracy": 1.0} and results["votes"] == 0
+    assert results.to_dict()["classification"] == {"accuracy": 1.0} and results.to_dict()["votes"] == 0

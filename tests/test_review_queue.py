@@ -91,8 +91,8 @@ def test_results_survive_identical_answers_a_judge_and_partial_votes(store, sett
     judge_review(store, review, make_judge(settings, chat_server(respond).url, "judge-1"))
     results = report.full_results(store, review)
     assert results.errors == {}
-    assert results.agreement is not None and results.judge["judged_pairs"] > 0
-    assert all(row["gap"] >= 0 for row in results.disagreements)
+    assert results.agreement is not None and results.judge.judged_pairs > 0
+    assert all(row.gap >= 0 for row in results.disagreements)
     payload = results.to_dict()
     assert {"human", "judge", "agreement", "disagreements", "metrics", "labels", "votes"} <= set(payload)
     json.dumps(payload)
@@ -115,8 +115,8 @@ def test_results_with_one_vote_and_a_system_without_votes(store, settings, tiny_
     vote_all(store, review, "ana", "b", limit=1)
     results = report.full_results(store, review)
     assert results.errors == {} and results.votes == 1
-    assert sum(entry["votes"] for entry in results.human.values()) == 1  # two pairs of systems have no vote
-    assert all(row["rating"] is not None for row in results.bradley_terry)
+    assert sum(entry.votes for entry in results.human.values()) == 1  # two pairs of systems have no vote
+    assert all(row.rating is not None for row in results.bradley_terry)
     store.close()
     reported = cli(settings.home, "report", "--run", str(run.id), "--json")
     assert reported.returncode == 0, reported.stderr[-2000:]
@@ -139,13 +139,14 @@ def test_the_reference_as_a_contestant_is_never_shown_as_context(store, settings
 
 def test_judge_without_a_decisive_verdict_and_an_even_split_say_so():
     assert length_controlled_win_rate([0.5] * 6, [3, -2, 5, 0, 1, -4])["lc_win_rate"] is None
-    from ftstudio.evaluation.report import Results
+    from ftstudio.evaluation.results import JudgeSummary, LengthControlled, PairWinRate, Results
     from ftstudio.ui.results_view import judge_frame
 
-    results = Results(1, 1, ["run-1", "base"], {"run-1": "run 1", "base": "base model"}, judge={
-        "win_rates": {"run-1 vs base": {"system": "run-1", "against": "base", "wins": 0, "losses": 0, "ties": 6,
-                                        "win_rate": None, "ci_low": None, "ci_high": None}},
-        "length_controlled": {"run-1 vs base": length_controlled_win_rate([0.5] * 6, [3, -2, 5, 0, 1, -4])}})
+    results = Results(1, 1, ["run-1", "base"], {"run-1": "run 1", "base": "base model"}, judge=JudgeSummary(
+        "judge-1", "v1", "pairwise", pairwise=True,
+        win_rates={"run-1 vs base": PairWinRate("run-1", "base", wins=0, losses=0, ties=6)},
+        length_controlled={"run-1 vs base": LengthControlled(
+            "run-1", "base", **length_controlled_win_rate([0.5] * 6, [3, -2, 5, 0, 1, -4]))}))
     assert "no decisive verdict" in judge_frame(results).iloc[0].tolist()
     wide = win_rate(PairCounts(wins=7, losses=7)).verdict
     assert "unlikely" not in wide and "more votes" in wide

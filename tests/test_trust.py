@@ -82,24 +82,24 @@ def test_agreement_with_people_confusion_table_and_disagreements(store, settings
 
     judge_review(store, review, make_judge(settings, chat_server(respond).url, "judge-1"))
     results = report.full_results(store, review)
-    agreement = results["agreement"]
+    agreement = results.agreement
     pairs = len(store.review_pairs(review.id))
-    assert agreement["votes"] == pairs and agreement["decisive_votes"] == pairs
-    assert agreement["agreement"] == pytest.approx((pairs - 2) / pairs)
-    assert agreement["agreement_without_ties"] == pytest.approx((pairs - 2) / pairs)
+    assert agreement.votes == pairs and agreement.decisive_votes == pairs
+    assert agreement.agreement == pytest.approx((pairs - 2) / pairs)
+    assert agreement.agreement_without_ties == pytest.approx((pairs - 2) / pairs)
     # people said a (tuned) on pairs-2 and b (base) on 2; the judge always a.
-    assert agreement["confusion"]["a"]["a"] == pairs - 2 and agreement["confusion"]["b"]["a"] == 2
-    assert agreement["kappa"] == pytest.approx(0.0) and agreement["trust"] == "untrusted"
-    assert "same verdict (the first system) on every pair" in agreement["meaning"]
-    assert {row["pair"] for row in results["disagreements"]} == picks_base
-    row = results["disagreements"][0]
-    assert row["gap"] == 1.0 and row["people"] == "1× base model" and row["judge"].startswith("run ")
-    judge = results["judge"]
-    assert judge["position_consistency"] == 1.0 and judge["wins"][review.systems[0]] == pairs
-    assert set(judge["length_controlled"]) == {f"{review.systems[0]} vs base"}
-    bias = judge["length_bias"]
-    assert bias["judge"]["decisive"] <= pairs and bias["humans"]["decisive"] <= pairs
-    assert results["human"][f"{review.systems[0]} vs base"]["wins"] == pairs - 2
+    assert agreement.confusion["a"]["a"] == pairs - 2 and agreement.confusion["b"]["a"] == 2
+    assert agreement.kappa == pytest.approx(0.0) and agreement.trust == "untrusted"
+    assert "same verdict (the first system) on every pair" in agreement.meaning
+    assert {row.pair for row in results.disagreements} == picks_base
+    row = results.disagreements[0]
+    assert row.gap == 1.0 and row.people == "1× base model" and row.judge.startswith("run ")
+    judge = results.judge
+    assert judge.position_consistency == 1.0 and judge.wins[review.systems[0]] == pairs
+    assert set(judge.length_controlled) == {f"{review.systems[0]} vs base"}
+    bias = judge.length_bias
+    assert bias.judge.decisive <= pairs and bias.humans.decisive <= pairs
+    assert results.human[f"{review.systems[0]} vs base"].wins == pairs - 2
 
 
 def test_runs_are_put_side_by_side_with_their_win_rates_and_metrics(store, settings, tiny_model_dir, tmp_path):
@@ -110,9 +110,9 @@ def test_runs_are_put_side_by_side_with_their_win_rates_and_metrics(store, setti
     review = store.list_reviews(first.project_id, first.id)[0]
     while (pair := next_pair(store, review, "ana")) is not None:
         vote(store, pair.token, "ana", "a")
-    rows = {row["run"]: row for row in report.compare_runs(store, [first, second])}
-    assert rows[first.id]["human_votes"] == len(store.review_pairs(review.id))
-    assert rows[first.id]["human_ci"][0] <= rows[first.id]["human_win_rate"] <= rows[first.id]["human_ci"][1]
-    assert rows[second.id]["human_votes"] == 0 and rows[second.id]["human_win_rate"] is None
-    assert rows[first.id]["judge_win_rate"] is None  # no judge yet
-    assert all(row["rougeL"] is not None and row["bleu"] is not None for row in rows.values())
+    rows = {row.run: row for row in report.compare_runs(store, [first, second])}
+    assert rows[first.id].human_votes == len(store.review_pairs(review.id))
+    assert rows[first.id].human_ci[0] <= rows[first.id].human_win_rate <= rows[first.id].human_ci[1]
+    assert rows[second.id].human_votes == 0 and rows[second.id].human_win_rate is None
+    assert rows[first.id].judge_win_rate is None  # no judge yet
+    assert all(row.rougeL is not None and row.bleu is not None for row in rows.values())

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ftstudio.cli.common import find_run as _run, open_studio as _open, print_result as _print
 from ftstudio.cli.common import progress_bar as _progress_bar, settings_from as _settings
 from ftstudio.store import StoreError
+
+if TYPE_CHECKING:
+    from ftstudio.evaluation.results import JudgeSummary, Results
 
 
 
@@ -96,6 +100,7 @@ def cmd_review(args) -> int:
 
 def cmd_report(args) -> int:
     from ftstudio.evaluation import report
+    from ftstudio.evaluation.results import Breakdown
     from ftstudio.evaluation.review import latest_review
 
     from ftstudio.training.classification_results import classification_entry
@@ -117,7 +122,7 @@ def cmd_report(args) -> int:
         runs = [run] + [_run(store, name.strip()) for name in args.compare.split(",") if name.strip()]
         results.comparison = report.compare_runs(store, runs)
     if args.by:
-        results.breakdown = {"field": args.by, "rows": report.breakdown(store, review, args.by)}
+        results.breakdown = Breakdown(args.by, report.breakdown(store, review, args.by))
     if args.export:
         out = Path(args.export)
         results.exports = [str(report.export_ratings(store, review, out, "csv")),
@@ -127,17 +132,17 @@ def cmd_report(args) -> int:
     if results.identical_pairs:
         lines.append(f"  {results.identical_pairs} pair(s) with word-for-word identical answers count as ties")
     for entry in results.human.values():
-        rate = "-" if entry["win_rate"] is None else f"{entry['win_rate']:.0%} [{entry['ci_low']:.0%}, {entry['ci_high']:.0%}]"
-        lines.append(f"  {entry['system']} vs {entry['against']}: {entry['wins']} wins, {entry['losses']} losses, "
-                     f"{entry['ties']} ties, {entry['both_bad']} both bad · win rate {rate}\n    {entry['verdict']}")
+        rate = _rate(entry.win_rate, entry.ci_low, entry.ci_high)
+        lines.append(f"  {entry.system} vs {entry.against}: {entry.wins} wins, {entry.losses} losses, "
+                     f"{entry.ties} ties, {entry.both_bad} both bad · win rate {rate}\n    {entry.verdict}")
     for row in results.bradley_terry or []:
-        if row["rating"] is not None:
-            lines.append(f"  Bradley-Terry {row['system']}: {row['rating']:.0f} [{row['ci_low']:.0f}, {row['ci_high']:.0f}]")
-    payload = results.to_dict()
-    lines += report_lines(payload)
+        if row.rating is not None:
+            lines.append(f"  Bradley-Terry {row.system}: {row.rating:.0f} [{row.ci_low:.0f}, {row.ci_high:.0f}]")
+    lines += report_lines(results)
     lines += [f"  {panel} could not be computed: {error}" for panel, error in results.errors.items()]
     if classification is not None:
         lines += classification_lines(classification)
+    payload = results.to_dict()
     _print(payload, args.json, "\n".join(lines))
     return 0
 
@@ -155,39 +160,44 @@ def classification_lines(entry: dict) -> list[str]:
     return lines
 
 
-def _rate(entry: dict, key: str = "win_rate", low: str = "ci_low", high: str = "ci_high") -> str:
-    if entry.get(key) is None:
-        return "-"
-    return f"{entry[key]:.0%} [{entry[low]:.0%}, {entry[high]:.0%}]"
+def _rate(rate: float | None, low: float | None, high: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%} [{low:.0%}, {high:.0%}]"
 
 
-def report_lines(results: dict) -> list[str]:
+def _judge_lines(judge: JudgeSummary) -> list[str]:
+    lines = [f"Judge {judge.judge} (prompt {judge.prompt_version}): {judge.judgments} judgments, "
+             f"{judge.invalid} invalid, {judge.failed} failed"]
+    if judge.position_consistency is not None:
+        lines.append(f"  same verdict in both orders: {judge.position_consistency:.0%} of pairs")
+    for key, entry in judge.win_rates.items():
+        controlled = judge.length_controlled.get(key)
+        if controlled is None:
+            equal = "-"
+        elif controlled.lc_win_rate is None and controlled.n:
+            equal = "no decisive verdict"
+        else:
+            equal = _rate(controlled.lc_win_rate, controlled.ci_low, controlled.ci_high)
+        lines.append(f"  {key}: judge win rate {_rate(entry.win_rate, entry.ci_low, entry.ci_high)}; "
+                     f"at equal length {equal}")
+    bias = judge.length_bias
+    if bias and bias.judge.longer_wins is not None:
+        people = bias.humans.longer_wins
+        lines.append(f"  the longer answer wins {bias.judge.longer_wins:.0%} of the judge's decisive verdicts"
+                     + (f", {people:.0%} of people's" if people is not None else ""))
+    return lines
+
+
+def report_lines(results: Results) -> list[str]:
     """The judge, its agreement with people, and the metrics, in words for the terminal."""
-    lines = []
-    judge = results.get("judge")
-    if judge:
-        lines.append(f"Judge {judge['judge']} (prompt {judge['prompt_version']}): {judge.get('judgments', 0)} "
-                     f"judgments, {judge.get('invalid', 0)} invalid, {judge.get('failed', 0)} failed")
-        if judge.get("position_consistency") is not None:
-            lines.append(f"  same verdict in both orders: {judge['position_consistency']:.0%} of pairs")
-        for key, entry in (judge.get("win_rates") or {}).items():
-            controlled = (judge.get("length_controlled") or {}).get(key, {})
-            equal = ("no decisive verdict" if controlled.get("lc_win_rate") is None and controlled.get("n")
-                     else _rate(controlled, 'lc_win_rate'))
-            lines.append(f"  {key}: judge win rate {_rate(entry)}; at equal length {equal}")
-        bias = judge.get("length_bias")
-        if bias and bias["judge"]["longer_wins"] is not None:
-            people = bias["humans"]["longer_wins"]
-            lines.append(f"  the longer answer wins {bias['judge']['longer_wins']:.0%} of the judge's decisive verdicts"
-                         + (f", {people:.0%} of people's" if people is not None else ""))
-    agreement = results.get("agreement")
+    lines = _judge_lines(results.judge) if results.judge else []
+    agreement = results.agreement
     if agreement:
-        kappa = "-" if agreement["kappa"] is None else (f"{agreement['kappa']:.2f} [{agreement['kappa_ci_low']:.2f}, "
-                                                        f"{agreement['kappa_ci_high']:.2f}]")
-        with_ties = "-" if agreement["agreement"] is None else f"{agreement['agreement']:.0%}"
-        lines.append(f"Judge vs people on {agreement['votes']} votes: agreement {with_ties}, Cohen's kappa {kappa}\n"
-                     f"  {agreement['meaning']}")
-    for row in results.get("metrics") or []:
+        kappa = "-" if agreement.kappa is None else (f"{agreement.kappa:.2f} [{agreement.kappa_ci_low:.2f}, "
+                                                     f"{agreement.kappa_ci_high:.2f}]")
+        with_ties = "-" if agreement.agreement is None else f"{agreement.agreement:.0%}"
+        lines.append(f"Judge vs people on {agreement.votes} votes: agreement {with_ties}, Cohen's kappa {kappa}\n"
+                     f"  {agreement.meaning}")
+    for row in results.metrics:
         shown = ", ".join(f"{name} {row[name]:.3g}" for name in ("rougeL", "bleu", "exact_match", "accuracy",
                                                                  "macro_f1", "json_valid", "perplexity", "similarity")
                           if row.get(name) is not None)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from ftstudio.evaluation.compare import review_queue
+from ftstudio.evaluation.results import (BradleyTerryRating, BreakdownRow, HumanVerdicts, JudgeSummary, JudgeUsed,
+                                         PairWinRate, Results, ReviewerAgreement, RunComparison, SingleGrades)
 from ftstudio.evaluation.review import agreement, system_labels
 from ftstudio.evaluation.systems import BASE
 from ftstudio.evaluation.stats import PairCounts, bradley_terry, win_rate
@@ -35,17 +37,17 @@ def _pair_counts(rows) -> dict[tuple[str, str], PairCounts]:
     return counts
 
 
-def _pair_table(review: Review, counts: dict[tuple[str, str], PairCounts], labels: dict[str, str]) -> dict:
+def _pair_table(review: Review, counts: dict[tuple[str, str], PairCounts],
+                labels: dict[str, str]) -> dict[str, PairWinRate]:
     table = {}
     for index, first in enumerate(review.systems):
         for second in review.systems[index + 1:]:
             result = win_rate(counts.get((first, second), PairCounts()), labels[first], labels[second])
-            table[f"{first} vs {second}"] = {"system": first, "against": second, **result.to_dict()}
+            table[f"{first} vs {second}"] = PairWinRate.of(first, second, result)
     return table
 
 
-def human_results(store: Store, review: Review, resamples: int = 2000, seed: int = 0,
-                  with_bradley_terry: bool = True) -> dict:
+def human_verdicts(store: Store, review: Review, seed: int = 0, with_bradley_terry: bool = True) -> HumanVerdicts:
     """Every pair of systems' counts, win rate over decisive votes and 95% bootstrap interval, with a verdict;
     Bradley-Terry ratings (base model at 1000) when more than two systems are compared."""
     rows = list(_rated(store, review))
@@ -54,24 +56,32 @@ def human_results(store: Store, review: Review, resamples: int = 2000, seed: int
     identical = review_queue(store, review).identical
     for _, first, second in identical:  # never put to people: the same words on both sides are a tie
         counts[(first, second)].ties += 1
-    result = {"review": review.id, "run": review.run_id, "systems": review.systems, "labels": labels,
-              "votes": len(rows), "reviewers": sorted({r.rater for r, _, _ in rows}),
-              "human": _pair_table(review, counts, labels), "bradley_terry": None,
-              "reviewer_agreement": agreement(store, review), "identical_pairs": len(identical)}
+    ratings = None
     # Refitting Bradley-Terry 1,000 times is the slow part: the live line under each vote leaves it out.
     if with_bradley_terry and len(review.systems) > 2:
         matches = [(first.system, second.system, {"a": 1.0, "b": 0.0}.get(rating.winner, 0.5))
                    for rating, first, second in rows]
-        result["bradley_terry"] = bradley_terry(matches, review.systems,
-                                                anchor=BASE if BASE in review.systems else None, seed=seed)
-    return result
+        ratings = [BradleyTerryRating(**row) for row in bradley_terry(
+            matches, review.systems, anchor=BASE if BASE in review.systems else None, seed=seed)]
+    return HumanVerdicts(votes=len(rows), reviewers=sorted({r.rater for r, _, _ in rows}),
+                         human=_pair_table(review, counts, labels), bradley_terry=ratings,
+                         reviewer_agreement=ReviewerAgreement(**agreement(store, review)),
+                         identical_pairs=len(identical))
+
+
+def human_results(store: Store, review: Review, resamples: int = 2000, seed: int = 0,
+                  with_bradley_terry: bool = True) -> dict:
+    """human_verdicts() as the dict the live line under each vote reads, with the review, its run and systems."""
+    verdicts = human_verdicts(store, review, seed, with_bradley_terry)
+    return {"review": review.id, "run": review.run_id, "systems": review.systems,
+            "labels": system_labels(store, review), **verdicts.to_dict()}
 
 
 def _human_rows(store: Store, review: Review):
     return [(first, second, rating.winner) for rating, first, second in _rated(store, review)]
 
 
-def judge_section(store: Store, review: Review, resamples: int = 2000) -> tuple[dict | None, list]:
+def judge_section(store: Store, review: Review, resamples: int = 2000) -> tuple[JudgeSummary | None, list]:
     """The judge's results (pairwise, and single grades if any), with its length bias and length-controlled win
     rates; and the per-pair verdicts they came from."""
     from ftstudio.evaluation.judging import review_generations
@@ -83,56 +93,17 @@ def judge_section(store: Store, review: Review, resamples: int = 2000) -> tuple[
     if pairwise is None and single is None:
         return None, []
     verdicts = pair_verdicts(store, review)[0] if pairwise else []
-    section = pairwise or {"judge": single["judge"], "prompt_version": single["prompt_version"], "mode": "single"}
-    if pairwise:
-        ratings = store.list_ratings(review.id)
-        section["length_bias"] = length_bias(verdicts, ratings, review_generations(store, review))
-        section["length_controlled"] = length_controlled(
-            review, system_labels(store, review), [(v.first, v.second, v.combined) for v in verdicts if v.combined])
-    section["single"] = single
-    section["judges"] = [{k: v for k, v in entry.items() if k != "latest"} for entry in judges_of(store, review)]
-    return section, verdicts
-
-
-@dataclass
-class Results:
-    """Everything the results view and `ftstudio report --json` show, computed once per refresh.
-
-    A part that fails to compute is left at its empty value and its error kept in `errors`, so one failing panel
-    never blanks the others. `to_dict()` is the --json shape."""
-
-    review: int
-    run: int | None
-    systems: list[str]
-    labels: dict[str, str]
-    votes: int = 0
-    reviewers: list[str] = field(default_factory=list)
-    human: dict = field(default_factory=dict)
-    bradley_terry: list | None = None
-    reviewer_agreement: dict = field(default_factory=dict)
-    identical_pairs: int = 0
-    human_length_controlled: dict = field(default_factory=dict)
-    judge: dict | None = None
-    agreement: dict | None = None
-    disagreements: list = field(default_factory=list)
-    metrics: list = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-    # Added by `ftstudio report` when asked for.
-    classification: dict | None = None
-    comparison: list | None = None
-    breakdown: dict | None = None
-    exports: list | None = None
-
-    OPTIONAL = ("errors", "classification", "comparison", "breakdown", "exports")
-
-    def to_dict(self) -> dict:
-        """The JSON shape `ftstudio report --json` prints; optional parts only when present."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in self.OPTIONAL or getattr(self, f.name)}
-
-    def __getitem__(self, key: str):
-        """Read like the dict it replaces (scripts and tests that index it keep working)."""
-        return self.to_dict()[key]
+    grades = SingleGrades.from_summary(single) if single else None
+    judges = [JudgeUsed(**{k: v for k, v in entry.items() if k != "latest"}) for entry in judges_of(store, review)]
+    if not pairwise:
+        return JudgeSummary(single["judge"], single["prompt_version"], "single", single=grades, judges=judges), []
+    ratings = store.list_ratings(review.id)
+    win_rates = {key: PairWinRate(**entry) for key, entry in pairwise.pop("win_rates").items()}
+    bias = length_bias(verdicts, ratings, review_generations(store, review))
+    controlled = length_controlled(review, system_labels(store, review),
+                                   [(v.first, v.second, v.combined) for v in verdicts if v.combined])
+    return JudgeSummary(**pairwise, pairwise=True, win_rates=win_rates, length_bias=bias,
+                        length_controlled=controlled, single=grades, judges=judges), verdicts
 
 
 def _guarded(errors: dict[str, str], panel: str, compute, fallback=None):
@@ -148,30 +119,30 @@ def full_results(store: Store, review: Review, with_bradley_terry: bool = True, 
     """Everything the results view and `ftstudio report --json` show: human votes, the judge, their agreement,
     the pairs where they disagree most, and the automatic metrics."""
     from ftstudio.evaluation.metrics import metrics_table
-    from ftstudio.evaluation.trust import disagreements, judge_human_agreement, length_controlled
+    from ftstudio.evaluation.trust import disagreements, judge_agreement, length_controlled
 
     errors: dict[str, str] = {}
     labels = _guarded(errors, "labels", lambda: system_labels(store, review), {name: name for name in review.systems})
     results = Results(review.id, review.run_id, review.systems, labels, errors=errors)
-    human = _guarded(errors, "human", lambda: human_results(store, review, with_bradley_terry=with_bradley_terry))
+    human = _guarded(errors, "human", lambda: human_verdicts(store, review, with_bradley_terry=with_bradley_terry))
     if human is not None:
-        for key in ("votes", "reviewers", "human", "bradley_terry", "reviewer_agreement", "identical_pairs"):
-            setattr(results, key, human[key])
+        for part in fields(human):
+            setattr(results, part.name, getattr(human, part.name))
     results.human_length_controlled = _guarded(
         errors, "human_length_controlled", lambda: length_controlled(review, labels, _human_rows(store, review)), {})
     judge, verdicts = _guarded(errors, "judge", lambda: judge_section(store, review), (None, []))
     results.judge = judge
     ratings = store.list_ratings(review.id)
     if verdicts:
-        results.agreement = _guarded(errors, "agreement", lambda: judge_human_agreement(
-            verdicts, ratings, judge.get("position_consistency")))
+        results.agreement = _guarded(errors, "agreement", lambda: judge_agreement(
+            verdicts, ratings, judge.position_consistency))
         results.disagreements = _guarded(errors, "disagreements", lambda: disagreements(
             store, review, verdicts, ratings, disagreement_rows), [])
     results.metrics = _guarded(errors, "metrics", lambda: metrics_table(store, review), [])
     return results
 
 
-def compare_runs(store: Store, runs: list) -> list[dict]:
+def compare_runs(store: Store, runs: list) -> list[RunComparison]:
     """One row per run: its latest review's human and judge win rate against the base model, the judge's
     length-controlled win rate and agreement with people, and the headline metrics on all outputs."""
     from ftstudio.evaluation.review import latest_review
@@ -179,25 +150,25 @@ def compare_runs(store: Store, runs: list) -> list[dict]:
     rows = []
     for run in runs:
         review = latest_review(store, run)
-        row = {"run": run.id, "system": run.system, "method": run.method, "version": run.version_name,
-               "review": review.id if review else None}
+        row = RunComparison(run.id, run.system, run.method, run.version_name, review.id if review else None)
         # Tuned systems come before the base model in a review (resolve_systems), so the key reads run-N vs base.
         key = f"{run.system} vs {BASE}"
         results = full_results(store, review, with_bradley_terry=False, disagreement_rows=0) if review else None
         if results is not None and key in results.human:
             human = results.human[key]
-            judge = (results.judge or {}).get("win_rates", {}).get(key)
-            controlled = (results.judge or {}).get("length_controlled", {}).get(key)
-            row.update({"human_votes": human["votes"], "human_win_rate": human["win_rate"],
-                        "human_ci": [human["ci_low"], human["ci_high"]],
-                        "judge_win_rate": judge["win_rate"] if judge else None,
-                        "judge_ci": [judge["ci_low"], judge["ci_high"]] if judge else None,
-                        "judge_lc_win_rate": controlled["lc_win_rate"] if controlled else None,
-                        "judge_kappa": (results.agreement or {}).get("kappa")})
+            judge = results.judge.win_rates.get(key) if results.judge else None
+            controlled = results.judge.length_controlled.get(key) if results.judge else None
             mine = [m for m in results.metrics if m["system"] == run.system]
             overall = next((m for m in mine if m["split"] == "all"), mine[0] if mine else {})
-            row.update({name: overall.get(name) for name in ("rougeL", "bleu", "exact_match", "accuracy",
-                                                             "macro_f1", "json_valid", "perplexity", "similarity")})
+            row = replace(row, compared=True, human_votes=human.votes, human_win_rate=human.win_rate,
+                          human_ci=[human.ci_low, human.ci_high],
+                          judge_win_rate=judge.win_rate if judge else None,
+                          judge_ci=[judge.ci_low, judge.ci_high] if judge else None,
+                          judge_lc_win_rate=controlled.lc_win_rate if controlled else None,
+                          judge_kappa=results.agreement.kappa if results.agreement else None,
+                          **{name: overall.get(name) for name in ("rougeL", "bleu", "exact_match", "accuracy",
+                                                                  "macro_f1", "json_valid", "perplexity",
+                                                                  "similarity")})
         rows.append(row)
     return rows
 
@@ -211,7 +182,7 @@ def breakdown_fields(store: Store, review: Review) -> list[str]:
     return sorted(key for key, seen in values.items() if 2 <= len(seen) <= 50)
 
 
-def breakdown(store: Store, review: Review, field: str, resamples: int = 1000) -> list[dict]:
+def breakdown(store: Store, review: Review, field: str, resamples: int = 1000) -> list[BreakdownRow]:
     """The first pair of systems' win rate per value of an item field (a label, a kind, an author...)."""
     first_system, second_system = review.systems[0], review.systems[1]
     labels = system_labels(store, review)
@@ -223,8 +194,8 @@ def breakdown(store: Store, review: Review, field: str, resamples: int = 1000) -
     table = []
     for value, rows in sorted(by_value.items()):
         counts = _pair_counts(rows).get((first_system, second_system), PairCounts())
-        table.append({"value": value, **win_rate(counts, labels[first_system], labels[second_system],
-                                                  resamples=resamples).to_dict()})
+        table.append(BreakdownRow(value, **win_rate(counts, labels[first_system], labels[second_system],
+                                                     resamples=resamples).to_dict()))
     return table
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from ftstudio.evaluation.results import Disagreement, JudgeAgreement, LengthBias, LengthControlled, LongerWins
 from ftstudio.evaluation.review import system_labels
 from ftstudio.evaluation.stats import kappa_with_interval, length_controlled_win_rate
 from ftstudio.evaluation.verdicts import PairVerdict
@@ -70,7 +71,8 @@ def trust_verdict(shared: int, kappa: float | None, ci_high: float | None, consi
                     "data, with people spot-checking." + notes)
 
 
-def judge_human_agreement(verdicts: list[PairVerdict], ratings: list[Rating], consistency: float | None = None) -> dict:
+def judge_agreement(verdicts: list[PairVerdict], ratings: list[Rating],
+                    consistency: float | None = None) -> JudgeAgreement:
     """Agreement on every human vote whose pair has a combined judge verdict (one row per vote)."""
     shared = _shared(verdicts, ratings)
     humans = [_human(rating.winner) for rating, _ in shared]
@@ -85,30 +87,36 @@ def judge_human_agreement(verdicts: list[PairVerdict], ratings: list[Rating], co
     observed = (sum(h == j for h, j in zip(humans, judge)) / len(shared)) if shared else None
     judged = sum(verdict.combined is not None for verdict in verdicts)
     level, meaning = trust_verdict(len(shared), kappa, high, consistency, only, observed, judged)
-    return {"votes": len(shared), "pairs": len({verdict.pair.id for _, verdict in shared}),
-            "agreement": observed,
-            "agreement_without_ties": (sum(h == j for h, j in decisive) / len(decisive)) if decisive else None,
-            "decisive_votes": len(decisive), "kappa": kappa, "kappa_ci_low": low, "kappa_ci_high": high,
-            "confusion": confusion, "trust": level, "meaning": meaning}
+    return JudgeAgreement(
+        votes=len(shared), pairs=len({verdict.pair.id for _, verdict in shared}), agreement=observed,
+        agreement_without_ties=(sum(h == j for h, j in decisive) / len(decisive)) if decisive else None,
+        decisive_votes=len(decisive), kappa=kappa, kappa_ci_low=low, kappa_ci_high=high, confusion=confusion,
+        trust=level, meaning=meaning)
 
 
-def _longer_wins(rows: list[tuple[Generation, Generation, str]]) -> dict:
+def judge_human_agreement(verdicts: list[PairVerdict], ratings: list[Rating], consistency: float | None = None) -> dict:
+    """judge_agreement() as a dict (the preference-pair filters read its kappa and votes)."""
+    return judge_agreement(verdicts, ratings, consistency).to_dict()
+
+
+def _longer_wins(rows: list[tuple[Generation, Generation, str]]) -> LongerWins:
     """How often the longer answer wins, over decisive verdicts between answers of different length."""
     counted = [(first, second, winner) for first, second, winner in rows
                if winner in ("a", "b") and len(first.output) != len(second.output)]
     longer = sum((winner == "a") == (len(first.output) > len(second.output)) for first, second, winner in counted)
-    return {"longer_wins": (longer / len(counted)) if counted else None, "decisive": len(counted)}
+    return LongerWins((longer / len(counted)) if counted else None, len(counted))
 
 
-def length_bias(verdicts: list[PairVerdict], ratings: list[Rating], generations: dict[int, Generation]) -> dict:
+def length_bias(verdicts: list[PairVerdict], ratings: list[Rating], generations: dict[int, Generation]) -> LengthBias:
     """The share of decisive verdicts that went to the longer answer, for the judge and for people."""
     judge_rows = [(v.first, v.second, v.combined) for v in verdicts if v.combined is not None]
     human_rows = [(generations[r.generation_a], generations[r.generation_b], r.winner) for r in ratings
                   if r.generation_a in generations and r.generation_b in generations]
-    return {"judge": _longer_wins(judge_rows), "humans": _longer_wins(human_rows), "measure": "characters"}
+    return LengthBias(judge=_longer_wins(judge_rows), humans=_longer_wins(human_rows), measure="characters")
 
 
-def length_controlled(review: Review, labels: dict[str, str], rows: list[tuple[Generation, Generation, str]]) -> dict:
+def length_controlled(review: Review, labels: dict[str, str],
+                      rows: list[tuple[Generation, Generation, str]]) -> dict[str, LengthControlled]:
     """Per pair of systems: the plain win rate (ties as half) and the win rate at equal length, with its interval."""
     by_systems: dict[tuple[str, str], list] = defaultdict(list)
     for first, second, winner in rows:
@@ -118,12 +126,12 @@ def length_controlled(review: Review, labels: dict[str, str], rows: list[tuple[G
         for second in review.systems[index + 1:]:
             points = by_systems.get((first, second), [])
             result = length_controlled_win_rate([p[0] for p in points], [p[1] for p in points])
-            table[f"{first} vs {second}"] = {"system": first, "against": second, **result}
+            table[f"{first} vs {second}"] = LengthControlled(first, second, **result)
     return table
 
 
 def disagreements(store: Store, review: Review, verdicts: list[PairVerdict], ratings: list[Rating],
-                  limit: int = 25) -> list[dict]:
+                  limit: int = 25) -> list[Disagreement]:
     """The pairs where the judge's verdict is furthest from people's, most first: to read, and to fix the rubric."""
     labels = system_labels(store, review)
     by_pair: dict[int, list[Rating]] = defaultdict(list)
@@ -143,13 +151,12 @@ def disagreements(store: Store, review: Review, verdicts: list[PairVerdict], rat
         name = {"a": labels[verdict.first.system], "b": labels[verdict.second.system], "tie": "tie",
                 "both_bad": "both bad"}
         counted = Counter(name[r.winner] for r in votes)
-        rows.append({"pair": verdict.pair.id, "item_key": verdict.pair.item_key, "gap": round(gap, 3),
-                     "input": verdict.first.input, "system_a": labels[verdict.first.system],
-                     "system_b": labels[verdict.second.system], "output_a": verdict.first.output,
-                     "output_b": verdict.second.output,
-                     "people": ", ".join(f"{n}× {choice}" for choice, n in counted.most_common()),
-                     "judge": name[verdict.combined],
-                     "judge_orders": " / ".join(name[o] if o else "–" for o in verdict.orders),
-                     "judge_reason": ((verdict.in_order.raw if verdict.in_order else "") or "")[:1500]})
-    rows.sort(key=lambda row: (-row["gap"], row["pair"]))
+        rows.append(Disagreement(
+            pair=verdict.pair.id, item_key=verdict.pair.item_key, gap=round(gap, 3), input=verdict.first.input,
+            system_a=labels[verdict.first.system], system_b=labels[verdict.second.system],
+            output_a=verdict.first.output, output_b=verdict.second.output,
+            people=", ".join(f"{n}× {choice}" for choice, n in counted.most_common()),
+            judge=name[verdict.combined], judge_orders=" / ".join(name[o] if o else "–" for o in verdict.orders),
+            judge_reason=((verdict.in_order.raw if verdict.in_order else "") or "")[:1500]))
+    rows.sort(key=lambda row: (-row.gap, row.pair))
     return rows[:limit]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ftstudio.evaluation.report import Results
+from ftstudio.evaluation.results import BreakdownRow, LengthControlled, Results, RunComparison
 from ftstudio.ui.format import escape, message
 from ftstudio.wording import plural
 
@@ -52,8 +52,8 @@ def _number(value, digits=3) -> str:
 
 def win_frame(results: Results) -> pd.DataFrame:
     labels = results.labels
-    return pd.DataFrame([[labels[e["system"]], labels[e["against"]], e["wins"], e["losses"], e["ties"], e["both_bad"],
-                          percent(e["win_rate"]), interval(e["ci_low"], e["ci_high"])]
+    return pd.DataFrame([[labels[e.system], labels[e.against], e.wins, e.losses, e.ties, e.both_bad,
+                          percent(e.win_rate), interval(e.ci_low, e.ci_high)]
                          for e in results.human.values()], columns=WIN_COLUMNS)
 
 
@@ -62,21 +62,21 @@ def win_chart(results: Results):
     import plotly.graph_objects as go
 
     labels = results.labels
-    judge = (results.judge or {}).get("win_rates") or {}
-    keys = [k for k, e in results.human.items() if e["win_rate"] is not None or (judge.get(k) or {}).get("win_rate")
-            is not None]
-    names = [f"{labels[results.human[k]['system']]}<br>vs {labels[results.human[k]['against']]}" for k in keys]
+    judge = results.judge.win_rates if results.judge else {}
+    keys = [k for k, e in results.human.items()
+            if e.win_rate is not None or (judge.get(k) is not None and judge[k].win_rate is not None)]
+    names = [f"{labels[results.human[k].system]}<br>vs {labels[results.human[k].against]}" for k in keys]
     figure = go.Figure()
     for source, entries, color in (("people", results.human, "#6366f1"), ("judge", judge, "#f59e0b")):
         shown = [(name, entries.get(k)) for name, k in zip(names, keys)
-                 if entries.get(k) and entries[k]["win_rate"] is not None]
+                 if entries.get(k) and entries[k].win_rate is not None]
         if not shown:
             continue
         figure.add_trace(go.Bar(
-            name=source, x=[e["win_rate"] for _, e in shown], y=[n for n, _ in shown], orientation="h",
+            name=source, x=[e.win_rate for _, e in shown], y=[n for n, _ in shown], orientation="h",
             marker_color=color, hovertemplate="%{x:.0%}<extra>" + source + "</extra>",
-            error_x={"type": "data", "symmetric": False, "array": [e["ci_high"] - e["win_rate"] for _, e in shown],
-                     "arrayminus": [e["win_rate"] - e["ci_low"] for _, e in shown], "color": "#1e1b4b"}))
+            error_x={"type": "data", "symmetric": False, "array": [e.ci_high - e.win_rate for _, e in shown],
+                     "arrayminus": [e.win_rate - e.ci_low for _, e in shown], "color": "#1e1b4b"}))
     figure.add_vline(x=0.5, line_dash="dash", line_color="#dc2626", annotation_text="50%: no difference",
                      annotation_position="top")
     figure.update_layout(title="Win rate over decisive verdicts, with 95% intervals", barmode="group",
@@ -88,25 +88,25 @@ def win_chart(results: Results):
 
 def bradley_terry_frame(results: Results) -> pd.DataFrame:
     labels = results.labels
-    return pd.DataFrame([[labels[row["system"]], "–" if row["rating"] is None else f"{row['rating']:.0f}",
-                          interval(row["ci_low"], row["ci_high"], percent_scale=False), row["matches"]]
+    return pd.DataFrame([[labels[row.system], "–" if row.rating is None else f"{row.rating:.0f}",
+                          interval(row.ci_low, row.ci_high, percent_scale=False), row.matches]
                          for row in results.bradley_terry or []], columns=BT_COLUMNS)
 
 
-def breakdown_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([[r["value"], r["votes"], r["wins"], r["losses"], r["ties"] + r["both_bad"],
-                          percent(r["win_rate"]), interval(r["ci_low"], r["ci_high"])] for r in rows],
+def breakdown_frame(rows: list[BreakdownRow]) -> pd.DataFrame:
+    return pd.DataFrame([[r.value, r.votes, r.wins, r.losses, r.ties + r.both_bad, percent(r.win_rate),
+                          interval(r.ci_low, r.ci_high)] for r in rows],
                         columns=BREAKDOWN_COLUMNS)
 
 
-def breakdown_chart(rows: list[dict], field: str):
+def breakdown_chart(rows: list[BreakdownRow], field: str):
     import plotly.graph_objects as go
 
-    rows = [r for r in rows if r["win_rate"] is not None]
+    rows = [r for r in rows if r.win_rate is not None]
     figure = go.Figure(go.Bar(
-        x=[r["value"] for r in rows], y=[r["win_rate"] for r in rows], marker_color="#22c55e",
-        error_y={"type": "data", "symmetric": False, "array": [r["ci_high"] - r["win_rate"] for r in rows],
-                 "arrayminus": [r["win_rate"] - r["ci_low"] for r in rows]}))
+        x=[r.value for r in rows], y=[r.win_rate for r in rows], marker_color="#22c55e",
+        error_y={"type": "data", "symmetric": False, "array": [r.ci_high - r.win_rate for r in rows],
+                 "arrayminus": [r.win_rate - r.ci_low for r in rows]}))
     figure.add_hline(y=0.5, line_dash="dash", line_color="#dc2626")
     figure.update_layout(title=f"Win rate by {field}", height=320, template="plotly_white",
                          margin={"l": 40, "r": 20, "t": 60, "b": 40}, yaxis={"range": [0, 1], "tickformat": ".0%"})
@@ -119,28 +119,28 @@ def verdict_markdown(results: Results) -> str:
     if results.votes:
         lines.append(f"**People:** {plural(results.votes, 'vote')} by "
                      f"{plural(len(results.reviewers), 'reviewer')}.")
-        lines += [f"- {escape(entry['verdict'])}" for entry in results.human.values()]
-        agreement = results.reviewer_agreement
-        if agreement["pairs"]:
-            kappa = "–" if agreement["kappa"] is None else f"{agreement['kappa']:.2f}"
-            lines.append(f"- Reviewers agree on {agreement['agreement']:.0%} of the {plural(agreement['pairs'], 'pair')} "
+        lines += [f"- {escape(entry.verdict)}" for entry in results.human.values()]
+        reviewers = results.reviewer_agreement
+        if reviewers.pairs:
+            kappa = "–" if reviewers.kappa is None else f"{reviewers.kappa:.2f}"
+            lines.append(f"- Reviewers agree on {reviewers.agreement:.0%} of the {plural(reviewers.pairs, 'pair')} "
                          f"rated by more than one of them "
-                         f"({'Cohen' if agreement['method'] == 'cohen' else 'Fleiss'}'s kappa {kappa}).")
+                         f"({'Cohen' if reviewers.method == 'cohen' else 'Fleiss'}'s kappa {kappa}).")
     else:
         lines.append(message("No votes yet: vote on blind pairs on the Review tab.", "info"))
     if results.identical_pairs:
         lines.append(f"- {plural(results.identical_pairs, 'pair')} with word-for-word identical answers "
                      f"{'counts' if results.identical_pairs == 1 else 'count'} as ties (never put to reviewers).")
     judge = results.judge
-    if judge and judge.get("win_rates"):
-        lines.append(f"\n**Judge** ({escape(judge['judge'])}, prompt {escape(judge['prompt_version'])}): "
-                     f"{plural(judge['judged_pairs'], 'pair')} judged in both orders.")
-        lines += [f"- {escape(entry['verdict'])}" for entry in judge["win_rates"].values()]
+    if judge and judge.win_rates:
+        lines.append(f"\n**Judge** ({escape(judge.judge)}, prompt {escape(judge.prompt_version)}): "
+                     f"{plural(judge.judged_pairs, 'pair')} judged in both orders.")
+        lines += [f"- {escape(entry.verdict)}" for entry in judge.win_rates.values()]
     elif judge is None:
         lines.append("\n" + message("No judge has looked at these answers yet: run one on the Judge tab.", "info"))
     agreement = results.agreement
     if agreement:
-        lines.append(f"\n**Can the judge be trusted here?** {escape(agreement['meaning'])}")
+        lines.append(f"\n**Can the judge be trusted here?** {escape(agreement.meaning)}")
     return "\n".join(lines)
 
 
@@ -148,49 +148,49 @@ def verdict_markdown(results: Results) -> str:
 
 
 def judge_frame(results: Results) -> pd.DataFrame:
-    judge = results.judge or {}
+    judge = results.judge
     labels = results.labels
     rows = []
-    for key, entry in (judge.get("win_rates") or {}).items():
-        controlled = (judge.get("length_controlled") or {}).get(key) or {}
-        rows.append([labels[entry["system"]], labels[entry["against"]], entry["wins"], entry["losses"], entry["ties"],
-                     percent(entry["win_rate"]), interval(entry["ci_low"], entry["ci_high"]),
-                     *_equal_length(controlled)])
+    for key, entry in (judge.win_rates if judge else {}).items():
+        controlled = judge.length_controlled.get(key)
+        rows.append([labels[entry.system], labels[entry.against], entry.wins, entry.losses, entry.ties,
+                     percent(entry.win_rate), interval(entry.ci_low, entry.ci_high), *_equal_length(controlled)])
     return pd.DataFrame(rows, columns=JUDGE_COLUMNS)
 
 
-def _equal_length(controlled: dict) -> list[str]:
+def _equal_length(controlled: LengthControlled | None) -> list[str]:
     """The length-controlled win rate and its interval; with verdicts but none decisive, there is no rate to read."""
-    if controlled.get("lc_win_rate") is None and controlled.get("n"):
+    if controlled is None:
+        return ["–", "–"]
+    if controlled.lc_win_rate is None and controlled.n:
         return ["no decisive verdict", "–"]
-    return [percent(controlled.get("lc_win_rate")), interval(controlled.get("ci_low"), controlled.get("ci_high"))]
+    return [percent(controlled.lc_win_rate), interval(controlled.ci_low, controlled.ci_high)]
 
 
 def judge_markdown(results: Results) -> str:
     judge = results.judge
     if not judge:
         return message("No judgments yet: run a judge on the Judge tab, or `ftstudio judge --run RUN`.", "info")
-    lines = [f"**{escape(judge['judge'])}**, prompt {escape(judge['prompt_version'])}: "
-             f"{plural(judge.get('judgments', 0), 'judgment')}, {judge.get('invalid', 0)} unparseable, "
-             f"{judge.get('failed', 0)} failed."]
-    if judge.get("position_consistency") is not None:
+    lines = [f"**{escape(judge.judge)}**, prompt {escape(judge.prompt_version)}: "
+             f"{plural(judge.judgments, 'judgment')}, {judge.invalid} unparseable, {judge.failed} failed."]
+    if judge.position_consistency is not None:
         lines.append(f"- **Position consistency:** the same verdict with the answers swapped on "
-                     f"{judge['position_consistency']:.0%} of pairs (a verdict that flips counts as a tie; GPT-4 kept "
+                     f"{judge.position_consistency:.0%} of pairs (a verdict that flips counts as a tie; GPT-4 kept "
                      "65% on MT-Bench).")
-    bias = judge.get("length_bias")
-    if bias and bias["judge"]["longer_wins"] is not None:
-        people = bias["humans"]["longer_wins"]
-        lines.append(f"- **Length:** the longer answer wins {bias['judge']['longer_wins']:.0%} of the judge's decisive "
+    bias = judge.length_bias
+    if bias and bias.judge.longer_wins is not None:
+        people = bias.humans.longer_wins
+        lines.append(f"- **Length:** the longer answer wins {bias.judge.longer_wins:.0%} of the judge's decisive "
                      f"verdicts" + (f", against {people:.0%} of people's votes." if people is not None else "."))
     return "\n".join(lines)
 
 
 def grades_frame(results: Results) -> pd.DataFrame:
-    single = (results.judge or {}).get("single") or {}
+    single = results.judge.single if results.judge else None
     labels = results.labels
-    return pd.DataFrame([[labels.get(r["system"], r["system"]), r["graded"], _number(r["mean"], 2),
-                          "–" if r["ci_low"] is None else f"{r['ci_low']:.1f} – {r['ci_high']:.1f}"]
-                         for r in single.get("systems", [])], columns=GRADE_COLUMNS)
+    return pd.DataFrame([[labels.get(r.system, r.system), r.graded, _number(r.mean, 2),
+                          "–" if r.ci_low is None else f"{r.ci_low:.1f} – {r.ci_high:.1f}"]
+                         for r in (single.systems if single else [])], columns=GRADE_COLUMNS)
 
 
 def confusion_frame(results: Results) -> pd.DataFrame:
@@ -198,7 +198,7 @@ def confusion_frame(results: Results) -> pd.DataFrame:
     if not agreement:
         return pd.DataFrame(columns=CONFUSION_COLUMNS)
     words = {"a": "first system better", "b": "second system better", "tie": "tie or both bad"}
-    return pd.DataFrame([[words[h]] + [agreement["confusion"][h][j] for j in ("a", "b", "tie")]
+    return pd.DataFrame([[words[h]] + [agreement.confusion[h][j] for j in ("a", "b", "tie")]
                          for h in ("a", "b", "tie")], columns=CONFUSION_COLUMNS)
 
 
@@ -206,29 +206,29 @@ def agreement_markdown(results: Results) -> str:
     agreement = results.agreement
     if not agreement:
         return message("Agreement needs votes and judgments on the same pairs.", "info")
-    kappa = ("–" if agreement["kappa"] is None else
-             f"{agreement['kappa']:.2f} (95% interval {agreement['kappa_ci_low']:.2f} – {agreement['kappa_ci_high']:.2f})")
+    kappa = ("–" if agreement.kappa is None else
+             f"{agreement.kappa:.2f} (95% interval {agreement.kappa_ci_low:.2f} – {agreement.kappa_ci_high:.2f})")
     return "\n".join([
-        f"On **{plural(agreement['votes'], 'vote')}** that the judge also judged:",
-        f"- agreement, ties counted: **{percent(agreement['agreement'])}**",
-        f"- agreement where both picked a side: **{percent(agreement['agreement_without_ties'])}** "
-        f"({plural(agreement['decisive_votes'], 'vote')})",
+        f"On **{plural(agreement.votes, 'vote')}** that the judge also judged:",
+        f"- agreement, ties counted: **{percent(agreement.agreement)}**",
+        f"- agreement where both picked a side: **{percent(agreement.agreement_without_ties)}** "
+        f"({plural(agreement.decisive_votes, 'vote')})",
         f"- Cohen's kappa: **{kappa}**",
-        f"\n{escape(agreement['meaning'])}"])
+        f"\n{escape(agreement.meaning)}"])
 
 
 def length_frame(results: Results) -> pd.DataFrame:
-    bias = (results.judge or {}).get("length_bias")
+    bias = results.judge.length_bias if results.judge else None
     if not bias:
         return pd.DataFrame(columns=LENGTH_COLUMNS)
-    return pd.DataFrame([[who, bias[key]["decisive"], percent(bias[key]["longer_wins"])]
-                         for who, key in (("judge", "judge"), ("people", "humans"))], columns=LENGTH_COLUMNS)
+    return pd.DataFrame([[who, share.decisive, percent(share.longer_wins)]
+                         for who, share in (("judge", bias.judge), ("people", bias.humans))], columns=LENGTH_COLUMNS)
 
 
 def disagreement_frame(results: Results) -> pd.DataFrame:
-    return pd.DataFrame([[f"{row['gap']:.2f}", row["input"], row["system_a"], row["output_a"], row["system_b"],
-                          row["output_b"], row["people"], f"{row['judge']} ({row['judge_orders']})", row["judge_reason"]]
-                         for row in results.disagreements or []], columns=DISAGREE_COLUMNS)
+    return pd.DataFrame([[f"{row.gap:.2f}", row.input, row.system_a, row.output_a, row.system_b, row.output_b,
+                          row.people, f"{row.judge} ({row.judge_orders})", row.judge_reason]
+                         for row in results.disagreements], columns=DISAGREE_COLUMNS)
 
 
 # --- metrics and runs side by side ---------------------------------------------------------
@@ -242,16 +242,17 @@ def metrics_frame(results: Results) -> pd.DataFrame:
                          for row in rows], columns=[METRIC_COLUMNS[key] for key in shown])
 
 
-def compare_frame(rows: list[dict]) -> pd.DataFrame:
+def compare_frame(rows: list[RunComparison]) -> pd.DataFrame:
     table = []
     for row in rows:
-        human_ci, judge_ci = row.get("human_ci") or [None, None], row.get("judge_ci") or [None, None]
-        values = {"label": f"run {row['run']} ({row['method']} on {row['version'] or 'an imported version'})",
-                  "human_votes": row.get("human_votes", 0), "human_win_rate": percent(row.get("human_win_rate")),
-                  "human_interval": interval(*human_ci), "judge_win_rate": percent(row.get("judge_win_rate")),
-                  "judge_interval": interval(*judge_ci), "judge_lc_win_rate": percent(row.get("judge_lc_win_rate")),
-                  "judge_kappa": _number(row.get("judge_kappa"), 2)}
-        values.update({key: _number(row.get(key)) for key in ("rougeL", "bleu", "accuracy", "perplexity", "similarity")})
+        human_ci, judge_ci = row.human_ci or [None, None], row.judge_ci or [None, None]
+        values = {"label": f"run {row.run} ({row.method} on {row.version or 'an imported version'})",
+                  "human_votes": row.human_votes, "human_win_rate": percent(row.human_win_rate),
+                  "human_interval": interval(*human_ci), "judge_win_rate": percent(row.judge_win_rate),
+                  "judge_interval": interval(*judge_ci), "judge_lc_win_rate": percent(row.judge_lc_win_rate),
+                  "judge_kappa": _number(row.judge_kappa, 2)}
+        values.update({key: _number(getattr(row, key)) for key in ("rougeL", "bleu", "accuracy", "perplexity",
+                                                                   "similarity")})
         table.append([values[key] for key in COMPARE_COLUMNS])
     return pd.DataFrame(table, columns=list(COMPARE_COLUMNS.values()))
 
@@ -282,8 +283,8 @@ def panels(results: Results, report_fields) -> dict:
     import gradio as gr
 
     many = results.bradley_terry is not None
-    has_chart = results.votes or (results.judge or {}).get("judged_pairs")
-    single = bool((results.judge or {}).get("single"))
+    has_chart = results.votes or (results.judge and results.judge.judged_pairs)
+    single = bool(results.judge and results.judge.single)
     headline = guarded_panel(lambda: verdict_markdown(results), _failed_text)
     if results.errors:
         headline += "\n\n" + "\n".join(message(f"{panel.replace('_', ' ')} could not be computed: {error}", "error")
