@@ -7,7 +7,7 @@ import json
 
 from ftstudio.bench.chat_server import Reply
 from ftstudio.evaluation import report
-from ftstudio.evaluation.generations import generate_for_run
+from ftstudio.evaluation.compare import generate_and_review
 from ftstudio.evaluation.judging import SINGLE, judge_review, make_judge
 from ftstudio.evaluation.results import Breakdown, JudgeSummary, RunComparison
 from ftstudio.evaluation.review import next_pair, vote
@@ -63,8 +63,8 @@ def expected_keys(systems: list[str]) -> dict:
 
 def test_the_report_json_keeps_its_keys_at_every_level(store, settings, tiny_model_dir, tmp_path, chat_server):
     _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
-    review = generate_for_run(store, settings, run, backend=FakeBackend(),
-                              systems=[run.system, "base", "reference"]).review
+    review = generate_and_review(store, settings, run, backend=FakeBackend(),
+                                 systems=[run.system, "base", "reference"]).review
     for reviewer, choices in (("ana", "aab"), ("ben", "abt")):
         voted = 0
         while (pair := next_pair(store, review, reviewer)) is not None:
