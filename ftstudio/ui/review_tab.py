@@ -14,6 +14,7 @@ import gradio as gr
 from ftstudio.config import Settings
 from ftstudio.evaluation import report
 from ftstudio.evaluation.compare import default_systems
+from ftstudio.evaluation.review import system_labels
 from ftstudio.evaluation.generations import DecodingSettings
 from ftstudio.evaluation.systems import BASE, BASE_LABEL, REFERENCE, REFERENCE_LABEL, EvaluationError, run_label
 from ftstudio.store import Store
@@ -77,18 +78,18 @@ def system_choices(store: Store, runs, selected: str | None) -> tuple[list[tuple
 def win_rate_line(store: Store, review) -> str:
     """Every pair of systems' figures so far, shown once the reviewer's queue is done (never between pairs: a
     running tally by name would sway the next vote)."""
-    results = report.human_results(store, review, resamples=1000, with_bradley_terry=False)
-    entries = [entry for entry in results["human"].values() if entry["votes"]]
+    verdicts = report.human_verdicts(store, review, with_bradley_terry=False)
+    entries = [entry for entry in verdicts.human.values() if entry.votes]
     if not entries:
         return "No votes yet."
-    labels = results["labels"]
-    lines = [f"**So far** ({plural(results['votes'], 'vote')}):"]
+    labels = system_labels(store, review)
+    lines = [f"**So far** ({plural(verdicts.votes, 'vote')}):"]
     for entry in entries:
-        rate = "–" if entry["win_rate"] is None else (f"{entry['win_rate']:.0%} (95% interval {entry['ci_low']:.0%}–"
-                                                      f"{entry['ci_high']:.0%})")
-        lines.append(f"- {escape(labels[entry['system']])} wins {rate} of decisive votes against "
-                     f"{_named(labels[entry['against']])} · {plural(entry['ties'], 'tie')} · "
-                     f"{entry['both_bad']} both bad.")
+        rate = "–" if entry.win_rate is None else (f"{entry.win_rate:.0%} (95% interval {entry.ci_low:.0%}–"
+                                                   f"{entry.ci_high:.0%})")
+        lines.append(f"- {escape(labels[entry.system])} wins {rate} of decisive votes against "
+                     f"{_named(labels[entry.against])} · {plural(entry.ties, 'tie')} · "
+                     f"{entry.both_bad} both bad.")
     return "\n".join(lines)
 
 
