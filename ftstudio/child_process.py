@@ -79,3 +79,17 @@ def start_child(command: list[str], folder: Path, new_session: bool = False) -> 
 def python_module_command(module: str, *arguments: str) -> list[str]:
     """`python -m module arguments...` with this interpreter."""
     return [sys.executable, "-m", module, *arguments]
+
+
+def peak_resident_mb() -> float:
+    """This process's own peak resident memory, in MiB. Read from /proc (VmHWM) where there is one, because Linux
+    carries ru_maxrss across exec: a child started from a large app would report the app's size as its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kilobytes on Linux

@@ -18,11 +18,15 @@ GIB = 2**30
 SMOLLM2_135M = SimpleNamespace(hidden_size=576, num_hidden_layers=30, vocab_size=49152, intermediate_size=1536,
                                num_attention_heads=9)
 WORDS = "the data shows a clear trend in sales while customers ask for faster delivery and better support".split()
+# The child's own high-water mark (VmHWM), not ru_maxrss: Linux carries ru_maxrss across exec, so a child started
+# from a large pytest process would report the parent's size.
 PEAK = """
-import resource, sys
+import re, sys
+from pathlib import Path
 from ftstudio.training.worker import main
 code = main([sys.argv[1]])
-print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "EXIT", code)
+peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+print("PEAK", peak_kib * 1024, "EXIT", code)
 """
 
 

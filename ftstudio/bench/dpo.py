@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ftstudio.child_process import peak_resident_mb
 
 DEFAULTS = {"steps": 9, "batch_size": 4, "pairs": 64, "max_prompt_length": 64, "max_completion_length": 128,
             "seed": 0}
@@ -51,7 +52,7 @@ def _peak_memory_mb() -> float:
 
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_resident_mb()
 
 
 def _timing_callback(times: list):

@@ -29,13 +29,13 @@ import gc
 import math
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from ftstudio.child_process import peak_resident_mb
 from ftstudio.bench.gemm import linear_shapes, matmul_peak, model_matmul_seconds
 from ftstudio.bench.posts import rendered_pairs, synthetic_posts
 
@@ -194,7 +194,7 @@ def _peak_memory_mb() -> float:
 
     if torch.cuda.is_available():
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB; process-wide peak
+    return peak_resident_mb()
 
 
 # --- the two recipes ---------------------------------------------------------------------------------------------

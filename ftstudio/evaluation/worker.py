@@ -17,7 +17,7 @@ import traceback
 from contextlib import nullcontext
 from pathlib import Path
 
-from ftstudio.child_process import CANCEL_FILE, read_jsonl, write_status
+from ftstudio.child_process import CANCEL_FILE, peak_resident_mb, read_jsonl, write_status
 
 BASE_SYSTEMS = ("base",)
 
@@ -58,9 +58,7 @@ def pick_backend(choice: str) -> str:
 
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far."""
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kilobytes on Linux
+    return peak_resident_mb()
 
 
 def rss_mb() -> float:
