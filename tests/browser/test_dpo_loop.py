@@ -102,8 +102,26 @@ def vote(page, keys: str, most: int) -> int:
     return done
 
 
+def busy(selector: str) -> str:
+    """JS: the element's status tracker shows an event pending or running."""
+    return f"document.querySelector('{selector} [data-testid=status-tracker]:not(.hide)') !== null"
+
+
+def answered(page, selector: str, press) -> None:
+    """Do `press` and wait until the event it started has answered into `selector`: first its progress shows or
+    its text changes (a short wait: a fast event may do neither visibly), then it is idle again."""
+    before = page.locator(selector).inner_text()
+    press()
+    try:
+        page.wait_for_function(f"before => {busy(selector)} || document.querySelector('{selector}').innerText "
+                               "!== before", arg=before, timeout=5_000)
+    except Exception:
+        pass
+    page.wait_for_function(f"!({busy(selector)})", timeout=180_000)
+
+
 def start_reviewing(page) -> None:
-    page.locator("#review-start").click()
+    answered(page, "#review-counter", page.locator("#review-start").click)
     page.wait_for_function("/Pair \\d+ for you|Nothing left for you/.test("
                            "document.querySelector('#review-counter')?.innerText || '')")
 
@@ -111,11 +129,9 @@ def start_reviewing(page) -> None:
 def generate(page, source: str) -> str:
     """Pick the inputs, generate the answers, and return the notice (which says what the review leaves out)."""
     page.locator("#review-source").get_by_text(source, exact=False).first.click()
-    page.locator("#generate-answers").click()
     notice = page.locator("#generate-notice")
-    try:
-        notice.get_by_text("ready below").wait_for(timeout=180_000)
-    except Exception:
+    answered(page, "#generate-notice", page.locator("#generate-answers").click)
+    if "ready below" not in notice.inner_text():
         shot(page, "failed-generation")
         pytest.fail(f"no blind pairs after generating on the {source}: the notice says {notice.inner_text()!r}")
     return notice.inner_text()
@@ -192,7 +208,7 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     shot(page, "5-first-review")
     if "0 blind pairs" in test_notice:
         assert "not put to reviewers" in test_notice and "not put to reviewers" in counter_text(page), test_notice
-    test_votes = vote(page, "a", most=1)
+    vote(page, "a", most=1)
     no_errors(page, "the first review")
 
     # Judge: a loopback OpenAI-compatible server whose verdict follows the answers, not their order.
@@ -216,10 +232,16 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     no_errors(page, "the first Results")
     shot(page, "7-results")
 
-    # Review again, on the train split: answers to vote on for preference data, by two reviewers.
+    # Review again on the test split, sampled this time so the tiny model's answers differ; one blind vote.
     open_tab(page, "Review", "document.querySelector('#review-run input')?.value.length > 0", timings)
-    page.get_by_label("temperature").fill("1")  # sampled, the tiny model's answers differ
+    page.get_by_label("temperature").fill("1")
     page.keyboard.press("Tab")
+    generate(page, "test split")
+    start_reviewing(page)
+    assert vote(page, "a", most=1) == 1, counter_text(page)
+    no_errors(page, "the sampled review")
+
+    # Review on the train split: answers to vote on for preference data, by two reviewers.
     train_notice = generate(page, "train split")
     assert "preference data" in train_notice, train_notice
     start_reviewing(page)
@@ -242,6 +264,9 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     assert ada_votes >= 2 and rita_votes >= 1, (ada_votes, rita_votes)
     no_errors(page, "the train-split votes")
     shot(page, "9-train-votes")
+    open_tab(page, "Results", "document.querySelector('#results-verdict')?.innerText.trim().length > 0", timings)
+    no_errors(page, "Results after the train-split votes")
+    shot(page, "9b-results-after-train-votes")
 
     # Datasets: the votes become a preference version; no pair has the same chosen and rejected text.
     open_tab(page, "Datasets", "document.querySelector('#versions-table')?.innerText.includes('v1')", timings)
@@ -280,9 +305,8 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     page.get_by_role("option", name=f"run {dpo.id} (dpo on v2)").click()
     page.wait_for_function("document.querySelectorAll('#review-systems input:checked').length === 3")
     loop_notice = generate(page, "test split")
-    learned = {row.input for row in pairs} & test_prompts
-    if learned:
-        assert f"{len(learned)} prompt" in loop_notice and "left out" in loop_notice, loop_notice
+    learned = {row.input for row in pairs} & test_prompts  # the test prompt voted on above became a pair
+    assert learned and f"{len(learned)} prompt" in loop_notice and "left out" in loop_notice, loop_notice
     loop_review = store.list_reviews(project.id, dpo.id)[0]
     assert loop_review.systems == [dpo.system, run.system, "base"]
     reviewed = {store.get_generation(pair.generation_a).input for pair in store.review_pairs(loop_review.id)}
@@ -299,4 +323,4 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     page.locator("#results-verdict").get_by_text("People").wait_for(timeout=60_000)
     no_errors(page, "the loop's Results")
     shot(page, "13-loop-results")
-    print(f"\nwalked in {time.monotonic() - walk_started:.0f} s; test votes {test_votes}; tabs answered in {timings}")
+    print(f"\nwalked in {time.monotonic() - walk_started:.0f} s; tabs answered in {timings}")
