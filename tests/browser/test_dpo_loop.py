@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -145,16 +146,37 @@ def test_the_dpo_loop_as_a_new_user_walks_it(loop_app, page, browser, chat_serve
         raise
 
 
+@dataclass
+class Walk:
+    """One walk through the studio: the admin's page, the store behind the app, and how long each tab took."""
+
+    page: object
+    store: object
+    url: str
+    project: object = None
+    timings: dict = field(default_factory=dict)
+
+
 def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     url, store = loop_app
-    timings: dict[str, list[float]] = {}
-    walk_started = time.monotonic()
+    walk = Walk(page, store, url)
+    started = time.monotonic()
     sign_in(page, url, "ada")
+    run, test_prompts = first_run(walk)
+    grade_and_judge(walk, chat_server)
+    preference_votes(walk, browser)
+    dpo, pairs = dpo_from(walk, run)
+    loop_review(walk, run, dpo, pairs, test_prompts)
+    print(f"\nwalked in {time.monotonic() - started:.0f} s; tabs answered in {walk.timings}")
 
+
+def first_run(walk: Walk):
+    """Samples, ten labels, v1 frozen, a short LoRA run: the run and v1's test prompts."""
+    page, store, timings = walk.page, walk.store, walk.timings
     # Data: the bundled samples, as README says; the posts project is picked.
     page.locator("#sample-button").click()
     page.locator("#import-report").get_by_text("Sample: LinkedIn posts").wait_for(timeout=120_000)
-    project = store.find_project("Sample: LinkedIn posts")
+    project = walk.project = store.find_project("Sample: LinkedIn posts")
     page.wait_for_function("document.querySelector('#project-picker input')?.value.includes('LinkedIn posts')")
     no_errors(page, "loading the samples")
     shot(page, "1-samples")
@@ -195,7 +217,12 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     assert run.status == "finished"
     no_errors(page, "training")
     shot(page, "4-trained")
+    return run, test_prompts
 
+
+def grade_and_judge(walk: Walk, chat_server) -> None:
+    """The ordinary review of run 1 on the test split, the judge, and Results."""
+    page, timings = walk.page, walk.timings
     # Review, as usual: run 1 against the base model on the test split. Greedy, the tiny model answers only white
     # space (run 1 spaces, the base model newlines): pairs of identical answers, kept from reviewers as ties.
     open_tab(page, "Review", "document.querySelector('#review-run input')?.value.length > 0", timings)
@@ -232,6 +259,10 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     no_errors(page, "the first Results")
     shot(page, "7-results")
 
+
+def preference_votes(walk: Walk, browser) -> None:
+    """A sampled test-split review with one vote, then train-split answers voted on by two reviewers."""
+    page, timings = walk.page, walk.timings
     # Review again on the test split, sampled this time so the tiny model's answers differ; one blind vote.
     open_tab(page, "Review", "document.querySelector('#review-run input')?.value.length > 0", timings)
     page.get_by_label("temperature").fill("1")
@@ -250,7 +281,7 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     other = rita.new_page()
     other.set_default_timeout(30_000)
     try:
-        sign_in(other, url, "rita")
+        sign_in(other, walk.url, "rita")
         open_tab(other, "Review", "document.querySelector('#review-run input')?.value.length > 0", timings)
         start_reviewing(other)
         rita_votes = vote(other, "a", most=20)
@@ -268,6 +299,11 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     no_errors(page, "Results after the train-split votes")
     shot(page, "9b-results-after-train-votes")
 
+
+def dpo_from(walk: Walk, run):
+    """The votes frozen as preference pairs, and a DPO run from run 1: the run and the pairs."""
+    page, store, timings = walk.page, walk.store, walk.timings
+    project = walk.project
     # Datasets: the votes become a preference version; no pair has the same chosen and rejected text.
     open_tab(page, "Datasets", "document.querySelector('#versions-table')?.innerText.includes('v1')", timings)
     page.locator("#preferences-panel").get_by_text("Preference pairs for DPO").click()
@@ -298,7 +334,13 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     assert dpo.method == "dpo" and dpo.status == "finished"
     no_errors(page, "training DPO")
     shot(page, "11-dpo-trained")
+    return dpo, pairs
 
+
+def loop_review(walk: Walk, run, dpo, pairs, test_prompts) -> None:
+    """The loop's review on the test split (what DPO learned from left out), votes, and the loop's Results."""
+    page, store, timings = walk.page, walk.store, walk.timings
+    project = walk.project
     # Review: the DPO run picked, the loop is ticked; on the test split, the prompts DPO learned from are left out.
     open_tab(page, "Review", "document.querySelector('#review-run input')?.value.length > 0", timings)
     page.locator("#review-run input").click()
@@ -323,4 +365,3 @@ def walk_the_loop(loop_app, page, browser, chat_server) -> None:
     page.locator("#results-verdict").get_by_text("People").wait_for(timeout=60_000)
     no_errors(page, "the loop's Results")
     shot(page, "13-loop-results")
-    print(f"\nwalked in {time.monotonic() - walk_started:.0f} s; tabs answered in {timings}")
