@@ -325,7 +325,7 @@ def judge_review(store: Store, review: Review, judge: Judge, mode: str = PAIRWIS
     project = store.get_project(review.project_id)
     prompt = active_prompt(store, project, mode)
     tasks = judge_tasks(store, review, judge, mode, prompt, user_name)
-    if not tasks and store.review_pairs(review.id) and mode == PAIRWISE:
+    if not tasks and mode == PAIRWISE and review_generations(store, review):  # every pair identical: all ties
         return JudgeRun(judge.name, mode, prompt.version, 0, 0, 0, 0, 0, "finished", _same_answers(store, review))
     if not tasks:
         raise EvaluationError("This review has no outputs to judge yet: generate answers first (Review tab, or "
