@@ -216,3 +216,21 @@ def test_votes_on_train_prompts_never_join_the_review_that_grades_the_run(store,
     again = compare_run(store, settings, run, backend=FakeBackend())  # the graded review is found again, unchanged
     assert again.review.id == graded.review.id
     assert {pair.item_key for pair in store.review_pairs(again.review.id)} == test_keys
+
+
+def test_results_grade_a_run_on_its_held_out_review_not_on_preference_votes(store, settings, tiny_model_dir,
+                                                                           tmp_path):
+    from ftstudio.evaluation.review import latest_review, newest_review, preference_data_note
+
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
+    for_preferences = compare_run(store, settings, run, split="train", backend=FakeBackend()).review
+    assert latest_review(store, run).id == for_preferences.id  # the only review: shown, and said what it is
+    assert "preference data" in preference_data_note(latest_review(store, run))
+    graded = compare_run(store, settings, run, backend=FakeBackend()).review
+    again = compare_run(store, settings, run, split="train", backend=FakeBackend()).review
+    assert again.id == for_preferences.id and newest_review(store, run).id == for_preferences.id
+    assert latest_review(store, run).id == graded.id and preference_data_note(graded) is None
+    store.close()  # the CLI is the writer now, as when no app is running
+    report_text = subprocess.run([sys.executable, "-m", "ftstudio", "--home", str(settings.home), "report",
+                                  "--run", str(run.id)], capture_output=True, text=True, timeout=300)
+    assert f"review {graded.id}," in report_text.stdout, report_text.stderr[-2000:]

@@ -101,7 +101,7 @@ def cmd_review(args) -> int:
 def cmd_report(args) -> int:
     from ftstudio.evaluation import report
     from ftstudio.evaluation.results import Breakdown
-    from ftstudio.evaluation.review import latest_review
+    from ftstudio.evaluation.review import latest_review, preference_data_note
 
     from ftstudio.training.classification_results import classification_entry
 
@@ -129,6 +129,8 @@ def cmd_report(args) -> int:
                               str(report.export_ratings(store, review, out, "parquet")),
                               str(report.export_preferences(store, review, out)[0])]
     lines = [f"Run {run.id}: review {review.id}, {results.votes} votes by {len(results.reviewers)} reviewer(s)"]
+    if review.split == "train":
+        lines.append(f"  {preference_data_note(review)}")
     if results.identical_pairs:
         lines.append(f"  {results.identical_pairs} pair(s) with word-for-word identical answers count as ties")
     for entry in results.human.values():

@@ -43,7 +43,8 @@ def generate_and_review(store: Store, studio: Settings, run: Run, systems: list[
     `options` go to generate_answers (decoding, backend, inputs, on_progress, should_stop, on_started, tokenizer)."""
     batch = generate_answers(store, studio, run, systems, split, prompts, user_name=user_name, **options)
     review = ensure_review(store, run, batch.systems, batch.settings_key, overlap, user_name,
-                           leave_out=lambda texts: left_out_inputs(store, run, batch.systems, texts))
+                           leave_out=lambda texts: left_out_inputs(store, run, batch.systems, texts),
+                           split=None if prompts else split)
     return ReviewedBatch(**vars(batch), review=review)
 
 

@@ -108,11 +108,13 @@ def plan_pairs(store: Store, review: Review, leave_out: LeaveOut | None = None) 
 
 
 def ensure_review(store: Store, run: Run, systems: list[str], settings_key: str, overlap: int = 1,
-                  user_name: str | None = None, leave_out: LeaveOut | None = None) -> Review:
+                  user_name: str | None = None, leave_out: LeaveOut | None = None, split: str | None = None) -> Review:
     """The review of these systems over the outputs of one batch of settings, its pairs brought up to date."""
     review = store.find_review(run.project_id, run.id, systems, settings_key)
     if review is None:
-        review = store.create_review(run.project_id, run.id, systems, settings_key, max(1, int(overlap)), user_name)
+        review = store.create_review(run.project_id, run.id, systems, settings_key, max(1, int(overlap)), user_name,
+                                     split="train" if split == "train" else None)
+    store.mark_review_generated(review.id)
     sync_pairs(store, review, leave_out)
     return review
 
@@ -123,8 +125,24 @@ def sync_pairs(store: Store, review: Review, leave_out: LeaveOut | None = None) 
 
 
 def latest_review(store: Store, run: Run) -> Review | None:
+    """The run's newest review that grades it (on prompts it did not train on); a review of train-split answers,
+    whose votes are preference data, only when the run has no other."""
     reviews = store.list_reviews(run.project_id, run.id)
-    return reviews[0] if reviews else None
+    grading = [review for review in reviews if review.split != "train"]
+    return (grading or reviews or [None])[0]
+
+
+def newest_review(store: Store, run: Run) -> Review | None:
+    """The run's review generated last, whatever its inputs: the one a reviewer votes on next."""
+    return store.newest_generated_review(run.project_id, run.id)
+
+
+def preference_data_note(review: Review) -> str | None:
+    """What a review of train-split answers is for, said wherever its figures are shown."""
+    if review.split != "train":
+        return None
+    return (f"Review {review.id} holds answers to prompts run {review.run_id} trained on: its votes are preference "
+            "data for DPO, not a grade of the run. Generate answers on the test split to grade it.")
 
 
 def _reviewer(name: str | None) -> str:

@@ -44,6 +44,7 @@ class Review:
     overlap: int
     created_by: str | None
     created_at: Any
+    split: str | None = None  # 'train': votes for preference data, not a grade
 
 
 @dataclass
@@ -142,14 +143,25 @@ class ReviewQueries:
                          [project_id, run_id, json.dumps(systems), settings_key], json_columns=("systems",))
 
     def create_review(self, project_id: int, run_id: int | None, systems: list[str], settings_key: str,
-                      overlap: int = 1, user_name: str | None = None) -> Review:
+                      overlap: int = 1, user_name: str | None = None, split: str | None = None) -> Review:
         with self.transaction() as tx:
             (review_id,) = tx.execute(
-                """INSERT INTO reviews (project_id, run_id, systems, settings_key, overlap, created_by)
-                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
-                [project_id, run_id, json.dumps(systems), settings_key, overlap, user_name]).fetchone()
+                """INSERT INTO reviews (project_id, run_id, systems, settings_key, overlap, created_by, split)
+                   VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                [project_id, run_id, json.dumps(systems), settings_key, overlap, user_name, split]).fetchone()
             self.audit("create_review", f"review {review_id}", {"run_id": run_id, "systems": systems}, user_name, tx)
         return self.get_review(review_id)
+
+    def mark_review_generated(self, review_id: int) -> None:
+        """Answers were (re)generated for this review just now."""
+        with self._write_lock, self.transaction() as tx:
+            tx.execute("UPDATE reviews SET generated_at = current_timestamp WHERE id = ?", [review_id])
+
+    def newest_generated_review(self, project_id: int, run_id: int) -> Review | None:
+        """The run's review whose answers were generated last."""
+        return self._one(Review, """SELECT * FROM reviews WHERE project_id = ? AND run_id = ?
+                                    ORDER BY coalesce(generated_at, created_at) DESC, id DESC LIMIT 1""",
+                         [project_id, run_id], json_columns=("systems",))
 
     def get_review(self, review_id: int) -> Review | None:
         return self._one(Review, "SELECT * FROM reviews WHERE id = ?", [review_id], json_columns=("systems",))

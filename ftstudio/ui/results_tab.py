@@ -159,7 +159,11 @@ class ResultsHandlers:
         except EvaluationError as error:
             return self.w.named(empty_panels(str(error)))
         results = report.full_results(self.store, found)  # once per refresh: every panel reads the same figures
-        return self.w.named(panels(results, lambda: report.breakdown_fields(self.store, found)))
+        shown = panels(results, lambda: report.breakdown_fields(self.store, found))
+        purpose = reviewing.preference_data_note(found)  # only when the run has no review that grades it
+        if purpose and isinstance(shown.get("verdict"), str):
+            shown["verdict"] = message(purpose, "info") + "\n\n" + shown["verdict"]
+        return self.w.named(shown)
 
     def on_metrics(self, picked, run_value, progress=gr.Progress()):
         w = self.w

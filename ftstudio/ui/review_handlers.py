@@ -43,7 +43,7 @@ class ReviewHandlers:
 
     def current_review(self, picked, run_value):
         run = self.current_run(picked, run_value)
-        found = reviewing.latest_review(self.store, run)
+        found = reviewing.newest_review(self.store, run)  # the answers generated last are the ones to vote on
         if found is None:
             raise EvaluationError(f"Run {run.id} has no answers to review yet: press Generate answers above.")
         return found
@@ -134,14 +134,15 @@ class ReviewHandlers:
         same = identical_sentence(identical) if identical else ""
         if pair is None:
             counts = reviewing.progress(self.store, found, reviewer)
+            purpose = reviewing.preference_data_note(found) or "See the Results tab, or generate more answers above."
             done = message(f"Nothing left for you in this review: you rated {counts['mine']} of "
-                           f"{plural(counts['pairs'], 'pair')}. {same} See the Results tab, or generate more "
-                           "answers above.", "ok")
+                           f"{plural(counts['pairs'], 'pair')}. {same} {purpose}", "ok")
             return self._pair_view(counter=done, note=note, tally=self.win_rate_line(self.store, found))
         counts = pair.progress
+        purpose = reviewing.preference_data_note(found)
         counter = (f"Pair **{counts['mine'] + 1}** for you · **{counts['left']}** of "
                    f"{plural(counts['pairs'], 'pair')} still {'needs' if counts['left'] == 1 else 'need'} a vote"
-                   + (f" · {escape(same)}" if same else ""))
+                   + (f" · {escape(same)}" if same else "") + (f" · {escape(purpose)}" if purpose else ""))
         return self._pair_view(pair.token, pair.input, pair.reference, pair.answer_a, pair.answer_b, counter, note,
                                placeholder=EMPTY_ANSWER)
 

@@ -83,7 +83,8 @@ def win_rate_line(store: Store, review) -> str:
     if not entries:
         return "No votes yet."
     labels = system_labels(store, review)
-    lines = [f"**So far** ({plural(verdicts.votes, 'vote')}):"]
+    purpose = " on prompts the run trained on: preference data, not a grade" if review.split == "train" else ""
+    lines = [f"**So far** ({plural(verdicts.votes, 'vote')}{purpose}):"]
     for entry in entries:
         rate = "–" if entry.win_rate is None else (f"{entry.win_rate:.0%} (95% interval {entry.ci_low:.0%}–"
                                                    f"{entry.ci_high:.0%})")
