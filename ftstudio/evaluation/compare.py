@@ -133,6 +133,8 @@ def review_queue(store: Store, review: Review) -> QueuePlan:
 def left_out_sentence(left_out: dict[str, str]) -> str:
     """'5 prompts left out: run 2 trained on their preference pairs.'"""
     reasons = Counter(left_out.values()).most_common()
+    if len(left_out) == 1:  # the reasons speak of prompts in the plural ("trained on them")
+        return f"1 prompt left out: {reasons[0][0].replace(' their ', ' its ').replace(' them', ' it')}."
     if len(reasons) == 1:
         return f"{plural(len(left_out), 'prompt')} left out: {reasons[0][0]}."
     return (f"{plural(len(left_out), 'prompt')} left out: "

@@ -60,7 +60,8 @@ def create_header(app: gr.Blocks, store: Store, guard: Guard, settings: Settings
 
 # Parts of tabs others may open that only some roles may use: hidden from the rest, and refused on the server.
 ADMIN_PARTS = {"manage": ("#new-project", "#project-admin", "#import-row", "#sample-button", "#item-admin"),
-               "settings": ("#label-settings", "#drafting-model")}
+               "settings": ("#label-settings", "#drafting-model"),
+               "generate": ("#review-systems", "#review-inputs-row", "#review-decoding", "#review-generate-row")}
 
 
 def show_tabs_by_role(app: gr.Blocks, guard: Guard, tabs: dict[str, gr.Tab]) -> None:

@@ -42,9 +42,16 @@ def interval(low, high, percent_scale=True) -> str:
 
 
 def _number(value, digits=3) -> str:
+    """A figure for people: `digits` significant digits, never scientific notation (a BLEU of 1.9e-18 is 0.000)."""
     if value is None:
         return "–"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+    if not isinstance(value, float):
+        return str(value)
+    if abs(value) >= 10 ** digits:
+        return f"{value:,.0f}"
+    if abs(value) < 10 ** -digits:
+        return f"{0.0:.{digits}f}"
+    return f"{value:.{digits}g}"
 
 
 # --- human votes -------------------------------------------------------------------------

@@ -155,13 +155,13 @@ def review_layout() -> ReviewWidgets:
         systems = gr.CheckboxGroup([], label="Systems to compare", elem_id="review-systems", scale=3,
                                    info="The run against the base model it started from (a DPO run: against its "
                                         "start run too); add other runs or the reference answers from the data.")
-    with gr.Row():
+    with gr.Row(elem_id="review-inputs-row"):
         source = gr.Radio(SOURCES, value="test", label="Inputs", scale=1, elem_id="review-source")
         prompts_text = gr.Textbox(label="Your prompts", lines=3, visible=False, scale=2, elem_id="review-prompts",
                                   placeholder="One per line, or longer ones separated by a line holding ---")
         prompts_file = gr.File(label="…or a file (.txt, .md, .jsonl, .csv)", visible=False, scale=1,
                                file_types=[".txt", ".md", ".jsonl", ".csv"])
-    with gr.Accordion("Decoding settings", open=False):
+    with gr.Accordion("Decoding settings", open=False, elem_id="review-decoding"):
         with gr.Row():
             decoding = {"max_new_tokens": _decoding_number("max_new_tokens", defaults.max_new_tokens,
                                                            "max new tokens", precision=0),
@@ -170,7 +170,7 @@ def review_layout() -> ReviewWidgets:
                         "seed": _decoding_number("seed", defaults.seed, "seed", precision=0)}
             overlap = gr.Number(1, precision=0, label="reviewers per pair",
                                 info="Above 1, each pair goes to that many people and their agreement is shown.")
-    with gr.Row():
+    with gr.Row(elem_id="review-generate-row"):
         generate_button = gr.Button("Generate answers", variant="primary", elem_id="generate-answers")
         cancel_button = gr.Button("Cancel", elem_id="generate-cancel")
     generate_notice = gr.Markdown(elem_id="generate-notice")

@@ -283,7 +283,11 @@ def preference_votes(walk: Walk, browser) -> None:
     try:
         sign_in(other, walk.url, "rita")
         open_tab(other, "Review", "document.querySelector('#review-run input')?.value.length > 0", timings)
+        # A reviewer votes; generating answers is an admin's, so its controls are not on her page.
+        other.locator("#generate-answers").wait_for(state="hidden", timeout=15_000)
+        assert not other.locator("#review-systems").is_visible() and not other.locator("#review-source").is_visible()
         start_reviewing(other)
+        assert "preference data" in counter_text(other)  # she is told what these votes are for
         rita_votes = vote(other, "a", most=20)
         assert "Nothing left for you" in counter_text(other)
         no_errors(other, "the second reviewer's votes")
