@@ -15,8 +15,10 @@ from ftstudio.versions import SplitPlan, VersionError, freeze_preference_rows, p
 
 HELP = ("Every A-or-B vote on the **Review** tab says which of two answers is better: those are the best training "
         "data the project has. Ties, both-bad votes and identical answers are left out; pairs imported from "
-        "preference files (prompt, chosen, rejected) join them. Vote on answers to **train-split** prompts "
-        "(Review tab, Inputs: train split) and the test split stays clean for proving the tuned model better.")
+        "preference files (prompt, chosen, rejected) join them. Votes on test-split answers count too, but a DPO "
+        "run's review then leaves out every prompt it learned from (and says how many): vote on answers to "
+        "**train-split** prompts (Review tab, Inputs: train split) to keep the whole test split for proving the tuned "
+        "model better.")
 
 
 def create_preferences_panel(store: Store, guard: Guard, project: gr.Dropdown, versions_outputs: list,
