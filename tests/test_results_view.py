@@ -34,3 +34,12 @@ def test_the_report_json_keeps_its_shape_and_adds_parts_only_when_present():
                              "agreement", "disagreements", "metrics"]
     results.classification = {"accuracy": 1.0}
     assert results.to_dict()["classification"] == {"accuracy": 1.0} and results.to_dict()["votes"] == 0
+
+
+def test_with_no_judge_verdicts_the_headline_says_identical_pairs_need_none():
+    from ftstudio.ui.results_view import verdict_markdown
+
+    results = Results(1, 1, ["run-1", "base"], {"run-1": "run 1", "base": "base model"}, identical_pairs=3)
+    assert "3 pairs with identical answers need none: they are ties" in verdict_markdown(results)
+    assert "No judge verdicts on these answers yet:" in verdict_markdown(
+        Results(1, 1, ["run-1", "base"], {"run-1": "run 1", "base": "base model"}))

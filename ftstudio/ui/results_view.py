@@ -144,7 +144,10 @@ def verdict_markdown(results: Results) -> str:
                      f"{plural(judge.judged_pairs, 'pair')} judged in both orders.")
         lines += [f"- {escape(entry.verdict)}" for entry in judge.win_rates.values()]
     elif judge is None:
-        lines.append("\n" + message("No judge has looked at these answers yet: run one on the Judge tab.", "info"))
+        same = (f" ({plural(results.identical_pairs, 'pair')} with identical answers need none: they are ties)"
+                if results.identical_pairs else "")
+        lines.append("\n" + message(f"No judge verdicts on these answers yet{same}: run a judge on the Judge tab.",
+                                     "info"))
     agreement = results.agreement
     if agreement:
         lines.append(f"\n**Can the judge be trusted here?** {escape(agreement.meaning)}")
