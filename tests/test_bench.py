@@ -133,3 +133,12 @@ def test_bench_classify_reports_studio_tutorial_and_features_on_a_tiny_encoder(t
     assert report["studio"]["timed_steps"] == report["tutorial"]["timed_steps"] == 2
     assert report["studio"]["trainable_parameters"] < report["tutorial"]["trainable_parameters"]
     assert report["throughput_ratio"] > 0 and report["train_emails"] + report["test_emails"] == 120
+
+
+def test_bench_results_times_both_fits_on_the_same_votes_and_they_agree():
+    from ftstudio.bench.results import bench_results
+
+    figures = bench_results(prompts=5, reviewers=2, bt_resamples=20, lc_resamples=10)
+    assert figures["votes"] == 3 * 5 * 2
+    assert figures["baseline_seconds"] > 0 and figures["studio_seconds"] > 0 and figures["speedup"] > 0
+    assert figures["max_rating_difference_elo"] < 1 and figures["max_length_controlled_difference"] < 1e-3

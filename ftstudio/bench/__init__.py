@@ -36,4 +36,9 @@ def run_benchmark(name: str, args) -> dict:
         return bench_classify(model=getattr(args, "model", None), steps=getattr(args, "steps", None),
                               batch_size=getattr(args, "batch_size", None),
                               emails=getattr(args, "classify_emails", None))
-    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge, dpo, classify or load.")
+    if name == "results":
+        from ftstudio.bench.results import bench_results
+
+        return bench_results()
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge, dpo, classify, load or "
+                     "results.")
