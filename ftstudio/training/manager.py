@@ -297,9 +297,9 @@ class RunManager:
                 error = status.get("error") if final == "failed" else None
                 if final == "interrupted":
                     error = "The training process ended without saying why (killed, or out of memory): resume it."
-                self.store.update_run(run.id, status=final, pid=None, finished_at=datetime.now(), error=error)
-                if final == "finished":
+                if final == "finished":  # before the run reads as finished, so its results are whole when it does
                     self._record_predictions(run.id)
+                self.store.update_run(run.id, status=final, pid=None, finished_at=datetime.now(), error=error)
                 self._processes.pop(run.id, None)
                 self._cancel_requested.pop(run.id, None)
             self.start_next()
