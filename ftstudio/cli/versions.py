@@ -29,14 +29,31 @@ def cmd_freeze(args) -> int:
 
     store = open_studio(settings_from(args))
     project = resolve_project(store, args.project)
+    if args.kind == "text":
+        return _freeze_text(store, project, args)
     template = Template.from_dict({**project.settings.get("template", {}), **({"preset": args.template} if args.template else {}),
                                    **({"system": args.system} if args.system is not None else {})})
-    version = freeze_version(store, project, template, SplitPlan(parse_split(args.split), args.seed), args.name)
+    version = freeze_version(store, project, template, SplitPlan(parse_split(args.split or "0.8,0.1,0.1"), args.seed), args.name)
     counts = version.counts
     print_result({k: getattr(version, k) for k in ("name", "content_hash", "counts")}, args.json,
                  f"{project.name}: version {version.name} ({version.content_hash}): train {counts['train']}, "
                  f"validation {counts['validation']}, test {counts['test']}"
                  + "".join(f"\nnote: {warning}" for warning in split_warnings(counts)))
+    return 0
+
+
+def _freeze_text(store, project, args) -> int:
+    """`freeze --kind text`: the items' raw text, for continued pre-training (no labels needed)."""
+    from ftstudio.versions import TEXT_PLAN, SplitPlan, freeze_text_version, parse_split
+
+    plan = SplitPlan(parse_split(args.split) if args.split else TEXT_PLAN, args.seed)
+    version = freeze_text_version(store, project, plan, args.name)
+    counts = version.counts
+    print_result({k: getattr(version, k) for k in ("name", "content_hash", "counts", "kind")}, args.json,
+                 f"{project.name}: text version {version.name} ({version.content_hash}): train {counts['train']}, "
+                 f"validation {counts['validation']}, test {counts['test']} texts\n"
+                 f"Continue pre-training on it: ftstudio train --project {project.name!r} --version {version.name} "
+                 "--objective cpt")
     return 0
 
 
@@ -69,7 +86,11 @@ def register(commands) -> None:
                                  "content-hashed version with train/validation/test splits.")
     add_project_option(freeze)
     freeze.add_argument("--name", help="Version name (default v1, v2, ...).")
-    freeze.add_argument("--split", default="0.8,0.1,0.1", help="Train, validation and test fractions.")
+    freeze.add_argument("--kind", choices=["examples", "text"], default="examples",
+                        help="examples: the accepted examples (input/output or labels); text: every item's raw text, "
+                        "for continued pre-training (--objective cpt), no labeling needed.")
+    freeze.add_argument("--split", default=None, help="Train, validation and test fractions (default 0.8,0.1,0.1; "
+                        "0.9,0.1,0 for text).")
     freeze.add_argument("--seed", type=int, default=0, help="Seed of the split.")
     freeze.add_argument("--template", choices=["chat", "instruction", "alpaca"], help="Template preset (default: the project's).")
     freeze.add_argument("--system", help="System prompt for the template.")

@@ -270,6 +270,11 @@ class ItemQueries:
         )
         return ItemPage(rows=rows, total=total, page=page, page_size=page_size)
 
+    def item_texts(self, project_id: int) -> list[tuple[int, str]]:
+        """Every item's id and text, oldest first (what a text version freezes)."""
+        return self.cursor().execute("SELECT id, text FROM items WHERE project_id = ? ORDER BY id",
+                                     [project_id]).fetchall()
+
     def get_item(self, item_id: int) -> Item | None:
         def metadata(row):
             row["metadata"] = row["metadata"] or {}

@@ -22,11 +22,16 @@ class Version:
     counts: dict
     created_by: str | None
     created_at: Any
-    kind: str = "examples"    # examples (input/output pairs) | preferences (prompt, chosen, rejected)
+    kind: str = "examples"    # examples (input/output pairs) | preferences (prompt, chosen, rejected) | text
 
     @property
     def is_preferences(self) -> bool:
         return self.kind == "preferences"
+
+    @property
+    def is_text(self) -> bool:
+        """Raw text for continued pre-training: each row's input is an item's text, its example_id the item's id."""
+        return self.kind == "text"
 
 
 @dataclass

@@ -6,7 +6,9 @@ import argparse
 from dataclasses import asdict, dataclass, field, fields
 
 METHODS = ("lora", "qlora", "full", "features")
-OBJECTIVES = ("sft", "dpo")
+OBJECTIVES = ("sft", "dpo", "cpt")
+# Objectives of causal LMs that may start from an earlier run's adapter (--from-run): CPT, then SFT, then DPO chain.
+CHAIN_OBJECTIVES = ("sft", "dpo", "cpt")
 # The DPO losses TRL's DPOTrainer offers for pairs (TRL's loss_type), with what each is for.
 DPO_LOSSES = {
     "sigmoid": "the DPO paper's loss (the default)",
@@ -48,7 +50,8 @@ class TrainConfig:
 
     objective: str = setting(
         "sft", "sft learns to write the outputs of input/output pairs; dpo learns to prefer the chosen answer over "
-        "the rejected one in preference pairs (DPO), starting from the base model or an earlier run.",
+        "the rejected one in preference pairs (DPO), starting from the base model or an earlier run; cpt continues "
+        "pre-training on a text version's raw text (every token, packed to max length).",
         "objective", "causal", OBJECTIVES)
     method: str = setting(
         "lora", "lora trains a small adapter on the full model; qlora stores the base model in 4 bits and uses about "
@@ -104,8 +107,9 @@ class TrainConfig:
     max_completion_length: int = setting(
         512, "dpo: longest chosen or rejected answer in tokens; longer ones keep their start.", "dpo", "dpo")
     from_run: int = setting(
-        0, "dpo: a finished run whose adapter this run starts from and is compared against (its LoRA settings are "
-        "kept); without one (0), a new adapter on the base model.", "dpo", "dpo")
+        0, "A finished run whose adapter this run starts from and is compared against (its LoRA settings are "
+        "kept), for any causal objective (cpt, then sft, then dpo); without one (0), a new adapter on the base "
+        "model.", "dpo", "dpo")
 
     @property
     def is_dpo(self) -> bool:
@@ -132,8 +136,8 @@ class TrainConfig:
         for name in ("max_prompt_length", "max_completion_length"):
             if not 8 <= getattr(self, name) <= 65536:
                 problems.append(f"{name.replace('_', ' ')} must be between 8 and 65,536 (it is {getattr(self, name)})")
-        if self.from_run < 0 or (self.from_run and not self.is_dpo):
-            problems.append("from run is for dpo runs: the id of the run to start from, or 0")
+        if self.from_run < 0 or (self.from_run and self.objective not in CHAIN_OBJECTIVES):
+            problems.append("from run is the id of the run to start from, or 0")
         if self.batching not in BATCHING:
             problems.append(f"batching must be one of {', '.join(BATCHING)}")
         if self.compile not in COMPILE:
@@ -219,7 +223,16 @@ class Seq2SeqOptions:
         "help": "seq2seq: longest output in tokens; longer ones are truncated (inputs follow max length)."})
 
 
-RECIPE_OPTIONS = (ClassifierOptions, FeatureOptions, Seq2SeqOptions)
+@dataclass
+class CptOptions:
+    """Options of continued pre-training."""
+
+    train_embeddings: bool = field(default=False, metadata={
+        "help": "cpt: train the input embeddings and the LM head in full beside the LoRA adapter (as CPT recipes do "
+                "for a new domain's vocabulary); the adapter then holds a copy of both, much larger."})
+
+
+RECIPE_OPTIONS = (ClassifierOptions, FeatureOptions, Seq2SeqOptions, CptOptions)
 
 
 def option_fields() -> dict[str, object]:

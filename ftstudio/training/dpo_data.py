@@ -29,7 +29,12 @@ class DpoPlan:
 
 
 def check_objective(version: Version, config: TrainConfig) -> None:
-    """SFT trains on input/output pairs, DPO on preference pairs: say so when they are mixed up."""
+    """SFT trains on input/output pairs, DPO on preference pairs, CPT on raw text: say so when they are mixed up."""
+    if version.is_text != (config.objective == "cpt"):
+        raise RunError(f"Version {version.name} holds raw text: train it with continued pre-training (objective "
+                       "cpt), then start an SFT run from that run." if version.is_text else
+                       f"Version {version.name} is not a text version: continued pre-training (cpt) trains on raw "
+                       "text. Freeze one with `ftstudio freeze --kind text` (or the Datasets tab's raw text).")
     if version.is_preferences and not config.is_dpo:
         raise RunError(f"Version {version.name} holds preference pairs (prompt, chosen, rejected): train it with "
                        "DPO (objective dpo), not SFT.")
@@ -85,6 +90,7 @@ def plan_dpo_run(store: Store, project: Project, version: Version, config: Train
     return DpoPlan(split_rows, start, evaluation, template)
 
 
-def copy_start_adapter(plan: DpoPlan, run_dir: Path) -> None:
-    if plan.start_run is not None:
-        shutil.copytree(RunFolder(plan.start_run.run_dir).adapter_dir, RunFolder(run_dir).start_adapter_dir)
+def copy_adapter_of(run: Run | None, run_dir: Path) -> None:
+    """Copy the adapter of the run a new run starts from into its folder (start_adapter/), so it trains anywhere."""
+    if run is not None:
+        shutil.copytree(RunFolder(run.run_dir).adapter_dir, RunFolder(run_dir).start_adapter_dir)

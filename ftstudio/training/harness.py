@@ -129,6 +129,17 @@ def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM", **extra):
                       task_type=task_type, **extra)
 
 
+def start_from_adapter(model, folder: RunFolder, peft_config):
+    """For a run that starts from an earlier run (--from-run, any causal objective): the base with that run's
+    adapter, trainable, its LoRA settings kept, and no new LoRA config; otherwise the base and the new config."""
+    if not folder.start_adapter_dir.exists():
+        return model, peft_config
+    from peft import PeftModel
+
+    say(f"starting from the adapter in {folder.start_adapter_dir.name}/")
+    return PeftModel.from_pretrained(model, str(folder.start_adapter_dir), is_trainable=True), None
+
+
 def planned_steps(config: TrainConfig, train_rows: int) -> int:
     """Optimizer steps the run will take (the trainer's own count, known before it starts)."""
     if config.max_steps > 0:

@@ -24,7 +24,7 @@ from ftstudio.run_folder import RunFolder, RunFolderError
 from ftstudio.store import Project, Store
 from ftstudio.templates import Template, render
 from ftstudio.training.config import TrainConfig
-from ftstudio.training.dpo_data import check_objective, copy_start_adapter, plan_dpo_run
+from ftstudio.training.dpo_data import check_objective, copy_adapter_of, plan_dpo_run, start_run
 from ftstudio.training.memory import estimate_memory
 from ftstudio.training.prepare import RunError, new_run_folder, write_run_folder
 from ftstudio.wording import quoted
@@ -113,11 +113,12 @@ class RunManager:
                            "first.")
         check_objective(version, config)
         plan = plan_dpo_run(self.store, project, version, config) if config.is_dpo else None
-        if plan is not None and plan.start_run is not None:
-            if base_model and base_model != plan.start_run.base_model:
-                raise RunError(f"Run {plan.start_run.id} was trained on {plan.start_run.base_model}: a run that "
-                               "starts from it uses the same base model.")
-            base_model = plan.start_run.base_model
+        start = plan.start_run if plan is not None else start_run(self.store, project, config)
+        if start is not None:
+            if base_model and base_model != start.base_model:
+                raise RunError(f"Run {start.id} was trained on {start.base_model}: a run that starts from it uses "
+                               "the same base model.")
+            base_model = start.base_model
         base_model = base_model or (EMBEDDED_ENCODER if config.method == "features" else self.settings.base_model)
         base_path = materialize(base_model, self.settings.model_cache)
         model_config = AutoConfig.from_pretrained(base_path)
@@ -131,12 +132,18 @@ class RunManager:
                                                      "kind": version.kind}
         elif recipe.data == "text_label":
             split_rows, recorded = self._labeled_rows(version, project), version
+        elif recipe.data == "text":
+            from ftstudio.versions import text_rows
+
+            split_rows = text_rows(self.store, version)
+            recorded = {"name": version.name, "content_hash": version.content_hash, "counts": version.counts,
+                        "template": {}, "kind": version.kind}
         else:
             split_rows, recorded = self._rendered_rows(version, base_model), version
         if check_memory:
             self._check_memory(model_config, config, recipe, split_rows, base_model)
         extra = {"recipe": recipe.name, "recipe_options": asdict(recipe.read_options(options)) if recipe.options
-                 else {}, **(plan.extra() if plan else {})}
+                 else {}, **(plan.extra() if plan else {"start_run": start.id} if start else {})}
         if recipe.data == "text_label":
             from ftstudio.training.recipes.classification_metrics import class_weights
 
@@ -147,13 +154,12 @@ class RunManager:
         try:
             write_run_folder(run_dir, config, base_model, base_path, recorded, split_rows,
                              {"name": project.name, "task_type": project.task_type}, extra, recipe.splits)
-            if plan is not None:
-                copy_start_adapter(plan, run_dir)
+            copy_adapter_of(start, run_dir)
         except Exception:  # an empty folder left behind would look like a broken run
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        method = f"dpo-{config.method}" if config.is_dpo and config.method != "lora" else (
-            "dpo" if config.is_dpo else config.method)
+        method = config.method if config.objective == "sft" else (  # dpo, dpo-qlora, cpt, cpt-qlora
+            config.objective + ("" if config.method == "lora" else f"-{config.method}"))
         run_id = self.store.create_run(project.id, version.id, run_dir.name, base_model, method,
                                        config.to_dict(), str(run_dir), user_name,
                                        status="queued" if queue else "prepared")

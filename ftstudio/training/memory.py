@@ -76,7 +76,7 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
     # off: one more forward pass without stored activations, no second copy of the weights).
     sequences = config.batch_size * (2 if config.is_dpo else 1)
     packed = family == "causal" and not config.is_dpo and (
-        config.batching == "packing" or (config.batching == "auto" and cuda))
+        config.batching == "packing" or (config.batching == "auto" and cuda) or config.objective == "cpt")
     length = config.sequence_length
     if longest_tokens and not packed:
         length = max(1, min(length, longest_tokens))
@@ -120,7 +120,7 @@ def longest_sequence(split_rows: dict[str, list[dict]], tokenizer, config: Train
     preferences (the prompt up to max prompt length, plus the longer answer up to max completion length), or
     text_label (the text, up to max length)."""
     fields_ = {"prompt_completion": ("prompt", "completion"), "preferences": ("prompt", "chosen", "rejected"),
-               "text_label": ("text",)}[data]
+               "text_label": ("text",), "text": ("text",)}[data]
     rows = [row for split in ("train", "validation") for row in split_rows.get(split) or []]
     candidates = sorted(rows, key=lambda row: sum(len(t) for t in _texts(row, fields_)), reverse=True)
     longest = 0

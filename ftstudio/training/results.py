@@ -13,12 +13,13 @@ def curves(run_dir: Path) -> dict:
     records, _ = RunFolder(run_dir).read_metrics()
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
     evaluation = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
+    perplexity = [(r["step"], r["eval_perplexity"]) for r in records if "eval_perplexity" in r]
     speeds = [r["tokens_per_second"] for r in records if r.get("tokens_per_second")]
     latest = next((r for r in reversed(records) if "step" in r), {})
     setup = next((r for r in reversed(records) if "dtype" in r), {})  # the latest worker's precision and compile
     rewards = {key: [(r["step"], r[key]) for r in records if key in r and "step" in r]
                for key in ("rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected")}
-    return {"train": train, "eval": evaluation, "tokens_per_second": speeds[-1] if speeds else None,
+    return {"train": train, "eval": evaluation, "perplexity": perplexity, "tokens_per_second": speeds[-1] if speeds else None,
             "rewards": {key: points for key, points in rewards.items() if points},
             "dtype": setup.get("dtype"), "compiled": setup.get("compiled"),
             "memory_mb": latest.get("memory_mb"), "elapsed": latest.get("time"),
@@ -65,6 +66,8 @@ def progress_text(run, curve: dict) -> str:
         parts.append(f"loss {run.train_loss:.3f}")
     if run.eval_loss is not None:
         parts.append(f"validation {run.eval_loss:.3f}")
+    if curve.get("perplexity"):
+        parts.append(f"validation perplexity {curve['perplexity'][-1][1]:,.1f}")
     line = " · ".join(parts)
     error = getattr(run, "error", None)
     if error and run.status in ("failed", "stopped"):

@@ -21,6 +21,7 @@ from ftstudio.templates import (PRESETS, Template, TemplateError, chat_messages,
 from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message, safe_filename
 from ftstudio.ui.preferences_panel import create_preferences_panel
+from ftstudio.ui.text_version_panel import create_text_version_panel
 
 VERSION_COLUMNS = ["name", "hash", "train", "validation", "test", "labels", "template", "created"]
 
@@ -29,7 +30,7 @@ def _versions_frame(rows: list) -> pd.DataFrame:
     return pd.DataFrame(
         [[v.name, v.content_hash, v.counts["train"], v.counts["validation"], v.counts["test"],
           ", ".join(f"{k}: {n}" for k, n in v.counts.get("labels", {}).items()),
-          "preference pairs" if v.is_preferences else v.template.get("preset", ""),
+          "preference pairs" if v.is_preferences else "raw text" if v.is_text else v.template.get("preset", ""),
           f"{v.created_at:%Y-%m-%d %H:%M}"] for v in rows],
         columns=VERSION_COLUMNS,
     )
@@ -290,6 +291,7 @@ def create_datasets_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard,
     handlers = DatasetsHandlers(ui, store, settings, base_model)
     gr.Markdown("### 4 · Preference pairs")
     create_preferences_panel(store, guard, project, [ui.versions_table, ui.version_pick], handlers.versions_updates)
+    create_text_version_panel(store, guard, project, [ui.versions_table, ui.version_pick], handlers.versions_updates)
 
     template_inputs = [project, *ui.template_widgets]
     hidden = {"api_visibility": "undocumented"}

@@ -18,6 +18,12 @@ def curve_figure(named_curves: list[tuple[str, dict]]):
         if curve["eval"]:
             steps, losses = zip(*curve["eval"])
             figure.add_trace(go.Scatter(x=steps, y=losses, mode="lines+markers", name=f"{name} validation"))
+        if curve.get("perplexity"):  # CPT: the validation loss as perplexity, on its own axis
+            steps, values = zip(*curve["perplexity"])
+            figure.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers", line={"dash": "dot"}, yaxis="y2",
+                                        name=f"{name} validation perplexity"))
+    if any(curve.get("perplexity") for _, curve in named_curves):
+        figure.update_layout(yaxis2={"title": "perplexity", "overlaying": "y", "side": "right"})
     figure.update_layout(height=340, margin={"l": 60, "r": 20, "t": 50, "b": 50}, xaxis_title="step",
                          yaxis_title="loss", template="plotly_white", legend={"orientation": "h"})
     return figure

@@ -27,7 +27,14 @@ MAIN_FIELDS, MORE_FIELDS, DPO_FIELDS = (settings_where(group=group) for group in
 SETTING_FIELDS = MAIN_FIELDS + MORE_FIELDS + DPO_FIELDS  # the /train endpoint's order after the objective and method
 NO_START_RUN = ("none: a new adapter on the base model", 0)
 OBJECTIVE_HELP = ("sft: learn to write the outputs of input/output pairs · dpo: learn to prefer the chosen answer "
-                  "of preference pairs (frozen from review votes on the Datasets tab)")
+                  "of preference pairs (frozen from review votes on the Datasets tab) · cpt: continue pre-training "
+                  "on a text version's raw text")
+# Versions of each kind train with one objective; the note says so when the version is picked.
+KIND_OBJECTIVES = {"preferences": "dpo", "text": "cpt"}
+KIND_NOTES = {"preferences": "holds preference pairs: it trains with DPO, from the base model or from a finished "
+                             "run's adapter (DPO settings below).",
+              "text": "holds raw text: it continues pre-training (cpt), the loss on every token, packed; start an "
+                      "SFT run from the finished run (below: start from a run)."}
 DETAILS = """
 - **Precision (compute dtype).** `auto` times one bf16 and one fp32 matrix product when a run starts and trains in
   bf16 where it is at least 1.5× faster (GPUs from Ampere on; CPUs with AVX512-BF16 or AMX), else in fp32.
@@ -52,7 +59,8 @@ def _runs_frame(runs: list) -> pd.DataFrame:
 
 
 def _version_choices(versions: list) -> list[tuple[str, str]]:
-    return [(f"{v.name} · preference pairs" if v.is_preferences else v.name, v.name) for v in versions]
+    return [(f"{v.name} · preference pairs" if v.is_preferences else f"{v.name} · raw text" if v.is_text else v.name,
+             v.name) for v in versions]
 
 
 def _start_choices(runs: list) -> list[tuple[str, int]]:
@@ -142,7 +150,7 @@ def layout_train_tab() -> TrainTab:
         settings.update(_setting_rows(MORE_FIELDS, 7))
         with gr.Accordion("What these settings do, in detail", open=False):
             gr.Markdown(DETAILS)
-    with gr.Accordion("DPO settings", open=True, visible=False, elem_id="train-dpo") as dpo_settings:
+    with gr.Accordion("Start from a run · DPO settings", open=False, elem_id="train-dpo") as dpo_settings:
         settings.update(_setting_rows(DPO_FIELDS, 3))
     start = gr.Button("Start training", variant="primary", elem_id="train-start")
     start_notice = gr.Markdown(elem_id="train-notice")
@@ -296,20 +304,20 @@ class TrainHandlers:
         found = self.store.find_version(picked.id, version_name) if picked and version_name else None
         if found is None:
             return {tab.objective: gr.update(), tab.objective_note: "", tab.settings["learning_rate"]: gr.update()}
-        wanted = "dpo" if found.is_preferences else "sft"
-        note = (message(f"{found.name} holds preference pairs: it trains with DPO, from the base model or from a "
-                        "finished run's adapter (DPO settings below).", "info") if found.is_preferences else "")
+        wanted = KIND_OBJECTIVES.get(found.kind, "sft")
+        note = message(f"{found.name} {KIND_NOTES[found.kind]}", "info") if found.kind in KIND_NOTES else ""
         rate = gr.update()
         if wanted != objective_value:  # the other objective's usual learning rate, unless one was typed
             sft_rate = self.defaults["learning_rate"]
             if wanted == "dpo" and learning_rate == sft_rate:
                 rate = DPO_LEARNING_RATE
-            elif wanted == "sft" and learning_rate == DPO_LEARNING_RATE:
+            elif wanted != "dpo" and learning_rate == DPO_LEARNING_RATE:
                 rate = sft_rate
         return {tab.objective: wanted, tab.objective_note: note, tab.settings["learning_rate"]: rate}
 
     def objective_chosen(self, objective_value):
-        return {self.tab.dpo_settings: gr.update(visible=objective_value == "dpo")}
+        # The run to start from applies to every causal objective; the rest of the panel to DPO.
+        return {self.tab.dpo_settings: gr.update(open=objective_value == "dpo")}
 
     def _lists(self, picked, version_value):
         """The project's versions and runs, for the pickers."""

@@ -14,13 +14,14 @@ from ftstudio.versions.preferences import (DEFAULT_PLAN, FILE, HUMAN, JUDGE, fre
                                            trained_inputs)
 from ftstudio.versions.splits import (NEAR_DUPLICATE_THRESHOLD, SPLITS, SplitPlan, VersionError, assign_splits,
                                       duplicate_groups, parse_split, split_warnings)
-from ftstudio.versions.writer import EXAMPLES, PREFERENCES, get_version, write_version
+from ftstudio.versions.text import TEXT_PLAN, freeze_text_version, text_rows
+from ftstudio.versions.writer import EXAMPLES, PREFERENCES, TEXT, get_version, write_version
 
 __all__ = [
     "DEFAULT_PLAN", "EXAMPLES", "EXPORT_FORMATS", "FILE", "HUMAN", "JUDGE", "NEAR_DUPLICATE_THRESHOLD",
-    "PREFERENCES", "PREFERENCE_EXPORT_FORMATS", "SPLITS", "SplitPlan", "VersionError", "assign_splits",
+    "PREFERENCES", "PREFERENCE_EXPORT_FORMATS", "SPLITS", "SplitPlan", "TEXT", "TEXT_PLAN", "VersionError", "assign_splits",
     "content_hash", "duplicate_groups", "export_preference_version", "export_rows", "export_version",
-    "freeze_preference_rows", "freeze_version", "get_version", "imported_preference_pairs", "messages_for",
+    "freeze_preference_rows", "freeze_text_version", "freeze_version", "get_version", "imported_preference_pairs", "messages_for",
     "parse_split", "planned_counts", "preference_records", "push_version", "read_preference_file",
-    "resolve_examples", "same_words", "split_warnings", "to_dataset_dict", "trained_inputs", "write_version",
+    "resolve_examples", "same_words", "split_warnings", "text_rows", "to_dataset_dict", "trained_inputs", "write_version",
 ]

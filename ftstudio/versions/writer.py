@@ -7,15 +7,15 @@ from ftstudio.store import Project, Store, Version
 from ftstudio.versions.splits import VersionError
 from ftstudio.wording import quoted
 
-EXAMPLES, PREFERENCES = "examples", "preferences"
+EXAMPLES, PREFERENCES, TEXT = "examples", "preferences", "text"
 
 
 def write_version(store: Store, project: Project, kind: str, content_hash: str, rows: list[dict], *,
                   template: dict, split: dict, counts: dict, name: str | None = None,
                   user_name: str | None = None) -> Version:
     """Freeze `rows` (each with its split) as a version of `kind`; unchanged content returns the existing one."""
-    if kind not in (EXAMPLES, PREFERENCES):
-        raise VersionError(f"A version holds {EXAMPLES} or {PREFERENCES}, not {kind!r}.")
+    if kind not in (EXAMPLES, PREFERENCES, TEXT):
+        raise VersionError(f"A version holds {EXAMPLES}, {PREFERENCES} or {TEXT}, not {kind!r}.")
     existing = store.find_version_by_hash(project.id, content_hash)
     if existing is not None:
         return existing

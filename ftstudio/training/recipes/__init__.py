@@ -13,17 +13,20 @@ import importlib
 from dataclasses import dataclass, fields
 
 from ftstudio.models import CAUSAL, ENCODER, SEQ2SEQ
-from ftstudio.training.config import (ClassifierOptions, FeatureOptions, Seq2SeqOptions, option_fields,
+from ftstudio.training.config import (ClassifierOptions, CptOptions, FeatureOptions, Seq2SeqOptions, option_fields,
                                       settings_where)
 
 __all__ = ["RECIPES", "ClassifierOptions", "FeatureOptions", "Recipe", "RecipeError", "Seq2SeqOptions",
-           "choose_recipe", "get_recipe", "option_fields"]
+           "CptOptions", "choose_recipe", "get_recipe", "option_fields"]
 
 # Which TrainConfig settings each recipe uses, read from the settings' own metadata (training/config.py).
 COMMON = settings_where(applies="common")
 CAUSAL_ONLY = settings_where(applies="causal")
 DPO_ONLY = settings_where(applies="dpo")
 BASELINE = settings_where(baseline=True)
+# CPT: the loss is on every token and the texts are always packed, so neither of those two settings applies.
+CPT_SETTINGS = tuple(name for name in COMMON + CAUSAL_ONLY if name not in ("completion_only", "batching")) + \
+    ("from_run",)
 
 
 class RecipeError(ValueError):
@@ -65,6 +68,10 @@ RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
     Recipe("dpo", CAUSAL, ("generation", "classification", "preferences"), ("lora", "qlora"),
            COMMON + CAUSAL_ONLY + DPO_ONLY, "ftstudio.training.recipes.causal:train", "preferences",
            "a causal LM learns to prefer the chosen answer over the rejected one (TRL's DPOTrainer)"),
+    Recipe("cpt", CAUSAL, ("generation", "classification", "structured"), ("lora", "qlora"), CPT_SETTINGS,
+           "ftstudio.training.recipes.cpt:train", "text",
+           "continued pre-training: a causal LM learns a text version's raw text, the loss on every token, packed "
+           "to max length (TRL's SFTTrainer)", CptOptions),
     Recipe("sequence_classification", ENCODER, ("classification",), ("lora", "full"), COMMON,
            "ftstudio.training.recipes.classification:train", "text_label",
            "an encoder with a classification head over the project's labels (LoRA with the head trained in full, "
@@ -88,10 +95,14 @@ FAMILY_HELP = {
 }
 
 
+# The causal LM recipe of each objective other than SFT.
+_CAUSAL_BY_OBJECTIVE = {"dpo": "dpo", "cpt": "cpt"}
+
+
 def get_recipe(name: str | None, objective: str = "sft") -> Recipe:
     """The recipe a run spec names; run folders written before recipes existed are causal SFT or DPO."""
     if not name:
-        return RECIPES["dpo" if objective == "dpo" else "causal_sft"]
+        return RECIPES[_CAUSAL_BY_OBJECTIVE.get(objective, "causal_sft")]
     if name not in RECIPES:
         raise RecipeError(f"Unknown training recipe {name!r}: this studio knows {', '.join(RECIPES)}.")
     return RECIPES[name]
@@ -100,9 +111,10 @@ def get_recipe(name: str | None, objective: str = "sft") -> Recipe:
 def choose_recipe(family: str, task_type: str, method: str, objective: str = "sft") -> Recipe:
     """The recipe for a model family, a project's task and a method, or why there is none."""
     if family == CAUSAL:
-        recipe = RECIPES["dpo" if objective == "dpo" else "causal_sft"]
-    elif objective == "dpo":
-        raise RecipeError(f"DPO trains causal LMs; this base model is an {family}. Choose a causal LM for DPO.")
+        recipe = RECIPES[_CAUSAL_BY_OBJECTIVE.get(objective, "causal_sft")]
+    elif objective in _CAUSAL_BY_OBJECTIVE:
+        raise RecipeError(f"{objective.upper()} trains causal LMs; this base model is an {family}. Choose a causal "
+                          f"LM for {objective.upper()}.")
     elif family == ENCODER:
         if task_type != "classification":
             raise RecipeError("This base model is an encoder (BERT-style): it classifies, it does not write text. "

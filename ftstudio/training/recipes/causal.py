@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ftstudio.run_folder import RunFolder
 from ftstudio.training.harness import (RunContext, StopRun, begin_run, load_base, lora_config, planned_steps, say,
-                                       train_to_the_end)
+                                       start_from_adapter, train_to_the_end)
 
 
 def _dpo_trainer(context: RunContext, model, tokenizer, data, callbacks):
@@ -36,13 +36,14 @@ def _dpo_trainer(context: RunContext, model, tokenizer, data, callbacks):
 def _sft_trainer(context: RunContext, model, tokenizer, data, callbacks):
     from ftstudio.training.sft_trainer import StudioSFTTrainer, sft_config
 
+    model, peft_config = start_from_adapter(model, context.folder, lora_config(context.config))
     return StudioSFTTrainer(
         model=model,
         args=sft_config(context.folder.path, context.config, context.precision, "validation" in data),
         train_dataset=data["train"],
         eval_dataset=data.get("validation"),
         processing_class=tokenizer,
-        peft_config=lora_config(context.config),
+        peft_config=peft_config,
         callbacks=callbacks,
     )
 
