@@ -45,6 +45,24 @@ def _import_project(store, args, settings, mapping: ColumnMapping | None):
                                  mapping)
 
 
+def _json_schema(path: str | None) -> dict | None:
+    """The JSON Schema in a file (--json-schema), checked to be a schema, or None."""
+    if not path:
+        return None
+    import json
+
+    import jsonschema
+
+    try:
+        schema = json.loads(Path(path).read_text(encoding="utf-8"))
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except FileNotFoundError:
+        raise StoreError(f"No JSON Schema file {path}: give the path of a .json file.") from None
+    except (json.JSONDecodeError, jsonschema.SchemaError, TypeError) as error:
+        raise StoreError(f"{path} is not a JSON Schema ({str(error).splitlines()[0]}): fix it and try again.") from None
+    return schema
+
+
 def cmd_import(args) -> int:
     from ftstudio.importing import ImportOptions, import_paths
 
@@ -54,8 +72,11 @@ def cmd_import(args) -> int:
     if missing:
         raise StoreError(f"Not found: {', '.join(missing)}. Nothing was imported.")
     mapping = _parse_mapping(args.map)
+    schema = _json_schema(args.json_schema)  # read before anything is created: a bad file changes nothing
     store = open_studio(settings)
     project, labels_from_file = _import_project(store, args, settings, mapping)
+    if schema is not None:  # the structured project's schema: what outputs must validate against (and GRPO's reward)
+        project = store.update_project(project.id, json_schema=schema)
 
     def progress(fraction: float, message: str) -> None:
         if not args.json and sys.stderr.isatty():
@@ -112,7 +133,8 @@ def cmd_item(args) -> int:
 def cmd_projects(args) -> int:
     store = open_studio(settings_from(args))
     if args.create:
-        store.create_project(args.create, args.task, labels=parse_labels(args.labels))
+        store.create_project(args.create, args.task, labels=parse_labels(args.labels),
+                             json_schema=_json_schema(args.json_schema))
     if args.rename:
         if not args.to:
             raise StoreError("Say the new name: ftstudio projects --rename OLD --to NEW")
@@ -195,6 +217,8 @@ def register(commands) -> None:
     imp.add_argument("--task", choices=TASK_TYPES, default="generation", help="Task type of a new project.")
     imp.add_argument("--labels", help="Comma-separated labels of a new classification project, e.g. phishing,legitimate "
                                       "(default: the values of the files' label column).")
+    imp.add_argument("--json-schema", metavar="FILE", help="A JSON Schema file the project's outputs must validate "
+                     "against (structured projects; GRPO's json_schema reward uses it).")
     imp.add_argument("--mask-pii", default="", help=f"Comma-separated maskers to apply: {', '.join(MASKERS)}.")
     imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                      help="Column mapping for tables, e.g. --map text=body (repeatable); unset fields are guessed.")
@@ -229,6 +253,8 @@ def register(commands) -> None:
     projects.add_argument("--create", metavar="NAME", help="Create a project with this name first.")
     projects.add_argument("--task", choices=TASK_TYPES, default="generation", help="Task type for --create.")
     projects.add_argument("--labels", help="Comma-separated labels for a --create'd classification project.")
+    projects.add_argument("--json-schema", metavar="FILE", help="A JSON Schema file a --create'd structured project's "
+                          "outputs must validate against (GRPO's json_schema reward uses it).")
     projects.add_argument("--rename", metavar="NAME", help="Rename this project (with --to NEW).")
     projects.add_argument("--to", metavar="NEW", help="The new name for --rename.")
     projects.add_argument("--delete", metavar="NAME", help="Delete this project and everything under it (with --yes).")

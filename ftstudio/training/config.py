@@ -6,9 +6,9 @@ import argparse
 from dataclasses import asdict, dataclass, field, fields
 
 METHODS = ("lora", "qlora", "full", "features")
-OBJECTIVES = ("sft", "dpo", "cpt")
+OBJECTIVES = ("sft", "dpo", "cpt", "grpo")
 # Objectives of causal LMs that may start from an earlier run's adapter (--from-run): CPT, then SFT, then DPO chain.
-CHAIN_OBJECTIVES = ("sft", "dpo", "cpt")
+CHAIN_OBJECTIVES = ("sft", "dpo", "cpt", "grpo")
 # The DPO losses TRL's DPOTrainer offers for pairs (TRL's loss_type), with what each is for.
 DPO_LOSSES = {
     "sigmoid": "the DPO paper's loss (the default)",
@@ -51,7 +51,8 @@ class TrainConfig:
     objective: str = setting(
         "sft", "sft learns to write the outputs of input/output pairs; dpo learns to prefer the chosen answer over "
         "the rejected one in preference pairs (DPO), starting from the base model or an earlier run; cpt continues "
-        "pre-training on a text version's raw text (every token, packed to max length).",
+        "pre-training on a text version's raw text (every token, packed to max length); grpo samples answers and "
+        "learns from rewards the studio computes (valid JSON of the schema, the right label, a judge's score).",
         "objective", "causal", OBJECTIVES)
     method: str = setting(
         "lora", "lora trains a small adapter on the full model; qlora stores the base model in 4 bits and uses about "
@@ -232,7 +233,28 @@ class CptOptions:
                 "for a new domain's vocabulary); the adapter then holds a copy of both, much larger."})
 
 
-RECIPE_OPTIONS = (ClassifierOptions, FeatureOptions, Seq2SeqOptions, CptOptions)
+@dataclass
+class GrpoOptions:
+    """Options of GRPO with verifiable rewards (TRL's GRPOTrainer)."""
+
+    reward: str = field(default="", metadata={
+        "help": "grpo: comma-separated rewards, summed: json_schema (valid JSON of the project's schema), "
+                "label_match (names the right label), exact_match (the reference's words), length (close to the "
+                "reference's length), judge (a 1-10 score from --judge), or path.py:function(prompt, completion, "
+                "example). Default: json_schema for structured projects, label_match for classification, "
+                "exact_match otherwise."})
+    num_generations: int = field(default=4, metadata={
+        "help": "grpo: answers sampled per prompt; each is scored against the others' mean reward."})
+    max_new_tokens: int = field(default=128, metadata={
+        "help": "grpo: longest sampled answer in tokens."})
+    judge: str = field(default="", metadata={
+        "help": "grpo, judge reward: the OpenAI-compatible endpoint's base URL (its key from FTSTUDIO_JUDGE_API_KEY, "
+                "OPENAI_API_KEY or the studio's secret store)."})
+    judge_model: str = field(default="", metadata={"help": "grpo, judge reward: the model the endpoint serves."})
+    judge_concurrency: int = field(default=4, metadata={"help": "grpo, judge reward: requests in flight at once."})
+
+
+RECIPE_OPTIONS = (ClassifierOptions, FeatureOptions, Seq2SeqOptions, CptOptions, GrpoOptions)
 
 
 def option_fields() -> dict[str, object]:

@@ -132,6 +132,12 @@ class RunManager:
                                                      "kind": version.kind}
         elif recipe.data == "text_label":
             split_rows, recorded = self._labeled_rows(version, project), version
+        elif recipe.data == "prompt_reference":  # GRPO: prompts, references, labels, and the rewards' records
+            from ftstudio.training.grpo_data import plan_grpo_run
+
+            grpo = plan_grpo_run(self.store, project, version, recipe.read_options(options),
+                                 self._tokenizer(base_model), self.settings.home)
+            split_rows, recorded = grpo.split_rows, version
         elif recipe.data == "text":
             from ftstudio.versions import text_rows
 
@@ -143,7 +149,8 @@ class RunManager:
         if check_memory:
             self._check_memory(model_config, config, recipe, split_rows, base_model)
         extra = {"recipe": recipe.name, "recipe_options": asdict(recipe.read_options(options)) if recipe.options
-                 else {}, **(plan.extra() if plan else {"start_run": start.id} if start else {})}
+                 else {}, **(plan.extra() if plan else {"start_run": start.id} if start else {}),
+                 **(grpo.extra if recipe.data == "prompt_reference" else {})}
         if recipe.data == "text_label":
             from ftstudio.training.recipes.classification_metrics import class_weights
 
@@ -155,6 +162,8 @@ class RunManager:
             write_run_folder(run_dir, config, base_model, base_path, recorded, split_rows,
                              {"name": project.name, "task_type": project.task_type}, extra, recipe.splits)
             copy_adapter_of(start, run_dir)
+            if recipe.data == "prompt_reference":
+                grpo.write_files(run_dir)
         except Exception:  # an empty folder left behind would look like a broken run
             shutil.rmtree(run_dir, ignore_errors=True)
             raise

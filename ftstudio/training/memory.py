@@ -120,7 +120,8 @@ def longest_sequence(split_rows: dict[str, list[dict]], tokenizer, config: Train
     preferences (the prompt up to max prompt length, plus the longer answer up to max completion length), or
     text_label (the text, up to max length)."""
     fields_ = {"prompt_completion": ("prompt", "completion"), "preferences": ("prompt", "chosen", "rejected"),
-               "text_label": ("text",), "text": ("text",)}[data]
+               "text_label": ("text",), "text": ("text",),
+               "prompt_reference": ("prompt", "reference")}[data]
     rows = [row for split in ("train", "validation") for row in split_rows.get(split) or []]
     candidates = sorted(rows, key=lambda row: sum(len(t) for t in _texts(row, fields_)), reverse=True)
     longest = 0

@@ -13,18 +13,18 @@ import importlib
 from dataclasses import dataclass, fields
 
 from ftstudio.models import CAUSAL, ENCODER, SEQ2SEQ
-from ftstudio.training.config import (ClassifierOptions, CptOptions, FeatureOptions, Seq2SeqOptions, option_fields,
-                                      settings_where)
+from ftstudio.training.config import (ClassifierOptions, CptOptions, FeatureOptions, GrpoOptions, Seq2SeqOptions,
+                                      option_fields, settings_where)
 
 __all__ = ["RECIPES", "ClassifierOptions", "FeatureOptions", "Recipe", "RecipeError", "Seq2SeqOptions",
-           "CptOptions", "choose_recipe", "get_recipe", "option_fields"]
+           "CptOptions", "GrpoOptions", "choose_recipe", "get_recipe", "option_fields"]
 
 # Which TrainConfig settings each recipe uses, read from the settings' own metadata (training/config.py).
 COMMON = settings_where(applies="common")
 CAUSAL_ONLY = settings_where(applies="causal")
 DPO_ONLY = settings_where(applies="dpo")
 BASELINE = settings_where(baseline=True)
-# CPT: the loss is on every token and the texts are always packed, so neither of those two settings applies.
+# CPT (the loss on every token, always packed) and GRPO (sampled answers) use neither of those two settings.
 CPT_SETTINGS = tuple(name for name in COMMON + CAUSAL_ONLY if name not in ("completion_only", "batching")) + \
     ("from_run",)
 
@@ -72,6 +72,10 @@ RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
            "ftstudio.training.recipes.cpt:train", "text",
            "continued pre-training: a causal LM learns a text version's raw text, the loss on every token, packed "
            "to max length (TRL's SFTTrainer)", CptOptions),
+    Recipe("grpo", CAUSAL, ("generation", "classification", "structured"), ("lora", "qlora"), CPT_SETTINGS,
+           "ftstudio.training.recipes.grpo:train", "prompt_reference",
+           "GRPO: a causal LM samples several answers per prompt and learns from rewards the studio computes "
+           "(TRL's GRPOTrainer)", GrpoOptions),
     Recipe("sequence_classification", ENCODER, ("classification",), ("lora", "full"), COMMON,
            "ftstudio.training.recipes.classification:train", "text_label",
            "an encoder with a classification head over the project's labels (LoRA with the head trained in full, "
@@ -96,7 +100,7 @@ FAMILY_HELP = {
 
 
 # The causal LM recipe of each objective other than SFT.
-_CAUSAL_BY_OBJECTIVE = {"dpo": "dpo", "cpt": "cpt"}
+_CAUSAL_BY_OBJECTIVE = {"dpo": "dpo", "cpt": "cpt", "grpo": "grpo"}
 
 
 def get_recipe(name: str | None, objective: str = "sft") -> Recipe:
