@@ -102,3 +102,9 @@ def test_grpo_runs_three_steps_with_the_json_schema_reward_logged(store, setting
     steps = [m for m in metrics if "rewards/json_schema/mean" in m]
     assert len(steps) == 3 and all("reward" in m and "rewards/length/mean" in m for m in steps)
     assert (Path(run.run_dir) / "adapter" / "adapter_config.json").exists()
+    from ftstudio.training.results import curves
+    from ftstudio.ui.run_charts import rewards_figure
+
+    curve = curves(Path(run.run_dir))
+    assert len(curve["rewards"]["rewards/json_schema/mean"]) == 3 and curve["rewards"]["reward"]
+    assert {"mean reward (sum)", "json_schema", "length"} <= {trace.name for trace in rewards_figure(curve).data}

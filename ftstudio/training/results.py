@@ -17,8 +17,11 @@ def curves(run_dir: Path) -> dict:
     speeds = [r["tokens_per_second"] for r in records if r.get("tokens_per_second")]
     latest = next((r for r in reversed(records) if "step" in r), {})
     setup = next((r for r in reversed(records) if "dtype" in r), {})  # the latest worker's precision and compile
+    # DPO's implicit rewards, or GRPO's mean reward and each reward's mean (rewards/<name>/mean) per step.
+    grpo = sorted({key for r in records for key in r if key == "reward" or key.startswith("rewards/") and
+                   key.endswith("/mean")})
     rewards = {key: [(r["step"], r[key]) for r in records if key in r and "step" in r]
-               for key in ("rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected")}
+               for key in ("rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected", *grpo)}
     return {"train": train, "eval": evaluation, "perplexity": perplexity, "tokens_per_second": speeds[-1] if speeds else None,
             "rewards": {key: points for key, points in rewards.items() if points},
             "dtype": setup.get("dtype"), "compiled": setup.get("compiled"),

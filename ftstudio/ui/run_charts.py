@@ -29,16 +29,26 @@ def curve_figure(named_curves: list[tuple[str, dict]]):
     return figure
 
 
+def _reward_label(key: str) -> str:
+    """A curve's name: DPO's in words, GRPO's total as the mean reward, each of its rewards by name."""
+    if key in REWARD_CURVES:
+        return REWARD_CURVES[key]
+    return "mean reward (sum)" if key == "reward" else key.split("/")[1]
+
+
 def rewards_figure(curve: dict):
-    """DPO's curves: how far the chosen answers' reward is above the rejected ones', and how often it is."""
+    """DPO's curves (how far the chosen answers' reward is above the rejected ones', and how often it is), or GRPO's
+    (the mean reward per step, and each reward's mean)."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    for key, label in REWARD_CURVES.items():
-        points = curve.get("rewards", {}).get(key)
+    found = curve.get("rewards", {})
+    for key in [*REWARD_CURVES, *(key for key in found if key not in REWARD_CURVES)]:
+        points = found.get(key)
         if points:
             steps, values = zip(*points)
-            figure.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=label))
+            figure.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=_reward_label(key)))
+    title = "reward (log-ratio × beta)" if any(key in found for key in REWARD_CURVES) else "reward (0 to 1 each)"
     figure.update_layout(height=300, margin={"l": 60, "r": 20, "t": 40, "b": 50}, xaxis_title="step",
-                         yaxis_title="reward (log-ratio × beta)", template="plotly_white", legend={"orientation": "h"})
+                         yaxis_title=title, template="plotly_white", legend={"orientation": "h"})
     return figure

@@ -163,7 +163,7 @@ def layout_train_tab() -> TrainTab:
         resume_button = gr.Button("Resume", scale=1, elem_id="run-resume")
     progress = gr.Markdown(elem_id="run-progress")
     curve = gr.Plot(label="Loss", elem_id="run-curve")
-    rewards_plot = gr.Plot(label="Preference rewards (DPO)", visible=False, elem_id="run-rewards")
+    rewards_plot = gr.Plot(label="Rewards (DPO, GRPO)", visible=False, elem_id="run-rewards")
     with gr.Accordion("Export the adapter", open=False):
         with gr.Row():
             zip_button = gr.Button("Download adapter (.zip)", elem_id="download-adapter")
