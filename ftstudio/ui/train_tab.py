@@ -20,6 +20,7 @@ from ftstudio.training.recipes import RECIPES  # encoders train from the classif
 from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
 from ftstudio.ui.run_charts import curve_figure, rewards_figure
+from ftstudio.ui.sweep_panel import create_sweep_panel
 
 RUN_COLUMNS = ["id", "status", "version", "method", "base model", "step", "train loss", "val loss", "started"]
 # Where each setting sits comes from TrainConfig's metadata: the main row, "More settings", the DPO panel.
@@ -29,12 +30,10 @@ NO_START_RUN = ("none: a new adapter on the base model", 0)
 OBJECTIVE_HELP = ("sft: learn to write the outputs of input/output pairs · dpo: learn to prefer the chosen answer "
                   "of preference pairs (frozen from review votes on the Datasets tab) · cpt: continue pre-training "
                   "on a text version's raw text")
-# Versions of each kind train with one objective; the note says so when the version is picked.
-KIND_OBJECTIVES = {"preferences": "dpo", "text": "cpt"}
-KIND_NOTES = {"preferences": "holds preference pairs: it trains with DPO, from the base model or from a finished "
-                             "run's adapter (DPO settings below).",
-              "text": "holds raw text: it continues pre-training (cpt), the loss on every token, packed; start an "
-                      "SFT run from the finished run (below: start from a run)."}
+# Versions of each kind train with one objective (the note says so when one is picked): (objective, note).
+KINDS = {"preferences": ("dpo", "holds preference pairs: it trains with DPO, from the base model or from a finished "
+                                "run's adapter (DPO settings below)."),
+         "text": ("cpt", "holds raw text: it continues pre-training (cpt), then an SFT run starts from that run.")}
 DETAILS = """
 - **Precision (compute dtype).** `auto` times one bf16 and one fp32 matrix product when a run starts and trains in
   bf16 where it is at least 1.5× faster (GPUs from Ampere on; CPUs with AVX512-BF16 or AMX), else in fp32.
@@ -186,6 +185,17 @@ def layout_train_tab() -> TrainTab:
                     compare_button, difference, compare_curve, gr.Timer(2.0, active=True), gr.State(None))
 
 
+def widget_config(objective_value, method_value, values) -> TrainConfig:
+    """The TrainConfig the form's widgets describe (values in SETTING_FIELDS order), each field of its own type."""
+    config = TrainConfig.from_dict({"objective": objective_value, "method": method_value,
+                                    **dict(zip(SETTING_FIELDS, values))})
+    for name, default in TrainConfig().to_dict().items():  # gr.Number gives floats; keep each field's own type
+        value = getattr(config, name)
+        if isinstance(default, int) and not isinstance(default, bool) and value is not None:
+            setattr(config, name, int(value))
+    return config
+
+
 class TrainHandlers:
     """The Train tab's handlers: each turns widget values into one call and answers with named updates."""
 
@@ -198,12 +208,7 @@ class TrainHandlers:
         try:
             if picked is None:
                 raise StoreError("Pick a project on the Data tab first.")
-            config = TrainConfig.from_dict({"objective": objective_value, "method": method_value,
-                                            **dict(zip(SETTING_FIELDS, values))})
-            for name, default in self.defaults.items():  # gr.Number gives floats; keep each field's own type
-                value = getattr(config, name)
-                if isinstance(default, int) and not isinstance(default, bool) and value is not None:
-                    setattr(config, name, int(value))
+            config = widget_config(objective_value, method_value, values)
             run_id = self.manager.create_run(picked, version_name or "", config, user_name=caller.name)
         except (StoreError, RunError, ModelError, ValueError) as error:
             return {tab.start_notice: message(str(error), "error"), tab.run_pick: gr.update()}
@@ -304,8 +309,8 @@ class TrainHandlers:
         found = self.store.find_version(picked.id, version_name) if picked and version_name else None
         if found is None:
             return {tab.objective: gr.update(), tab.objective_note: "", tab.settings["learning_rate"]: gr.update()}
-        wanted = KIND_OBJECTIVES.get(found.kind, "sft")
-        note = message(f"{found.name} {KIND_NOTES[found.kind]}", "info") if found.kind in KIND_NOTES else ""
+        wanted, note = KINDS.get(found.kind, ("sft", ""))
+        note = message(f"{found.name} {note}", "info") if note else ""
         rate = gr.update()
         if wanted != objective_value:  # the other objective's usual learning rate, unless one was typed
             sft_rate = self.defaults["learning_rate"]
@@ -371,6 +376,7 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, se
     for event in (ui.timer.tick, ui.run_pick.change):
         event(guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs,
               show_progress="hidden", **hidden)
+    create_sweep_panel(store, guard, manager, project, [ui.version, ui.objective, ui.method, *ui.setting_widgets], widget_config)
     ui.cancel_button.click(guard("train", handle.cancel, project=False), ui.run_pick, [ui.start_notice],
                            api_name="cancel_run")
     ui.resume_button.click(guard("train", handle.resume, project=False), ui.run_pick, [ui.start_notice],
