@@ -65,6 +65,12 @@ class Settings:
         default_factory=lambda: float(os.environ.get("FTSTUDIO_SNAPSHOT_INTERVAL", "600")),
         metadata={"help": "Seconds between snapshots, when something changed (FTSTUDIO_SNAPSHOT_INTERVAL)."},
     )
+    report_to: str = field(
+        default_factory=lambda: os.environ.get("FTSTUDIO_REPORT_TO", ""),
+        metadata={"help": "Where every run reports its curves besides the studio, unless the run says otherwise: "
+                          "trackio (a local folder under the studio), mlflow or wandb when installed and configured, "
+                          "comma-separated (FTSTUDIO_REPORT_TO); unset: nowhere."},
+    )
     ingest: IngestLimits = field(default_factory=IngestLimits)
     page_size: int = field(default=50, metadata={"help": "Rows per page in the item table."})
 

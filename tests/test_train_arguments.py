@@ -12,7 +12,7 @@ FLAGS = ["--objective", "--method", "--r", "--alpha", "--dropout", "--target-mod
          "--warmup-ratio", "--epochs", "--max-steps", "--batch-size", "--grad-accumulation", "--max-length",
          "--completion-only", "--batching", "--compile", "--seed", "--eval-steps", "--save-steps", "--compute-dtype",
          "--double-quant", "--divergence-factor", "--beta", "--loss-type", "--label-smoothing", "--max-prompt-length",
-         "--max-completion-length", "--from-run", "--weighted-loss", "--regularization", "--max-target-length",
+         "--max-completion-length", "--from-run", "--report-to", "--weighted-loss", "--regularization", "--max-target-length",
          # issue 26: continued pre-training's and GRPO's recipe options
          "--train-embeddings", "--reward", "--num-generations", "--max-new-tokens", "--judge", "--judge-model",
          "--judge-concurrency"]

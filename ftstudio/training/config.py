@@ -25,6 +25,8 @@ DPO_LOSSES = {
 # DPO moves an already useful model a little: its usual learning rate with LoRA is far below SFT's.
 DPO_LEARNING_RATE = 5e-5
 BATCHING = ("auto", "group_by_length", "packing", "padding")
+# Experiment trackers a run may report to through transformers' report_to ("none": nowhere).
+TRACKERS = ("trackio", "mlflow", "wandb", "none")
 COMPILE = ("auto", "on", "off")
 SCHEDULERS = ("cosine", "linear", "constant")
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -112,6 +114,11 @@ class TrainConfig:
         "kept), for any causal objective (cpt, then sft, then dpo); without one (0), a new adapter on the base "
         "model.", "dpo", "dpo")
 
+    report_to: str = setting(
+        "", "Report this run's curves to experiment trackers too: trackio (a local folder under the studio; a "
+        "Space only when you push it), mlflow, wandb (when installed and configured), comma-separated; none: "
+        "nowhere; empty: the studio's setting (off by default).", "more")
+
     @property
     def is_dpo(self) -> bool:
         return self.objective == "dpo"
@@ -139,6 +146,9 @@ class TrainConfig:
                 problems.append(f"{name.replace('_', ' ')} must be between 8 and 65,536 (it is {getattr(self, name)})")
         if self.from_run < 0 or (self.from_run and self.objective not in CHAIN_OBJECTIVES):
             problems.append("from run is the id of the run to start from, or 0")
+        unknown = [name for name in self.report_to.replace(" ", "").split(",") if name and name not in TRACKERS]
+        if unknown:
+            problems.append(f"report to takes {', '.join(TRACKERS)} (comma-separated), not {', '.join(unknown)}")
         if self.batching not in BATCHING:
             problems.append(f"batching must be one of {', '.join(BATCHING)}")
         if self.compile not in COMPILE:

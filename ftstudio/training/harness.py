@@ -18,6 +18,7 @@ from typing import Callable
 from ftstudio.run_folder import COMPLETE_MARKER, RunFolder, RunSpec
 from ftstudio.training.config import TrainConfig
 from ftstudio.training.device import Precision, choose_precision
+from ftstudio.training.tracking import run_tracking
 
 
 class StopRun(Exception):
@@ -175,7 +176,7 @@ def trainer_arguments(run_dir: Path, config: TrainConfig, precision, has_validat
         fp16=precision.fp16,
         gradient_checkpointing=precision.gradient_checkpointing,
         use_cpu=not precision.cuda,
-        report_to=[],
+        **run_tracking(run_dir, config),  # report_to: none unless the run or the studio chose trackers
         dataloader_num_workers=0,
         disable_tqdm=True,
         save_only_model=False,

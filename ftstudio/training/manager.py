@@ -27,6 +27,7 @@ from ftstudio.training.config import TrainConfig
 from ftstudio.training.dpo_data import check_objective, copy_adapter_of, plan_dpo_run, start_run
 from ftstudio.training.memory import estimate_memory
 from ftstudio.training.prepare import RunError, new_run_folder, write_run_folder
+from ftstudio.training.tracking import resolve_report_to, tracking_dir
 from ftstudio.wording import quoted
 
 ACTIVE = ("queued", "running")
@@ -146,11 +147,13 @@ class RunManager:
                         "template": {}, "kind": version.kind}
         else:
             split_rows, recorded = self._rendered_rows(version, base_model), version
+        config.report_to = resolve_report_to(config.report_to, self.settings.report_to)
         if check_memory:
             self._check_memory(model_config, config, recipe, split_rows, base_model)
         extra = {"recipe": recipe.name, "recipe_options": asdict(recipe.read_options(options)) if recipe.options
                  else {}, **(plan.extra() if plan else {"start_run": start.id} if start else {}),
-                 **(grpo.extra if recipe.data == "prompt_reference" else {})}
+                 **(grpo.extra if recipe.data == "prompt_reference" else {}),
+                 **({"tracking_dir": str(tracking_dir(self.settings.home))} if config.report_to else {})}
         if recipe.data == "text_label":
             from ftstudio.training.recipes.classification_metrics import class_weights
 
