@@ -113,6 +113,11 @@ def cmd_report(args) -> int:
         _print({"run": run.id, "classification": classification}, args.json,
                "\n".join([f"Run {run.id} ({run.method}), no review yet"] + classification_lines(classification)))
         return 0
+    if review is None and args.weights:  # the weight check needs no data, and no review
+        weights = _weights(run, args)
+        _print({"run": run.id, "weights": weights}, args.json, f"Run {run.id}, no review yet; weights (WeightWatcher "
+               f"alpha, mean over layers): base {weights['base_mean_alpha']:.2f}, tuned {weights['tuned_mean_alpha']:.2f}")
+        return 0
     if review is None:
         raise StoreError(f"Run {run.id} has no review yet: `ftstudio generate --run {run.id}`, then vote.")
     results = report.full_results(store, review)
@@ -145,8 +150,23 @@ def cmd_report(args) -> int:
     if classification is not None:
         lines += classification_lines(classification)
     payload = results.to_dict()
+    payload["weights"] = _weights(run, args)
+    if payload["weights"]:
+        lines.append(f"  weights (WeightWatcher alpha, mean over layers): base {payload['weights']['base_mean_alpha']:.2f}"
+                     f", tuned {payload['weights']['tuned_mean_alpha']:.2f}")
     _print(payload, args.json, "\n".join(lines))
     return 0
+
+
+def _weights(run, args) -> dict | None:
+    """The run's data-free weight check: computed with --weights (once, cached in the run folder), else as cached."""
+    from ftstudio.evaluation.weights import cached_weights, check_weights
+    from ftstudio.models import materialize
+
+    if not args.weights:
+        return cached_weights(run)
+    settings = _settings(args)
+    return check_weights(run, materialize(run.base_model, settings.model_cache))
 
 
 def classification_lines(entry: dict) -> list[str]:
@@ -244,6 +264,8 @@ def register(commands) -> None:
     rep.add_argument("--run", required=True, help="Run id whose latest review to report.")
     rep.add_argument("--by", help="Break the first pair's win rate down by an item field (label, kind, ...).")
     rep.add_argument("--export", metavar="DIR", help="Also write ratings (CSV, Parquet) and DPO preference pairs.")
+    rep.add_argument("--weights", action="store_true", help="Also check the run's weights without data (WeightWatcher: "
+                     "each layer's alpha, merged beside the base); computed once, then kept in the run folder.")
     rep.add_argument("--compare", metavar="RUNS", help="Other runs to put side by side with this one, comma-separated.")
     rep.add_argument("--json", action="store_true", help="Print JSON: \"human\" per pair of systems, \"judge\", "
                      "\"agreement\" (judge vs people) and \"metrics\"; for classifier runs \"classification\" "

@@ -21,6 +21,7 @@ from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_C
                                       breakdown_frame, compare_frame, empty_panels, guarded_panel, metrics_frame,
                                       panels)
 from ftstudio.ui.review_tab import project_runs, run_choices
+from ftstudio.ui.weights_panel import create_weights_panel
 
 # The panels one refresh fills, in the order of the outputs (and of the `results` API's answer).
 PANELS = ("verdict", "chart", "win_table", "bradley_terry_group", "bt_table", "judge_summary", "judge_table",
@@ -230,6 +231,7 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, 
     picked = [project, w.run_pick]
     w.refresh.click(guard("results", h.on_refresh), picked, w.panels, api_name="results")
     w.run_pick.change(guard("results", h.on_refresh, quiet=True), picked, w.panels, **hidden)
+    create_weights_panel(store, guard, settings, project, w.run_pick)
     w.breakdown_button.click(guard("results", h.on_breakdown), [*picked, w.field], [w.breakdown_table, w.breakdown_plot],
                              api_name="breakdown")
     api_names = {"csv": "export_ratings_csv", "parquet": "export_ratings_parquet", "preferences": "export_preferences"}
