@@ -40,5 +40,10 @@ def run_benchmark(name: str, args) -> dict:
         from ftstudio.bench.results import bench_results
 
         return bench_results()
-    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge, dpo, classify, load or "
-                     "results.")
+    if name == "cpt":
+        from ftstudio.bench.cpt import bench_cpt
+
+        return bench_cpt(model=getattr(args, "model", None), steps=getattr(args, "steps", None),
+                         batch_size=getattr(args, "batch_size", None), posts=getattr(args, "posts", None))
+    raise ValueError(f"Unknown benchmark {name!r}: choose ingest, train, generate, judge, dpo, classify, load, "
+                     "results or cpt.")
