@@ -13,6 +13,7 @@ batch size, max length, learning rate, number format and number of optimizer ste
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import tempfile
@@ -118,7 +119,8 @@ def measure(kind: str, model_path: str, train: list[str], validation: list[str],
                               train_dataset=encoded, callbacks=[_times_callback(times)],
                               data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False))
         trainer.data_collator = _counting_collator(trainer.data_collator, tokens)
-        trainer.train()
+        with contextlib.redirect_stdout(sys.stderr):  # the Trainer prints its logs; stdout is the bench's JSON
+            trainer.train()
     seconds = times[-1] - times[0]
     timed_tokens = sum(tokens[1:len(times)])  # the batches of the timed steps (one batch per step)
     return {"tokens_per_second": round(timed_tokens / seconds, 1), "seconds_per_step": round(seconds / (len(times) - 1), 3),
