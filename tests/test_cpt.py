@@ -103,3 +103,11 @@ def test_cpt_trains_packed_raw_text_then_sft_starts_from_its_adapter(store, sett
     assert any(key.endswith("lora_B.weight") and before[key].abs().sum() > 0 for key in before)
     for key, value in before.items():
         assert torch.allclose(value, after[key], atol=1e-6), key
+    # Reviewed by default against the run it started from and the base model: the chain's end, start and base.
+    from ftstudio.evaluation.compare import default_systems
+    from ftstudio.evaluation.systems import BASE
+
+    assert default_systems(store, sft) == [sft.system, cpt.system, BASE]
+    from ftstudio.training.results import curves
+
+    assert curves(Path(cpt.run_dir))["perplexity"]  # the validation perplexity's curve

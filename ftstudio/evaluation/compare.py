@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ftstudio.config import Settings
 from ftstudio.evaluation.generations import GenerationBatch, generate_answers, inputs_from_split, left_out_inputs
-from ftstudio.evaluation.loop import is_preference_run, loop_inputs, loop_systems
+from ftstudio.evaluation.loop import is_preference_run, loop_inputs, loop_systems, start_of
 from ftstudio.evaluation.prompts import inputs_from_prompts
 from ftstudio.evaluation.review import QueuePlan, ensure_review, plan_pairs
 from ftstudio.evaluation.systems import BASE, EvaluationError
@@ -87,8 +87,12 @@ def wants_loop(store: Store, run: Run, systems: list[str] | None = None, prompts
 
 
 def default_systems(store: Store, run: Run) -> list[str]:
-    """What a run is compared with when nobody says: the loop for a DPO run, else the run and the base model."""
-    return loop_systems(store, run) if is_preference_run(run) else [run.system, BASE]
+    """What a run is compared with when nobody says: the loop for a DPO run; for a run that started from another
+    (CPT, then SFT: --from-run) the run, the one it started from and the base model; else the run and the base."""
+    if is_preference_run(run):
+        return loop_systems(store, run)
+    start = start_of(store, run)
+    return [run.system, *([start.system] if start is not None else []), BASE]
 
 
 def compare_run(store: Store, studio: Settings, run: Run, systems: list[str] | None = None, split: str | None = "test",
@@ -97,7 +101,7 @@ def compare_run(store: Store, studio: Settings, run: Run, systems: list[str] | N
     the Review tab. `options` go to generate_and_review (decoding, backend, on_progress, should_stop, user_name,
     overlap)."""
     loop = wants_loop(store, run, systems, prompts)
-    names = loop_systems(store, run) if loop else list(systems or [run.system, BASE])
+    names = loop_systems(store, run) if loop else list(systems or default_systems(store, run))
     split = None if prompts else (split or "test")
     inputs = inputs_from_prompts(prompts) if prompts else inputs_from_split(store, run, split)
     left_out = left_out_inputs(store, run, names, {item.input for item in inputs})
