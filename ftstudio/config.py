@@ -65,6 +65,12 @@ class Settings:
         default_factory=lambda: float(os.environ.get("FTSTUDIO_SNAPSHOT_INTERVAL", "600")),
         metadata={"help": "Seconds between snapshots, when something changed (FTSTUDIO_SNAPSHOT_INTERVAL)."},
     )
+    machine_price_per_hour: float = field(
+        default_factory=lambda: float(os.environ.get("FTSTUDIO_MACHINE_PRICE_PER_HOUR", "0") or 0),
+        metadata={"help": "USD per hour of the machine local systems answer on, e.g. what its GPU rents for: local "
+                          "answers cost their measured seconds at this price; 0 shows as \"your hardware\" "
+                          "(FTSTUDIO_MACHINE_PRICE_PER_HOUR)."},
+    )
     ingest: IngestLimits = field(default_factory=IngestLimits)
     page_size: int = field(default=50, metadata={"help": "Rows per page in the item table."})
 

@@ -29,6 +29,7 @@ class Task:
     input: str
     output: str
     label: str | None
+    output_draft: str | None = None  # a teacher's draft the output starts from (see evaluation.distill)
 
 
 def overlap(project: Project) -> int:
@@ -92,6 +93,9 @@ def next_task(store: Store, project: Project, user_name: str) -> Task | None:
     item = store.get_item(item_id)
     input_text, output_text = prefill(project, item)
     label = (item.metadata or {}).get("label")
+    teacher = store.teacher_draft_for_item(item.id) if not output_text else None
+    if teacher is not None and teacher.input == input_text:
+        return Task(item=item, input=input_text, output=teacher.output, label=label, output_draft=teacher.output)
     return Task(item=item, input=input_text, output=output_text, label=label)
 
 

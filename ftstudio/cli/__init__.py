@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ftstudio.cli import (bench, data, judge, preferences, review, samples, serve, snapshots, train, users,
+from ftstudio.cli import (bench, data, judge, preferences, review, samples, serve, snapshots, systems, train, users,
                           versions)
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.models import ModelError
@@ -16,6 +16,7 @@ from ftstudio.store import StoreError
 
 # In the order `ftstudio --help` lists their commands.
 COMMAND_GROUPS = (serve, samples, data, versions, train, review, judge, preferences, users, snapshots, bench)
+COMMAND_GROUPS += (systems,)
 
 
 def build_parser() -> argparse.ArgumentParser:

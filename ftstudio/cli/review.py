@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ftstudio.cli.common import find_run as _run, open_studio as _open, print_result as _print
 from ftstudio.cli.common import progress_bar as _progress_bar, settings_from as _settings
+from ftstudio.evaluation.contestants import FEWSHOT_HELP
 from ftstudio.store import StoreError
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def cmd_generate(args) -> int:
     lines = [f"{batch.created} outputs generated, {batch.reused} reused ({batch.state}); review {batch.review.id} "
              f"compares {', '.join(batch.systems)}: `ftstudio review --run {run.id} --user NAME`."]
     lines += comparison.notes()
+    lines += [f"Failed (a rerun asks again): {failure}" for failure in batch.failed]
     _print(comparison.to_dict(), args.json, "\n".join(lines))
     return 0
 
@@ -144,6 +146,11 @@ def cmd_report(args) -> int:
     lines += [f"  {panel} could not be computed: {error}" for panel, error in results.errors.items()]
     if classification is not None:
         lines += classification_lines(classification)
+    from ftstudio.evaluation.costs import review_costs
+
+    results.costs = review_costs(store, review, _settings(args).machine_price_per_hour)
+    lines += [f"  {name}: {cost.answers} answers, median {cost.latency_ms_median} ms, cost per 1,000 answers "
+              f"{cost.cost_per_1000_answers_usd}" for name, cost in results.costs.items()]
     payload = results.to_dict()
     _print(payload, args.json, "\n".join(lines))
     return 0
@@ -217,7 +224,8 @@ def register(commands) -> None:
     gen.add_argument("--run", help="Run id (or folder name) whose template and test split to use.")
     gen.add_argument("--split", default="test", choices=["test", "validation", "train"],
                      help="Split to answer; train: answers to vote on for preference data (DPO) [test].")
-    gen.add_argument("--systems", help="Comma-separated systems: base, run ids, reference [this run,base].")
+    gen.add_argument("--systems", help="Comma-separated systems: base, run ids, reference, fewshot[:K], NAME, "
+                     "NAME+fewshot [this run,base]. " + FEWSHOT_HELP)
     gen.add_argument("--prompts-file", action="append", help="Prompts from a .txt, .md, .jsonl or .csv (repeatable).")
     gen.add_argument("--max-new-tokens", type=int, default=128, help="Longest answer, in tokens [128].")
     gen.add_argument("--temperature", type=float, default=0.0, help="0 decodes greedily; above 0 samples [0].")

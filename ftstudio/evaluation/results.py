@@ -320,10 +320,14 @@ class Results:
     comparison: list[RunComparison] | None = None
     breakdown: Breakdown | None = None
     exports: list | None = None
+    costs: dict | None = None  # {system: costs.SystemCost}: when present, "systems" maps each name to its figures
 
-    OPTIONAL = ("errors", "classification", "comparison", "breakdown", "exports")
+    OPTIONAL = ("errors", "classification", "comparison", "breakdown", "exports", "costs")
 
     def to_dict(self) -> dict:
         """The JSON shape `ftstudio report --json` prints; optional parts only when present."""
-        return {f.name: plain(getattr(self, f.name)) for f in fields(self)
-                if f.name not in self.OPTIONAL or getattr(self, f.name)}
+        shape = {f.name: plain(getattr(self, f.name)) for f in fields(self)
+                 if f.name not in self.OPTIONAL or getattr(self, f.name)}
+        if shape.pop("costs", None):  # the names stay, in order, as the keys
+            shape["systems"] = {name: plain(self.costs.get(name)) for name in self.systems}
+        return shape

@@ -185,7 +185,8 @@ def _generate_batches(job: dict, requests: list[dict], job_dir: Path, timings: d
             for index, tokens in zip(chosen, new_tokens):
                 text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
                 rows.append({"cache_key": group[index]["cache_key"], "output": text, "seconds": round(seconds, 4),
-                             "new_tokens": int((tokens != tokenizer.pad_token_id).sum())})
+                             "new_tokens": int((tokens != tokenizer.pad_token_id).sum()),
+                             "prompt_tokens": len(encoded[index])})
             _write_outputs(job_dir, rows)
             done += len(chosen)
             write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
@@ -228,8 +229,9 @@ def generate_vllm(job: dict, requests: list[dict], job_dir: Path, timings: dict)
             results = llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
             seconds = (time.perf_counter() - began) / len(part)
             _write_outputs(job_dir, [{"cache_key": r["cache_key"], "output": result.outputs[0].text.strip(),
-                                      "seconds": round(seconds, 4), "new_tokens": len(result.outputs[0].token_ids)}
-                                     for r, result in zip(part, results)])
+                                      "seconds": round(seconds, 4), "new_tokens": len(result.outputs[0].token_ids),
+                                      "prompt_tokens": len(prompt["prompt_token_ids"])}
+                                     for r, result, prompt in zip(part, results, prompts)])
             done += len(part)
             write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
     timings["generate_seconds"] = round(time.perf_counter() - began_generating, 3)

@@ -16,11 +16,12 @@ from ftstudio.store.migrations import MIGRATIONS
 from ftstudio.store.projects import TASK_TYPES, Project, ProjectQueries, clean_labels
 from ftstudio.store.review import Assignment, Generation, Rating, Review, ReviewPair, ReviewQueries, WINNERS
 from ftstudio.store.runs import RUN_FIELDS, Run, RunQueries
+from ftstudio.store.systems import RegisteredSystem, SystemQueries, TeacherDraft
 from ftstudio.store.versions import PreferenceRow, Version, VersionQueries, VersionRow
 
 
 class Store(Connection, ProjectQueries, ItemQueries, LabelingQueries, VersionQueries, RunQueries, ReviewQueries,
-            JudgingQueries):
+            JudgingQueries, SystemQueries):
     """The studio's DuckDB database: one connection, every area's queries."""
 
 
@@ -33,5 +34,5 @@ __all__ = [
     "AuditEntry", "Assignment", "ENGAGEMENT_FIELDS", "ITEM_SORTS", "Example", "Generation", "HistoryEntry", "ITEM_ARROW_SCHEMA", "ITEM_COLUMNS",
     "ImportRecord", "Item", "JUDGMENT_STATUSES", "JudgePromptRow", "Judgment", "ItemPage", "ItemSummary", "MIGRATIONS", "PreferenceRow", "Project", "RUN_FIELDS", "Rating", "Review",
     "ReviewPair", "Run", "Store", "StoreBusyError", "StoreError", "TASK_TYPES", "Version", "VersionRow", "WINNERS",
-    "clean_labels", "open_store", "write_app_marker",
+    "clean_labels", "open_store", "write_app_marker", "RegisteredSystem", "TeacherDraft",
 ]

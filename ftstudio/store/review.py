@@ -32,6 +32,9 @@ class Generation:
     seconds: float | None
     created_by: str | None
     created_at: Any
+    latency_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 @dataclass
@@ -86,7 +89,7 @@ class Rating:
 
 GENERATION_COLUMNS = ("project_id", "cache_key", "settings_key", "item_key", "system", "run_id", "version_id",
                       "example_id", "input", "reference", "prompt", "output", "settings", "metadata", "seconds",
-                      "created_by")
+                      "created_by", "latency_ms", "input_tokens", "output_tokens")
 
 
 class ReviewQueries:

@@ -138,7 +138,7 @@ class LabelHandlers:
                     w.label_choice: gr.update(**radio, value=None),
                     w.notice: note or message("Nothing left for you in this project.", "ok")}
         return {**updates, w.item_id: task.item.id, w.leased_to: user_name, w.raw: labeling.item_context(task.item),
-                w.input_box: task.input, w.output_box: task.output,
+                w.input_box: task.input, w.output_box: task.output, w.drafts.output_draft: task.output_draft,
                 w.label_choice: gr.update(**radio, value=task.label), w.notice: note}
 
     def cleared(self, note: str) -> dict:
