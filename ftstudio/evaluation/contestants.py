@@ -210,3 +210,12 @@ def ask_hosted(studio: Settings, requests: list[dict], contestants: dict[str, Co
 def _answer_row(request: dict, reply: Completion) -> dict:
     return {"cache_key": request["cache_key"], "output": reply.text, "seconds": reply.latency_ms / 1000,
             "latency_ms": reply.latency_ms, "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens}
+
+
+def contestant_choices(store: Store) -> list[tuple[str, str]]:
+    """(label, name) of the few-shot prompt and every registered system, plainly and with the few-shot prompt."""
+    choices = [(f"few-shot prompt of the base model ({DEFAULT_SHOTS} nearest train examples)", FEWSHOT)]
+    for system in store.list_systems():
+        choices += [(f"{system.name} ({system.model})", system.name),
+                    (f"{system.name} ({system.model}) with the few-shot prompt", f"{system.name}+{FEWSHOT}")]
+    return choices

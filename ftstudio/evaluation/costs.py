@@ -124,9 +124,10 @@ def best_buy(ratings: list[BradleyTerryRating] | None, costs: dict[str, SystemCo
             f"interval overlaps that of the best rated, {best.system} ({cost_text(costs[best.system])}).")
 
 
-def quality_cost_rows(results, costs: dict[str, SystemCost], judge: list[BradleyTerryRating] | None) -> list[dict]:
+def quality_cost_rows(human_ratings: list[BradleyTerryRating] | None, labels: dict[str, str],
+                      costs: dict[str, SystemCost], judge: list[BradleyTerryRating] | None) -> list[dict]:
     """One row per system: human and judge Bradley-Terry ratings with intervals, latency and cost."""
-    human = {r.system: r for r in results.bradley_terry or []}
+    human = {r.system: r for r in human_ratings or []}
     judged = {r.system: r for r in judge or []}
 
     def shown(rating):
@@ -134,9 +135,32 @@ def quality_cost_rows(results, costs: dict[str, SystemCost], judge: list[Bradley
             return None
         return f"{rating.rating:.0f} [{rating.ci_low:.0f}, {rating.ci_high:.0f}]"
 
-    return [{"system": name, "label": results.labels.get(name, name), "kind": cost.kind,
+    return [{"system": name, "label": labels.get(name, name), "kind": cost.kind,
              "human_bt": shown(human.get(name)), "judge_bt": shown(judged.get(name)), "answers": cost.answers,
              "latency_ms_median": cost.latency_ms_median, "latency_ms_p95": cost.latency_ms_p95,
              "output_tokens_mean": cost.output_tokens_mean, "cost_per_1000": cost_text(cost),
              "cost_per_1000_answers_usd": cost.cost_per_1000_answers_usd}
             for name, cost in costs.items()]
+
+
+@dataclass
+class QualityCost:
+    """The Results tab's quality-cost section: a row per system, the ratings the chart places, the best buy."""
+
+    rows: list[dict]
+    ratings: list[BradleyTerryRating]
+    source: str  # whose ratings place the systems: people, or the judge when no person voted
+    best_buy: str
+
+
+def quality_cost(store: Store, review: Review, price_per_hour: float = 0.0) -> QualityCost:
+    """Quality (human and judge Bradley-Terry ratings with intervals), latency and cost per system of a review."""
+    from ftstudio.evaluation.report import human_verdicts
+    from ftstudio.evaluation.review import system_labels
+
+    results = human_verdicts(store, review)
+    judge = judge_bradley_terry(store, review)
+    costs = review_costs(store, review, price_per_hour)
+    human = [r for r in results.bradley_terry or [] if r.rating is not None]
+    ratings, source = (human, "people") if len(human) >= 2 else (judge or [], "the judge")
+    return QualityCost(quality_cost_rows(results.bradley_terry, system_labels(store, review), costs, judge), ratings, source, best_buy(ratings, costs))

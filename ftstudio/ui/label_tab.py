@@ -14,6 +14,7 @@ from ftstudio.labeling import LabelingError, Task
 from ftstudio.store import Project, Store, StoreError
 from ftstudio.ui.format import escape, message
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.distill_panel import create_distill_panel
 from ftstudio.ui.label_drafts import DraftHandlers, DrafterWidgets, DraftWidgets, draft_widgets, drafter_widgets
 
 HELP = ("**Keys:** 1-9 pick a label · **A** or Enter accept · **S** skip · **F** flag · **U** undo · "
@@ -250,6 +251,7 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, ba
                      project: gr.Dropdown, user: gr.Textbox, settings: Settings | None = None) -> LabelWidgets:
     """Build the Label tab inside `tab`; `project` and `user` are the bar above the tabs."""
     w = label_layout()
+    create_distill_panel(store, guard, settings or base_model.settings, project, tab)
     handlers = LabelHandlers(store, base_model, w)
     drafting = DraftHandlers(store, settings or base_model.settings, base_model, w.input_box, w.output_box,
                              w.notice, w.drafts, w.drafter)

@@ -16,6 +16,7 @@ from ftstudio.evaluation.systems import EvaluationError
 from ftstudio.store import Store
 from ftstudio.ui.format import message
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.quality_cost import attach_quality_cost, quality_cost_layout
 from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_COLUMNS, DISAGREE_COLUMNS,
                                       GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, breakdown_chart,
                                       breakdown_frame, compare_frame, empty_panels, guarded_panel, metrics_frame,
@@ -61,6 +62,7 @@ class ResultsWidgets:
     exports: dict  # kind -> its button
     export_file: gr.File
     export_notice: gr.Markdown
+    quality_cost: object = None  # ui.quality_cost's section
 
     @property
     def panels(self) -> list:
@@ -75,13 +77,14 @@ def _frame(columns, **options) -> gr.Dataframe:
     return gr.Dataframe(pd.DataFrame(columns=columns), interactive=False, **options)
 
 
-def results_layout() -> ResultsWidgets:
+def results_layout(price_per_hour: float = 0.0) -> ResultsWidgets:
     """Lay out the tab: the headline, people, the judge, judge and people, metrics, runs side by side, exports."""
     with gr.Row():
         run_pick = gr.Dropdown([], label="Run", elem_id="results-run", scale=3, allow_custom_value=True)
         refresh = gr.Button("Refresh", size="sm", scale=0, min_width=120, elem_id="results-refresh")
     verdict = gr.Markdown(elem_id="results-verdict")
     chart = gr.Plot(elem_id="win-chart", label="Win rates")
+    quality_cost = quality_cost_layout(price_per_hour)
     gr.Markdown("### People")
     win_table = _frame(WIN_COLUMNS, elem_id="win-table", label="Human votes, per pair of systems")
     with gr.Group(visible=False) as bradley_terry_group:
@@ -129,7 +132,7 @@ def results_layout() -> ResultsWidgets:
                           judge_table, grades_table, agreement_text, confusion_table, length_table,
                           disagreement_table, metrics_table, metrics_button, metrics_notice, compare_pick,
                           compare_button, compare_table, field, breakdown_button, breakdown_table, breakdown_plot,
-                          exports, export_file, export_notice)
+                          exports, export_file, export_notice, quality_cost)
 
 
 class ResultsHandlers:
@@ -224,11 +227,12 @@ class ResultsHandlers:
 
 def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings,
                        project: gr.Dropdown) -> None:
-    w = results_layout()
+    w = results_layout(settings.machine_price_per_hour)
     h = ResultsHandlers(store, settings, w)
     hidden = {"api_visibility": "undocumented"}
     picked = [project, w.run_pick]
     w.refresh.click(guard("results", h.on_refresh), picked, w.panels, api_name="results")
+    attach_quality_cost(w.quality_cost, store, guard, picked, h.current_review, [w.refresh.click, w.run_pick.change])
     w.run_pick.change(guard("results", h.on_refresh, quiet=True), picked, w.panels, **hidden)
     w.breakdown_button.click(guard("results", h.on_breakdown), [*picked, w.field], [w.breakdown_table, w.breakdown_plot],
                              api_name="breakdown")

@@ -14,12 +14,14 @@ import gradio as gr
 from ftstudio.config import Settings
 from ftstudio.evaluation import report
 from ftstudio.evaluation.compare import default_systems
+from ftstudio.evaluation.contestants import contestant_choices
 from ftstudio.evaluation.review import system_labels
 from ftstudio.evaluation.generations import DecodingSettings
 from ftstudio.evaluation.systems import BASE, BASE_LABEL, REFERENCE, REFERENCE_LABEL, EvaluationError, run_label
 from ftstudio.store import Store
 from ftstudio.ui.format import escape
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.systems_panel import create_systems_panel
 from ftstudio.ui.review_handlers import ReviewHandlers
 from ftstudio.wording import plural
 
@@ -67,6 +69,7 @@ def system_choices(store: Store, runs, selected: str | None) -> tuple[list[tuple
     """Every system the run can be compared with, and the default: the DPO loop for a DPO run, else run vs base."""
     finished = [r for r in runs if r.status == "finished"]
     choices = [(run_label(r), r.system) for r in finished] + [(BASE_LABEL, BASE), (REFERENCE_LABEL, REFERENCE)]
+    choices += contestant_choices(store)
     run = next((r for r in finished if str(r.id) == str(selected)), None)
     try:
         default = default_systems(store, run) if run is not None else []
@@ -225,6 +228,7 @@ def review_layout() -> ReviewWidgets:
 def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, project: gr.Dropdown,
                       user: gr.Textbox) -> None:
     w = review_layout()
+    create_systems_panel(store, guard, settings)
     h = ReviewHandlers(store, settings, w, GenerationCancels(), project_runs, run_choices, system_choices,
                        win_rate_line)
     hidden = {"api_visibility": "undocumented"}
