@@ -73,6 +73,9 @@ def distill(store: Store, studio: Settings, project: Project, teacher: str, limi
     if contestant is None or contestant.hosted is None:
         raise EvaluationError(f"No system {teacher!r} is registered: a teacher is a system added with `ftstudio "
                               "systems add NAME --url URL --model MODEL` (see `ftstudio systems list`).")
+    if project.task_type == "classification":
+        raise EvaluationError(f"Project {project.name!r} classifies: a teacher writes outputs, not labels. Label "
+                              "it on the Label tab, or distill into a generation project.")
     system = contestant.hosted
     examples = accepted_examples(store, project, contestant.shots) if contestant.shots else None
     todo = items_to_draft(store, project)[:limit if limit and limit > 0 else None]
