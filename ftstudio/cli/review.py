@@ -146,11 +146,11 @@ def cmd_report(args) -> int:
     lines += [f"  {panel} could not be computed: {error}" for panel, error in results.errors.items()]
     if classification is not None:
         lines += classification_lines(classification)
-    from ftstudio.evaluation.costs import review_costs
+    from ftstudio.evaluation.costs import cost_text, review_costs
 
     results.costs = review_costs(store, review, _settings(args).machine_price_per_hour)
-    lines += [f"  {name}: {cost.answers} answers, median {cost.latency_ms_median} ms, cost per 1,000 answers "
-              f"{cost.cost_per_1000_answers_usd}" for name, cost in results.costs.items()]
+    lines += [f"  {name} ({cost.kind}): {cost.answers} answers, latency median {cost.latency_ms_median} ms, "
+              f"cost per 1,000 answers {cost_text(cost)}" for name, cost in results.costs.items()]
     payload = results.to_dict()
     _print(payload, args.json, "\n".join(lines))
     return 0
