@@ -16,7 +16,7 @@ from ftstudio.evaluation.contestants import register_system
 from ftstudio.evaluation.costs import best_buy, review_costs
 from ftstudio.evaluation.distill import distill
 from ftstudio.evaluation.generations import evaluation_version_id, generate_answers
-from ftstudio.evaluation.results import BradleyTerryRating
+from ftstudio.evaluation.results import BradleyTerryRating, Results
 from ftstudio.importing import import_paths
 from ftstudio.labeling import next_task
 from ftstudio.templates import Template
@@ -142,6 +142,12 @@ def test_costs_on_a_known_case_by_hand(store):
     assert costs["base"].output_tokens_mean == 11.5 and costs["base"].answers == 4
     assert costs["reference"].kind == "reference" and costs["reference"].cost_per_1000_answers_usd is None
     assert review_costs(store, review)["base"].cost_per_1000_answers_usd == 0.0  # "your hardware"
+    results = Results(review.id, None, review.systems, {}, costs=costs)  # what `report --json` prints
+    shape = results.to_dict()["systems"]
+    assert list(shape) == ["base", "gpt", "reference"] and shape["gpt"] == {
+        "kind": "hosted", "answers": 4, "latency_ms_median": 2500.0, "latency_ms_p95": 3850.0,
+        "output_tokens_mean": 500.0, "cost_per_1000_answers_usd": 6.0}
+    assert "costs" not in results.to_dict() and Results(1, None, ["base"], {}).to_dict()["systems"] == ["base"]
     ratings = [BradleyTerryRating("gpt", 1100, 1040, 1160, 8), BradleyTerryRating("base", 1000, 950, 1050, 8)]
     assert best_buy(ratings, costs).startswith("Best buy: base")  # its interval reaches the best's
     ratings[1] = BradleyTerryRating("base", 900, 850, 950, 8)
