@@ -58,7 +58,7 @@ def test_a_hosted_system_is_asked_once_per_prompt_with_usage_recorded_and_its_ke
         store, settings, tiny_model_dir, tmp_path, chat_server, monkeypatch):
     monkeypatch.setenv("FTSTUDIO_JUDGE_API_KEY", SECRET)
     server = chat_server(default=Reply("Code from the hosted model, four words."))
-    project, run = distinct_run(store, settings, tiny_model_dir, tmp_path)
+    _, run = distinct_run(store, settings, tiny_model_dir, tmp_path)
     register_system(store, "gpt", server.url, "gpt-test", price_input=1.0, price_output=4.0)
     systems = [run.system, "base", "gpt"]
     batch = generate_and_review(store, settings, run, systems, backend=FakeBackend())
@@ -84,7 +84,7 @@ def test_a_hosted_system_is_asked_once_per_prompt_with_usage_recorded_and_its_ke
 
 def test_failed_requests_store_nothing_and_a_rerun_asks_again(store, settings, tiny_model_dir, tmp_path,
                                                                chat_server):
-    project, run = distinct_run(store, settings, tiny_model_dir, tmp_path)
+    _, run = distinct_run(store, settings, tiny_model_dir, tmp_path)
     server = chat_server([(500, "boom")] * 20, default=Reply("Fine now."))
     register_system(store, "flaky", server.url, "m")
     first = generate_answers(store, settings, run, [run.system, "flaky"], backend=FakeBackend())
@@ -96,7 +96,7 @@ def test_failed_requests_store_nothing_and_a_rerun_asks_again(store, settings, t
 
 
 def test_few_shot_prompts_hold_train_examples_only(store, settings, tiny_model_dir, tmp_path, chat_server):
-    project, run = distinct_run(store, settings, tiny_model_dir, tmp_path)
+    _, run = distinct_run(store, settings, tiny_model_dir, tmp_path)
     server = chat_server(default=Reply("Code Q99Z."))
     register_system(store, "gpt", server.url, "gpt-test")
     version_id = evaluation_version_id(run)

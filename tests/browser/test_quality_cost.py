@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 def test_results_put_quality_beside_latency_and_cost_for_four_systems(live_app, settings, tiny_model_dir, page,
                                                                       tmp_path, chat_server):
     url, store = live_app
-    project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=20)
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=20)
     server = chat_server(default=Reply("In depot one, says the hosted model."))
     register_system(store, "gpt", server.url, "gpt-test", price_input=0.15, price_output=0.6)
     systems = [run.system, "base", "fewshot", "gpt"]
