@@ -33,55 +33,48 @@ def studio_run(tmp_path_factory, tiny_model_dir):
     return settings, run
 
 
-@pytest.mark.parametrize("fmt, quantization, least", [("merged", None, 0.97), ("gguf", "f16", 0.97),
-                                                     ("gguf", "q8_0", 0.8), ("ollama", "f16", 0.97)])
-def test_an_export_reloads_and_agrees_with_the_studio(studio_run, tmp_path, fmt, quantization, least):
+def _ollama_template(folder: Path) -> str:
+    modelfile = (folder / "Modelfile").read_text()
+    assert f'SYSTEM """{SYSTEM}"""' in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
+    assert "ollama create NAME -f Modelfile" in (folder / "README.md").read_text()
+    return re.search(r'^TEMPLATE """(.*?)"""$', modelfile, re.S | re.M).group(1)
+
+
+@pytest.mark.parametrize("fmt", ["merged", "gguf", "ollama"])
+def test_an_export_reloads_agrees_with_the_studio_and_renders_the_runs_template(studio_run, tmp_path, tiny_model_dir,
+                                                                                 fmt):
+    from transformers import AutoTokenizer
+
     _, run = studio_run
     seen = []
-    result = export_run(Path(run.run_dir), tmp_path / "out", fmt, quantization, progress=lambda f, m: seen.append(f))
+    result = export_run(Path(run.run_dir), tmp_path / "out", fmt, "f16", progress=lambda f, m: seen.append(f))
     check = result.check
-    print(f"{fmt} {quantization}: agreement {check['agreement']}, max logit difference {check['max_logit_diff']}")
+    print(f"{fmt}: agreement {check['agreement']}, max logit difference {check['max_logit_diff']}")
     assert check["prompts"] == 3 and check["positions"] >= 3
-    assert check["agreement"] >= least and check["template_matches"] == 1.0
+    assert check["agreement"] >= 0.97 and check["template_matches"] == 1.0
     assert json.loads((tmp_path / "out" / "check.json").read_text()) == check
     assert seen[-1] == 1.0 and seen == sorted(seen)
     assert result.bytes == sum(f.stat().st_size for f in (tmp_path / "out").rglob("*") if f.is_file())
+    assert result.quantization == (None if fmt == "merged" else "f16")
+    base = AutoTokenizer.from_pretrained(tiny_model_dir)
+    question = "Where is pallet 7?"
+    own = base.apply_chat_template([{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}],
+                                   add_generation_prompt=True, tokenize=False)
     if fmt == "merged":
         assert {"model.safetensors", "generation_config.json", "tokenizer.json"} <= {
             p.name for p in result.path.iterdir()}
+        # The shipped chat template puts the run's system prompt in when a conversation brings none.
+        exported = AutoTokenizer.from_pretrained(result.path)
+        assert exported.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
+                                            tokenize=False) == own
+    elif fmt == "gguf":
+        assert list((tmp_path / "out").glob("*.gguf")) == [result.path]
     else:
-        assert list((tmp_path / "out").glob("*.gguf")) == ([result.path] if fmt == "gguf" else
-                                                            [result.path / f"{run.name}.f16.gguf"])
-
-
-def test_the_modelfile_renders_the_run_template_as_the_tokenizer_does(studio_run, tmp_path, tiny_model_dir):
-    from transformers import AutoTokenizer
-
-    _, run = studio_run
-    folder = export_run(Path(run.run_dir), tmp_path / "ollama", "ollama", "f16").path
-    modelfile = (folder / "Modelfile").read_text()
-    template = re.search(r'^TEMPLATE """(.*?)"""$', modelfile, re.S | re.M).group(1)
-    assert f'SYSTEM """{SYSTEM}"""' in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
-    assert "ollama create NAME -f Modelfile" in (folder / "README.md").read_text()
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    question = "Where is pallet 7?"
-    own = tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}],
-                                        add_generation_prompt=True, tokenize=False)
-    assert render_ollama_template(template, SYSTEM, question) == own
-    # The answer, once written, ends with the end-of-turn token the stop parameter names.
-    assert render_ollama_template(template, SYSTEM, question, "In depot 1.").endswith("In depot 1.<|im_end|>\n")
-
-
-def test_a_merged_export_carries_the_runs_system_prompt_in_its_chat_template(studio_run, tmp_path, tiny_model_dir):
-    from transformers import AutoTokenizer
-
-    _, run = studio_run
-    folder = export_run(Path(run.run_dir), tmp_path / "merged", "merged").path
-    exported, base = AutoTokenizer.from_pretrained(folder), AutoTokenizer.from_pretrained(tiny_model_dir)
-    user = [{"role": "user", "content": "Where is pallet 3?"}]
-    assert exported.apply_chat_template(user, add_generation_prompt=True, tokenize=False) == \
-        base.apply_chat_template([{"role": "system", "content": SYSTEM}] + user, add_generation_prompt=True,
-                                 tokenize=False)
+        assert list(result.path.glob("*.gguf")) == [result.path / f"{run.name}.f16.gguf"]
+        template = _ollama_template(result.path)
+        assert render_ollama_template(template, SYSTEM, question) == own
+        # The answer, once written, ends with the end-of-turn token the stop parameter names.
+        assert render_ollama_template(template, SYSTEM, question, "In depot 1.").endswith("In depot 1.<|im_end|>\n")
 
 
 def _bare_run(folder: Path, base_model_path: Path, **spec) -> Path:
@@ -138,6 +131,26 @@ def test_cli_export_model_prints_the_json_shape(studio_run, tmp_path, capsys):
     assert set(payload["check"]) == {"prompts", "agreement", "max_logit_diff"}
     assert payload["format"] == "gguf" and payload["quantization"] == "q8_0" and payload["path"].endswith(".gguf")
     assert payload["bytes"] > 0 and payload["check"]["prompts"] == 3
+    print(f"gguf q8_0: {payload['check']}")
+    assert 0.8 <= payload["check"]["agreement"] <= 1 and payload["check"]["max_logit_diff"] < 1
     again = main(["--home", str(settings.home), "export-model", "--run", str(run.id), "--format", "gguf",
                   str(tmp_path / "out")])
     assert again == 2 and "already exists" in capsys.readouterr().err
+
+
+def test_the_train_tabs_export_panel_exports_checks_and_offers_the_download(live_app, settings, tiny_model_dir,
+                                                                           tmp_path):
+    import zipfile
+
+    from gradio_client import Client
+
+    url, store = live_app
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path, template=Template("chat", system=SYSTEM))
+    client = Client(url, verbose=False)
+    download, check = client.predict(str(run.id), "merged", "f16", api_name="/export_model")
+    assert "of greedy next tokens agree with the studio" in check and "largest logit difference" in check
+    with zipfile.ZipFile(download) as archive:
+        names = set(archive.namelist())
+    assert {"model.safetensors", "tokenizer.json", "check.json"} <= names
+    _, refused = client.predict("", "gguf", "f16", api_name="/export_model")
+    assert "Pick a run" in refused
