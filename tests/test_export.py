@@ -154,3 +154,20 @@ def test_the_train_tabs_export_panel_exports_checks_and_offers_the_download(live
     assert {"model.safetensors", "tokenizer.json", "check.json"} <= names
     _, refused = client.predict("", "gguf", "f16", api_name="/export_model")
     assert "Pick a run" in refused
+
+
+def test_a_seq2seq_run_exports_merged_and_agrees(tmp_path, tiny_t5_dir):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForSeq2SeqLM
+
+    run_dir = _bare_run(tmp_path / "run", tiny_t5_dir, dataset_version={"template": {"preset": "instruction"}})
+    folder = RunFolder(run_dir)
+    torch.manual_seed(5)
+    get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(tiny_t5_dir),
+                   LoraConfig(r=4, target_modules=["q", "v"], task_type="SEQ_2_SEQ_LM", init_lora_weights=False)
+                   ).save_pretrained(folder.adapter_dir)
+    folder.write_split("validation", [{"prompt": "summarize : where is pallet 4 ?", "completion": "depot 1"}])
+    result = export_run(run_dir, tmp_path / "out", "merged")
+    assert (result.path / "model.safetensors").exists() and result.check["prompts"] == 1
+    assert result.check["agreement"] >= 0.97 and result.check["positions"] >= 1
