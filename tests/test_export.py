@@ -171,3 +171,28 @@ def test_a_seq2seq_run_exports_merged_and_agrees(tmp_path, tiny_t5_dir):
     result = export_run(run_dir, tmp_path / "out", "merged")
     assert (result.path / "model.safetensors").exists() and result.check["prompts"] == 1
     assert result.check["agreement"] >= 0.97 and result.check["positions"] >= 1
+
+
+@pytest.mark.parametrize("family", ["qwen2", "mistral"])
+def test_qwen2_and_mistral_write_gguf_files_transformers_reads_back(tmp_path, tiny_model_dir, family):
+    """Qwen2 keeps HF's Q/K layout and its q/k/v biases; Mistral is written as llama, permuted."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, MistralConfig, Qwen2Config
+
+    from ftstudio.shipping.gguf_export import write_gguf
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    config = {"qwen2": Qwen2Config, "mistral": MistralConfig}[family](
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=False)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config).eval()
+    for name, parameter in model.named_parameters():
+        if name.endswith("bias"):  # Qwen2's q/k/v biases, made large enough to matter
+            torch.nn.init.normal_(parameter, std=0.5)
+    write_gguf(model, tokenizer, tokenizer.chat_template, tmp_path / "m.gguf", "f16")
+    back = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file="m.gguf").eval()
+    ids = tokenizer("Could you confirm the delivery window?", return_tensors="pt").input_ids
+    with torch.inference_mode():
+        expected, got = model(ids).logits, back(ids).logits
+    assert (expected.argmax(-1) == got.argmax(-1)).all() and (expected - got).abs().max() < 0.01
