@@ -17,6 +17,7 @@ from ftstudio.training.config import DPO_LEARNING_RATE, OBJECTIVES, TrainConfig,
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
 from ftstudio.training.recipes import RECIPES  # encoders train from the classifier panel (classification_view)
+from ftstudio.ui.export_panel import layout_export_panel, wire_export_panel
 from ftstudio.ui.handlers import Guard
 from ftstudio.ui.format import message
 from ftstudio.ui.run_charts import curve_figure, rewards_figure
@@ -348,6 +349,7 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, se
                      project: gr.Dropdown) -> None:
     """The Train tab: its layout, and each event wired to a guarded handler."""
     ui = layout_train_tab()
+    wire_export_panel(layout_export_panel(), guard, ui.run_pick, store, settings)
     handle = TrainHandlers(ui, store, settings, manager)
     hidden = {"api_visibility": "undocumented"}
     refresh_outputs = [ui.runs_table, ui.run_pick, ui.progress, ui.curve, ui.rewards_plot]
