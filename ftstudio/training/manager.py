@@ -24,6 +24,7 @@ from ftstudio.run_folder import RunFolder, RunFolderError
 from ftstudio.store import Project, Store
 from ftstudio.templates import Template, render
 from ftstudio.training.config import TrainConfig
+from ftstudio.training.distributed import LaunchError, check_launch, is_distributed, write_accelerate_config
 from ftstudio.training.dpo_data import check_objective, copy_start_adapter, plan_dpo_run
 from ftstudio.training.memory import estimate_memory
 from ftstudio.training.prepare import RunError, new_run_folder, write_run_folder
@@ -55,6 +56,18 @@ def _pid_runs(pid: int | None, run_dir: str) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and any(run_dir in part for part in process.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+
+
+def check_processes(config: TrainConfig) -> None:
+    """Refuse processes or sharding this machine cannot run (RunError, with what to do)."""
+    if not is_distributed(config):
+        return
+    import torch
+
+    try:
+        check_launch(config, torch.cuda.device_count() if torch.cuda.is_available() else 0)
+    except LaunchError as error:
+        raise RunError(str(error)) from None
 
 
 def available_memory() -> tuple[int, str, bool]:
@@ -102,6 +115,7 @@ class RunManager:
         from ftstudio.training.recipes import RecipeError, choose_recipe
 
         config.check()
+        check_processes(config)
         version = self.store.find_version(project.id, version_name)
         if version is None:
             if not self.store.list_versions(project.id):
@@ -234,8 +248,12 @@ class RunManager:
     def _launch(self, run) -> None:
         run_dir = Path(run.run_dir)
         clear_cancel(run_dir)
+        # Several processes: the run folder's own accelerate.yaml (a fresh rendezvous port each launch).
+        config = TrainConfig.from_dict(RunFolder(run_dir).spec.config)
+        accelerate_file = str(write_accelerate_config(run_dir, config)) if is_distributed(config) else \
+            self.settings.accelerate_config
         # Its own process group: cancel reaches every process accelerate starts.
-        process = start_child(worker_command(run_dir, self.settings.accelerate_config), run_dir, new_session=True)
+        process = start_child(worker_command(run_dir, accelerate_file), run_dir, new_session=True)
         self._processes[run.id] = process
         self.store.update_run(run.id, status="running", pid=process.pid,
                               started_at=run.started_at or datetime.now(), finished_at=None)
