@@ -41,8 +41,15 @@ def is_distributed(config) -> bool:
     return config.processes > 1 or config.sharding != "none"
 
 
-def check_launch(config, cuda_devices: int) -> None:
-    """Refuse a multi-process run this machine cannot start, saying why and what to do."""
+def check_launch(config, cuda_devices: int | None = None) -> None:
+    """Refuse a multi-process run this machine cannot start, saying why and what to do (`cuda_devices`: this
+    machine's GPUs, counted when not given)."""
+    if not is_distributed(config):
+        return
+    if cuda_devices is None:
+        import torch
+
+        cuda_devices = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if config.sharding != "none" and cuda_devices == 0:
         raise LaunchError(f"Sharding ({config.sharding}) splits a model across GPUs and this machine has none: use "
                           "--sharding none (data parallel over gloo works on the CPU), or train on a GPU machine.")

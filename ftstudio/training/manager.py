@@ -28,6 +28,7 @@ from ftstudio.training.distributed import LaunchError, check_launch, is_distribu
 from ftstudio.training.dpo_data import check_objective, copy_start_adapter, plan_dpo_run
 from ftstudio.training.memory import estimate_memory
 from ftstudio.training.prepare import RunError, new_run_folder, write_run_folder
+from ftstudio.training.skypilot import read_launch
 from ftstudio.wording import quoted
 
 ACTIVE = ("queued", "running")
@@ -56,18 +57,6 @@ def _pid_runs(pid: int | None, run_dir: str) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and any(run_dir in part for part in process.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
-
-
-def check_processes(config: TrainConfig) -> None:
-    """Refuse processes or sharding this machine cannot run (RunError, with what to do)."""
-    if not is_distributed(config):
-        return
-    import torch
-
-    try:
-        check_launch(config, torch.cuda.device_count() if torch.cuda.is_available() else 0)
-    except LaunchError as error:
-        raise RunError(str(error)) from None
 
 
 def available_memory() -> tuple[int, str, bool]:
@@ -115,7 +104,10 @@ class RunManager:
         from ftstudio.training.recipes import RecipeError, choose_recipe
 
         config.check()
-        check_processes(config)
+        try:
+            check_launch(config)
+        except LaunchError as error:
+            raise RunError(str(error)) from None
         version = self.store.find_version(project.id, version_name)
         if version is None:
             if not self.store.list_versions(project.id):
@@ -252,11 +244,22 @@ class RunManager:
         config = TrainConfig.from_dict(RunFolder(run_dir).spec.config)
         accelerate_file = str(write_accelerate_config(run_dir, config)) if is_distributed(config) else \
             self.settings.accelerate_config
+        command = worker_command(run_dir, accelerate_file)
+        if read_launch(run_dir) is not None:  # trains on a cloud GPU: the child launches and follows it there
+            command = python_module_command("ftstudio.training.cloud_worker", str(run_dir))
         # Its own process group: cancel reaches every process accelerate starts.
-        process = start_child(worker_command(run_dir, accelerate_file), run_dir, new_session=True)
+        process = start_child(command, run_dir, new_session=True)
         self._processes[run.id] = process
         self.store.update_run(run.id, status="running", pid=process.pid,
                               started_at=run.started_at or datetime.now(), finished_at=None)
+
+    def queue(self, run_id: int) -> None:
+        """Queue a prepared run (one created with queue=False, e.g. then marked to train on a cloud GPU)."""
+        run = self.store.get_run(run_id)
+        if run is None or run.status != "prepared":
+            raise RunError(f"Run {run_id} is not a prepared run.")
+        self.store.update_run(run_id, status="queued")
+        self.start_next()
 
     def cancel(self, run_id: int) -> None:
         run = self.store.get_run(run_id)
