@@ -1,7 +1,9 @@
 """SkyPilot tasks from a portable run folder, written with --dry-run and read back with SkyPilot's own parser.
 Nothing here contacts a cloud: sky.Task.from_yaml only parses and validates."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -58,3 +60,36 @@ def test_launch_settings_are_checked():
     assert CloudLaunch(gpus="A100:2").gpu_count == 2
     name = cluster_name("20261205-081500-My_Project-v1")
     assert name == "ftstudio-20261205-081500-my-project-v1" and len(cluster_name("x" * 200)) <= 60
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sky") is not None,
+                    reason="with SkyPilot installed this would launch a real cluster")
+def test_the_train_tab_starts_a_cloud_run_whose_worker_says_what_is_missing(live_app, tmp_path):
+    """The Train tab's "Run on: a cloud GPU" over the API: the run is prepared, marked for the cloud and started
+    with the cloud worker, which (SkyPilot missing here) fails with what to install; nothing is launched."""
+    from dataclasses import asdict
+
+    from gradio_client import Client
+
+    from ftstudio.importing import import_paths
+    from ftstudio.templates import Template
+    from ftstudio.training.config import TrainConfig
+    from ftstudio.ui.train_tab import SETTING_FIELDS
+    from ftstudio.versions import SplitPlan, freeze_version
+    from tests.conftest import wait_until
+
+    url, store = live_app
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(json.dumps({"prompt": f"Idea {n}", "completion": f"Post {n}."}) for n in range(10)))
+    project = store.create_project("posts", "generation")
+    import_paths(store, project, [pairs])
+    freeze_version(store, project, Template("alpaca"), SplitPlan((0.8, 0.2, 0.0)))
+    values = asdict(TrainConfig(max_steps=2))
+    Client(url, verbose=False).predict("posts", "v1", "sft", "lora", "A100:2", "", *[values[n] for n in SETTING_FIELDS],
+                                       api_name="/train_cloud")
+    (run,) = store.list_runs(project.id)
+    wait_until(lambda: store.get_run(run.id).status == "failed", timeout=120, what="the cloud worker's verdict")
+    run = store.get_run(run.id)
+    assert "SkyPilot is not installed" in run.error and "pip install" in run.error
+    launch = yaml.safe_load((Path(run.run_dir) / "cloud.yaml").read_text())
+    assert launch["gpus"] == "A100:2" and launch["autostop_minutes"] == 10

@@ -52,7 +52,7 @@ def train_on_cloud(args, manager, project, create_run, payload, progress) -> int
     if cost:
         print(f"{args.gpus}: about ${cost[0]:.2f}/hour ({cost[1]})", file=sys.stderr)
     write_launch(Path(run.run_dir), launch)
-    manager.queue(run_id)
+    manager.queue(run_id)  # as training/cloud_runs.start_cloud_run, which the Train tab calls
     run = manager.wait(run_id, on_progress=progress)
     print_result({**payload(run), **price}, args.json, f"\nrun {run.id} {run.status} on {args.gpus}: {run.run_dir}"
                  + (f"\n{run.error}" if run.error else ""))
