@@ -12,6 +12,8 @@ A run folder is all a training child reads and writes, and what the app, generat
     adapter/            the trained LoRA adapter (PEFT's format); model/ for full fine-tuning, features/ for the
                         feature baseline, merged/ once merged
     worker.log          the child's output
+    accelerate.yaml     a run on several processes: accelerate's config (training/distributed.py)
+    cloud.yaml          a run on a cloud GPU: its SkyPilot launch settings (training/skypilot.py)
 
 No database here, and no ML library: training and generation children import it.
 """

@@ -18,13 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from ftstudio.child_process import CANCEL_FILE, LOG_FILE
 from ftstudio.run_folder import RunFolder
-from ftstudio.training.skypilot import build_task, read_launch, remote_run_dir, source_root, stage_source
+from ftstudio.training.skypilot import (LAUNCH_FILE, TASK_FILE, build_task, read_launch, remote_run_dir, source_root,
+                                        stage_source)
 
 POLL_SECONDS = 20
 CANCEL_DEADLINE_SECONDS = 300
 # Files that belong to this side only: the app's CANCEL request, the launch settings, this child's own log.
-LOCAL_ONLY = ("CANCEL", "cloud.yaml", "worker.log", "skypilot-task.yaml")
+LOCAL_ONLY = (CANCEL_FILE, LAUNCH_FILE, LOG_FILE, TASK_FILE)
 
 
 def say(message: str) -> None:

@@ -86,7 +86,7 @@ def stage_source(target: Path) -> Path:
 def build_task(run_dir: Path, launch: CloudLaunch, source_dir: Path | None = None) -> dict:
     """The SkyPilot task (the YAML `sky launch` takes) that trains this run folder on a cloud GPU.
 
-    file_mounts carry the run folder (and a local base model, at the same path run.yaml names) and this studio's
+    file_mounts carry the run folder (and a local base model, at the same path the run spec names) and this studio's
     source; the cloud worker brings the folder back over the SSH alias SkyPilot writes for the cluster."""
     launch.check()
     folder = RunFolder(run_dir)
@@ -95,7 +95,7 @@ def build_task(run_dir: Path, launch: CloudLaunch, source_dir: Path | None = Non
     mounts = {remote: str(Path(run_dir).resolve())}
     base_path = Path(spec.base_model_path or "")
     if spec.base_model_path and base_path.is_absolute() and base_path.is_dir():
-        mounts[str(base_path)] = str(base_path)  # a local or embedded model: at the path run.yaml names
+        mounts[str(base_path)] = str(base_path)  # a local or embedded model: at the path the run spec names
     if launch.install:
         setup = launch.install
     elif source_dir is not None:
