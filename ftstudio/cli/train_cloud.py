@@ -16,7 +16,8 @@ def add_cloud_arguments(parser) -> None:
     group.add_argument("--launch", choices=["local", "skypilot"], default="local",
                        help="local: this machine (default); skypilot: a cloud GPU found by SkyPilot (pip install "
                             "skypilot[CLOUD] and `sky check` first).")
-    group.add_argument("--gpus", default="L4:1", help="skypilot: the GPUs, NAME:COUNT (L4:1, A100:2). [L4:1]")
+    group.add_argument("--gpus", default="L4:1", help="skypilot: the GPUs, NAME:COUNT (L4:1, A100:2; with a count above 1 set --processes to "
+                            "it, one process per GPU). [L4:1]")
     group.add_argument("--cloud", help="skypilot: aws, gcp, azure, lambda, runpod, kubernetes, ... (default: the "
                                        "cheapest that `sky check` enables).")
     group.add_argument("--autostop", type=int, default=DEFAULT_AUTOSTOP_MINUTES,

@@ -105,7 +105,8 @@ class RunManager:
 
         config.check()
         try:
-            check_launch(config)
+            if check_memory:  # a run that trains here (not one prepared for elsewhere, or a cloud GPU)
+                check_launch(config)
         except LaunchError as error:
             raise RunError(str(error)) from None
         version = self.store.find_version(project.id, version_name)
