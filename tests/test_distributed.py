@@ -51,6 +51,9 @@ def test_two_processes_cancel_resume_and_reach_the_losses_of_one(store, settings
     processes = _group(store.get_run(run_id).pid)
     workers = [p for p in processes if "ftstudio.training.worker" in " ".join(p.cmdline())]
     assert len(workers) >= 2  # the two ranks, under accelerate's launcher
+    manager = RunManager(store, settings)  # as after an app restart: it re-attaches to the live launcher by its pid
+    manager.reattach()
+    assert store.get_run(run_id).status == "running"
     manager.cancel(run_id)
     run = manager.wait(run_id, interval=0.3, timeout=120)
     log = (Path(run.run_dir) / "worker.log").read_text()
@@ -82,5 +85,17 @@ def test_sharding_is_refused_without_gpus_and_divides_memory(store, settings, fr
     zero2, _ = shard_memory(parts, tiny(processes=4, sharding="deepspeed-zero2"), cuda=True)
     assert zero2["weights"] == 800 and zero2["adapter+optimizer"] == 40 + 30
     assert shard_memory(parts, tiny(processes=2), cuda=False)[1] == 2  # two processes in one RAM
+    from transformers import LlamaConfig
+
+    from ftstudio.training.memory import estimate_memory
+
+    shape = LlamaConfig(hidden_size=512, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=8,
+                        vocab_size=8000)
+    alone = estimate_memory(shape, tiny(), False, 2**36, "CPU")
+    assert estimate_memory(shape, tiny(processes=2), False, 2**36, "CPU").needed_bytes == 2 * alone.needed_bytes
+    gpu = estimate_memory(shape, tiny(processes=4), True, 2**36, "GPU")
+    sharded = estimate_memory(shape, tiny(processes=4, sharding="fsdp"), True, 2**36, "GPU")
+    assert sharded.parts["weights"] == gpu.parts["weights"] // 4 and sharded.needed_bytes < gpu.needed_bytes
+    assert sharded.parts["activations"] == gpu.parts["activations"]  # each GPU still holds its own batch's
     assert accelerate_config(tiny(processes=2, sharding="fsdp"), 1234)["distributed_type"] == "FSDP"
     assert accelerate_config(tiny(processes=2, sharding="deepspeed-zero2"), 1)["deepspeed_config"]["zero_stage"] == 2
