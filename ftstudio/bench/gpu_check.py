@@ -3,8 +3,8 @@ figures, whether the studio works on the GPU in front of you.
 
 It trains the way the studio trains (a prepared run folder, the training child) and generates the way the review
 does (the generation child), so what it measures is what users get:
-- a LoRA and a QLoRA (4-bit NF4, double quantization) run of 30 steps on a 0.5B model from the Hub, or the embedded
-  model when offline: tokens/s, MFU against the matmul peak measured here in bf16 (bench/gemm.py), peak GPU
+- a LoRA and a QLoRA (4-bit NF4, double quantization) run of 30 steps on a 0.5B model from the Hub (offline: one of
+  its shape with random weights, as `ftstudio bench train` builds): tokens/s, MFU against the matmul peak measured here in bf16 (bench/gemm.py), peak GPU
   memory, and QLoRA's peak as a share of LoRA's;
 - 64 answers from the base model and 64 from the tuned one, with transformers and with vLLM (when installed):
   answers/s;
@@ -48,17 +48,23 @@ def require_gpu() -> str:
     return torch.cuda.get_device_name(0)
 
 
-def pick_model(cache: Path) -> tuple[str, str]:
-    """(spec, path) of the Hub model, or of the embedded model when the Hub cannot be reached."""
+def pick_model(cache: Path, workdir: Path) -> tuple[str, str]:
+    """(name, path) of the Hub model; offline, a model of its shape with random weights (speed and memory do not
+    depend on the weights) and the embedded model's tokenizer, built here."""
+    from transformers import AutoTokenizer
+
+    from ftstudio.bench.train import build_random_model
     from ftstudio.models import materialize
 
     try:
         from huggingface_hub import snapshot_download
 
         return HUB_MODEL, snapshot_download(HUB_MODEL)
-    except Exception as error:  # offline, or no access: the embedded model still checks that everything works
-        print(f"[gpu-check] {HUB_MODEL} unavailable ({type(error).__name__}): using {EMBEDDED}", file=sys.stderr)
-        return EMBEDDED, materialize(EMBEDDED, cache)
+    except Exception as error:  # offline, or no access: the same shape, random weights
+        print(f"[gpu-check] {HUB_MODEL} unavailable ({type(error).__name__}): random weights of its shape, "
+              f"{EMBEDDED}'s tokenizer", file=sys.stderr)
+        tokenizer = AutoTokenizer.from_pretrained(materialize(EMBEDDED, cache))
+        return f"random weights, {HUB_MODEL} shape", build_random_model(tokenizer, workdir / "random-0.5b")
 
 
 def synthetic_rows(count: int) -> list[dict]:
@@ -144,11 +150,11 @@ def run_gpu_check(cache: Path) -> dict:
                     "torch": torch.__version__, "cuda": torch.version.cuda}
     peak = matmul_peak("cuda", torch.bfloat16)["flops"]
     report["bf16_matmul_peak_tflops"] = round(peak / 1e12, 1)
-    model, model_path = pick_model(cache)
-    parameters = model_parameters(model_path)
-    report.update(model=model, linear_parameters=parameters)
     with tempfile.TemporaryDirectory(prefix="ftstudio-gpu-check-") as tmp:
         work = Path(tmp)
+        model, model_path = pick_model(cache, work)
+        parameters = model_parameters(model_path)
+        report.update(model=model, linear_parameters=parameters)
         lora = run_training(work, model, model_path, "lora")
         qlora = run_training(work, model, model_path, "qlora")
         for name, result in (("lora", lora), ("qlora", qlora)):
