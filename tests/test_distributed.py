@@ -1,6 +1,5 @@
 """Data-parallel training for real: two processes joined over gloo by accelerate and torch.distributed, on the CPU."""
 
-import json
 from pathlib import Path
 
 import psutil
