@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean gpu-check
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/ftstudio bench ingest --json
+
+# The GPU acceptance check (DEVELOPERS.md): LoRA/QLoRA figures, generation with transformers and vLLM, DDP on 2 GPUs.
+# Never part of `make test`. Set TORCH_SPEC to a CUDA build of torch for `make install` on the GPU host.
+gpu-check: $(STAMP)
+	$(VENV)/bin/ftstudio doctor --gpu --json
 
 clean:
 	rm -rf $(VENV) ftstudio-data .pytest_cache

@@ -39,21 +39,25 @@ def _by_system(requests: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
-def pick_backend(choice: str) -> str:
-    """vLLM when asked for, or on `auto` when it is installed and a GPU is there; transformers otherwise."""
+def pick_backend(choice: str, vllm_installed: bool | None = None, gpu: bool | None = None) -> str:
+    """vLLM when asked for, or on `auto` when it is installed and a GPU is there; transformers otherwise.
+    (`vllm_installed` and `gpu` are found out when not given.)"""
     if choice == "transformers":
         return "transformers"
-    try:
-        import torch
+    if vllm_installed is None:
+        import importlib.util
 
-        has_gpu = torch.cuda.is_available()
-        import vllm  # noqa: F401
-    except ImportError:
+        vllm_installed = importlib.util.find_spec("vllm") is not None
+    if not vllm_installed:
         if choice == "vllm":
             raise RuntimeError("The vLLM backend was asked for but vllm is not installed: `pip install vllm` on a "
-                               "GPU host, or choose the transformers backend.") from None
+                               "GPU host, or choose the transformers backend.")
         return "transformers"
-    return "vllm" if has_gpu or choice == "vllm" else "transformers"
+    if gpu is None:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    return "vllm" if gpu or choice == "vllm" else "transformers"
 
 
 def peak_rss_mb() -> float:

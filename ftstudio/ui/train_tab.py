@@ -19,6 +19,7 @@ from ftstudio.training.prepare import RunError
 from ftstudio.training.recipes import RECIPES  # encoders train from the classifier panel (classification_view)
 from ftstudio.ui.export_panel import layout_export_panel, wire_export_panel
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.train_cloud import CloudHandlers, CloudPanel, layout_cloud_panel, wire_cloud_panel
 from ftstudio.ui.format import message
 from ftstudio.ui.run_charts import curve_figure, rewards_figure
 
@@ -120,6 +121,7 @@ class TrainTab:
     compare_curve: gr.Plot
     timer: gr.Timer
     restored_for: gr.State  # the project whose saved settings the form shows
+    cloud: CloudPanel | None = None  # "Run on: this machine | a cloud GPU (SkyPilot)"
 
     @property
     def setting_widgets(self) -> list:
@@ -145,6 +147,7 @@ def layout_train_tab() -> TrainTab:
             gr.Markdown(DETAILS)
     with gr.Accordion("DPO settings", open=True, visible=False, elem_id="train-dpo") as dpo_settings:
         settings.update(_setting_rows(DPO_FIELDS, 3))
+    cloud = layout_cloud_panel()
     start = gr.Button("Start training", variant="primary", elem_id="train-start")
     start_notice = gr.Markdown(elem_id="train-notice")
 
@@ -176,7 +179,8 @@ def layout_train_tab() -> TrainTab:
     return TrainTab(version, objective, method, objective_note, settings, dpo_settings, start, start_notice,
                     runs_table, run_pick, cancel_button, resume_button, progress, curve, rewards_plot, zip_button,
                     merge_button, adapter_file, hub_repo, push_button, export_notice, compare_a, compare_b,
-                    compare_button, difference, compare_curve, gr.Timer(2.0, active=True), gr.State(None))
+                    compare_button, difference, compare_curve, gr.Timer(2.0, active=True), gr.State(None),
+                    cloud=cloud)
 
 
 class TrainHandlers:
@@ -362,6 +366,10 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, se
                    [ui.start_notice, ui.run_pick],
                    api_name="train", concurrency_limit=1, concurrency_id="store-writes").then(
         guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs, **hidden)
+    wire_cloud_panel(ui.cloud, guard, CloudHandlers(ui.cloud, manager, SETTING_FIELDS, ui.start_notice, ui.run_pick,
+                                                    ui.start), project, [ui.version, ui.objective, ui.method,
+                                                                         *ui.setting_widgets],
+                     guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs)
     for event in (ui.timer.tick, ui.run_pick.change):
         event(guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs,
               show_progress="hidden", **hidden)
