@@ -25,7 +25,7 @@ LEVELS = sorted(path.stem for path in FIXTURES.glob("*.duckdb"))
 def test_every_migration_has_its_fixture():
     assert LEVELS == [name for name, _ in MIGRATIONS], (
         "Every schema level needs a database written by its own code: run "
-        "`python tests/fixtures/databases/make_fixture.py` and commit what it writes.")
+        "`.venv/bin/python tests/fixtures/databases/make_fixture.py` and commit what it writes.")
 
 
 def _studio(tmp_path: Path, level: str) -> Settings:
