@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py
 
-# A pytest-xdist worker per core, four at most (browser and load tests kept on one of them: tests/conftest.py), and the ten slowest
+# A pytest-xdist worker per core, four at most (browser and load tests on one of them: tests/conftest.py), and the ten slowest
 # tests at the end, so growth is seen. TEST_WORKERS=0 runs everything in this one process.
 TEST_WORKERS ?= auto
 test: $(STAMP)

@@ -116,12 +116,23 @@ def live_app(settings, tiny_model_dir):
     store.close()
 
 
-def pytest_collection_modifyitems(config, items):
-    """Browser and load tests form one pytest-xdist group (`--dist loadgroup` runs a group on one worker): two
-    Chromium sessions, or Chromium and sixteen simulated people, on two cores at once would starve each other."""
-    for item in items:
-        if item.get_closest_marker("browser") or item.path.name == "test_load.py":
-            item.add_marker(pytest.mark.xdist_group("browser_and_load"))
+TOGETHER = ("tests/browser/", "tests/test_load.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` with the browser and load tests in one group, run on one worker: two Chromium sessions, or
+    Chromium and sixteen simulated people, on two cores at once would starve each other. Grouped here by path:
+    pytest-xdist 3.8 reads `xdist_group` marks by renaming node ids, which pytest 9 no longer allows."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserAndLoadTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:  # the scope a test is scheduled with: one group, or itself
+            return "browser_and_load" if nodeid.startswith(TOGETHER) else nodeid
+
+    return BrowserAndLoadTogether(config, log)
 
 
 def shared_temp(tmp_path_factory):
