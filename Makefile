@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py
 
+# A pytest-xdist worker per core, four at most (browser and load tests on one of them: tests/conftest.py),
+# and the ten slowest tests at the end, so growth is seen. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q
+	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup --durations=10
 
 bench: $(STAMP)
 	$(VENV)/bin/ftstudio bench ingest --json
