@@ -75,6 +75,8 @@ def _read_through_the_store(store) -> Counter:
     # make_fixture.py leaves one pair leased to a reviewer, not voted on yet, under this token
     counts["review_assignments"] = int(store.get_assignment("ben-open") is not None)
     counts["audit"] = len(store.audit_log(limit=10_000))
+    if hasattr(store, "list_systems"):  # 0008
+        counts["systems"] = len(store.list_systems())
     return counts
 
 
