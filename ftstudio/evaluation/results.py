@@ -313,6 +313,7 @@ class Results:
     judge: JudgeSummary | None = None
     agreement: JudgeAgreement | None = None
     disagreements: list[Disagreement] = field(default_factory=list)
+    corrections: dict[str, int] = field(default_factory=dict)  # system -> reviewers' corrections of its answers
     metrics: list[dict] = field(default_factory=list)  # metrics.metrics_table's rows: their columns vary by task
     errors: dict[str, str] = field(default_factory=dict)
     # Added by `ftstudio report` when asked for.
