@@ -99,3 +99,10 @@ def corrections_by_system(store: Store, review: Review) -> dict[str, int]:
         for name in correction.systems:
             counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def last_vote(store: Store, review: Review, reviewer: str) -> CorrectionStart | None:
+    """What the reviewer's latest vote in this review offers to correct; None before their first vote."""
+    reviewer = (reviewer or "").strip()
+    mine = [rating for rating in store.list_ratings(review.id) if rating.rater == reviewer]
+    return correction_start(store, mine[-1].id, reviewer) if mine else None
