@@ -193,3 +193,24 @@ def test_a_project_adds_its_own_evaluate_module_by_path(store, settings, tiny_mo
     wrong = subprocess.run([*cli, "--add-metric", str(tmp_path / "missing")], capture_output=True, text=True,
                            timeout=300)
     assert wrong.returncode != 0 and "No evaluate module" in wrong.stderr
+
+
+def test_the_results_tab_adds_a_module_and_shows_its_column(live_app, settings, tiny_model_dir, tmp_path):
+    from gradio_client import Client
+
+    from ftstudio.evaluation.compare import generate_and_review
+    from tests.evaluation_fixtures import FakeBackend, finished_run
+
+    url, store = live_app
+    module = tmp_path / "length_ratio"
+    module.mkdir()
+    (module / "length_ratio.py").write_text(USER_METRIC)
+    project, run = finished_run(store, settings, tiny_model_dir, tmp_path)
+    generate_and_review(store, settings, run, backend=FakeBackend())
+    client = Client(url, verbose=False)
+    refused = client.predict(project.name, str(tmp_path / "nowhere"), api_name="/add_metric")
+    assert "No evaluate module" in refused
+    listed = client.predict(project.name, str(module), api_name="/add_metric")
+    assert "Saved" in listed and project_metric_paths(store.get_project(project.id)) == [str(module)]
+    shown = client.predict(project.name, str(run.id), api_name="/results")
+    assert "length_ratio.longest" in repr(shown)  # the metrics table, with the module's columns

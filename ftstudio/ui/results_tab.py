@@ -17,6 +17,7 @@ from ftstudio.evaluation.systems import EvaluationError
 from ftstudio.store import Store
 from ftstudio.ui.format import escape, message
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.metric_modules_panel import create_metric_modules_panel
 from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_COLUMNS, DISAGREE_COLUMNS,
                                       GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, breakdown_chart,
                                       breakdown_frame, compare_frame, empty_panels, guarded_panel, metrics_frame,
@@ -237,6 +238,7 @@ class ResultsHandlers:
 def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings,
                        project: gr.Dropdown) -> None:
     w = results_layout()
+    create_metric_modules_panel(store, guard, project)
     h = ResultsHandlers(store, settings, w)
     hidden = {"api_visibility": "undocumented"}
     picked = [project, w.run_pick]
