@@ -58,7 +58,6 @@ def expected_keys(systems: list[str]) -> dict:
         "disagreements": [{"pair": None, "item_key": None, "gap": None, "input": None, "system_a": None,
                            "system_b": None, "output_a": None, "output_b": None, "people": None, "judge": None,
                            "judge_orders": None, "judge_reason": None}],
-        "corrections": {name: None for name in systems},
         "metrics": None}
 
 

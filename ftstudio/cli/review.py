@@ -278,6 +278,7 @@ def register(commands) -> None:
     rep.add_argument("--export", metavar="DIR", help="Also write ratings (CSV, Parquet) and DPO preference pairs.")
     rep.add_argument("--compare", metavar="RUNS", help="Other runs to put side by side with this one, comma-separated.")
     rep.add_argument("--json", action="store_true", help="Print JSON: \"human\" per pair of systems, \"judge\", "
-                     "\"agreement\" (judge vs people) and \"metrics\"; for classifier runs \"classification\" "
+                     "\"agreement\" (judge vs people) and \"metrics\"; \"corrections\" {SYSTEM: N} once reviewers "
+                     "corrected answers; for classifier runs \"classification\" "
                      "(accuracy, macro_f1, per_class, confusion on the test split).")
     rep.set_defaults(func=cmd_report)

@@ -139,7 +139,8 @@ def full_results(store: Store, review: Review, with_bradley_terry: bool = True, 
             verdicts, ratings, judge.position_consistency))
         results.disagreements = _guarded(errors, "disagreements", lambda: disagreements(
             store, review, verdicts, ratings, disagreement_rows), [])
-    results.corrections = _guarded(errors, "corrections", lambda: corrections_by_system(store, review), {})
+    corrections = _guarded(errors, "corrections", lambda: corrections_by_system(store, review), {})
+    results.corrections = corrections if any(corrections.values()) else {}  # in --json once there are any
     results.metrics = _guarded(errors, "metrics", lambda: metrics_table(store, review), [])
     return results
 
