@@ -85,14 +85,13 @@ def test_review_in_the_terminal_takes_c_and_a_line_of_corrected_text(store, sett
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Correction saved as accepted example" in done.stdout
-    reported = subprocess.run([sys.executable, "-m", "ftstudio", "--home", str(settings.home), "report", "--run",
-                               str(run.id), "--json"], capture_output=True, text=True, timeout=300)
-    assert sum(json.loads(reported.stdout)["corrections"].values()) == 1
     from ftstudio.store import open_store
 
     reopened = open_store(settings.database_path)
     try:
         corrected = [e for e in reopened.list_examples(project.id) if e.origin == "correction"]
         assert [(e.output, e.created_by) for e in corrected] == [(RIGHT, "ana")]
+        review = reopened.list_reviews(project.id)[0]  # what `report --json` prints under "corrections"
+        assert sum(report.full_results(reopened, review).to_dict()["corrections"].values()) == 1
     finally:
         reopened.close()

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -190,9 +189,6 @@ def test_a_project_adds_its_own_evaluate_module_by_path(store, settings, tiny_mo
     added = subprocess.run([*cli, "--add-metric", str(module), "--json"], capture_output=True, text=True, timeout=300)
     assert added.returncode == 0, added.stderr[-2000:]
     assert json.loads(added.stdout)["user"] == [{"name": "length_ratio", "path": str(module)}]
-    wrong = subprocess.run([*cli, "--add-metric", str(tmp_path / "missing")], capture_output=True, text=True,
-                           timeout=300)
-    assert wrong.returncode != 0 and "No evaluate module" in wrong.stderr
 
 
 def test_the_results_tab_adds_a_module_and_shows_its_column(live_app, settings, tiny_model_dir, tmp_path):

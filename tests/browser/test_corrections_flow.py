@@ -45,3 +45,6 @@ def test_a_correction_made_in_the_review_tab_shows_in_the_label_tabs_history(liv
     page.screenshot(path=str(SHOTS / "label-history-correction.png"), full_page=True)
     corrected = [e for e in store.list_examples(project.id) if e.origin == "correction"]
     assert [e.output for e in corrected] == [RIGHT]
+    page.get_by_role("tab", name="Results").click()  # and the Results tab counts it against the run
+    page.locator("#results-corrections").get_by_text(f"run {run.id}").wait_for()
+    assert ": 1" in page.locator("#results-corrections").inner_text()
