@@ -26,6 +26,6 @@ def test_a_correction_over_the_api_lands_in_the_history_and_the_next_freeze(live
     assert "Saved as accepted example" in saved, saved
     history = client.predict(project.name, api_name="/label_history")
     top = history["data"][0]
-    assert top[3] == "correction" and top[5] == RIGHT and top[2] == "ana"
+    assert top[3] == "correction" and top[5] == RIGHT and top[2] == "ana" and top[6].startswith("corrects ")
     version = freeze_version(store, project, Template("chat"))
     assert RIGHT in [row.output for row in store.version_rows(version.id)]

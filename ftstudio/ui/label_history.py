@@ -10,7 +10,7 @@ from ftstudio import labeling
 from ftstudio.store import Store
 from ftstudio.ui.handlers import Guard
 
-HISTORY_COLUMNS = ["id", "when", "by", "from", "input", "output"]
+HISTORY_COLUMNS = ["id", "when", "by", "from", "input", "output", "detail"]
 HISTORY_ROWS = 20
 
 
@@ -18,8 +18,8 @@ def history_frame(store: Store, project) -> pd.DataFrame:
     if project is None:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     rows = labeling.recent_examples(store, project, HISTORY_ROWS)
-    return pd.DataFrame([[r["id"], r["at"], r["by"], r["origin"], r["input"][:300], r["output"][:300]] for r in rows],
-                        columns=HISTORY_COLUMNS)
+    return pd.DataFrame([[r["id"], r["at"], r["by"], r["origin"], r["input"][:300], r["output"][:300], r["detail"]]
+                         for r in rows], columns=HISTORY_COLUMNS)
 
 
 def create_label_history(tab: gr.Tab, store: Store, guard: Guard, project: gr.Dropdown) -> gr.Dataframe:
