@@ -270,3 +270,16 @@ def agreement(store: Store, project: Project) -> dict:
         result["method"] = "fleiss"
         result["overall"], result["per_label"] = fleiss_kappa([Counter(l.values()) for l in shared.values()], categories)
     return result
+
+
+def recent_examples(store: Store, project: Project, limit: int = 20) -> list[dict]:
+    """The project's latest accepted examples, newest first, each with where it came from: "labeled", "paired"
+    (imported as pairs), "correction" (a reviewer's right answer after a blind vote), ..."""
+    examples = store.list_examples(project.id, "accepted")[-limit:]
+    corrected = {c.example_id: c for c in store.list_corrections(project.id)} if any(
+        e.origin == "correction" for e in examples) else {}
+    return [{"id": e.id, "origin": e.origin, "by": e.created_by or "", "at": str(e.created_at)[:16],
+             "input": e.input or "", "output": e.label if project.task_type == "classification" else (e.output or ""),
+             "detail": (f"corrects {', '.join(corrected[e.id].systems)} (review {corrected[e.id].review_id}, "
+                        f"pair {corrected[e.id].pair_id})") if e.id in corrected else ""}
+            for e in reversed(examples)]

@@ -313,6 +313,8 @@ class Results:
     judge: JudgeSummary | None = None
     agreement: JudgeAgreement | None = None
     disagreements: list[Disagreement] = field(default_factory=list)
+    # system -> how many of its answers reviewers corrected (every system of the review), once any was corrected
+    corrections: dict[str, int] = field(default_factory=dict)
     metrics: list[dict] = field(default_factory=list)  # metrics.metrics_table's rows: their columns vary by task
     errors: dict[str, str] = field(default_factory=dict)
     # Added by `ftstudio report` when asked for.
@@ -322,7 +324,7 @@ class Results:
     exports: list | None = None
     costs: dict | None = None  # {system: costs.SystemCost}: when present, "systems" maps each name to its figures
 
-    OPTIONAL = ("errors", "classification", "comparison", "breakdown", "exports", "costs")
+    OPTIONAL = ("errors", "corrections", "classification", "comparison", "breakdown", "exports", "costs")
 
     def to_dict(self) -> dict:
         """The JSON shape `ftstudio report --json` prints; optional parts only when present."""

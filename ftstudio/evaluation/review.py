@@ -44,6 +44,7 @@ class Reveal:
     system_b: str
     choice: str
     message: str
+    rating_id: int | None = None  # for a correction after the vote (evaluation.corrections)
 
 
 def system_labels(store: Store, review: Review) -> dict[str, str]:
@@ -202,8 +203,8 @@ def vote(store: Store, token: str, reviewer: str, choice: str, score_a=None, sco
     to_pair = {"a": "a" if left_is_a else "b", "b": "b" if left_is_a else "a", "tie": "tie", "both_bad": "both_bad"}
     shown_a, shown_b = _score(score_a, "A"), _score(score_b, "B")
     try:
-        store.record_rating(assignment, to_pair[choice], shown_a if left_is_a else shown_b,
-                            shown_b if left_is_a else shown_a, (comment or "").strip()[:2000])
+        rating = store.record_rating(assignment, to_pair[choice], shown_a if left_is_a else shown_b,
+                                     shown_b if left_is_a else shown_a, (comment or "").strip()[:2000])
     except StoreError as error:
         raise EvaluationError(str(error)) from None
     review = store.get_review(pair.review_id)
@@ -212,7 +213,7 @@ def vote(store: Store, token: str, reviewer: str, choice: str, score_a=None, sco
     system_a, system_b = (left.system, right.system) if left_is_a else (right.system, left.system)
     named = {name: label if label.startswith("run ") else f"the {label}" for name, label in labels.items()}
     message = f"A was {named[system_a]}; B was {named[system_b]}. You chose \u201c{CHOICES[choice]}\u201d."
-    return Reveal(labels[system_a], labels[system_b], choice, message)
+    return Reveal(labels[system_a], labels[system_b], choice, message, rating.id)
 
 
 def agreement(store: Store, review: Review) -> dict:

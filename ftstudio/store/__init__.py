@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ftstudio.store.connection import AuditEntry, Connection, StoreBusyError, StoreError, write_app_marker
+from ftstudio.store.corrections import Correction, CorrectionQueries, NewItem
 from ftstudio.store.items import ENGAGEMENT_FIELDS, ITEM_ARROW_SCHEMA, ITEM_COLUMNS, ITEM_SORTS, ImportRecord, Item, ItemPage, ItemQueries, ItemSummary
 from ftstudio.store.judging import JUDGMENT_STATUSES, JudgePromptRow, Judgment, JudgingQueries
 from ftstudio.store.labeling import Example, HistoryEntry, LabelingQueries
@@ -21,7 +22,7 @@ from ftstudio.store.versions import PreferenceRow, Version, VersionQueries, Vers
 
 
 class Store(Connection, ProjectQueries, ItemQueries, LabelingQueries, VersionQueries, RunQueries, ReviewQueries,
-            JudgingQueries, SystemQueries):
+            JudgingQueries, SystemQueries, CorrectionQueries):
     """The studio's DuckDB database: one connection, every area's queries."""
 
 
@@ -31,7 +32,7 @@ def open_store(path: Path | str) -> Store:
 
 
 __all__ = [
-    "AuditEntry", "Assignment", "ENGAGEMENT_FIELDS", "ITEM_SORTS", "Example", "Generation", "HistoryEntry", "ITEM_ARROW_SCHEMA", "ITEM_COLUMNS",
+    "AuditEntry", "Assignment", "Correction", "NewItem", "ENGAGEMENT_FIELDS", "ITEM_SORTS", "Example", "Generation", "HistoryEntry", "ITEM_ARROW_SCHEMA", "ITEM_COLUMNS",
     "ImportRecord", "Item", "JUDGMENT_STATUSES", "JudgePromptRow", "Judgment", "ItemPage", "ItemSummary", "MIGRATIONS", "PreferenceRow", "Project", "RUN_FIELDS", "Rating", "Review",
     "ReviewPair", "Run", "Store", "StoreBusyError", "StoreError", "TASK_TYPES", "Version", "VersionRow", "WINNERS",
     "clean_labels", "open_store", "write_app_marker", "RegisteredSystem", "TeacherDraft",

@@ -15,6 +15,7 @@ from ftstudio.store import Project, Store, StoreError
 from ftstudio.ui.format import escape, message
 from ftstudio.ui.handlers import Guard
 from ftstudio.ui.distill_panel import create_distill_panel
+from ftstudio.ui.label_history import create_label_history
 from ftstudio.ui.label_drafts import DraftHandlers, DrafterWidgets, DraftWidgets, draft_widgets, drafter_widgets
 
 HELP = ("**Keys:** 1-9 pick a label · **A** or Enter accept · **S** skip · **F** flag · **U** undo · "
@@ -292,4 +293,5 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, ba
     # Opening the tab puts the next item in front of the annotator, once they have said who they are.
     tab.select(guard("label", handlers.on_load_next), next_inputs, w.item_outputs(), **hidden).then(
         guard("view", handlers.model_status, project=False), None, w.model_note, **hidden)
+    create_label_history(tab, store, guard, project)
     return w

@@ -21,6 +21,7 @@ from ftstudio.evaluation.systems import BASE, BASE_LABEL, REFERENCE, REFERENCE_L
 from ftstudio.store import Store
 from ftstudio.ui.format import escape
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.review_corrections import CorrectionHandlers, CorrectionWidgets, correction_widgets
 from ftstudio.ui.systems_panel import create_systems_panel
 from ftstudio.ui.review_handlers import ReviewHandlers
 from ftstudio.wording import plural
@@ -137,6 +138,7 @@ class ReviewWidgets:
     browse_left: gr.Textbox
     browse_right: gr.Textbox
     browse_diff: gr.HighlightedText
+    correction: CorrectionWidgets
 
     @property
     def pair_outputs(self) -> list:
@@ -202,6 +204,7 @@ def review_layout() -> ReviewWidgets:
                      "both_bad": gr.Button("Both bad (X)", elem_id="vote-bad")}
         reveal = gr.Markdown(elem_id="review-reveal")
         live = gr.Markdown(elem_id="review-winrate")
+        correction = correction_widgets()
         gr.Markdown(VOTE_HELP)
     token = gr.State(None)
 
@@ -222,7 +225,8 @@ def review_layout() -> ReviewWidgets:
     return ReviewWidgets(run_pick, systems, source, prompts_text, prompts_file, decoding, overlap, generate_button,
                          cancel_button, generate_notice, counter, start, input_box, reference, answer_a, answer_b,
                          score_a, score_b, comment, votes, reveal, live, token, browse_number, browse_first,
-                         browse_second, browse_button, browse_input, browse_left, browse_right, browse_diff)
+                         browse_second, browse_button, browse_input, browse_left, browse_right, browse_diff,
+                         correction)
 
 
 def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, project: gr.Dropdown,
@@ -243,9 +247,14 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, s
     w.start.click(guard("review", h.on_start), [project, w.run_pick, user], w.pair_outputs, api_name="next_pair",
                   **writes)
     vote_inputs = [project, w.run_pick, user, w.token, w.score_a, w.score_b, w.comment]
+    c = CorrectionHandlers(store, w.correction, h.current_review)
     for choice, button in w.votes.items():
         button.click(guard("review", h.on_vote(choice)), vote_inputs, w.pair_outputs, api_name=f"vote_{choice}",
-                     **writes)
+                     **writes).then(guard("correct", c.on_voted, quiet=True), [project, w.run_pick, user],
+                                    w.correction.outputs, **hidden)
+    w.correction.save.click(guard("correct", c.on_save), [project, w.run_pick, user, w.correction.rating,
+                                                          w.correction.text], w.correction.notice,
+                            api_name="correct_answer", **writes)
     w.source.change(guard("generate", h.on_source, project=False, quiet=True), w.source,
                     [w.prompts_text, w.prompts_file], **hidden)
     w.run_pick.change(guard("review", h.on_run, quiet=True), [project, w.run_pick],
