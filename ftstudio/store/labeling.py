@@ -71,7 +71,8 @@ class LabelingQueries:
             return row[0]
 
     def release_lease(self, item_id: int, user_name: str) -> None:
-        self.cursor().execute("DELETE FROM leases WHERE item_id = ? AND user_name = ?", [item_id, user_name])
+        with self._write_lock:
+            self.cursor().execute("DELETE FROM leases WHERE item_id = ? AND user_name = ?", [item_id, user_name])
 
     def leases_held(self, project_id: int) -> dict[str, int]:
         """Unexpired leases per annotator in a project."""
@@ -85,7 +86,9 @@ class LabelingQueries:
                      input: str | None = None, output: str | None = None, label: str | None = None,
                      draft: dict | None = None, origin: str = "labeled") -> int:
         """Record an annotator's decision on an item (accepted, skipped or flagged) and release its lease."""
-        with self.transaction() as tx:
+        # Under the write lock, like taking a lease: both delete lease rows, and two transactions deleting the
+        # same row would conflict (DuckDB's optimistic concurrency) now that many people's calls run at once.
+        with self._write_lock, self.transaction() as tx:
             (example_id,) = tx.execute(
                 """INSERT INTO examples (project_id, item_id, input, output, label, status, origin, draft, created_by)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",

@@ -191,6 +191,15 @@ class ReviewQueries:
                 added += int(result[0]) if result else 0
         return added
 
+    def queue_fingerprint(self, project_id: int) -> tuple:
+        """Changes whenever answers or runs are added to or removed from a project: what a review's queue plan
+        (which pairs, which are identical, which inputs are left out) is computed from. One cheap query."""
+        return self.cursor().execute(
+            """SELECT (SELECT count(*) FROM generations WHERE project_id = ?),
+                      (SELECT max(id) FROM generations WHERE project_id = ?),
+                      (SELECT count(*) FROM runs WHERE project_id = ?), (SELECT max(id) FROM runs WHERE project_id = ?)""",
+            [project_id] * 4).fetchone()
+
     def review_pairs(self, review_id: int) -> list[ReviewPair]:
         return self._rows(ReviewPair, "SELECT * FROM review_pairs WHERE review_id = ? ORDER BY position", [review_id])
 

@@ -9,7 +9,7 @@ import gradio as gr
 
 from ftstudio.config import Settings
 from ftstudio.evaluation import review as reviewing
-from ftstudio.evaluation.compare import compare_run, identical_sentence, review_queue
+from ftstudio.evaluation.compare import IdenticalCounts, compare_run, identical_sentence
 from ftstudio.evaluation.generations import DecodingSettings, describe_progress, parse_prompts, read_prompt_file
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.evaluation.systems import EvaluationError
@@ -29,14 +29,14 @@ class ReviewHandlers:
         self.store, self.settings, self.w, self.cancels = store, settings, widgets, cancels
         self.project_runs, self.run_choices = project_runs, run_choices
         self.system_choices, self.win_rate_line = system_choices, win_rate_line
+        self.identical_count = IdenticalCounts(store)
 
     # --- lookups ---
 
     def current_run(self, picked, run_value):
-        chosen, _ = self.project_runs(self.store, picked)
-        if chosen is None:
+        if picked is None:  # the project the guard looked up from the bar's name
             raise EvaluationError("Pick a project first.")
-        run = self.store.find_run(run_value, chosen.id) if run_value else None
+        run = self.store.find_run(run_value, picked.id) if run_value else None
         if run is None:
             raise EvaluationError("Pick a finished run to review (train one on the Train tab first).")
         return run
@@ -130,7 +130,7 @@ class ReviewHandlers:
     def show(self, found, pair, reviewer, note=""):
         """The next pair, or, once the reviewer's queue is done, the tally by name (never between pairs: it would
         sway the next vote)."""
-        identical = len(review_queue(self.store, found).identical)
+        identical = self.identical_count(found)
         same = identical_sentence(identical) if identical else ""
         if pair is None:
             counts = reviewing.progress(self.store, found, reviewer)
