@@ -162,7 +162,8 @@ class ReviewHandlers:
                 if not current:
                     return self.show(found, reviewing.next_pair(self.store, found, reviewer), reviewer,
                                      message("Press Start reviewing (or a key) once a pair is on screen.", "info"))
-                revealed = reviewing.vote(self.store, current, reviewer, choice, first_score, second_score, note_text)
+                revealed = reviewing.vote(self.store, current, reviewer, choice, first_score, second_score, note_text,
+                                          found)
                 return self.show(found, reviewing.next_pair(self.store, found, reviewer), reviewer,
                                  message("Previous pair: " + revealed.message, "ok"))
             except (EvaluationError, StoreError) as error:

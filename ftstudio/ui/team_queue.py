@@ -30,3 +30,11 @@ def team_calls() -> dict:
     if slots == 1:
         return {"concurrency_limit": 1, "concurrency_id": "store-writes"}
     return {"concurrency_limit": slots, "concurrency_id": "team"}
+
+
+def lighter_queue_analytics() -> None:
+    """Gradio's queue recomputes its monitoring summary (a pandas DataFrame of up to 10,000 past events, grouped
+    per function) after every event unless told otherwise; under a team's thousands of calls that cost grows with
+    every call. Every 500 events is enough for its monitoring page. Set before `Blocks.queue()` builds the
+    queue; a value already in the environment is kept."""
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
