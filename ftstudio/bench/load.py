@@ -424,7 +424,6 @@ def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, c
     import tempfile
 
     from ftstudio.bench.train import embedded_model_path
-    from ftstudio.ui.team_queue import team_slots
 
     model_path = model or embedded_model_path(cache)
     with tempfile.TemporaryDirectory(prefix="ftstudio-bench-load-") as folder:
@@ -442,7 +441,7 @@ def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, c
         app = AppProcess(settings.home, model_path, _free_port()).start()
         try:
             app.wait_until_idle()
-            _log(f"studio ({team_slots()} calls at once): {users} people labeling and voting for {seconds:.0f} s, "
+            _log(f"studio as it ships: {users} people labeling and voting for {seconds:.0f} s, "
                  "nothing else running")
             alone = simulate_users(app.url, info["run_id"], seconds, users)
             _log("the same, with a training run and a generation batch in progress")
@@ -454,7 +453,7 @@ def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, c
         finally:
             app.stop()
         done = _heavy_progress(settings, heavy)
-        result = {"benchmark": "load", "users": users, "seconds": seconds, "team_slots": team_slots(),
+        result = {"benchmark": "load", "users": users, "seconds": seconds,
                   "baseline_one_write_slot": summary(baseline, seconds),
                   "alone": summary(alone, seconds), "with_training_and_generation": summary(busy, seconds),
                   "training_started": notes[0][:120], "generation_job": generating, **done,

@@ -30,6 +30,7 @@ class ReviewHandlers:
         self.project_runs, self.run_choices = project_runs, run_choices
         self.system_choices, self.win_rate_line = system_choices, win_rate_line
         self.identical_count = IdenticalCounts(store)
+        self._tallies: dict[tuple, str] = {}  # the win-rate line per review and number of votes (see tally)
 
     # --- lookups ---
 
@@ -137,7 +138,7 @@ class ReviewHandlers:
             purpose = reviewing.preference_data_note(found) or "See the Results tab, or generate more answers above."
             done = message(f"Nothing left for you in this review: you rated {counts['mine']} of "
                            f"{plural(counts['pairs'], 'pair')}. {same} {purpose}", "ok")
-            return self._pair_view(counter=done, note=note, tally=self.win_rate_line(self.store, found))
+            return self._pair_view(counter=done, note=note, tally=self.tally(found, counts["ratings"]))
         counts = pair.progress
         purpose = reviewing.preference_data_note(found)
         counter = (f"Pair **{counts['mine'] + 1}** for you · **{counts['left']}** of "
@@ -145,6 +146,16 @@ class ReviewHandlers:
                    + (f" · {escape(same)}" if same else "") + (f" · {escape(purpose)}" if purpose else ""))
         return self._pair_view(pair.token, pair.input, pair.reference, pair.answer_a, pair.answer_b, counter, note,
                                placeholder=EMPTY_ANSWER)
+
+    def tally(self, found, ratings: int) -> str:
+        """The win-rate line (a bootstrap over every vote), computed once per number of votes in the review:
+        a reviewer whose queue is done would otherwise pay for it again at every press of Start reviewing."""
+        key = (found.id, ratings, *self.store.queue_fingerprint(found.project_id))
+        if key not in self._tallies:
+            if len(self._tallies) >= 64:
+                self._tallies.clear()
+            self._tallies[key] = self.win_rate_line(self.store, found)
+        return self._tallies[key]
 
     def on_start(self, caller, picked, run_value, reviewer):
         reviewer = caller.recorded_name(reviewer)
