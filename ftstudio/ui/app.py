@@ -26,6 +26,7 @@ from ftstudio.ui.model_tab import create_model_tab
 from ftstudio.ui.results_tab import create_results_tab
 from ftstudio.ui.review_tab import create_review_tab
 from ftstudio.ui.shortcuts import HEAD_JS
+from ftstudio.ui.team_queue import lighter_queue_analytics
 from ftstudio.ui.train_tab import create_train_tab
 from ftstudio.training.manager import RunManager
 
@@ -120,6 +121,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: 
     policy = policy or AccessPolicy.from_environment()
     app = build_app(store, settings, manager, policy=policy)
     write_app_marker(settings.home, f"http://{host}:{port}")
+    lighter_queue_analytics()
     app.queue(default_concurrency_limit=4)
     app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
                **launch_kwargs(settings, policy))

@@ -24,6 +24,7 @@ from ftstudio.ui.handlers import Guard
 from ftstudio.ui.review_corrections import CorrectionHandlers, CorrectionWidgets, correction_widgets
 from ftstudio.ui.systems_panel import create_systems_panel
 from ftstudio.ui.review_handlers import ReviewHandlers
+from ftstudio.ui.team_queue import team_calls
 from ftstudio.wording import plural
 
 # (what the reviewer reads, the split asked for); "prompts" is typed or uploaded.
@@ -236,7 +237,7 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, s
     h = ReviewHandlers(store, settings, w, GenerationCancels(), project_runs, run_choices, system_choices,
                        win_rate_line)
     hidden = {"api_visibility": "undocumented"}
-    writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
+    team = team_calls()  # next pair and votes: side by side, many people at once
     decoding = [w.decoding[name] for name in ("max_new_tokens", "temperature", "top_p", "seed")]
     w.generate_button.click(guard("generate", h.on_generate),
                             [project, w.run_pick, w.systems, w.source, w.prompts_text, w.prompts_file, *decoding,
@@ -245,16 +246,16 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, s
     w.cancel_button.click(guard("generate", h.on_cancel, project=False), None, w.generate_notice,
                           api_name="cancel_generation")
     w.start.click(guard("review", h.on_start), [project, w.run_pick, user], w.pair_outputs, api_name="next_pair",
-                  **writes)
+                  **team)
     vote_inputs = [project, w.run_pick, user, w.token, w.score_a, w.score_b, w.comment]
     c = CorrectionHandlers(store, w.correction, h.current_review)
     for choice, button in w.votes.items():
         button.click(guard("review", h.on_vote(choice)), vote_inputs, w.pair_outputs, api_name=f"vote_{choice}",
-                     **writes).then(guard("correct", c.on_voted, quiet=True), [project, w.run_pick, user],
-                                    w.correction.outputs, **hidden)
+                     **team).then(guard("correct", c.on_voted, quiet=True), [project, w.run_pick, user],
+                                  w.correction.outputs, **hidden)
     w.correction.save.click(guard("correct", c.on_save), [project, w.run_pick, user, w.correction.rating,
                                                           w.correction.text], w.correction.notice,
-                            api_name="correct_answer", **writes)
+                            api_name="correct_answer", **team)
     w.source.change(guard("generate", h.on_source, project=False, quiet=True), w.source,
                     [w.prompts_text, w.prompts_file], **hidden)
     w.run_pick.change(guard("review", h.on_run, quiet=True), [project, w.run_pick],
