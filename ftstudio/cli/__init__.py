@@ -10,12 +10,14 @@ import sys
 
 from ftstudio.cli import (bench, data, judge, preferences, review, samples, serve, snapshots, train, users,
                           versions)
+from ftstudio.cli import serving
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.models import ModelError
 from ftstudio.store import StoreError
 
 # In the order `ftstudio --help` lists their commands.
-COMMAND_GROUPS = (serve, samples, data, versions, train, review, judge, preferences, users, snapshots, bench)
+COMMAND_GROUPS = (serve, samples, data, versions, train, review, judge, preferences, users, snapshots, bench,
+                  serving)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,7 +105,7 @@ class GenerationBatch:
         """The answers as JSON (a review adds its id: see compare.ReviewedBatch)."""
         return {"systems": self.systems, "created": self.created, "reused": self.reused, "state": self.state,
                 "generations": [{"example_id": g.example_id, "item_key": g.item_key, "system": g.system,
-                                 "prompt": g.prompt, "output": g.output, "settings": g.settings}
+                                 "input": g.input, "prompt": g.prompt, "output": g.output, "settings": g.settings}
                                 for g in self.generations]}
 
 
