@@ -112,7 +112,7 @@ class AdapterEngine:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[precision]
-        self.adapters = manifest.adapters
+        self.adapters = dict(manifest.adapters)
         self.model = load_model(manifest.base_model_path, adapter=self.adapters or None, dtype=dtype)
         self.model.eval()
         if torch.cuda.is_available():
@@ -122,6 +122,22 @@ class AdapterEngine:
         if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in self.eos:
             self.eos.append(self.tokenizer.eos_token_id)
         self._lock = threading.Lock()
+
+    def add_model(self, served: ServedModel) -> None:
+        """Serve one more name (a run's adapter loaded onto the same base weights); a known name is kept as is."""
+        with self._lock:
+            if served.name in self.models:
+                return
+            if served.adapter_dir:
+                if self.adapters:
+                    self.model.load_adapter(served.adapter_dir, adapter_name=served.name)
+                else:
+                    from peft import PeftModel
+
+                    self.model = PeftModel.from_pretrained(self.model, served.adapter_dir, adapter_name=served.name)
+                self.model.eval()
+                self.adapters[served.name] = served.adapter_dir
+            self.models[served.name] = served
 
     @property
     def names(self) -> list[str]:
