@@ -26,6 +26,7 @@ from ftstudio.ui.model_tab import create_model_tab
 from ftstudio.ui.results_tab import create_results_tab
 from ftstudio.ui.draft_results import create_draft_results
 from ftstudio.ui.review_tab import create_review_tab
+from ftstudio.ui.serve_panel import create_serve_panel
 from ftstudio.ui.shortcuts import HEAD_JS
 from ftstudio.ui.train_tab import create_train_tab
 from ftstudio.training.manager import RunManager
@@ -59,6 +60,7 @@ def build_app(store: Store, settings: Settings, manager: RunManager | None = Non
             with gr.Tab("Train", id="train", elem_id="train-tab") as train_tab:
                 create_train_tab(app, train_tab, store, guard, settings, manager, project)
                 create_classifier_panel(app, store, guard, settings, manager, project)
+                create_serve_panel(app, store, guard, settings, project)
             with gr.Tab("Review", id="review", elem_id="review-tab") as review_tab:
                 create_review_tab(app, review_tab, store, guard, settings, project, user)
             with gr.Tab("Judge", id="judge", elem_id="judge-tab") as judge_tab:
