@@ -74,7 +74,7 @@ class Servers:
             if running is not None:
                 return running
             manifest = serving_manifest(store, run)
-            folder = self.home / "serving" / f"run-{run.id}"
+            folder = self.home / "serving" / run.system
             folder.mkdir(parents=True, exist_ok=True)
             path = manifest.write(folder / "manifest.json")
             command = python_module_command("ftstudio.shipping.server", str(path), "--host", host, "--port",

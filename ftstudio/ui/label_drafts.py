@@ -131,12 +131,12 @@ class DraftHandlers:
             return self.runs.generate_function(self.store, run)
         return self.base_model.generate
 
-    @staticmethod
-    def drafter_name(project: Project | None) -> str:
+    def drafter_name(self, project: Project | None) -> str:
         """Who drafts for the project, as recorded with each draft: base, run-N, or the endpoint's or Hub's model."""
         choice = DraftingChoice.from_settings(project.settings.get("drafting") if project else None)
         if choice.kind == "run":
-            return f"run-{choice.run_id}"
+            run = self.store.get_run(choice.run_id) if choice.run_id is not None else None
+            return run.system if run else "run"
         return choice.model if choice.kind in ("endpoint", "hub") else "base"
 
     def weak_note(self, project: Project | None) -> dict:
