@@ -84,47 +84,43 @@ def build_api(engine, batcher, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT, api_k
         pieces: asyncio.Queue = asyncio.Queue()
         finished = loop.create_future()
 
+        def settle(answer, error):  # on the event loop: the slot is free once the answer is made
+            state["in_flight"] -= 1
+            if not finished.done():
+                finished.set_result((answer, error))
+
         def on_done(answer, error):
-            loop.call_soon_threadsafe(lambda: finished.done() or finished.set_result((answer, error)))
+            loop.call_soon_threadsafe(settle, answer, error)
 
         on_text = (lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text)) if chat.stream else None
         batcher.submit(Job(chat.model, prompt, chat.max_new_tokens, chat.sampling, on_text, on_done))
         completion_id = new_completion_id()
         if not chat.stream:
-            try:
-                answer, error = await finished
-            finally:
-                state["in_flight"] -= 1
+            answer, error = await finished
             if error is not None:
                 return refuse(500, f"Generation failed: {type(error).__name__}: {error}", "server_error")
             return completion_body(completion_id, chat.model, answer)
 
         async def events():
-            try:
-                yield chunk_line(completion_id, chat.model, {"role": "assistant", "content": ""})
-                while True:
-                    waiter = asyncio.ensure_future(pieces.get())
-                    await asyncio.wait([waiter, finished], return_when=asyncio.FIRST_COMPLETED)
-                    if waiter.done():
-                        yield chunk_line(completion_id, chat.model, {"content": waiter.result()})
-                        continue
-                    waiter.cancel()
-                    break
-                await asyncio.sleep(0)  # pieces queued just before the end
-                while not pieces.empty():
-                    yield chunk_line(completion_id, chat.model, {"content": pieces.get_nowait()})
-                answer, error = finished.result()
-                if error is not None:
-                    yield f"data: {json.dumps(error_body(f'Generation failed: {error}', 'server_error'))}\n\n"
-                else:
-                    yield chunk_line(completion_id, chat.model, {}, answer.finish_reason)
-                    if chat.include_usage:
-                        yield chunk_line(completion_id, chat.model, {}, usage=answer)
-                yield DONE_LINE
-            finally:
-                if not finished.done():
-                    await finished
-                state["in_flight"] -= 1
+            yield chunk_line(completion_id, chat.model, {"role": "assistant", "content": ""})
+            while True:
+                waiter = asyncio.ensure_future(pieces.get())
+                await asyncio.wait([waiter, finished], return_when=asyncio.FIRST_COMPLETED)
+                if waiter.done():
+                    yield chunk_line(completion_id, chat.model, {"content": waiter.result()})
+                    continue
+                waiter.cancel()
+                break
+            while not pieces.empty():  # every piece was queued before the answer was settled
+                yield chunk_line(completion_id, chat.model, {"content": pieces.get_nowait()})
+            answer, error = finished.result()
+            if error is not None:
+                yield f"data: {json.dumps(error_body(f'Generation failed: {error}', 'server_error'))}\n\n"
+            else:
+                yield chunk_line(completion_id, chat.model, {}, answer.finish_reason)
+                if chat.include_usage:
+                    yield chunk_line(completion_id, chat.model, {}, usage=answer)
+            yield DONE_LINE
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
