@@ -48,7 +48,7 @@ def served(store, settings, tiny_model_dir, tmp_path):
             return False
 
     try:
-        wait_until(up, 120, "serve-model to answer")
+        wait_until(up, 300, "serve-model to answer")
         yield url, run, json.loads(generated.stdout)["generations"]
     finally:
         server.terminate()
@@ -125,3 +125,12 @@ def test_batched_greedy_answers_equal_single_ones(store, settings, tiny_model_di
     streamed: list[str] = []
     engine.generate(run.system, prompts[:2], [10, 10], on_text=[None, streamed.append])
     assert "".join(streamed) == alone[1].text
+
+
+def test_the_server_process_never_imports_the_store():
+    """The app starts the server as a child while it holds the database: the child reads only its manifest."""
+    code = ("import sys, ftstudio.shipping.server, ftstudio.shipping.engine, ftstudio.shipping.batching, "
+            "ftstudio.evaluation.worker, ftstudio.training.device; "
+            "print(sorted(m for m in sys.modules if m == 'duckdb' or m.startswith('ftstudio.store')))")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert child.stdout.strip().splitlines()[-1] == "[]", child.stderr[-2000:]

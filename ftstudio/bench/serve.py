@@ -82,7 +82,7 @@ def bench_serve(model: str | None = None, requests: int = REQUESTS, clients: int
 
     from ftstudio.bench.generate import bench_prompts, random_adapter
     from ftstudio.bench.train import embedded_model_path
-    from ftstudio.shipping.served import ServeManifest, ServedModel
+    from ftstudio.shipping.manifest import ServeManifest, ServedModel
     from ftstudio.templates import Template
 
     started = time.perf_counter()

@@ -8,7 +8,7 @@ from typing import Callable
 
 from ftstudio.evaluation.generations import run_spec, tuned_system
 from ftstudio.shipping.engine import AdapterEngine
-from ftstudio.shipping.served import ServeManifest, ServedModel
+from ftstudio.shipping.manifest import ServeManifest, ServedModel
 from ftstudio.store import Run, Store
 
 MAX_DRAFT_TOKENS = 160

@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
-from ftstudio.shipping.served import ServeManifest, ServedModel
+from ftstudio.shipping.manifest import ServeManifest, ServedModel
 from ftstudio.templates import Template, TemplateError, chat_messages, render
 
 

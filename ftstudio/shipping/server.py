@@ -26,7 +26,7 @@ from pathlib import Path
 from ftstudio.shipping.chat_request import (DONE_LINE, chunk_line, completion_body, error_body, models_body,
                                             new_completion_id, parse_chat_request)
 from ftstudio.shipping.engine import RequestError
-from ftstudio.shipping.served import ServeManifest
+from ftstudio.shipping.manifest import ServeManifest
 
 DEFAULT_PORT = 8000
 DEFAULT_MAX_BATCH = 8
