@@ -31,7 +31,8 @@ def served(store, settings, tiny_model_dir, tmp_path):
     project, run = finished_run(store, settings, tiny_model_dir, tmp_path,
                                 template=Template("chat", system="Answer like a warehouse clerk."))
     store.close()
-    generated = cli(settings.home, "generate", "--run", str(run.id), "--max-new-tokens", str(MAX_NEW_TOKENS), "--json")
+    generated = cli(settings.home, "generate", "--run", str(run.id), "--max-new-tokens", str(MAX_NEW_TOKENS), "--json",
+                    timeout=900)
     assert generated.returncode == 0, generated.stderr[-2000:]
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
