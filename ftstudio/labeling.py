@@ -6,6 +6,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from statistics import median
 
 import jsonschema
 
@@ -124,17 +125,22 @@ def validate_example(project: Project, input_text: str, output_text: str, label:
                 raise LabelingError(f"The JSON does not match the project's schema at {where}: {error.message}") from None
 
 
-def edit_record(draft: str | None, final: str) -> dict | None:
-    """What the annotator did with a model draft: kept as is (changed 0) up to rewritten (changed 1)."""
+def edit_record(draft: str | dict | None, final: str, model: str | None = None) -> dict | None:
+    """What the annotator did with a model draft: kept as is (changed 0) up to rewritten (changed 1), and which
+    model drafted it. `draft` is the text, or {"text", "model"} as the Label tab keeps it."""
+    if isinstance(draft, dict):
+        draft, model = draft.get("text"), draft.get("model") or model
     if not draft:
         return None
-    return {"draft": draft, "changed": round(1 - SequenceMatcher(None, draft, final).ratio(), 3)}
+    record = {"draft": draft, "changed": round(1 - SequenceMatcher(None, draft, final).ratio(), 3)}
+    return record | ({"model": model} if model else {})
 
 
 def decide(store: Store, project: Project, user_name: str, item_id: int, status: str, input_text: str = "",
-           output_text: str = "", label: str | None = None, input_draft: str | None = None,
-           output_draft: str | None = None) -> int:
-    """Record accept, skip or flag on a leased item; accepting validates the example first."""
+           output_text: str = "", label: str | None = None, input_draft: str | dict | None = None,
+           output_draft: str | dict | None = None) -> int:
+    """Record accept, skip or flag on a leased item; accepting validates the example first. A draft is its text, or
+    {"text", "model"} to record which model drafted it."""
     if status not in STATUSES:
         raise LabelingError(f"Unknown action {status!r}: use one of {', '.join(STATUSES)}.")
     item = store.get_item(item_id)
@@ -283,3 +289,20 @@ def recent_examples(store: Store, project: Project, limit: int = 20) -> list[dic
              "detail": (f"corrects {', '.join(corrected[e.id].systems)} (review {corrected[e.id].review_id}, "
                         f"pair {corrected[e.id].pair_id})") if e.id in corrected else ""}
             for e in reversed(examples)]
+
+
+# --- how drafts fare -------------------------------------------------------------
+
+UNRECORDED_DRAFTER = "(model not recorded)"
+
+
+def draft_acceptance(store: Store, project: Project) -> list[dict]:
+    """Per drafting model, over accepted examples: drafts used, the share kept unchanged, and the median edit size
+    (0 kept as is, 1 rewritten). How a team sees its tuned model get better at its own task."""
+    changes: dict[str, list[float]] = defaultdict(list)
+    for example in store.list_examples(project.id, "accepted"):
+        for record in (example.draft or {}).values():
+            if isinstance(record, dict) and "changed" in record:
+                changes[record.get("model") or UNRECORDED_DRAFTER].append(float(record["changed"]))
+    return [{"model": model, "drafts": len(values), "unchanged": sum(v == 0 for v in values) / len(values),
+             "median_change": median(values)} for model, values in sorted(changes.items())]

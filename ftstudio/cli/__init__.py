@@ -8,15 +8,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ftstudio.cli import (bench, data, doctor, judge, preferences, review, samples, serve, shipping, snapshots,
-                          systems, train, users, versions)
+from ftstudio.cli import (bench, data, doctor, judge, preferences, review, samples, serve, serving, shipping,
+                          snapshots, systems, train, users, versions)
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.models import ModelError
 from ftstudio.store import StoreError
 
 # In the order `ftstudio --help` lists their commands.
-COMMAND_GROUPS = (serve, samples, data, versions, train, shipping, review, systems, judge, preferences, users,
-                  snapshots, doctor, bench)
+COMMAND_GROUPS = (serve, samples, data, versions, train, shipping, serving, review, systems, judge, preferences,
+                  users, snapshots, doctor, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -109,7 +109,7 @@ class GenerationBatch:
         return {"systems": self.systems, "created": self.created, "reused": self.reused, "state": self.state,
                 **({"failed": len(self.failed), "failures": self.failed[:5]} if self.failed else {}),
                 "generations": [{"example_id": g.example_id, "item_key": g.item_key, "system": g.system,
-                                 "prompt": g.prompt, "output": g.output, "settings": g.settings}
+                                 "input": g.input, "prompt": g.prompt, "output": g.output, "settings": g.settings}
                                 for g in self.generations]}
 
 
