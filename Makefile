@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean gpu-check
 
 install: $(STAMP)
 
@@ -23,11 +23,19 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py
 
+# A pytest-xdist worker per core, four at most (browser and load tests on one of them: tests/conftest.py),
+# and the ten slowest tests at the end, so growth is seen. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q
+	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup --durations=10
 
 bench: $(STAMP)
 	$(VENV)/bin/ftstudio bench ingest --json
+
+# The GPU acceptance check (DEVELOPERS.md): LoRA/QLoRA figures, generation with transformers and vLLM, DDP on 2 GPUs.
+# Never part of `make test`. Set TORCH_SPEC to a CUDA build of torch for `make install` on the GPU host.
+gpu-check: $(STAMP)
+	$(VENV)/bin/ftstudio doctor --gpu --json
 
 clean:
 	rm -rf $(VENV) ftstudio-data .pytest_cache

@@ -28,6 +28,8 @@ ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
     "data": ("browse imported items", frozenset({"admin", "annotator"})),
     "label": ("label items", frozenset({"admin", "annotator"})),
     "review": ("vote in blind reviews", frozenset({"admin", "reviewer"})),
+    # Whoever votes may correct the answer they just voted on: it becomes an accepted example (a labeling act).
+    "correct": ("correct an answer after a blind vote", frozenset({"admin", "reviewer"})),
     "results": ("read review results", frozenset({"admin", "reviewer"})),
     "inspect": ("see which system wrote which answer", frozenset({"admin"})),
     "manage": ("import data and create, rename or delete projects", frozenset({"admin"})),

@@ -71,6 +71,12 @@ class Settings:
                           "trackio (a local folder under the studio), mlflow or wandb when installed and configured, "
                           "comma-separated (FTSTUDIO_REPORT_TO); unset: nowhere."},
     )
+    machine_price_per_hour: float = field(
+        default_factory=lambda: float(os.environ.get("FTSTUDIO_MACHINE_PRICE_PER_HOUR", "0") or 0),
+        metadata={"help": "USD per hour of the machine local systems answer on, e.g. what its GPU rents for: local "
+                          "answers cost their measured seconds at this price; 0 shows as \"your hardware\" "
+                          "(FTSTUDIO_MACHINE_PRICE_PER_HOUR)."},
+    )
     ingest: IngestLimits = field(default_factory=IngestLimits)
     page_size: int = field(default=50, metadata={"help": "Rows per page in the item table."})
 

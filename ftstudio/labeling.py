@@ -6,6 +6,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from statistics import median
 
 import jsonschema
 
@@ -29,6 +30,7 @@ class Task:
     input: str
     output: str
     label: str | None
+    output_draft: str | None = None  # a teacher's draft the output starts from (see evaluation.distill)
 
 
 def overlap(project: Project) -> int:
@@ -92,6 +94,9 @@ def next_task(store: Store, project: Project, user_name: str) -> Task | None:
     item = store.get_item(item_id)
     input_text, output_text = prefill(project, item)
     label = (item.metadata or {}).get("label")
+    teacher = store.teacher_draft_for_item(item.id) if not output_text else None
+    if teacher is not None and teacher.input == input_text:
+        return Task(item=item, input=input_text, output=teacher.output, label=label, output_draft=teacher.output)
     return Task(item=item, input=input_text, output=output_text, label=label)
 
 
@@ -120,17 +125,22 @@ def validate_example(project: Project, input_text: str, output_text: str, label:
                 raise LabelingError(f"The JSON does not match the project's schema at {where}: {error.message}") from None
 
 
-def edit_record(draft: str | None, final: str) -> dict | None:
-    """What the annotator did with a model draft: kept as is (changed 0) up to rewritten (changed 1)."""
+def edit_record(draft: str | dict | None, final: str, model: str | None = None) -> dict | None:
+    """What the annotator did with a model draft: kept as is (changed 0) up to rewritten (changed 1), and which
+    model drafted it. `draft` is the text, or {"text", "model"} as the Label tab keeps it."""
+    if isinstance(draft, dict):
+        draft, model = draft.get("text"), draft.get("model") or model
     if not draft:
         return None
-    return {"draft": draft, "changed": round(1 - SequenceMatcher(None, draft, final).ratio(), 3)}
+    record = {"draft": draft, "changed": round(1 - SequenceMatcher(None, draft, final).ratio(), 3)}
+    return record | ({"model": model} if model else {})
 
 
 def decide(store: Store, project: Project, user_name: str, item_id: int, status: str, input_text: str = "",
-           output_text: str = "", label: str | None = None, input_draft: str | None = None,
-           output_draft: str | None = None) -> int:
-    """Record accept, skip or flag on a leased item; accepting validates the example first."""
+           output_text: str = "", label: str | None = None, input_draft: str | dict | None = None,
+           output_draft: str | dict | None = None) -> int:
+    """Record accept, skip or flag on a leased item; accepting validates the example first. A draft is its text, or
+    {"text", "model"} to record which model drafted it."""
     if status not in STATUSES:
         raise LabelingError(f"Unknown action {status!r}: use one of {', '.join(STATUSES)}.")
     item = store.get_item(item_id)
@@ -266,3 +276,33 @@ def agreement(store: Store, project: Project) -> dict:
         result["method"] = "fleiss"
         result["overall"], result["per_label"] = fleiss_kappa([Counter(l.values()) for l in shared.values()], categories)
     return result
+
+
+def recent_examples(store: Store, project: Project, limit: int = 20) -> list[dict]:
+    """The project's latest accepted examples, newest first, each with where it came from: "labeled", "paired"
+    (imported as pairs), "correction" (a reviewer's right answer after a blind vote), ..."""
+    examples = store.list_examples(project.id, "accepted")[-limit:]
+    corrected = {c.example_id: c for c in store.list_corrections(project.id)} if any(
+        e.origin == "correction" for e in examples) else {}
+    return [{"id": e.id, "origin": e.origin, "by": e.created_by or "", "at": str(e.created_at)[:16],
+             "input": e.input or "", "output": e.label if project.task_type == "classification" else (e.output or ""),
+             "detail": (f"corrects {', '.join(corrected[e.id].systems)} (review {corrected[e.id].review_id}, "
+                        f"pair {corrected[e.id].pair_id})") if e.id in corrected else ""}
+            for e in reversed(examples)]
+
+
+# --- how drafts fare -------------------------------------------------------------
+
+UNRECORDED_DRAFTER = "(model not recorded)"
+
+
+def draft_acceptance(store: Store, project: Project) -> list[dict]:
+    """Per drafting model, over accepted examples: drafts used, the share kept unchanged, and the median edit size
+    (0 kept as is, 1 rewritten). How a team sees its tuned model get better at its own task."""
+    changes: dict[str, list[float]] = defaultdict(list)
+    for example in store.list_examples(project.id, "accepted"):
+        for record in (example.draft or {}).values():
+            if isinstance(record, dict) and "changed" in record:
+                changes[record.get("model") or UNRECORDED_DRAFTER].append(float(record["changed"]))
+    return [{"model": model, "drafts": len(values), "unchanged": sum(v == 0 for v in values) / len(values),
+             "median_change": median(values)} for model, values in sorted(changes.items())]

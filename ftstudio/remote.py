@@ -23,6 +23,16 @@ class RemoteModelError(RuntimeError):
     """A request the endpoint refused or never answered, said without the API key."""
 
 
+@dataclass
+class Completion:
+    """An answer with what it cost: the endpoint's reported usage (None where it reports none) and the latency."""
+
+    text: str
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: float
+
+
 def api_key(secrets_home: Path | None = None) -> str | None:
     """The key from the environment, else the one saved in the studio's secret store."""
     from_environment = next((os.environ[name] for name in KEY_VARIABLES if os.environ.get(name)), None)
@@ -81,8 +91,15 @@ class RemoteModel:
 
     def chat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int | None = None) -> str:
         """One chat completion's text."""
+        return self.complete(messages, temperature, max_tokens).text
+
+    def complete(self, messages: list[dict], temperature: float = 0.0, max_tokens: int | None = None) -> "Completion":
+        """One chat completion: its text, the tokens the endpoint reports using, and how long it took."""
+        import time
+
         import openai
 
+        began = time.perf_counter()
         try:
             response = self.client().chat.completions.create(model=self.model, messages=messages,
                                                              temperature=temperature,
@@ -96,7 +113,22 @@ class RemoteModel:
         except openai.APIConnectionError:
             raise RemoteModelError(f"Could not reach {self.base_url}: is the server running, and the URL right?") from None
         choice = response.choices[0] if response.choices else None
-        return ((choice.message.content if choice and choice.message else "") or "").strip()
+        usage = getattr(response, "usage", None)
+        return Completion(((choice.message.content if choice and choice.message else "") or "").strip(),
+                          getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None),
+                          round((time.perf_counter() - began) * 1000, 1))
+
+    def complete_many(self, conversations: list[list[dict]], temperature: float = 0.0, max_tokens: int | None = None
+                      ) -> list["Completion | RemoteModelError"]:
+        """Many completions with at most `concurrency` in flight; a failed one comes back as its error, in place."""
+        def one(messages):
+            try:
+                return self.complete(messages, temperature, max_tokens)
+            except RemoteModelError as error:
+                return error
+
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            return list(pool.map(one, conversations))
 
     def chat_many(self, conversations: list[list[dict]], temperature: float = 0.0) -> list[str | RemoteModelError]:
         """Many completions with at most `concurrency` in flight; a failed one comes back as its error, in place."""

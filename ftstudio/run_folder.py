@@ -12,6 +12,8 @@ A run folder is all a training child reads and writes, and what the app, generat
     adapter/            the trained LoRA adapter (PEFT's format); model/ for full fine-tuning, features/ for the
                         feature baseline, merged/ once merged
     worker.log          the child's output
+    accelerate.yaml     a run on several processes: accelerate's config (training/distributed.py)
+    cloud.yaml          a run on a cloud GPU: its SkyPilot launch settings (training/skypilot.py)
 
 No database here, and no ML library: training and generation children import it.
 """
@@ -53,6 +55,8 @@ class RunSpec:
     class_weights: dict | None = None
     start_run: int | None = None  # DPO: the run whose adapter it starts from
     evaluation_version_id: int | None = None  # DPO: the input/output version whose test split reviews it
+    world_size: int | None = None  # training processes (data parallel through accelerate)
+    global_batch: int | None = None  # examples per optimizer step over every process
     extra: dict = field(default_factory=dict)
 
     @property
@@ -70,7 +74,8 @@ class RunSpec:
 
     def to_dict(self) -> dict:
         data = {k: v for k, v in asdict(self).items() if k != "extra"}
-        for optional in ("recipe", "labels", "class_weights", "start_run", "evaluation_version_id"):
+        for optional in ("recipe", "labels", "class_weights", "start_run", "evaluation_version_id", "world_size",
+                         "global_batch"):
             if data[optional] is None:
                 del data[optional]
         return {**data, **self.extra}

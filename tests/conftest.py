@@ -10,6 +10,12 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under pytest-xdist (`make test`), the workers share the cores: each one's torch (and the training and generation
+# children it starts, which inherit this) takes its share of threads rather than all of them, so two workers'
+# OpenMP pools do not spin against each other on a 2-core machine. Set before anything imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1)
+                                                       // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 from ftstudio.config import Settings  # noqa: E402
 from ftstudio.store import open_store  # noqa: E402
@@ -110,13 +116,43 @@ def live_app(settings, tiny_model_dir):
     store.close()
 
 
+TOGETHER = ("tests/browser/", "tests/test_load.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` with the browser and load tests in one group, run on one worker: two Chromium sessions, or
+    Chromium and sixteen simulated people, on two cores at once would starve each other. Grouped here by path:
+    pytest-xdist 3.8 reads `xdist_group` marks by renaming node ids, which pytest 9 no longer allows."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserAndLoadTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:  # the scope a test is scheduled with: one group, or itself
+            return "browser_and_load" if nodeid.startswith(TOGETHER) else nodeid
+
+    return BrowserAndLoadTogether(config, log)
+
+
+def shared_temp(tmp_path_factory):
+    """A temporary folder all pytest-xdist workers of this run share (the session's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def embedded_model_cache(tmp_path_factory):
-    """A model cache holding the embedded SmolLM2 converted once for the whole session (about 30 s)."""
+    """A model cache holding the embedded SmolLM2 converted once for the whole run (about 30 s), by whichever
+    worker gets there first, the others waiting on a file lock."""
+    from filelock import FileLock
+
     from ftstudio.models import materialize
 
-    cache = tmp_path_factory.mktemp("embedded-cache")
-    materialize("embedded:SmolLM2-135M-Instruct", cache)
+    cache = shared_temp(tmp_path_factory) / "embedded-cache"
+    with FileLock(f"{cache}.lock"):
+        cache.mkdir(exist_ok=True)
+        materialize("embedded:SmolLM2-135M-Instruct", cache)
     return cache
 
 

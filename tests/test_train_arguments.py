@@ -11,8 +11,9 @@ from ftstudio.training.recipes import RECIPES
 FLAGS = ["--objective", "--method", "--r", "--alpha", "--dropout", "--target-modules", "--learning-rate", "--scheduler",
          "--warmup-ratio", "--epochs", "--max-steps", "--batch-size", "--grad-accumulation", "--max-length",
          "--completion-only", "--batching", "--compile", "--seed", "--eval-steps", "--save-steps", "--compute-dtype",
-         "--double-quant", "--divergence-factor", "--beta", "--loss-type", "--label-smoothing", "--max-prompt-length",
-         "--max-completion-length", "--from-run", "--report-to", "--weighted-loss", "--regularization", "--max-target-length",
+         "--double-quant", "--divergence-factor", "--processes", "--sharding", "--beta", "--loss-type",
+         "--label-smoothing", "--max-prompt-length", "--max-completion-length", "--from-run", "--report-to",
+         "--weighted-loss", "--regularization", "--max-target-length",
          # issue 26: continued pre-training's and GRPO's recipe options
          "--train-embeddings", "--reward", "--num-generations", "--max-new-tokens", "--judge", "--judge-model",
          "--judge-concurrency"]

@@ -36,6 +36,10 @@ def run_benchmark(name: str, args) -> dict:
         return bench_classify(model=getattr(args, "model", None), steps=getattr(args, "steps", None),
                               batch_size=getattr(args, "batch_size", None),
                               emails=getattr(args, "classify_emails", None))
+    if name == "serve":
+        from ftstudio.bench.serve import bench_serve, options_from_args as serve_options
+
+        return bench_serve(**serve_options(args))
     if name == "results":
         from ftstudio.bench.results import bench_results
 

@@ -19,6 +19,13 @@ class Reply:
     retry_after: str | None = None  # the Retry-After header of a 429 or 503
 
 
+def usage(body: dict, content: str) -> dict:
+    """The usage a real endpoint reports, counted here in words: every message's, and the reply's."""
+    prompt = sum(len(str(m.get("content") or "").split()) for m in body.get("messages") or [])
+    completion = len(content.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
 class ChatServer:
     """POST /v1/chat/completions. `replies` is a list of Reply (or (status, content) pairs) used in turn, then
     `default`; or a function of the request body (and how many requests came before) giving the Reply."""
@@ -47,7 +54,8 @@ class ChatServer:
                 payload = (json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "created": 0,
                                        "model": body.get("model"),
                                        "choices": [{"index": 0, "finish_reason": "stop",
-                                                    "message": {"role": "assistant", "content": reply.content}}]})
+                                                    "message": {"role": "assistant", "content": reply.content}}],
+                                       "usage": usage(body, reply.content)})
                            if reply.status == 200 else json.dumps({"error": {"message": reply.content}})).encode()
                 try:
                     self.send_response(reply.status)

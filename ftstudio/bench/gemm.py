@@ -28,13 +28,39 @@ def _best_seconds(run, repeats: int, cuda: bool, inner: int = 1) -> float:
     return best
 
 
+def fitted_size(device: str, dtype, target_seconds: float = 0.2) -> int:
+    """The square size whose product takes about `target_seconds` at this device's measured speed in `dtype`.
+
+    A fixed size does not fit every device: where bf16 is emulated (AVX2 CPUs) a 3072³ bf16 product takes minutes,
+    where a GPU finishes it in a millisecond. A small product is timed first, then the size it suggests, once more.
+    """
+    import torch
+
+    cuda = device.startswith("cuda")
+    smallest, largest = (1024, 16384) if cuda else (256, 3072)
+    size = smallest
+    for _ in range(2):
+        a = torch.ones(size, size, device=device, dtype=dtype)
+        seconds = _best_seconds(lambda: torch.matmul(a, a), 2, cuda, inner=10 if cuda else 1)
+        del a
+        flops_per_second = 2 * size**3 / seconds
+        fitted = int((target_seconds * flops_per_second / 2) ** (1 / 3)) // 128 * 128
+        size = max(smallest, min(largest, fitted))
+    return size
+
+
 def matmul_peak(device: str = "cpu", dtype=None, sizes: tuple[int, ...] | None = None, repeats: int = 5) -> dict:
-    """Best FLOP/s of `torch.matmul` on square matrices of each size (best of `repeats`, after one warm-up)."""
+    """Best FLOP/s of `torch.matmul` on square matrices of each size (best of `repeats`, after one warm-up).
+
+    Without `sizes`, two are fitted to the device (`fitted_size`, and half of it), so the measurement takes a second
+    or two in any dtype on any device; pass the returned `by_size` keys to measure the same sizes again.
+    """
     import torch
 
     dtype = dtype or torch.float32
     if sizes is None:
-        sizes = (8192,) if device.startswith("cuda") else (1024, 2048, 3072)
+        fitted = fitted_size(device, dtype)
+        sizes = (fitted // 2 // 128 * 128, fitted)
     generator = torch.Generator(device="cpu").manual_seed(0)
     cuda = device.startswith("cuda")
     by_size = {}

@@ -69,6 +69,7 @@ class AppProcess:
     port: int
     process: subprocess.Popen | None = None
     log: Path | None = None
+    env: dict = field(default_factory=dict)  # more environment for the app (FTSTUDIO_TEAM_SLOTS for the baseline)
 
     @property
     def url(self) -> str:
@@ -78,6 +79,8 @@ class AppProcess:
         self.log = self.home / f"app-{int(time.time() * 1000)}.log"
         env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "FTSTUDIO_HOME": str(self.home)}
         env.pop("FTSTUDIO_USERS", None)
+        env.pop("FTSTUDIO_TEAM_SLOTS", None)
+        env.update(self.env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ftstudio", "--home", str(self.home), "--base-model", self.base_model, "serve",
              "--port", str(self.port)], stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env)
@@ -133,16 +136,81 @@ class Tally:
     acknowledged: int = 0
     errors: list[str] = field(default_factory=list)
     disconnected: bool = False
+    opened: float | None = None  # seconds to open the session: the client's start and its first item or pair
 
 
-def _labeler(client, tally: Tally, stop: threading.Event) -> None:
+class HttpPerson:
+    """One person's session over Gradio's HTTP API, as curl speaks it: POST /gradio_api/call/NAME with the
+    session's id (the session keeps the item or pair on screen, as a browser tab does), then its answer as
+    server-sent events. Lighter than gradio_client: its threads, heartbeat and stream reader took about twice the
+    app's own CPU per call, on the same cores as the app, where a team's browsers would cost the app nothing."""
+
+    def __init__(self, url: str, shown: dict[str, list[bool]], timeout: float = 120):
+        import uuid
+
+        self.http = httpx.Client(base_url=url + "gradio_api/", timeout=timeout)
+        self.session, self.shown = uuid.uuid4().hex, shown
+
+    @staticmethod
+    def api_outputs(url: str) -> dict[str, list[bool]]:
+        """Per endpoint, which of its outputs an API caller sees (not States, rows or columns), from the app's
+        config, read once: the answers then come in gradio_client's order."""
+        config = httpx.get(url + "config", timeout=120).json()
+        skipped = {c["id"]: c.get("skip_api", c.get("type") in ("state", "row", "column", "group", "tab", "tabs",
+                                                                   "accordion", "form"))
+                   for c in config["components"]}
+        return {"/" + d["api_name"]: [not skipped.get(o, True) for o in d["outputs"]]
+                for d in config["dependencies"] if d.get("api_name")}
+
+    def predict(self, *args, api_name: str) -> list:
+        response = self.http.post(f"call{api_name}", json={"data": list(args), "session_hash": self.session})
+        response.raise_for_status()
+        event, answer = None, f"call{api_name}/{response.json()['event_id']}"
+        with self.http.stream("GET", answer) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.removeprefix("event:").strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line.removeprefix("data:"))
+                    if event == "error":
+                        raise RuntimeError(f"The app answered {api_name} with an error: {data}")
+                    return [value for value, shown in zip(data, self.shown[api_name]) if shown]
+        raise RuntimeError(f"The app closed {api_name}'s answer without one.")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class _Start:
+    """Everyone opens their session (a page load: Gradio builds the session's state then) before the clock
+    starts, so that per-call figures are those of labeling and voting, and the opening is reported apart."""
+
+    def __init__(self, people: int):
+        self.people, self.ready, self.go, self.lock = people, set(), threading.Event(), threading.Lock()
+        self.began = time.perf_counter()
+
+    def arrived(self, name: str, timeout: float = 300) -> None:
+        with self.lock:
+            self.ready.add(name)
+        self.go.wait(timeout)
+
+    def wait_for_everyone(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.ready) < self.people and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.go.set()
+
+
+def _labeler(client, tally: Tally, stop: threading.Event, start: _Start) -> None:
     def call(*args, api_name):
         started = time.perf_counter()
         result = client.predict(*args, api_name=api_name)
         tally.latencies.append(time.perf_counter() - started)
         return result
 
-    shown = call(POSTS, tally.name, api_name="/next_item")
+    shown = client.predict(POSTS, tally.name, api_name="/next_item")
+    tally.opened = time.perf_counter() - start.began
+    start.arrived(tally.name)
     while not stop.is_set():
         if not shown[0]:  # "About this item": empty when nothing is left for this person
             shown = call(POSTS, tally.name, api_name="/next_item")
@@ -157,14 +225,16 @@ def _labeler(client, tally: Tally, stop: threading.Event) -> None:
             tally.errors.append(notice)
 
 
-def _reviewer(client, run_id: int, tally: Tally, stop: threading.Event) -> None:
+def _reviewer(client, run_id: int, tally: Tally, stop: threading.Event, start: _Start) -> None:
     def call(*args, api_name):
         started = time.perf_counter()
         result = client.predict(*args, api_name=api_name)
         tally.latencies.append(time.perf_counter() - started)
         return result
 
-    shown = call(REVIEWS, str(run_id), tally.name, api_name="/next_pair")
+    shown = client.predict(REVIEWS, str(run_id), tally.name, api_name="/next_pair")
+    tally.opened = time.perf_counter() - start.began
+    start.arrived(tally.name)
     while not stop.is_set():
         if not shown[0]:  # no pair on screen: nothing left for this person
             time.sleep(0.2)
@@ -181,28 +251,32 @@ def simulate_users(url: str, run_id: int, seconds: float, users: int = 16, ends_
     """Half label, half vote, each in its own session, for `seconds`. With `ends_app(tallies)`, polled meanwhile,
     the app is ended in the middle of their work: once it returns True, the people stop and calls that fail
     after it count as disconnected, not as errors."""
-    from gradio_client import Client
-
-    stop, ended = threading.Event(), threading.Event()
+    stop, ended, start = threading.Event(), threading.Event(), _Start(users)
     tallies = [Tally(f"{'labeler' if n % 2 == 0 else 'reviewer'}-{n}", "label" if n % 2 == 0 else "review")
                for n in range(users)]
 
+    shown = HttpPerson.api_outputs(url)
+
     def person(tally: Tally) -> None:
+        client = HttpPerson(url, shown)
         try:
-            client = Client(url, verbose=False, download_files=False)
             if tally.role == "label":
-                _labeler(client, tally, stop)
+                _labeler(client, tally, stop, start)
             else:
-                _reviewer(client, run_id, tally, stop)
+                _reviewer(client, run_id, tally, stop, start)
         except Exception as error:  # noqa: BLE001 - a refused connection after the kill, or a real error
             if stop.is_set() or ended.is_set() or ends_app is not None:
                 tally.disconnected = True
             else:
                 tally.errors.append(f"{type(error).__name__}: {error}")
+        finally:
+            client.close()
+            start.arrived(tally.name, timeout=0)  # one who could not open does not hold the others back
 
     threads = [threading.Thread(target=person, args=(t,), daemon=True) for t in tallies]
     for thread in threads:
         thread.start()
+    start.wait_for_everyone()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if ends_app is not None and ends_app(tallies):
@@ -244,10 +318,13 @@ def percentiles(tallies: list[Tally]) -> dict:
 
 
 def summary(tallies: list[Tally], seconds: float) -> dict:
-    return {**percentiles(tallies), "seconds": seconds, "users": len(tallies),
-            "labels": sum(t.acknowledged for t in tallies if t.role == "label"),
-            "votes": sum(t.acknowledged for t in tallies if t.role == "review"),
-            "errors": sum(len(t.errors) for t in tallies)}
+    labels = sum(t.acknowledged for t in tallies if t.role == "label")
+    votes = sum(t.acknowledged for t in tallies if t.role == "review")
+    opened = sorted(t.opened for t in tallies if t.opened is not None)
+    return {**percentiles(tallies), "seconds": seconds, "users": len(tallies), "labels": labels, "votes": votes,
+            "writes_per_second": round((labels + votes) / seconds, 1) if seconds else None,
+            "errors": sum(len(t.errors) for t in tallies),
+            "slowest_session_open_ms": round(opened[-1] * 1000) if opened else None}
 
 
 def _log(message: str) -> None:
@@ -331,10 +408,19 @@ def _heavy_progress(settings: Settings, heavy: dict) -> dict:
         store.close()
 
 
-def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, cache: str | None = None) -> dict:
-    """p50/p95 of labeling and voting calls with `users` people at once, alone and while a training run and a
-    generation batch (both in child processes of the app) are in progress, against one app."""
+def _free_port() -> int:
     import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, cache: str | None = None) -> dict:
+    """p50/p95 of labeling and voting calls with `users` people at once: first against the baseline (the same app
+    with one queue slot for every write, as before issue 25: FTSTUDIO_TEAM_SLOTS=1), then against the studio as
+    it ships, alone and while a training run and a generation batch (child processes of the app) are in
+    progress. All three on one database, one after the other."""
     import tempfile
 
     from ftstudio.bench.train import embedded_model_path
@@ -342,15 +428,21 @@ def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, c
     model_path = model or embedded_model_path(cache)
     with tempfile.TemporaryDirectory(prefix="ftstudio-bench-load-") as folder:
         settings = Settings(home=Path(folder) / "studio")
-        info = seed_studio(settings)
+        # Enough items and pairs that nobody runs out in three phases (a person with nothing left would only poll).
+        info = seed_studio(settings, items=4000, prompts=600)
         heavy = seed_heavy_work(settings, model_path)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        app = AppProcess(settings.home, model_path, port).start()
-        app.wait_until_idle()
+        baseline_app = AppProcess(settings.home, model_path, _free_port(), env={"FTSTUDIO_TEAM_SLOTS": "1"}).start()
         try:
-            _log(f"{users} people labeling and voting for {seconds:.0f} s, nothing else running")
+            baseline_app.wait_until_idle()
+            _log(f"baseline (one write slot): {users} people labeling and voting for {seconds:.0f} s")
+            baseline = simulate_users(baseline_app.url, info["run_id"], seconds, users)
+        finally:
+            baseline_app.stop()
+        app = AppProcess(settings.home, model_path, _free_port()).start()
+        try:
+            app.wait_until_idle()
+            _log(f"studio as it ships: {users} people labeling and voting for {seconds:.0f} s, "
+                 "nothing else running")
             alone = simulate_users(app.url, info["run_id"], seconds, users)
             _log("the same, with a training run and a generation batch in progress")
             before = {p.name for p in settings.runs_dir.iterdir()}
@@ -362,9 +454,16 @@ def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, c
             app.stop()
         done = _heavy_progress(settings, heavy)
         result = {"benchmark": "load", "users": users, "seconds": seconds,
+                  "baseline_one_write_slot": summary(baseline, seconds),
                   "alone": summary(alone, seconds), "with_training_and_generation": summary(busy, seconds),
                   "training_started": notes[0][:120], "generation_job": generating, **done,
                   "cpu_count": os.cpu_count()}
-        alone_p95, busy_p95 = result["alone"]["p95_ms"], result["with_training_and_generation"]["p95_ms"]
+        base_p95, alone_p95, busy_p95 = (result[k]["p95_ms"] for k in ("baseline_one_write_slot", "alone",
+                                                                       "with_training_and_generation"))
         result["p95_ratio"] = round(busy_p95 / alone_p95, 2) if alone_p95 and busy_p95 else None
+        result["p95_speedup_over_baseline"] = round(base_p95 / alone_p95, 2) if base_p95 and alone_p95 else None
+        result["goals_met"] = {"p95_at_most_300_ms": bool(alone_p95 and alone_p95 <= 300),
+                               "at_least_40_writes_per_second": result["alone"]["writes_per_second"] >= 40,
+                               "no_errors": not (result["alone"]["errors"] or result["with_training_and_generation"]["errors"]),
+                               "busy_p95_at_most_1_5x": bool(result["p95_ratio"] and result["p95_ratio"] <= 1.5)}
         return result

@@ -319,7 +319,7 @@ def bench_train(**options) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ftstudio.training.config import TrainConfig
-    from ftstudio.training.device import choose_precision, cpp_compiler
+    from ftstudio.training.device import choose_precision, cpp_compiler, native_bf16
 
     cuda = torch.cuda.is_available()
     unknown = set(options) - set(DEFAULTS)
@@ -372,6 +372,18 @@ def bench_train(**options) -> dict:
             # Show what bf16 buys on this CPU: the compiled variant again, in fp32.
             settings["variants"] += tuple(f"{v}+fp32" for v in settings["variants"] if v.endswith("+compile"))
         variant_configs = {v: TrainConfig(**{**base.to_dict(), **variant_settings(v)}) for v in settings["variants"]}
+        # A bf16 variant where bf16 is emulated would time the emulation (minutes per step on AVX2 CPUs): left out,
+        # with the reason in the report.
+        skipped = {}
+        if any(c.compute_dtype == "bfloat16" for c in variant_configs.values()):
+            native, evidence = native_bf16()
+            if not native:
+                skipped = {v: f"left out: {evidence}" for v, c in variant_configs.items()
+                           if c.compute_dtype == "bfloat16"}
+                for variant, reason in skipped.items():
+                    _log(f"{variant} {reason}")
+                    del variant_configs[variant]
+                settings["variants"] = tuple(v for v in settings["variants"] if v not in skipped)
         variant_precisions = {v: choose_precision(c) for v, c in variant_configs.items()}
         device = "cuda" if cuda else "cpu"
         mark = phase("prepare", mark)
@@ -417,7 +429,7 @@ def bench_train(**options) -> dict:
             ceiling = model_matmul_seconds(shapes, ceiling_tokens, device, precision.dtype)
             mark = phase("matmul_ceiling", mark)
         for name, dtype in dtypes.items():
-            peaks[name].append(matmul_peak(device, dtype))
+            peaks[name].append(matmul_peak(device, dtype, sizes=tuple(peaks[name][0]["by_size"])))
         phase("gemm_peak_again", mark)
 
     # The higher of the two measurements (before and after training): a conservative MFU on a noisy machine.
@@ -520,6 +532,8 @@ def bench_train(**options) -> dict:
             report["peak_memory_mb"] = figures["peak_memory_mb"]
         else:  # the CPU goal; on a GPU, MFU is reported against the bf16 peak without a target
             report["goal_mfu_50pct"] = report["mfu"] >= 0.5
+    if skipped:
+        report["skipped_variants"] = skipped
     project = {name: f for name, f in results.items() if name != "baseline"}
     if project:
         report["fastest_variant"] = max(project, key=lambda name: project[name]["tokens_per_second"])

@@ -8,14 +8,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ftstudio.cli import (bench, data, judge, preferences, review, samples, serve, snapshots, sweep, train, users,
-                          versions)
+from ftstudio.cli import (bench, data, doctor, judge, preferences, review, samples, serve, serving, shipping,
+                          snapshots, sweep, systems, train, users, versions)
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.models import ModelError
 from ftstudio.store import StoreError
 
 # In the order `ftstudio --help` lists their commands.
-COMMAND_GROUPS = (serve, samples, data, versions, train, sweep, review, judge, preferences, users, snapshots, bench)
+COMMAND_GROUPS = (serve, samples, data, versions, train, sweep, shipping, serving, review, systems, judge,
+                  preferences, users, snapshots, doctor, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ def register(commands) -> None:
     bench = commands.add_parser("bench", help="Run a benchmark against its baseline and print figures.",
                                 description="Benchmarks measured side by side with a baseline in one run.")
     bench.add_argument("name", choices=["ingest", "train", "generate", "judge", "dpo", "classify", "load",
-                                              "results", "cpt"],
+                                              "results", "cpt", "serve"],
                        help="Which benchmark.")
     bench.add_argument("--seconds", type=float, help="load: seconds each phase runs [30].")
     bench.add_argument("--users", type=int, help="load: people labeling and voting at once [16].")

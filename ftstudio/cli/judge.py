@@ -117,6 +117,10 @@ def cmd_judge_key(args) -> int:
 def cmd_metrics(args) -> int:
     from ftstudio.evaluation.metrics import compute_model_metrics, metrics_table
 
+    if args.add_metric or args.remove_metric or not args.run:  # the project's own evaluate modules
+        from ftstudio.cli.metrics import cmd_project_metrics
+
+        return cmd_project_metrics(args)
     settings = settings_from(args)
     store = open_studio(settings)
     run = find_run(store, args.run)
@@ -177,8 +181,18 @@ def register(commands) -> None:
     metrics = commands.add_parser("metrics", help="Automatic metrics of a run's review outputs.",
                                   description="ROUGE, BLEU, exact match, accuracy and macro-F1, JSON validity, the "
                                   "reference's perplexity under each system and semantic similarity, per system "
-                                  "and split. Perplexity and similarity run in a child process, once per output.")
-    metrics.add_argument("--run", required=True, help="Run id whose latest review to score.")
+                                  "and split. Perplexity and similarity run in a child process, once per output. The "
+                                  "text metrics are evaluate modules shipped with the studio, loaded by local path "
+                                  "(nothing is fetched); a project can add its own with --add-metric PATH.")
+    metrics.add_argument("--run", help="Run id whose latest review to score.")
+    metrics.add_argument("--project", help="Without --run: list the project's metrics (optional when the studio "
+                         "has one project).")
+    metrics.add_argument("--add-metric", action="append", metavar="PATH", help="Add your own evaluate module to the "
+                         "project (a folder NAME holding NAME.py, or a .py file; repeatable): loaded once to check, "
+                         "then computed beside the built-in metrics, under \"user_metrics\".")
+    metrics.add_argument("--remove-metric", action="append", metavar="NAME", help="Remove one of the project's own "
+                         "evaluate modules (repeatable).")
     metrics.add_argument("--text-only", action="store_true", help="Skip perplexity and similarity.")
-    metrics.add_argument("--json", action="store_true", help="Print {run, review, metrics: [...]}.")
+    metrics.add_argument("--json", action="store_true", help="Print {run, review, metrics: [...]}; without --run "
+                         "{project, builtin, user: [{name, path}]}.")
     metrics.set_defaults(func=cmd_metrics)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ftstudio.cli.common import find_run as _run, open_studio as _open, print_result as _print
 from ftstudio.cli.common import progress_bar as _progress_bar, settings_from as _settings
+from ftstudio.evaluation.contestants import FEWSHOT_HELP
 from ftstudio.store import StoreError
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def cmd_generate(args) -> int:
     lines = [f"{batch.created} outputs generated, {batch.reused} reused ({batch.state}); review {batch.review.id} "
              f"compares {', '.join(batch.systems)}: `ftstudio review --run {run.id} --user NAME`."]
     lines += comparison.notes()
+    lines += [f"Failed (a rerun asks again): {failure}" for failure in batch.failed]
     _print(comparison.to_dict(), args.json, "\n".join(lines))
     return 0
 
@@ -71,31 +73,61 @@ def cmd_review(args) -> int:
     identical = len(review_queue(store, review).identical)
     if identical:
         print(identical_sentence(identical))
-    voted = 0
+    voted, last_rating = 0, None
     while True:
         pair = reviewing.next_pair(store, review, args.user)
         if pair is None:
             print(f"Nothing left for {args.user} in this review ({voted} voted now).")
-            return 0
+            if last_rating is None or not _last_corrections(store, last_rating, args.user):
+                return 0
+            continue
         counts = pair.progress
         print("\n" + "=" * 72 + f"\nPair {counts['mine'] + 1} for you · {counts['left']} of {counts['pairs']} "
               f"pairs still open\n\nINPUT\n{pair.input}\n")
         if pair.reference:
             print(f"REFERENCE\n{pair.reference}\n")
         print(f"--- A ---\n{pair.answer_a}\n\n--- B ---\n{pair.answer_b}\n")
-        print("[a] A better  [b] B better  [t] tie  [x] both bad  [q] quit: ", end="", flush=True)
+        print("[a] A better  [b] B better  [t] tie  [x] both bad  [c] correct the last answer  [q] quit: ", end="",
+              flush=True)
         line = sys.stdin.readline()
         action = line.strip().lower()
         if not line or action == "q":
             print()
             return 0
+        if action == "c":
+            print("\n" + _correct(store, last_rating, args.user, sys.stdin.readline()))
+            continue
         try:
             revealed = reviewing.vote(store, pair.token, args.user, action)
         except EvaluationError as error:
             print(f"\nNot saved: {error}")
             continue
-        voted += 1
-        print("\n" + revealed.message)
+        voted, last_rating = voted + 1, revealed.rating_id
+        print("\n" + revealed.message + " To correct the better answer (or write the right one), type c, then the "
+              "right answer on one line.")
+
+
+def _correct(store, rating_id, user: str, line: str) -> str:
+    """A correction of the pair voted on last: the line after `c` becomes an accepted example."""
+    from ftstudio.evaluation.corrections import correct_answer
+    from ftstudio.evaluation.systems import EvaluationError
+
+    try:
+        saved = correct_answer(store, rating_id, user, line.strip())
+    except EvaluationError as error:
+        return f"Not saved: {error}"
+    return (f"Correction saved as accepted example {saved.example_id} (it corrects {', '.join(saved.systems)}); "
+            "the next freeze includes it.")
+
+
+def _last_corrections(store, rating_id, user: str) -> bool:
+    """With the queue done: `c` and a line corrects the last vote's answer; anything else ends. True: go on."""
+    print("[c] correct the last answer  [q] quit: ", end="", flush=True)
+    if sys.stdin.readline().strip().lower() != "c":
+        print()
+        return False
+    print("\n" + _correct(store, rating_id, user, sys.stdin.readline()))
+    return True
 
 
 def cmd_report(args) -> int:
@@ -149,6 +181,11 @@ def cmd_report(args) -> int:
     lines += [f"  {panel} could not be computed: {error}" for panel, error in results.errors.items()]
     if classification is not None:
         lines += classification_lines(classification)
+    from ftstudio.evaluation.costs import cost_text, review_costs
+
+    results.costs = review_costs(store, review, _settings(args).machine_price_per_hour)
+    lines += [f"  {name} ({cost.kind}): {cost.answers} answers, latency median {cost.latency_ms_median} ms, "
+              f"cost per 1,000 answers {cost_text(cost)}" for name, cost in results.costs.items()]
     payload = results.to_dict()
     payload["weights"] = _weights(run, args)
     if payload["weights"]:
@@ -237,7 +274,8 @@ def register(commands) -> None:
     gen.add_argument("--run", help="Run id (or folder name) whose template and test split to use.")
     gen.add_argument("--split", default="test", choices=["test", "validation", "train"],
                      help="Split to answer; train: answers to vote on for preference data (DPO) [test].")
-    gen.add_argument("--systems", help="Comma-separated systems: base, run ids, reference [this run,base].")
+    gen.add_argument("--systems", help="Comma-separated systems: base, run ids, reference, fewshot[:K], NAME, "
+                     "NAME+fewshot [this run,base]. " + FEWSHOT_HELP)
     gen.add_argument("--prompts-file", action="append", help="Prompts from a .txt, .md, .jsonl or .csv (repeatable).")
     gen.add_argument("--max-new-tokens", type=int, default=128, help="Longest answer, in tokens [128].")
     gen.add_argument("--temperature", type=float, default=0.0, help="0 decodes greedily; above 0 samples [0].")
@@ -251,7 +289,9 @@ def register(commands) -> None:
 
     rev = commands.add_parser("review", help="Blind side-by-side review in the terminal.",
                               description="Vote on pairs of answers labeled only A and B: one vote per line on "
-                              "standard input (a, b, t tie, x both bad, q quit). Systems are named after each vote.")
+                              "standard input (a, b, t tie, x both bad, q quit). Systems are named after each vote; then "
+                              "c followed by a line of text corrects the better answer (or, both bad, gives the right "
+                              "one): it becomes an accepted example of the project.")
     rev.add_argument("--run", required=True, help="Run id whose latest review to vote on.")
     rev.add_argument("--user", required=True, help="Your name: each reviewer has their own queue.")
     rev.set_defaults(func=cmd_review)
@@ -268,6 +308,7 @@ def register(commands) -> None:
                      "each layer's alpha, merged beside the base); computed once, then kept in the run folder.")
     rep.add_argument("--compare", metavar="RUNS", help="Other runs to put side by side with this one, comma-separated.")
     rep.add_argument("--json", action="store_true", help="Print JSON: \"human\" per pair of systems, \"judge\", "
-                     "\"agreement\" (judge vs people) and \"metrics\"; for classifier runs \"classification\" "
+                     "\"agreement\" (judge vs people) and \"metrics\"; \"corrections\" {SYSTEM: N} once reviewers "
+                     "corrected answers; for classifier runs \"classification\" "
                      "(accuracy, macro_f1, per_class, confusion on the test split).")
     rep.set_defaults(func=cmd_report)

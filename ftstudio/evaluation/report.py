@@ -118,6 +118,7 @@ def _guarded(errors: dict[str, str], panel: str, compute, fallback=None):
 def full_results(store: Store, review: Review, with_bradley_terry: bool = True, disagreement_rows: int = 25) -> Results:
     """Everything the results view and `ftstudio report --json` show: human votes, the judge, their agreement,
     the pairs where they disagree most, and the automatic metrics."""
+    from ftstudio.evaluation.corrections import corrections_by_system
     from ftstudio.evaluation.metrics import metrics_table
     from ftstudio.evaluation.trust import disagreements, judge_agreement, length_controlled
 
@@ -138,6 +139,8 @@ def full_results(store: Store, review: Review, with_bradley_terry: bool = True, 
             verdicts, ratings, judge.position_consistency))
         results.disagreements = _guarded(errors, "disagreements", lambda: disagreements(
             store, review, verdicts, ratings, disagreement_rows), [])
+    corrections = _guarded(errors, "corrections", lambda: corrections_by_system(store, review), {})
+    results.corrections = corrections if any(corrections.values()) else {}  # in --json once there are any
     results.metrics = _guarded(errors, "metrics", lambda: metrics_table(store, review), [])
     return results
 

@@ -313,6 +313,8 @@ class Results:
     judge: JudgeSummary | None = None
     agreement: JudgeAgreement | None = None
     disagreements: list[Disagreement] = field(default_factory=list)
+    # system -> how many of its answers reviewers corrected (every system of the review), once any was corrected
+    corrections: dict[str, int] = field(default_factory=dict)
     metrics: list[dict] = field(default_factory=list)  # metrics.metrics_table's rows: their columns vary by task
     errors: dict[str, str] = field(default_factory=dict)
     # Added by `ftstudio report` when asked for.
@@ -320,10 +322,14 @@ class Results:
     comparison: list[RunComparison] | None = None
     breakdown: Breakdown | None = None
     exports: list | None = None
+    costs: dict | None = None  # {system: costs.SystemCost}: when present, "systems" maps each name to its figures
 
-    OPTIONAL = ("errors", "classification", "comparison", "breakdown", "exports")
+    OPTIONAL = ("errors", "corrections", "classification", "comparison", "breakdown", "exports", "costs")
 
     def to_dict(self) -> dict:
         """The JSON shape `ftstudio report --json` prints; optional parts only when present."""
-        return {f.name: plain(getattr(self, f.name)) for f in fields(self)
-                if f.name not in self.OPTIONAL or getattr(self, f.name)}
+        shape = {f.name: plain(getattr(self, f.name)) for f in fields(self)
+                 if f.name not in self.OPTIONAL or getattr(self, f.name)}
+        if shape.pop("costs", None):  # the names stay, in order, as the keys
+            shape["systems"] = {name: plain(self.costs.get(name)) for name in self.systems}
+        return shape

@@ -44,6 +44,7 @@ class Reveal:
     system_b: str
     choice: str
     message: str
+    rating_id: int | None = None  # for a correction after the vote (evaluation.corrections)
 
 
 def system_labels(store: Store, review: Review) -> dict[str, str]:
@@ -165,8 +166,9 @@ def next_pair(store: Store, review: Review, reviewer: str) -> BlindPair | None:
     if assignment is None:
         return None
     pair = store.get_review_pair(assignment.pair_id)
-    left = store.get_generation(assignment.left_generation)
-    right = store.get_generation(pair.generation_b if left.id == pair.generation_a else pair.generation_a)
+    answers = store.get_generations([pair.generation_a, pair.generation_b])
+    left = answers[assignment.left_generation]
+    right = answers[pair.generation_b if left.id == pair.generation_a else pair.generation_a]
     # A reference shown as context while it is also a contestant gives it away: on its own pairs by being the
     # same text as one answer, on the others by being missing there. So where it competes, it is never shown.
     shows_reference = REFERENCE not in review.systems
@@ -187,8 +189,9 @@ def _score(value, side: str) -> int | None:
 
 
 def vote(store: Store, token: str, reviewer: str, choice: str, score_a=None, score_b=None,
-         comment: str | None = None) -> Reveal:
-    """Record a vote on the pair behind `token` (A, B: the answers as shown) and reveal who was who."""
+         comment: str | None = None, review: Review | None = None) -> Reveal:
+    """Record a vote on the pair behind `token` (A, B: the answers as shown) and reveal who was who. `review`:
+    the review the caller has read already (checked against the pair's)."""
     reviewer = _reviewer(reviewer)
     choice = KEYS.get(choice, choice)
     if choice not in CHOICES:
@@ -202,17 +205,19 @@ def vote(store: Store, token: str, reviewer: str, choice: str, score_a=None, sco
     to_pair = {"a": "a" if left_is_a else "b", "b": "b" if left_is_a else "a", "tie": "tie", "both_bad": "both_bad"}
     shown_a, shown_b = _score(score_a, "A"), _score(score_b, "B")
     try:
-        store.record_rating(assignment, to_pair[choice], shown_a if left_is_a else shown_b,
-                            shown_b if left_is_a else shown_a, (comment or "").strip()[:2000])
+        rating = store.record_rating(assignment, to_pair[choice], shown_a if left_is_a else shown_b,
+                                     shown_b if left_is_a else shown_a, (comment or "").strip()[:2000], pair)
     except StoreError as error:
         raise EvaluationError(str(error)) from None
-    review = store.get_review(pair.review_id)
+    if review is None or review.id != pair.review_id:
+        review = store.get_review(pair.review_id)
     labels = system_labels(store, review)
-    left, right = store.get_generation(pair.generation_a), store.get_generation(pair.generation_b)
+    answers = store.get_generations([pair.generation_a, pair.generation_b])
+    left, right = answers[pair.generation_a], answers[pair.generation_b]
     system_a, system_b = (left.system, right.system) if left_is_a else (right.system, left.system)
     named = {name: label if label.startswith("run ") else f"the {label}" for name, label in labels.items()}
     message = f"A was {named[system_a]}; B was {named[system_b]}. You chose \u201c{CHOICES[choice]}\u201d."
-    return Reveal(labels[system_a], labels[system_b], choice, message)
+    return Reveal(labels[system_a], labels[system_b], choice, message, rating.id)
 
 
 def agreement(store: Store, review: Review) -> dict:

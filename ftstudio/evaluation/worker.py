@@ -39,21 +39,25 @@ def _by_system(requests: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
-def pick_backend(choice: str) -> str:
-    """vLLM when asked for, or on `auto` when it is installed and a GPU is there; transformers otherwise."""
+def pick_backend(choice: str, vllm_installed: bool | None = None, gpu: bool | None = None) -> str:
+    """vLLM when asked for, or on `auto` when it is installed and a GPU is there; transformers otherwise.
+    (`vllm_installed` and `gpu` are found out when not given.)"""
     if choice == "transformers":
         return "transformers"
-    try:
-        import torch
+    if vllm_installed is None:
+        import importlib.util
 
-        has_gpu = torch.cuda.is_available()
-        import vllm  # noqa: F401
-    except ImportError:
+        vllm_installed = importlib.util.find_spec("vllm") is not None
+    if not vllm_installed:
         if choice == "vllm":
             raise RuntimeError("The vLLM backend was asked for but vllm is not installed: `pip install vllm` on a "
-                               "GPU host, or choose the transformers backend.") from None
+                               "GPU host, or choose the transformers backend.")
         return "transformers"
-    return "vllm" if has_gpu or choice == "vllm" else "transformers"
+    if gpu is None:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    return "vllm" if gpu or choice == "vllm" else "transformers"
 
 
 def peak_rss_mb() -> float:
@@ -185,7 +189,8 @@ def _generate_batches(job: dict, requests: list[dict], job_dir: Path, timings: d
             for index, tokens in zip(chosen, new_tokens):
                 text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
                 rows.append({"cache_key": group[index]["cache_key"], "output": text, "seconds": round(seconds, 4),
-                             "new_tokens": int((tokens != tokenizer.pad_token_id).sum())})
+                             "new_tokens": int((tokens != tokenizer.pad_token_id).sum()),
+                             "prompt_tokens": len(encoded[index])})
             _write_outputs(job_dir, rows)
             done += len(chosen)
             write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
@@ -228,8 +233,9 @@ def generate_vllm(job: dict, requests: list[dict], job_dir: Path, timings: dict)
             results = llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
             seconds = (time.perf_counter() - began) / len(part)
             _write_outputs(job_dir, [{"cache_key": r["cache_key"], "output": result.outputs[0].text.strip(),
-                                      "seconds": round(seconds, 4), "new_tokens": len(result.outputs[0].token_ids)}
-                                     for r, result in zip(part, results)])
+                                      "seconds": round(seconds, 4), "new_tokens": len(result.outputs[0].token_ids),
+                                      "prompt_tokens": len(prompt["prompt_token_ids"])}
+                                     for r, result, prompt in zip(part, results, prompts)])
             done += len(part)
             write_status(job_dir, "running", done=done, total=total, pid=os.getpid())
     timings["generate_seconds"] = round(time.perf_counter() - began_generating, 3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ftstudio.store.connection import AuditEntry, Connection, StoreBusyError, StoreError, write_app_marker
+from ftstudio.store.corrections import Correction, CorrectionQueries, NewItem
 from ftstudio.store.items import ENGAGEMENT_FIELDS, ITEM_ARROW_SCHEMA, ITEM_COLUMNS, ITEM_SORTS, ImportRecord, Item, ItemPage, ItemQueries, ItemSummary
 from ftstudio.store.judging import JUDGMENT_STATUSES, JudgePromptRow, Judgment, JudgingQueries
 from ftstudio.store.labeling import Example, HistoryEntry, LabelingQueries
@@ -16,11 +17,12 @@ from ftstudio.store.migrations import MIGRATIONS
 from ftstudio.store.projects import TASK_TYPES, Project, ProjectQueries, clean_labels
 from ftstudio.store.review import Assignment, Generation, Rating, Review, ReviewPair, ReviewQueries, WINNERS
 from ftstudio.store.runs import RUN_FIELDS, Run, RunQueries
+from ftstudio.store.systems import RegisteredSystem, SystemQueries, TeacherDraft
 from ftstudio.store.versions import PreferenceRow, Version, VersionQueries, VersionRow
 
 
 class Store(Connection, ProjectQueries, ItemQueries, LabelingQueries, VersionQueries, RunQueries, ReviewQueries,
-            JudgingQueries):
+            JudgingQueries, SystemQueries, CorrectionQueries):
     """The studio's DuckDB database: one connection, every area's queries."""
 
 
@@ -30,8 +32,8 @@ def open_store(path: Path | str) -> Store:
 
 
 __all__ = [
-    "AuditEntry", "Assignment", "ENGAGEMENT_FIELDS", "ITEM_SORTS", "Example", "Generation", "HistoryEntry", "ITEM_ARROW_SCHEMA", "ITEM_COLUMNS",
+    "AuditEntry", "Assignment", "Correction", "NewItem", "ENGAGEMENT_FIELDS", "ITEM_SORTS", "Example", "Generation", "HistoryEntry", "ITEM_ARROW_SCHEMA", "ITEM_COLUMNS",
     "ImportRecord", "Item", "JUDGMENT_STATUSES", "JudgePromptRow", "Judgment", "ItemPage", "ItemSummary", "MIGRATIONS", "PreferenceRow", "Project", "RUN_FIELDS", "Rating", "Review",
     "ReviewPair", "Run", "Store", "StoreBusyError", "StoreError", "TASK_TYPES", "Version", "VersionRow", "WINNERS",
-    "clean_labels", "open_store", "write_app_marker",
+    "clean_labels", "open_store", "write_app_marker", "RegisteredSystem", "TeacherDraft",
 ]

@@ -66,6 +66,13 @@ def _busy_message(path: Path, error: Exception) -> str:
     )
 
 
+def _newer_schema_message(path: Path, unknown: set[str], known: str) -> str:
+    """Why a database with migrations this code does not know is left alone, and what to do."""
+    return (f"The studio database {path} comes from a newer ftstudio: its schema is at {max(unknown)}, and this "
+            f"ftstudio knows the schema up to {known}. It was left unchanged. Upgrade ftstudio (git pull, then "
+            "make install) to open it, or point FTSTUDIO_HOME at another folder.")
+
+
 class Connection:
     """Opening, migrating, transactions, and reading rows into dataclasses."""
 
@@ -132,6 +139,10 @@ class Connection:
             "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
         )
         applied = {row[0] for row in cursor.execute("SELECT name FROM schema_migrations").fetchall()}
+        unknown = applied - {name for name, _ in MIGRATIONS}
+        if unknown:  # written by a newer release: migrating it (or anything else) could lose what it added
+            self._connection.close()
+            raise StoreError(_newer_schema_message(self.path, unknown, MIGRATIONS[-1][0]))
         for name, sql in MIGRATIONS:
             if name in applied:
                 continue

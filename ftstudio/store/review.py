@@ -32,6 +32,9 @@ class Generation:
     seconds: float | None
     created_by: str | None
     created_at: Any
+    latency_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 @dataclass
@@ -86,7 +89,7 @@ class Rating:
 
 GENERATION_COLUMNS = ("project_id", "cache_key", "settings_key", "item_key", "system", "run_id", "version_id",
                       "example_id", "input", "reference", "prompt", "output", "settings", "metadata", "seconds",
-                      "created_by")
+                      "created_by", "latency_ms", "input_tokens", "output_tokens")
 
 
 class ReviewQueries:
@@ -123,6 +126,13 @@ class ReviewQueries:
     def get_generation(self, generation_id: int) -> Generation | None:
         found = self._generations("id = ?", [generation_id])
         return found[0] if found else None
+
+    def get_generations(self, generation_ids: list[int]) -> dict[int, Generation]:
+        """Several answers by id in one query (a blind pair's two)."""
+        if not generation_ids:
+            return {}
+        found = self._generations(f"id IN ({', '.join('?' * len(generation_ids))})", list(generation_ids))
+        return {generation.id: generation for generation in found}
 
     def list_generations(self, project_id: int, settings_key: str | None = None,
                          systems: list[str] | None = None) -> list[Generation]:
@@ -191,6 +201,15 @@ class ReviewQueries:
                 added += int(result[0]) if result else 0
         return added
 
+    def queue_fingerprint(self, project_id: int) -> tuple:
+        """Changes whenever answers or runs are added to or removed from a project: what a review's queue plan
+        (which pairs, which are identical, which inputs are left out) is computed from. One cheap query."""
+        return self.cursor().execute(
+            """SELECT (SELECT count(*) FROM generations WHERE project_id = ?),
+                      (SELECT max(id) FROM generations WHERE project_id = ?),
+                      (SELECT count(*) FROM runs WHERE project_id = ?), (SELECT max(id) FROM runs WHERE project_id = ?)""",
+            [project_id] * 4).fetchone()
+
     def review_pairs(self, review_id: int) -> list[ReviewPair]:
         return self._rows(ReviewPair, "SELECT * FROM review_pairs WHERE review_id = ? ORDER BY position", [review_id])
 
@@ -211,47 +230,51 @@ class ReviewQueries:
                              [review_id, reviewer], cursor=tx)
             if mine is not None:
                 return mine
+            # Counted once per pair and joined (DuckDB ran the per-pair subqueries this replaces at twice the CPU).
             row = tx.execute(
-                """SELECT p.id, p.generation_a, p.generation_b FROM review_pairs p
-                   WHERE p.review_id = ?
-                     AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.pair_id = p.id AND r.rater = ?)
-                     AND (SELECT count(*) FROM ratings r WHERE r.pair_id = p.id)
-                       + (SELECT count(*) FROM review_assignments a WHERE a.pair_id = p.id) < ?
+                """WITH rated AS (SELECT pair_id, count(*) AS n, count(*) FILTER (WHERE rater = ?) AS mine
+                                  FROM ratings GROUP BY pair_id),
+                        held AS (SELECT pair_id, count(*) AS n FROM review_assignments GROUP BY pair_id)
+                   SELECT p.id, p.generation_a, p.generation_b FROM review_pairs p
+                   LEFT JOIN rated r ON r.pair_id = p.id LEFT JOIN held h ON h.pair_id = p.id
+                   WHERE p.review_id = ? AND coalesce(r.mine, 0) = 0 AND coalesce(r.n, 0) + coalesce(h.n, 0) < ?
                    ORDER BY p.position LIMIT 1""",
-                [review_id, reviewer, overlap]).fetchone()
+                [reviewer, review_id, overlap]).fetchone()
             if row is None:
                 return None
             pair_id, first, second = row
-            tx.execute("""INSERT INTO review_assignments (token, pair_id, reviewer, left_generation, expires_at)
-                          VALUES (?, ?, ?, ?, ?)""",
-                       [token, pair_id, reviewer, first if left_first else second,
-                        now + timedelta(seconds=lease_seconds)])
-            return self._one(Assignment, "SELECT * FROM review_assignments WHERE token = ?", [token], cursor=tx)
+            return self._one(Assignment, """INSERT INTO review_assignments (token, pair_id, reviewer, left_generation,
+                                                                           expires_at)
+                                            VALUES (?, ?, ?, ?, ?) RETURNING *""",
+                             [token, pair_id, reviewer, first if left_first else second,
+                              now + timedelta(seconds=lease_seconds)], cursor=tx)
 
     def get_assignment(self, token: str) -> Assignment | None:
         return self._one(Assignment, "SELECT * FROM review_assignments WHERE token = ?", [token])
 
     def record_rating(self, assignment: Assignment, winner: str, score_a: int | None, score_b: int | None,
-                      comment: str | None) -> Rating:
-        """Turn an assignment into a rating (in the pair's own a/b terms) and close the assignment."""
+                      comment: str | None, pair: ReviewPair | None = None) -> Rating:
+        """Turn an assignment into a rating (in the pair's own a/b terms) and close the assignment. `pair`: the
+        assignment's pair, when the caller has read it already."""
         if winner not in WINNERS:
             raise StoreError(f"A vote is one of {', '.join(WINNERS)}; got {winner!r}.")
-        pair = self.get_review_pair(assignment.pair_id)
+        if pair is None or pair.id != assignment.pair_id:
+            pair = self.get_review_pair(assignment.pair_id)
         seconds = (datetime.now() - assignment.created_at).total_seconds()
         with self._write_lock, self.transaction() as tx:
             if tx.execute("SELECT 1 FROM ratings WHERE pair_id = ? AND rater = ?",
                           [pair.id, assignment.reviewer]).fetchone():
                 raise StoreError("You already rated this pair: load the next one.")
-            (rating_id,) = tx.execute(
+            rating = self._one(Rating,
                 """INSERT INTO ratings (review_id, pair_id, generation_a, generation_b, shown_left, winner,
                                         score_a, score_b, comment, rater, seconds)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
                 [pair.review_id, pair.id, pair.generation_a, pair.generation_b, assignment.left_generation, winner,
-                 score_a, score_b, comment or None, assignment.reviewer, seconds]).fetchone()
+                 score_a, score_b, comment or None, assignment.reviewer, seconds], cursor=tx)
             tx.execute("DELETE FROM review_assignments WHERE token = ?", [assignment.token])
             self.audit("rate", f"review {pair.review_id}", {"pair_id": pair.id, "winner": winner},
                        assignment.reviewer, tx)
-        return self._one(Rating, "SELECT * FROM ratings WHERE id = ?", [rating_id])
+        return rating
 
     def list_ratings(self, review_id: int) -> list[Rating]:
         return self._rows(Rating, "SELECT * FROM ratings WHERE review_id = ? ORDER BY id", [review_id])

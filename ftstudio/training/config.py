@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass, field, fields
 
+from ftstudio.training.distributed import SHARDINGS
+
 METHODS = ("lora", "qlora", "full", "features")
 OBJECTIVES = ("sft", "dpo", "cpt", "grpo")
 # Objectives of causal LMs that may start from an earlier run's adapter (--from-run): CPT, then SFT, then DPO chain.
@@ -94,6 +96,13 @@ class TrainConfig:
     divergence_factor: float = setting(
         3.0, "Stop the run, saying why, when the loss grows above this many times its first value or is not a "
         "number: the learning rate is too high. 0 never stops.", "more")
+    processes: int = setting(
+        1, "Training processes, data parallel through accelerate: one per GPU (or several on a CPU, over gloo). Each "
+        "trains on batch size examples a step, so the global batch is batch size x accumulation x processes.", "more")
+    sharding: str = setting(
+        "none", "With several GPUs: none (data parallel: each GPU holds the whole model), fsdp (weights, gradients "
+        "and optimizer states split across the GPUs), deepspeed-zero2 (gradients and optimizer states split) or "
+        "deepspeed-zero3 (all three split; needs deepspeed).", "more", choices=SHARDINGS)
 
     beta: float = setting(
         0.1, "dpo: how far the model may move from where it started; lower lets it move further (0.1 is usual, "
@@ -149,6 +158,10 @@ class TrainConfig:
         unknown = [name for name in self.report_to.replace(" ", "").split(",") if name and name not in TRACKERS]
         if unknown:
             problems.append(f"report to takes {', '.join(TRACKERS)} (comma-separated), not {', '.join(unknown)}")
+        if not 1 <= self.processes <= 64:
+            problems.append(f"processes must be between 1 and 64 (it is {self.processes})")
+        if self.sharding not in SHARDINGS:
+            problems.append(f"sharding must be one of {', '.join(SHARDINGS)}")
         if self.batching not in BATCHING:
             problems.append(f"batching must be one of {', '.join(BATCHING)}")
         if self.compile not in COMPILE:

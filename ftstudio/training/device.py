@@ -36,13 +36,15 @@ def cpu_bf16_matmul_speedup() -> float:
     """How many times faster a 1024³ bf16 matmul runs than an fp32 one on this CPU (measured once per process).
 
     Measured rather than read off CPU flags: what matters is whether the math library has kernels for the flags,
-    and a flag check would not see a library that lacks them. Takes about 0.1 s where bf16 is native.
+    and a flag check would not see a library that lacks them. Takes about 0.1 s where bf16 is native. A 256³
+    product is timed first: where bf16 is emulated it is slower than fp32 already there, and that ratio is
+    returned, since one emulated 1024³ product takes seconds on such CPUs (docs/benchmarks.md).
     """
     import torch
 
-    def best_seconds(dtype) -> float:
-        a = torch.randn(1024, 1024).to(dtype)
-        b = torch.randn(1024, 1024).to(dtype)
+    def best_seconds(dtype, size: int) -> float:
+        a = torch.randn(size, size).to(dtype)
+        b = torch.randn(size, size).to(dtype)
         torch.matmul(a, b)  # warm-up: thread pool, kernel selection
         best = float("inf")
         for _ in range(3):
@@ -51,7 +53,11 @@ def cpu_bf16_matmul_speedup() -> float:
             best = min(best, time.perf_counter() - started)
         return best
 
-    return best_seconds(torch.float32) / best_seconds(torch.bfloat16)
+    bf16_small = best_seconds(torch.bfloat16, 256)
+    small = best_seconds(torch.float32, 256) / bf16_small
+    if small < 1 or bf16_small * 64 > 1.0:  # slower than fp32, or a second or more per 1024³ product: emulated
+        return small
+    return best_seconds(torch.float32, 1024) / best_seconds(torch.bfloat16, 1024)
 
 
 def native_bf16() -> tuple[bool, str]:

@@ -18,6 +18,7 @@ from typing import Callable
 from ftstudio.run_folder import COMPLETE_MARKER, RunFolder, RunSpec
 from ftstudio.training.config import TrainConfig
 from ftstudio.training.device import Precision, choose_precision
+from ftstudio.training.distributed import agreed
 from ftstudio.training.tracking import run_tracking
 
 
@@ -84,7 +85,8 @@ def studio_callbacks(run_dir: Path, started: float, divergence_factor: float = 0
         def on_step_end(self, args, state, control, **kwargs):
             if is_main_process():
                 folder.write_status("running", step=state.global_step, max_steps=state.max_steps, pid=os.getpid())
-            if folder.cancel_requested():
+            # Every process stops at the same step (agreed over torch.distributed), or DDP's next all-reduce hangs.
+            if agreed(folder.cancel_requested()):
                 control.should_save = True
                 control.should_training_stop = True
 
@@ -208,7 +210,8 @@ def begin_run(folder: RunFolder) -> RunContext:
     precision = choose_precision(config)
     say(precision.why)
     torch.manual_seed(config.seed)
-    folder.write_status("running", step=0, pid=os.getpid())
+    if is_main_process():
+        folder.write_status("running", step=0, pid=os.getpid())
     return RunContext(folder, spec, config, precision, started)
 
 
@@ -224,8 +227,9 @@ def stopped_early(folder: RunFolder, trainer) -> bool:
     diverged = next((c.diverged for c in trainer.callback_handler.callbacks if getattr(c, "diverged", None)), None)
     if diverged:
         raise StopRun(diverged)
-    if folder.cancel_requested():
-        folder.write_status("cancelled", step=trainer.state.global_step, max_steps=trainer.state.max_steps)
+    if agreed(folder.cancel_requested()):  # one answer for every process: the others evaluate together or not
+        if is_main_process():
+            folder.write_status("cancelled", step=trainer.state.global_step, max_steps=trainer.state.max_steps)
         return True
     return False
 

@@ -24,9 +24,11 @@ from ftstudio.run_folder import RunFolder, RunFolderError
 from ftstudio.store import Project, Store
 from ftstudio.templates import Template, render
 from ftstudio.training.config import TrainConfig
+from ftstudio.training.distributed import LaunchError, check_launch, is_distributed, write_accelerate_config
 from ftstudio.training.dpo_data import check_objective, copy_adapter_of, plan_dpo_run, start_run
 from ftstudio.training.memory import estimate_memory
 from ftstudio.training.prepare import RunError, new_run_folder, write_run_folder
+from ftstudio.training.skypilot import read_launch
 from ftstudio.training.tracking import resolve_report_to, tracking_dir
 from ftstudio.wording import quoted
 
@@ -103,6 +105,11 @@ class RunManager:
         from ftstudio.training.recipes import RecipeError, choose_recipe
 
         config.check()
+        try:
+            if check_memory:  # a run that trains here (not one prepared for elsewhere, or a cloud GPU)
+                check_launch(config)
+        except LaunchError as error:
+            raise RunError(str(error)) from None
         version = self.store.find_version(project.id, version_name)
         if version is None:
             if not self.store.list_versions(project.id):
@@ -252,11 +259,26 @@ class RunManager:
     def _launch(self, run) -> None:
         run_dir = Path(run.run_dir)
         clear_cancel(run_dir)
+        # Several processes: the run folder's own accelerate.yaml (a fresh rendezvous port each launch).
+        config = TrainConfig.from_dict(RunFolder(run_dir).spec.config)
+        accelerate_file = str(write_accelerate_config(run_dir, config)) if is_distributed(config) else \
+            self.settings.accelerate_config
+        command = worker_command(run_dir, accelerate_file)
+        if read_launch(run_dir) is not None:  # trains on a cloud GPU: the child launches and follows it there
+            command = python_module_command("ftstudio.training.cloud_worker", str(run_dir))
         # Its own process group: cancel reaches every process accelerate starts.
-        process = start_child(worker_command(run_dir, self.settings.accelerate_config), run_dir, new_session=True)
+        process = start_child(command, run_dir, new_session=True)
         self._processes[run.id] = process
         self.store.update_run(run.id, status="running", pid=process.pid,
                               started_at=run.started_at or datetime.now(), finished_at=None)
+
+    def queue(self, run_id: int) -> None:
+        """Queue a prepared run (one created with queue=False, e.g. then marked to train on a cloud GPU)."""
+        run = self.store.get_run(run_id)
+        if run is None or run.status != "prepared":
+            raise RunError(f"Run {run_id} is not a prepared run.")
+        self.store.update_run(run_id, status="queued")
+        self.start_next()
 
     def cancel(self, run_id: int) -> None:
         run = self.store.get_run(run_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ftstudio.training.config import TrainConfig
+from ftstudio.training.distributed import shard_memory
 
 # The studio's CPU loss holds the logits of all labelled tokens of a batch at once, up to this many (1 GiB in fp32,
 # about three times that at the peak of its backward pass); beyond it, TRL's chunked loss runs instead.
@@ -99,7 +100,10 @@ def estimate_memory(model_config, config: TrainConfig, cuda: bool, available_byt
     # What the process holds before any of the above: on a CPU the libraries themselves (torch, transformers,
     # TRL), measured as the peak of a training child on a tiny model; on a GPU the CUDA context and allocator slack.
     overhead = 512 * 2**20 if cuda else 640 * 2**20
-    return MemoryEstimate(int(sum(parts.values()) + overhead), available_bytes, device, parts, sequences, length)
+    # Several processes: per GPU, what sharding divides divided; on a CPU, every process in the one RAM.
+    parts, copies = shard_memory(parts, config, cuda)
+    return MemoryEstimate(int((sum(parts.values()) + overhead) * copies), available_bytes, device, parts, sequences,
+                          length)
 
 
 def _texts(row: dict, fields_: tuple[str, ...]) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ftstudio.run_folder import RunFolder, RunSpec
 from ftstudio.training.config import TrainConfig
+from ftstudio.training.distributed import global_batch
 
 LIBRARIES = ("torch", "transformers", "peft", "trl", "accelerate", "bitsandbytes", "datasets", "ftstudio")
 
@@ -74,6 +75,8 @@ def write_run_folder(run_dir: Path, config: TrainConfig, base_model: str, base_m
         {k: getattr(version, k) for k in ("name", "content_hash", "counts", "template")},
         "libraries": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "world_size": config.processes,
+        "global_batch": global_batch(config),
         **(extra or {}),
     }))
     return run_dir

@@ -24,8 +24,11 @@ from ftstudio.ui.judge_tab import create_judge_tab
 from ftstudio.ui.label_tab import create_label_tab
 from ftstudio.ui.model_tab import create_model_tab
 from ftstudio.ui.results_tab import create_results_tab
+from ftstudio.ui.draft_results import create_draft_results
 from ftstudio.ui.review_tab import create_review_tab
+from ftstudio.ui.serve_panel import create_serve_panel
 from ftstudio.ui.shortcuts import HEAD_JS
+from ftstudio.ui.team_queue import lighter_queue_analytics
 from ftstudio.ui.train_tab import create_train_tab
 from ftstudio.training.manager import RunManager
 
@@ -58,6 +61,7 @@ def build_app(store: Store, settings: Settings, manager: RunManager | None = Non
             with gr.Tab("Train", id="train", elem_id="train-tab") as train_tab:
                 create_train_tab(app, train_tab, store, guard, settings, manager, project)
                 create_classifier_panel(app, store, guard, settings, manager, project)
+                create_serve_panel(app, store, guard, settings, project)
             with gr.Tab("Review", id="review", elem_id="review-tab") as review_tab:
                 create_review_tab(app, review_tab, store, guard, settings, project, user)
             with gr.Tab("Judge", id="judge", elem_id="judge-tab") as judge_tab:
@@ -65,6 +69,7 @@ def build_app(store: Store, settings: Settings, manager: RunManager | None = Non
             with gr.Tab("Results", id="results", elem_id="results-tab") as results_tab:
                 create_results_tab(app, results_tab, store, guard, settings, project)
                 create_classification_results(app, store, guard, project)
+                create_draft_results(app, results_tab, store, guard, project)
             with gr.Tab("Model", id="model", elem_id="model-tab") as model_tab:
                 create_model_tab(guard, settings, base_model)
         show_tabs_by_role(app, guard, {"data": data_tab, "label": label_tab, "datasets": datasets_tab,
@@ -120,6 +125,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: 
     policy = policy or AccessPolicy.from_environment()
     app = build_app(store, settings, manager, policy=policy)
     write_app_marker(settings.home, f"http://{host}:{port}")
+    lighter_queue_analytics()
     app.queue(default_concurrency_limit=4)
     app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
                **launch_kwargs(settings, policy))

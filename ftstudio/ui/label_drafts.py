@@ -19,6 +19,7 @@ from ftstudio.generation import BaseModel
 from ftstudio.labeling import LabelingError
 from ftstudio.models import ModelError
 from ftstudio.remote import KEY_VARIABLES, RemoteModel, RemoteModelError
+from ftstudio.shipping.drafters import RunDrafters
 from ftstudio.store import Project, Store
 from ftstudio.ui.format import message
 
@@ -37,6 +38,7 @@ class Draft:
     item_id: int | None
     target: str  # "input" or "output"
     text: str
+    model: str = ""  # which model drafted it, recorded with the example
 
 
 @dataclass
@@ -50,7 +52,7 @@ class DraftWidgets:
     draft_box: gr.Textbox
     use_draft: gr.Button
     pending: gr.State       # the Draft (as a dict) offered or just made, with its item
-    input_draft: gr.State   # what the model drafted for this item's input, recorded with the decision
+    input_draft: gr.State   # {"text", "model"} the model drafted for this item's input, recorded with the decision
     output_draft: gr.State
 
 
@@ -104,6 +106,7 @@ class DraftHandlers:
         self.input_box, self.output_box, self.notice = input_box, output_box, notice
         self.w, self.drafter = widgets, drafter
         self.local = LocalDrafters(settings.model_cache)
+        self.runs = RunDrafters()
         self._online: bool | None = None
 
     def online(self) -> bool:
@@ -124,8 +127,17 @@ class DraftHandlers:
             if run is None or run.project_id != project.id:
                 raise LabelingError(f"The drafting model is run {choice.run_id}, which is gone: pick another "
                                     "under \u201cDrafting model\u201d.")
-            return self.local.generate_function(run.base_model, tuned_system(self.store, run).adapter_dir)
+            # The run's adapter, prompted with its own template, as its review answers were.
+            return self.runs.generate_function(self.store, run)
         return self.base_model.generate
+
+    def drafter_name(self, project: Project | None) -> str:
+        """Who drafts for the project, as recorded with each draft: base, run-N, or the endpoint's or Hub's model."""
+        choice = DraftingChoice.from_settings(project.settings.get("drafting") if project else None)
+        if choice.kind == "run":
+            run = self.store.get_run(choice.run_id) if choice.run_id is not None else None
+            return run.system if run else "run"
+        return choice.model if choice.kind in ("endpoint", "hub") else "base"
 
     def weak_note(self, project: Project | None) -> dict:
         """The warning beside the draft buttons, shown while drafts come from the embedded base model."""
@@ -141,6 +153,9 @@ class DraftHandlers:
             try:
                 examples = labeling.accepted_examples(self.store, project) if project else []
                 generate = self.generate_function(project)
+                drafter = self.drafter_name(project)
+                if drafter.startswith("run-") and direction == "output":
+                    examples = []  # a tuned run learned the task: it answers the input alone, as in its review
                 if direction == "input":
                     text = labeling.draft_input(generate, output_text or "", examples)
                 else:
@@ -148,7 +163,7 @@ class DraftHandlers:
             except (LabelingError, ModelError, RemoteModelError, EvaluationError, OSError) as error:
                 # OSError: a Hub model's tokenizer that cannot be downloaded or found
                 return {self.w.pending: None, self.notice: message(str(error), "error")}
-            return {self.w.pending: asdict(Draft(item_id, direction, text)), self.notice: ""}
+            return {self.w.pending: asdict(Draft(item_id, direction, text, drafter)), self.notice: ""}
         return handler
 
     def on_draft_arrived(self, caller, item_id, pending, input_text, output_text):
@@ -164,9 +179,10 @@ class DraftHandlers:
         recorded = self.w.input_draft if draft.target == "input" else self.w.output_draft
         box = self.input_box if draft.target == "input" else self.output_box
         current = input_text if draft.target == "input" else output_text
+        kept = {"text": draft.text, "model": draft.model}
         if (current or "").strip():  # never overwrite what the user or the data put there: offer the draft
-            return {recorded: draft.text, self.w.draft_box: draft.text, self.w.draft_row: gr.update(visible=True)}
-        return {recorded: draft.text, box: draft.text, self.w.pending: None, self.w.draft_row: gr.update(visible=False)}
+            return {recorded: kept, self.w.draft_box: draft.text, self.w.draft_row: gr.update(visible=True)}
+        return {recorded: kept, box: draft.text, self.w.pending: None, self.w.draft_row: gr.update(visible=False)}
 
     def on_use_draft(self, caller, item_id, pending):
         hide = {self.w.draft_row: gr.update(visible=False), self.w.pending: None}

@@ -14,6 +14,9 @@ from ftstudio.labeling import LabelingError, Task
 from ftstudio.store import Project, Store, StoreError
 from ftstudio.ui.format import escape, message
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.distill_panel import create_distill_panel
+from ftstudio.ui.label_history import create_label_history
+from ftstudio.ui.team_queue import team_calls
 from ftstudio.ui.label_drafts import DraftHandlers, DrafterWidgets, DraftWidgets, draft_widgets, drafter_widgets
 
 HELP = ("**Keys:** 1-9 pick a label · **A** or Enter accept · **S** skip · **F** flag · **U** undo · "
@@ -138,7 +141,7 @@ class LabelHandlers:
                     w.label_choice: gr.update(**radio, value=None),
                     w.notice: note or message("Nothing left for you in this project.", "ok")}
         return {**updates, w.item_id: task.item.id, w.leased_to: user_name, w.raw: labeling.item_context(task.item),
-                w.input_box: task.input, w.output_box: task.output,
+                w.input_box: task.input, w.output_box: task.output, w.drafts.output_draft: task.output_draft,
                 w.label_choice: gr.update(**radio, value=task.label), w.notice: note}
 
     def cleared(self, note: str) -> dict:
@@ -250,20 +253,22 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, ba
                      project: gr.Dropdown, user: gr.Textbox, settings: Settings | None = None) -> LabelWidgets:
     """Build the Label tab inside `tab`; `project` and `user` are the bar above the tabs."""
     w = label_layout()
+    create_distill_panel(store, guard, settings or base_model.settings, project, tab)
     handlers = LabelHandlers(store, base_model, w)
     drafting = DraftHandlers(store, settings or base_model.settings, base_model, w.input_box, w.output_box,
                              w.notice, w.drafts, w.drafter)
     d, hidden = w.drafts, {"api_visibility": "undocumented"}
     writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
+    team = team_calls()  # next item, accept, skip, flag, undo: side by side, many people at once
     next_inputs = [project, user, w.item_id, w.leased_to]
     decision_inputs = [*next_inputs, w.input_box, w.output_box, w.label_choice, d.input_draft, d.output_draft]
     w.start.click(guard("label", handlers.on_load_next), next_inputs, w.item_outputs(), api_name="next_item",
-                  **writes)
+                  **team)
     for button, status, name in ((w.accept, "accepted", "accept"), (w.skip, "skipped", "skip"),
                                  (w.flag, "flagged", "flag")):
         button.click(guard("label", handlers.on_decide(status)), decision_inputs, w.item_outputs(), api_name=name,
-                     **writes)
-    w.undo.click(guard("label", handlers.on_undo), next_inputs, w.item_outputs(), api_name="undo", **writes)
+                     **team)
+    w.undo.click(guard("label", handlers.on_undo), next_inputs, w.item_outputs(), api_name="undo", **team)
     arrived_outputs = [w.input_box, w.output_box, d.input_draft, d.output_draft, d.draft_box, d.draft_row, d.pending,
                        w.notice]
     for button, direction in ((d.draft_input, "input"), (d.draft_output, "output")):
@@ -290,4 +295,5 @@ def create_label_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, ba
     # Opening the tab puts the next item in front of the annotator, once they have said who they are.
     tab.select(guard("label", handlers.on_load_next), next_inputs, w.item_outputs(), **hidden).then(
         guard("view", handlers.model_status, project=False), None, w.model_note, **hidden)
+    create_label_history(tab, store, guard, project)
     return w

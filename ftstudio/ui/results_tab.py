@@ -11,11 +11,14 @@ import pandas as pd
 from ftstudio.config import Settings
 from ftstudio.evaluation import report, review as reviewing
 from ftstudio.evaluation.jobs import GenerationError
+from ftstudio.evaluation.corrections import corrections_by_system
 from ftstudio.evaluation.metrics import compute_model_metrics
 from ftstudio.evaluation.systems import EvaluationError
 from ftstudio.store import Store
-from ftstudio.ui.format import message
+from ftstudio.ui.format import escape, message
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.metric_modules_panel import create_metric_modules_panel
+from ftstudio.ui.quality_cost import attach_quality_cost, quality_cost_layout
 from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_COLUMNS, DISAGREE_COLUMNS,
                                       GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, breakdown_chart,
                                       breakdown_frame, compare_frame, empty_panels, guarded_panel, metrics_frame,
@@ -62,6 +65,8 @@ class ResultsWidgets:
     exports: dict  # kind -> its button
     export_file: gr.File
     export_notice: gr.Markdown
+    corrections: gr.Markdown
+    quality_cost: object = None  # ui.quality_cost's section
 
     @property
     def panels(self) -> list:
@@ -76,18 +81,20 @@ def _frame(columns, **options) -> gr.Dataframe:
     return gr.Dataframe(pd.DataFrame(columns=columns), interactive=False, **options)
 
 
-def results_layout() -> ResultsWidgets:
+def results_layout(price_per_hour: float = 0.0) -> ResultsWidgets:
     """Lay out the tab: the headline, people, the judge, judge and people, metrics, runs side by side, exports."""
     with gr.Row():
         run_pick = gr.Dropdown([], label="Run", elem_id="results-run", scale=3, allow_custom_value=True)
         refresh = gr.Button("Refresh", size="sm", scale=0, min_width=120, elem_id="results-refresh")
     verdict = gr.Markdown(elem_id="results-verdict")
     chart = gr.Plot(elem_id="win-chart", label="Win rates")
+    quality_cost = quality_cost_layout(price_per_hour)
     gr.Markdown("### People")
     win_table = _frame(WIN_COLUMNS, elem_id="win-table", label="Human votes, per pair of systems")
     with gr.Group(visible=False) as bradley_terry_group:
         bt_table = _frame(BT_COLUMNS, elem_id="bt-table",
                           label="Bradley-Terry ratings (base model = 1000; +191 means 3:1 odds of winning)")
+    corrections = gr.Markdown(elem_id="results-corrections")
     gr.Markdown("### The judge")
     judge_summary = gr.Markdown(elem_id="judge-summary")
     judge_table = _frame(JUDGE_COLUMNS, elem_id="judge-table",
@@ -130,7 +137,7 @@ def results_layout() -> ResultsWidgets:
                           judge_table, grades_table, agreement_text, confusion_table, length_table,
                           disagreement_table, metrics_table, metrics_button, metrics_notice, compare_pick,
                           compare_button, compare_table, field, breakdown_button, breakdown_table, breakdown_plot,
-                          exports, export_file, export_notice)
+                          exports, export_file, export_notice, corrections, quality_cost)
 
 
 class ResultsHandlers:
@@ -165,6 +172,15 @@ class ResultsHandlers:
         if purpose and isinstance(shown.get("verdict"), str):
             shown["verdict"] = message(purpose, "info") + "\n\n" + shown["verdict"]
         return self.w.named(shown)
+
+    def on_corrections(self, picked, run_value):
+        """How many corrections reviewers made to each system's answers (after their votes)."""
+        try:
+            found = self.current_review(picked, run_value)
+        except EvaluationError:
+            return {self.w.corrections: ""}
+        return {self.w.corrections: corrections_markdown(corrections_by_system(self.store, found),
+                                                         reviewing.system_labels(self.store, found))}
 
     def on_metrics(self, picked, run_value, progress=gr.Progress()):
         w = self.w
@@ -225,12 +241,16 @@ class ResultsHandlers:
 
 def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings,
                        project: gr.Dropdown) -> None:
-    w = results_layout()
+    w = results_layout(settings.machine_price_per_hour)
+    create_metric_modules_panel(store, guard, project)
     h = ResultsHandlers(store, settings, w)
     hidden = {"api_visibility": "undocumented"}
     picked = [project, w.run_pick]
-    w.refresh.click(guard("results", h.on_refresh), picked, w.panels, api_name="results")
-    w.run_pick.change(guard("results", h.on_refresh, quiet=True), picked, w.panels, **hidden)
+    w.refresh.click(guard("results", h.on_refresh), picked, w.panels, api_name="results").then(
+        guard("results", h.on_corrections, quiet=True), picked, w.corrections, **hidden)
+    attach_quality_cost(w.quality_cost, store, guard, picked, h.current_review, [w.refresh.click, w.run_pick.change])
+    w.run_pick.change(guard("results", h.on_refresh, quiet=True), picked, w.panels, **hidden).then(
+        guard("results", h.on_corrections, quiet=True), picked, w.corrections, **hidden)
     create_weights_panel(store, guard, settings, project, w.run_pick)
     w.breakdown_button.click(guard("results", h.on_breakdown), [*picked, w.field], [w.breakdown_table, w.breakdown_plot],
                              api_name="breakdown")
@@ -244,4 +264,13 @@ def create_results_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, 
                            api_name="compare_runs")
     project.change(guard("results", h.on_project, quiet=True), picked, [w.run_pick, w.compare_pick], **hidden)
     tab.select(guard("results", h.on_project, quiet=True), picked, [w.run_pick, w.compare_pick], **hidden).then(
-        guard("results", h.on_refresh, quiet=True), picked, w.panels, **hidden)
+        guard("results", h.on_refresh, quiet=True), picked, w.panels, **hidden).then(
+        guard("results", h.on_corrections, quiet=True), picked, w.corrections, **hidden)
+
+
+def corrections_markdown(counts: dict[str, int], labels: dict[str, str]) -> str:
+    """One line: how many corrections each system's answers needed."""
+    if not any(counts.values()):
+        return "**Corrections:** none yet (after a vote, a reviewer can correct the answer on the Review tab)."
+    return "**Corrections reviewers made:** " + " · ".join(
+        f"{escape(labels.get(name, name))}: {count}" for name, count in counts.items())

@@ -248,8 +248,11 @@ def metrics_frame(results: Results) -> pd.DataFrame:
     rows = results.metrics or []
     shown = [key for key in METRIC_COLUMNS if key in ("label", "split", "with_reference")
              or any(row.get(key) is not None for row in rows)]
+    # The project's own evaluate modules (metric_modules): their columns after the studio's, as they named them.
+    own = list(dict.fromkeys(key for row in rows for key in (row.get("user_metrics") or {})))
     return pd.DataFrame([[_number(row.get(key)) if key not in ("label", "split") else row[key] for key in shown]
-                         for row in rows], columns=[METRIC_COLUMNS[key] for key in shown])
+                         + [_number((row.get("user_metrics") or {}).get(key)) for key in own]
+                         for row in rows], columns=[METRIC_COLUMNS[key] for key in shown] + own)
 
 
 def compare_frame(rows: list[RunComparison]) -> pd.DataFrame:

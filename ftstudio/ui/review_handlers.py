@@ -9,7 +9,7 @@ import gradio as gr
 
 from ftstudio.config import Settings
 from ftstudio.evaluation import review as reviewing
-from ftstudio.evaluation.compare import compare_run, identical_sentence, review_queue
+from ftstudio.evaluation.compare import IdenticalCounts, compare_run, identical_sentence
 from ftstudio.evaluation.generations import DecodingSettings, describe_progress, parse_prompts, read_prompt_file
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.evaluation.systems import EvaluationError
@@ -29,14 +29,15 @@ class ReviewHandlers:
         self.store, self.settings, self.w, self.cancels = store, settings, widgets, cancels
         self.project_runs, self.run_choices = project_runs, run_choices
         self.system_choices, self.win_rate_line = system_choices, win_rate_line
+        self.identical_count = IdenticalCounts(store)
+        self._tallies: dict[tuple, str] = {}  # the win-rate line per review and number of votes (see tally)
 
     # --- lookups ---
 
     def current_run(self, picked, run_value):
-        chosen, _ = self.project_runs(self.store, picked)
-        if chosen is None:
+        if picked is None:  # the project the guard looked up from the bar's name
             raise EvaluationError("Pick a project first.")
-        run = self.store.find_run(run_value, chosen.id) if run_value else None
+        run = self.store.find_run(run_value, picked.id) if run_value else None
         if run is None:
             raise EvaluationError("Pick a finished run to review (train one on the Train tab first).")
         return run
@@ -130,14 +131,14 @@ class ReviewHandlers:
     def show(self, found, pair, reviewer, note=""):
         """The next pair, or, once the reviewer's queue is done, the tally by name (never between pairs: it would
         sway the next vote)."""
-        identical = len(review_queue(self.store, found).identical)
+        identical = self.identical_count(found)
         same = identical_sentence(identical) if identical else ""
         if pair is None:
             counts = reviewing.progress(self.store, found, reviewer)
             purpose = reviewing.preference_data_note(found) or "See the Results tab, or generate more answers above."
             done = message(f"Nothing left for you in this review: you rated {counts['mine']} of "
                            f"{plural(counts['pairs'], 'pair')}. {same} {purpose}", "ok")
-            return self._pair_view(counter=done, note=note, tally=self.win_rate_line(self.store, found))
+            return self._pair_view(counter=done, note=note, tally=self.tally(found, counts["ratings"]))
         counts = pair.progress
         purpose = reviewing.preference_data_note(found)
         counter = (f"Pair **{counts['mine'] + 1}** for you · **{counts['left']}** of "
@@ -145,6 +146,16 @@ class ReviewHandlers:
                    + (f" · {escape(same)}" if same else "") + (f" · {escape(purpose)}" if purpose else ""))
         return self._pair_view(pair.token, pair.input, pair.reference, pair.answer_a, pair.answer_b, counter, note,
                                placeholder=EMPTY_ANSWER)
+
+    def tally(self, found, ratings: int) -> str:
+        """The win-rate line (a bootstrap over every vote), computed once per number of votes in the review:
+        a reviewer whose queue is done would otherwise pay for it again at every press of Start reviewing."""
+        key = (found.id, ratings, *self.store.queue_fingerprint(found.project_id))
+        if key not in self._tallies:
+            if len(self._tallies) >= 64:
+                self._tallies.clear()
+            self._tallies[key] = self.win_rate_line(self.store, found)
+        return self._tallies[key]
 
     def on_start(self, caller, picked, run_value, reviewer):
         reviewer = caller.recorded_name(reviewer)
@@ -162,7 +173,8 @@ class ReviewHandlers:
                 if not current:
                     return self.show(found, reviewing.next_pair(self.store, found, reviewer), reviewer,
                                      message("Press Start reviewing (or a key) once a pair is on screen.", "info"))
-                revealed = reviewing.vote(self.store, current, reviewer, choice, first_score, second_score, note_text)
+                revealed = reviewing.vote(self.store, current, reviewer, choice, first_score, second_score, note_text,
+                                          found)
                 return self.show(found, reviewing.next_pair(self.store, found, reviewer), reviewer,
                                  message("Previous pair: " + revealed.message, "ok"))
             except (EvaluationError, StoreError) as error:

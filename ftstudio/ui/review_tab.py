@@ -14,13 +14,17 @@ import gradio as gr
 from ftstudio.config import Settings
 from ftstudio.evaluation import report
 from ftstudio.evaluation.compare import default_systems
+from ftstudio.evaluation.contestants import contestant_choices
 from ftstudio.evaluation.review import system_labels
 from ftstudio.evaluation.generations import DecodingSettings
 from ftstudio.evaluation.systems import BASE, BASE_LABEL, REFERENCE, REFERENCE_LABEL, EvaluationError, run_label
 from ftstudio.store import Store
 from ftstudio.ui.format import escape
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.review_corrections import CorrectionHandlers, CorrectionWidgets, correction_widgets
+from ftstudio.ui.systems_panel import create_systems_panel
 from ftstudio.ui.review_handlers import ReviewHandlers
+from ftstudio.ui.team_queue import team_calls
 from ftstudio.wording import plural
 
 # (what the reviewer reads, the split asked for); "prompts" is typed or uploaded.
@@ -67,6 +71,7 @@ def system_choices(store: Store, runs, selected: str | None) -> tuple[list[tuple
     """Every system the run can be compared with, and the default: the DPO loop for a DPO run, else run vs base."""
     finished = [r for r in runs if r.status == "finished"]
     choices = [(run_label(r), r.system) for r in finished] + [(BASE_LABEL, BASE), (REFERENCE_LABEL, REFERENCE)]
+    choices += contestant_choices(store)
     run = next((r for r in finished if str(r.id) == str(selected)), None)
     try:
         default = default_systems(store, run) if run is not None else []
@@ -134,6 +139,7 @@ class ReviewWidgets:
     browse_left: gr.Textbox
     browse_right: gr.Textbox
     browse_diff: gr.HighlightedText
+    correction: CorrectionWidgets
 
     @property
     def pair_outputs(self) -> list:
@@ -199,6 +205,7 @@ def review_layout() -> ReviewWidgets:
                      "both_bad": gr.Button("Both bad (X)", elem_id="vote-bad")}
         reveal = gr.Markdown(elem_id="review-reveal")
         live = gr.Markdown(elem_id="review-winrate")
+        correction = correction_widgets()
         gr.Markdown(VOTE_HELP)
     token = gr.State(None)
 
@@ -219,16 +226,18 @@ def review_layout() -> ReviewWidgets:
     return ReviewWidgets(run_pick, systems, source, prompts_text, prompts_file, decoding, overlap, generate_button,
                          cancel_button, generate_notice, counter, start, input_box, reference, answer_a, answer_b,
                          score_a, score_b, comment, votes, reveal, live, token, browse_number, browse_first,
-                         browse_second, browse_button, browse_input, browse_left, browse_right, browse_diff)
+                         browse_second, browse_button, browse_input, browse_left, browse_right, browse_diff,
+                         correction)
 
 
 def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, settings: Settings, project: gr.Dropdown,
                       user: gr.Textbox) -> None:
     w = review_layout()
+    create_systems_panel(store, guard, settings)
     h = ReviewHandlers(store, settings, w, GenerationCancels(), project_runs, run_choices, system_choices,
                        win_rate_line)
     hidden = {"api_visibility": "undocumented"}
-    writes = {"concurrency_limit": 1, "concurrency_id": "store-writes"}
+    team = team_calls()  # next pair and votes: side by side, many people at once
     decoding = [w.decoding[name] for name in ("max_new_tokens", "temperature", "top_p", "seed")]
     w.generate_button.click(guard("generate", h.on_generate),
                             [project, w.run_pick, w.systems, w.source, w.prompts_text, w.prompts_file, *decoding,
@@ -237,11 +246,16 @@ def create_review_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, s
     w.cancel_button.click(guard("generate", h.on_cancel, project=False), None, w.generate_notice,
                           api_name="cancel_generation")
     w.start.click(guard("review", h.on_start), [project, w.run_pick, user], w.pair_outputs, api_name="next_pair",
-                  **writes)
+                  **team)
     vote_inputs = [project, w.run_pick, user, w.token, w.score_a, w.score_b, w.comment]
+    c = CorrectionHandlers(store, w.correction, h.current_review)
     for choice, button in w.votes.items():
         button.click(guard("review", h.on_vote(choice)), vote_inputs, w.pair_outputs, api_name=f"vote_{choice}",
-                     **writes)
+                     **team).then(guard("correct", c.on_voted, quiet=True), [project, w.run_pick, user],
+                                  w.correction.outputs, **hidden)
+    w.correction.save.click(guard("correct", c.on_save), [project, w.run_pick, user, w.correction.rating,
+                                                          w.correction.text], w.correction.notice,
+                            api_name="correct_answer", **team)
     w.source.change(guard("generate", h.on_source, project=False, quiet=True), w.source,
                     [w.prompts_text, w.prompts_file], **hidden)
     w.run_pick.change(guard("review", h.on_run, quiet=True), [project, w.run_pick],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -13,20 +13,20 @@ from ftstudio.config import Settings
 from ftstudio.models import ModelError, materialize
 from ftstudio.store import Store, StoreError
 from ftstudio.training import results
-from ftstudio.training.config import DPO_LEARNING_RATE, OBJECTIVES, TrainConfig, settings_where
+from ftstudio.training.config import DPO_LEARNING_RATE, OBJECTIVES, TrainConfig
 from ftstudio.training.manager import RunManager
 from ftstudio.training.prepare import RunError
 from ftstudio.training.recipes import RECIPES  # encoders train from the classifier panel (classification_view)
+from ftstudio.ui.export_panel import layout_export_panel, wire_export_panel
 from ftstudio.ui.handlers import Guard
+from ftstudio.ui.train_cloud import CloudHandlers, CloudPanel, layout_cloud_panel, wire_cloud_panel
 from ftstudio.ui.format import message
 from ftstudio.ui.run_charts import curve_figure, rewards_figure
 from ftstudio.ui.sweep_panel import create_sweep_panel
+from ftstudio.ui.train_settings import (DPO_FIELDS, MAIN_FIELDS, MORE_FIELDS, NO_START_RUN, SETTING_FIELDS,
+                                       setting_rows, widget_config)
 
 RUN_COLUMNS = ["id", "status", "version", "method", "base model", "step", "train loss", "val loss", "started"]
-# Where each setting sits comes from TrainConfig's metadata: the main row, "More settings", the DPO panel.
-MAIN_FIELDS, MORE_FIELDS, DPO_FIELDS = (settings_where(group=group) for group in ("main", "more", "dpo"))
-SETTING_FIELDS = MAIN_FIELDS + MORE_FIELDS + DPO_FIELDS  # the /train endpoint's order after the objective and method
-NO_START_RUN = ("none: a new adapter on the base model", 0)
 OBJECTIVE_HELP = ("sft: learn to write the outputs of input/output pairs · dpo: learn to prefer the chosen answer "
                   "of preference pairs (frozen from review votes on the Datasets tab) · cpt: continue pre-training "
                   "on a text version's raw text")
@@ -68,32 +68,6 @@ def _start_choices(runs: list) -> list[tuple[str, int]]:
         for r in runs if r.status == "finished"]
 
 
-def _setting_widget(setting):
-    """A setting's widget from its metadata: a dropdown of its choices, a checkbox, a number or a text box."""
-    name, default, help_text = setting.name, setting.default, setting.metadata["help"]
-    label = name.replace("_", " ")
-    if name == "from_run":  # its choices are this project's finished runs, filled in when the project shows
-        return gr.Dropdown([NO_START_RUN], value=0, label="start from run", info=help_text, elem_id="train-from-run")
-    if setting.metadata.get("choices"):
-        return gr.Dropdown(list(setting.metadata["choices"]), value=default, label=label, info=help_text)
-    if isinstance(default, bool):
-        return gr.Checkbox(value=default, label=label, info=help_text)
-    if isinstance(default, int):
-        return gr.Number(value=default, precision=0, label=label, info=help_text)
-    if isinstance(default, float):
-        return gr.Number(value=default, label=label, info=help_text)
-    return gr.Textbox(value=default, label=label, info=help_text, max_lines=1)
-
-
-def _setting_rows(names: tuple[str, ...], per_row: int) -> dict:
-    by_name = {f.name: f for f in fields(TrainConfig)}
-    widgets = {}
-    for start in range(0, len(names), per_row):
-        with gr.Row():
-            widgets.update({name: _setting_widget(by_name[name]) for name in names[start:start + per_row]})
-    return widgets
-
-
 @dataclass
 class TrainTab:
     """The Train tab's widgets."""
@@ -126,6 +100,7 @@ class TrainTab:
     compare_curve: gr.Plot
     timer: gr.Timer
     restored_for: gr.State  # the project whose saved settings the form shows
+    cloud: CloudPanel | None = None  # "Run on: this machine | a cloud GPU (SkyPilot)"
 
     @property
     def setting_widgets(self) -> list:
@@ -144,13 +119,14 @@ def layout_train_tab() -> TrainTab:
                           info="lora: the usual choice · qlora: uses about a quarter of the memory, for models too "
                                "big to fit (slower on a CPU)")
     objective_note = gr.Markdown(elem_id="train-objective-note")
-    settings = _setting_rows(MAIN_FIELDS, len(MAIN_FIELDS))
+    settings = setting_rows(MAIN_FIELDS, len(MAIN_FIELDS))
     with gr.Accordion("More settings", open=False):
-        settings.update(_setting_rows(MORE_FIELDS, 7))
+        settings.update(setting_rows(MORE_FIELDS, 7))
         with gr.Accordion("What these settings do, in detail", open=False):
             gr.Markdown(DETAILS)
     with gr.Accordion("Start from a run · DPO settings", open=False, elem_id="train-dpo") as dpo_settings:
-        settings.update(_setting_rows(DPO_FIELDS, 3))
+        settings.update(setting_rows(DPO_FIELDS, 3))
+    cloud = layout_cloud_panel()
     start = gr.Button("Start training", variant="primary", elem_id="train-start")
     start_notice = gr.Markdown(elem_id="train-notice")
 
@@ -182,18 +158,8 @@ def layout_train_tab() -> TrainTab:
     return TrainTab(version, objective, method, objective_note, settings, dpo_settings, start, start_notice,
                     runs_table, run_pick, cancel_button, resume_button, progress, curve, rewards_plot, zip_button,
                     merge_button, adapter_file, hub_repo, push_button, export_notice, compare_a, compare_b,
-                    compare_button, difference, compare_curve, gr.Timer(2.0, active=True), gr.State(None))
-
-
-def widget_config(objective_value, method_value, values) -> TrainConfig:
-    """The TrainConfig the form's widgets describe (values in SETTING_FIELDS order), each field of its own type."""
-    config = TrainConfig.from_dict({"objective": objective_value, "method": method_value,
-                                    **dict(zip(SETTING_FIELDS, values))})
-    for name, default in TrainConfig().to_dict().items():  # gr.Number gives floats; keep each field's own type
-        value = getattr(config, name)
-        if isinstance(default, int) and not isinstance(default, bool) and value is not None:
-            setattr(config, name, int(value))
-    return config
+                    compare_button, difference, compare_curve, gr.Timer(2.0, active=True), gr.State(None),
+                    cloud=cloud)
 
 
 class TrainHandlers:
@@ -361,6 +327,7 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, se
                      project: gr.Dropdown) -> None:
     """The Train tab: its layout, and each event wired to a guarded handler."""
     ui = layout_train_tab()
+    wire_export_panel(layout_export_panel(), guard, ui.run_pick, store, settings)
     handle = TrainHandlers(ui, store, settings, manager)
     hidden = {"api_visibility": "undocumented"}
     refresh_outputs = [ui.runs_table, ui.run_pick, ui.progress, ui.curve, ui.rewards_plot]
@@ -373,6 +340,10 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, se
                    [ui.start_notice, ui.run_pick],
                    api_name="train", concurrency_limit=1, concurrency_id="store-writes").then(
         guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs, **hidden)
+    wire_cloud_panel(ui.cloud, guard, CloudHandlers(ui.cloud, manager, SETTING_FIELDS, ui.start_notice, ui.run_pick,
+                                                    ui.start), project, [ui.version, ui.objective, ui.method,
+                                                                         *ui.setting_widgets],
+                     guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs)
     for event in (ui.timer.tick, ui.run_pick.change):
         event(guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs,
               show_progress="hidden", **hidden)
