@@ -20,7 +20,7 @@ from ftstudio.ui.handlers import Guard
 from ftstudio.ui.metric_modules_panel import create_metric_modules_panel
 from ftstudio.ui.quality_cost import attach_quality_cost, quality_cost_layout
 from ftstudio.ui.results_view import (BREAKDOWN_COLUMNS, BT_COLUMNS, CONFUSION_COLUMNS, DISAGREE_COLUMNS,
-                                      GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, breakdown_chart,
+                                      EMPTY_METRIC_COLUMNS, GRADE_COLUMNS, JUDGE_COLUMNS, LENGTH_COLUMNS, WIN_COLUMNS, breakdown_chart,
                                       breakdown_frame, compare_frame, empty_panels, guarded_panel, metrics_frame,
                                       panels)
 from ftstudio.ui.review_tab import project_runs, run_choices
@@ -110,7 +110,8 @@ def results_layout(price_per_hour: float = 0.0) -> ResultsWidgets:
     with gr.Accordion("Where the judge and people disagree most", open=False):
         disagreement_table = _frame(DISAGREE_COLUMNS, wrap=True, elem_id="disagreements", max_height=600)
     gr.Markdown("### Automatic metrics")
-    metrics_table = gr.Dataframe(interactive=False, elem_id="metrics-table",
+    metrics_table = gr.Dataframe(pd.DataFrame(columns=EMPTY_METRIC_COLUMNS), interactive=False,
+                                 elem_id="metrics-table",
                                  label="Against the reference, per system and split (ROUGE and similarity 0-1, BLEU "
                                        "0-100, perplexity: lower is better)")
     with gr.Row():

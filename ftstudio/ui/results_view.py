@@ -24,6 +24,7 @@ METRIC_COLUMNS = {"label": "system", "split": "split", "with_reference": "with r
                   "accuracy": "accuracy", "macro_f1": "macro-F1", "json_valid": "valid JSON",
                   "schema_valid": "fits schema", "perplexity": "perplexity of reference",
                   "similarity": "semantic similarity"}
+EMPTY_METRIC_COLUMNS = [METRIC_COLUMNS[key] for key in ("label", "split", "with_reference")]  # before any metric
 COMPARE_COLUMNS = {"label": "run", "human_votes": "votes", "human_win_rate": "human win rate vs base",
                    "human_interval": "95% interval", "judge_win_rate": "judge win rate vs base",
                    "judge_interval": "95% interval (judge)", "judge_lc_win_rate": "judge, equal length",
@@ -330,5 +331,5 @@ def empty_panels(note: str) -> dict:
             "grades_table": gr.update(visible=False), "agreement_text": "",
             "confusion_table": pd.DataFrame(columns=CONFUSION_COLUMNS),
             "length_table": pd.DataFrame(columns=LENGTH_COLUMNS),
-            "disagreement_table": pd.DataFrame(columns=DISAGREE_COLUMNS), "metrics_table": pd.DataFrame(),
+            "disagreement_table": pd.DataFrame(columns=DISAGREE_COLUMNS), "metrics_table": pd.DataFrame(columns=EMPTY_METRIC_COLUMNS),
             "field": gr.update(choices=[])}
