@@ -103,8 +103,8 @@ def cmd_review(args) -> int:
             print(f"\nNot saved: {error}")
             continue
         voted, last_rating = voted + 1, revealed.rating_id
-        print("\n" + revealed.message + " To correct the better answer (or write the right one), type c, then the "
-              "right answer on one line.")
+        print("\n" + revealed.message)  # the reveal alone on its line: scripts read who won from it
+        print("To correct the better answer (or write the right one), type c, then the right answer on one line.")
 
 
 def _correct(store, rating_id, user: str, line: str) -> str:
