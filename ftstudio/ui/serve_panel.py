@@ -33,13 +33,19 @@ def create_serve_panel(app: gr.Blocks, store: Store, guard: Guard, settings: Set
             start = gr.Button("Start serving", variant="primary", elem_id="serve-start", scale=1)
             stop = gr.Button("Stop", elem_id="serve-stop", scale=1)
         status = gr.Markdown(elem_id="serve-status")
-        curl = gr.Code(language="shell", label="curl", interactive=False, elem_id="serve-curl")
-        python = gr.Code(language="python", label="openai (Python)", interactive=False, elem_id="serve-python")
+        curl = gr.Code(language="shell", label="curl", interactive=False, elem_id="serve-curl",
+                       visible=False)
+        python = gr.Code(language="python", label="openai (Python)", interactive=False, elem_id="serve-python",
+                         visible=False)
+
+    # The snippets show only while a run is served: empty code boxes would read as something broken.
+    hidden_snippets = {curl: gr.update(value="", visible=False), python: gr.update(value="", visible=False)}
 
     def shown(server, run, note: str = ""):
         snippets = client_snippets(server.url, run.system)
         text = f"Serving at {server.url} \u00b7 models: {', '.join(server.models)}. {note}".strip()
-        return {status: message(text, "ok"), curl: snippets["curl"], python: snippets["python"]}
+        return {status: message(text, "ok"), curl: gr.update(value=snippets["curl"], visible=True),
+                python: gr.update(value=snippets["python"], visible=True)}
 
     def chosen_run(picked, run_value):
         run = store.find_run(str(run_value), picked.id) if picked and run_value not in (None, "") else None
@@ -52,16 +58,16 @@ def create_serve_panel(app: gr.Blocks, store: Store, guard: Guard, settings: Set
             run = chosen_run(picked, run_value)
             server = servers.start(store, run, int(port_value or DEFAULT_PORT))
         except (ServingError, EvaluationError, ModelError) as error:
-            return {status: message(str(error), "error"), curl: "", python: ""}
+            return {status: message(str(error), "error"), **hidden_snippets}
         return shown(server, run)
 
     def on_stop(picked, run_value):
         try:
             run = chosen_run(picked, run_value)
         except ServingError as error:
-            return {status: message(str(error), "error"), curl: "", python: ""}
+            return {status: message(str(error), "error"), **hidden_snippets}
         said = f"Stopped serving run {run.id}." if servers.stop(run.id) else f"Run {run.id} was not being served."
-        return {status: message(said, "info"), curl: "", python: ""}
+        return {status: message(said, "info"), **hidden_snippets}
 
     def on_project(picked, run_value):
         runs = store.list_runs(picked.id, ("finished",)) if picked else []

@@ -29,7 +29,8 @@ from ftstudio.ui.train_settings import (DPO_FIELDS, MAIN_FIELDS, MORE_FIELDS, NO
 RUN_COLUMNS = ["id", "status", "version", "method", "base model", "step", "train loss", "val loss", "started"]
 OBJECTIVE_HELP = ("sft: learn to write the outputs of input/output pairs · dpo: learn to prefer the chosen answer "
                   "of preference pairs (frozen from review votes on the Datasets tab) · cpt: continue pre-training "
-                  "on a text version's raw text")
+                  "on a text version's raw text · grpo: learn from a reward computed on sampled answers (JSON schema, label, "
+                  "exact match; choose rewards with `ftstudio train --reward`)")
 # Versions of each kind train with one objective (the note says so when one is picked): (objective, note).
 KINDS = {"preferences": ("dpo", "holds preference pairs: it trains with DPO, from the base model or from a finished "
                                 "run's adapter (DPO settings below)."),
