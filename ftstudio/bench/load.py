@@ -140,29 +140,49 @@ class Tally:
 
 
 class HttpPerson:
-    """One person's session over Gradio's HTTP API, as curl speaks it: POST /gradio_api/call/NAME with the
-    session's id (the session keeps the item or pair on screen, as a browser tab does), then its answer as
-    server-sent events. Lighter than gradio_client: its threads, heartbeat and stream reader took about twice the
-    app's own CPU per call, on the same cores as the app, where a team's browsers would cost the app nothing."""
+    """One person's session over Gradio's HTTP API, speaking it as the page does, with the session's id (the
+    session keeps the item or pair on screen, as a browser tab does): an event that skips the queue
+    (`queue=False`) is one POST to /gradio_api/run/NAME answered in the reply; a queued one is a POST to
+    /gradio_api/call/NAME, then its answer as server-sent events. Lighter than gradio_client: its threads,
+    heartbeat and stream reader took about twice the app's own CPU per call, on the same cores as the app, where a
+    team's browsers would cost the app nothing."""
 
-    def __init__(self, url: str, shown: dict[str, list[bool]], timeout: float = 120):
+    def __init__(self, url: str, endpoints: dict[str, "Endpoint"], timeout: float = 120):
         import uuid
 
         self.http = httpx.Client(base_url=url + "gradio_api/", timeout=timeout)
-        self.session, self.shown = uuid.uuid4().hex, shown
+        self.session, self.endpoints = uuid.uuid4().hex, endpoints
 
     @staticmethod
-    def api_outputs(url: str) -> dict[str, list[bool]]:
-        """Per endpoint, which of its outputs an API caller sees (not States, rows or columns), from the app's
-        config, read once: the answers then come in gradio_client's order."""
+    def api_outputs(url: str) -> dict[str, "Endpoint"]:
+        """Per endpoint: whether it is queued, which inputs and outputs an API caller sees (not States, rows or
+        columns), from the app's config, read once: answers then come in gradio_client's order."""
         config = httpx.get(url + "config", timeout=120).json()
         skipped = {c["id"]: c.get("skip_api", c.get("type") in ("state", "row", "column", "group", "tab", "tabs",
                                                                    "accordion", "form"))
                    for c in config["components"]}
-        return {"/" + d["api_name"]: [not skipped.get(o, True) for o in d["outputs"]]
+        queued_by_default = config.get("enable_queue", True)
+        return {"/" + d["api_name"]: Endpoint(
+                    queued=queued_by_default if d.get("queue") is None else bool(d["queue"]),
+                    inputs=[not skipped.get(i, True) for i in d["inputs"]],
+                    outputs=[not skipped.get(o, True) for o in d["outputs"]])
                 for d in config["dependencies"] if d.get("api_name")}
 
     def predict(self, *args, api_name: str) -> list:
+        endpoint = self.endpoints[api_name]
+        return endpoint.answer(self._queued(args, api_name) if endpoint.queued
+                               else self._direct(args, endpoint, api_name))
+
+    def _direct(self, args, endpoint: "Endpoint", api_name: str) -> list:
+        """As the page sends an event that skips the queue: every input, None for the session's States."""
+        values = iter(args)
+        data = [next(values) if shown else None for shown in endpoint.inputs]
+        response = self.http.post(f"run{api_name}", json={"data": data, "session_hash": self.session})
+        if response.status_code != 200:
+            raise RuntimeError(f"The app answered {api_name} with {response.status_code}: {response.text[:300]}")
+        return [_value(value) for value in response.json()["data"]]
+
+    def _queued(self, args, api_name: str) -> list:
         response = self.http.post(f"call{api_name}", json={"data": list(args), "session_hash": self.session})
         response.raise_for_status()
         event, answer = None, f"call{api_name}/{response.json()['event_id']}"
@@ -174,11 +194,29 @@ class HttpPerson:
                     data = json.loads(line.removeprefix("data:"))
                     if event == "error":
                         raise RuntimeError(f"The app answered {api_name} with an error: {data}")
-                    return [value for value, shown in zip(data, self.shown[api_name]) if shown]
+                    return data
         raise RuntimeError(f"The app closed {api_name}'s answer without one.")
 
     def close(self) -> None:
         self.http.close()
+
+
+def _value(output):
+    """An output as the API's simple format gives it: an update's value, or the value itself."""
+    if isinstance(output, dict) and output.get("__type__") == "update":
+        return output.get("value")
+    return output
+
+
+@dataclass
+class Endpoint:
+    queued: bool
+    inputs: list[bool]  # per input: does an API caller send it (States are the session's own)
+    outputs: list[bool]  # per output: does an API caller see it
+
+    def answer(self, data: list) -> list:
+        """Only what an API caller sees, in gradio_client's order."""
+        return [value for value, shown in zip(data, self.outputs) if shown]
 
 
 class _Start:

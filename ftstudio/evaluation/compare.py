@@ -17,9 +17,9 @@ from ftstudio.config import Settings
 from ftstudio.evaluation.generations import GenerationBatch, generate_answers, inputs_from_split, left_out_inputs
 from ftstudio.evaluation.loop import is_preference_run, loop_inputs, loop_systems, start_of
 from ftstudio.evaluation.prompts import inputs_from_prompts
-from ftstudio.evaluation.review import QueuePlan, ensure_review, plan_pairs
+from ftstudio.evaluation.review import QueuePlan, ensure_review, newest_review, plan_pairs, system_labels
 from ftstudio.evaluation.systems import BASE, EvaluationError
-from ftstudio.store import Review, Run, Store
+from ftstudio.store import Project, Review, Run, Store
 from ftstudio.wording import plural
 
 
@@ -143,8 +143,9 @@ class IdenticalCounts:
     def __init__(self, store: Store, keep: int = 64):
         self.store, self.keep, self._known, self._lock = store, keep, {}, threading.Lock()
 
-    def __call__(self, review: Review) -> int:
-        key = (review.id, *self.store.queue_fingerprint(review.project_id))
+    def __call__(self, review: Review, fingerprint: tuple | None = None) -> int:
+        """`fingerprint`: the project's queue_fingerprint, when the caller has just read it."""
+        key = (review.id, *(fingerprint or self.store.queue_fingerprint(review.project_id)))
         with self._lock:
             if key in self._known:
                 return self._known[key]
@@ -154,6 +155,45 @@ class IdenticalCounts:
                 self._known.clear()
             self._known[key] = count
         return count
+
+
+@dataclass(frozen=True)
+class VotingContext:
+    """What a Review tab call works on: the run picked, its newest review, its systems' names once revealed, and
+    the project's queue fingerprint they were read under."""
+
+    run: Run
+    review: Review
+    labels: dict[str, str]
+    fingerprint: tuple
+
+
+class VotingContexts:
+    """The run a voting call names, its newest review and its systems' names, remembered until the project's
+    answers, runs or reviews change (its queue_fingerprint: one query per call instead of three or four, on
+    every vote of every reviewer)."""
+
+    def __init__(self, store: Store, keep: int = 64):
+        self.store, self.keep, self._known, self._lock = store, keep, {}, threading.Lock()
+
+    def __call__(self, project: Project, run_value) -> VotingContext:
+        fingerprint = self.store.queue_fingerprint(project.id)
+        key = (project.id, str(run_value), *fingerprint)
+        with self._lock:
+            if key in self._known:
+                return self._known[key]
+        run = self.store.find_run(run_value, project.id) if run_value else None
+        if run is None:
+            raise EvaluationError("Pick a finished run to review (train one on the Train tab first).")
+        found = newest_review(self.store, run)  # the answers generated last are the ones to vote on
+        if found is None:
+            raise EvaluationError(f"Run {run.id} has no answers to review yet: press Generate answers above.")
+        context = VotingContext(run, found, system_labels(self.store, found), fingerprint)
+        with self._lock:
+            if len(self._known) >= self.keep:
+                self._known.clear()
+            self._known[key] = context
+        return context
 
 
 def left_out_sentence(left_out: dict[str, str]) -> str:

@@ -165,8 +165,7 @@ def next_pair(store: Store, review: Review, reviewer: str) -> BlindPair | None:
                                         LEASE_SECONDS, review.overlap)
     if assignment is None:
         return None
-    pair = store.get_review_pair(assignment.pair_id)
-    answers = store.get_generations([pair.generation_a, pair.generation_b])
+    pair, answers = store.pair_answers(assignment.pair_id)
     left = answers[assignment.left_generation]
     right = answers[pair.generation_b if left.id == pair.generation_a else pair.generation_a]
     # A reference shown as context while it is also a contestant gives it away: on its own pairs by being the
@@ -189,18 +188,18 @@ def _score(value, side: str) -> int | None:
 
 
 def vote(store: Store, token: str, reviewer: str, choice: str, score_a=None, score_b=None,
-         comment: str | None = None, review: Review | None = None) -> Reveal:
+         comment: str | None = None, review: Review | None = None, labels: dict[str, str] | None = None) -> Reveal:
     """Record a vote on the pair behind `token` (A, B: the answers as shown) and reveal who was who. `review`:
-    the review the caller has read already (checked against the pair's)."""
+    the review the caller has read already (checked against the pair's); `labels`: its system_labels, if read."""
     reviewer = _reviewer(reviewer)
     choice = KEYS.get(choice, choice)
     if choice not in CHOICES:
         raise EvaluationError("A vote is a (A is better), b (B is better), t (tie) or x (both bad).")
-    assignment = store.get_assignment(token or "")
-    if assignment is None or assignment.reviewer != reviewer:
+    held = store.assigned_pair(token or "")
+    if held is None or held[0].reviewer != reviewer:
         raise EvaluationError("This pair is no longer waiting for your vote (it was answered, or its 30-minute "
                               "hold ran out): load the next pair.")
-    pair = store.get_review_pair(assignment.pair_id)
+    assignment, pair, answers = held
     left_is_a = assignment.left_generation == pair.generation_a
     to_pair = {"a": "a" if left_is_a else "b", "b": "b" if left_is_a else "a", "tie": "tie", "both_bad": "both_bad"}
     shown_a, shown_b = _score(score_a, "A"), _score(score_b, "B")
@@ -210,9 +209,8 @@ def vote(store: Store, token: str, reviewer: str, choice: str, score_a=None, sco
     except StoreError as error:
         raise EvaluationError(str(error)) from None
     if review is None or review.id != pair.review_id:
-        review = store.get_review(pair.review_id)
-    labels = system_labels(store, review)
-    answers = store.get_generations([pair.generation_a, pair.generation_b])
+        review, labels = store.get_review(pair.review_id), None
+    labels = labels or system_labels(store, review)
     left, right = answers[pair.generation_a], answers[pair.generation_b]
     system_a, system_b = (left.system, right.system) if left_is_a else (right.system, left.system)
     named = {name: label if label.startswith("run ") else f"the {label}" for name, label in labels.items()}

@@ -46,11 +46,11 @@ class LabelingQueries:
         """
         now = now or datetime.now()
         with self._write_lock, self.transaction() as tx:
-            tx.execute("DELETE FROM leases WHERE expires_at < ?", [now])
+            self._forget_expired_leases(tx, now)
             row = tx.execute(
                 """SELECT l.item_id FROM leases l JOIN items i ON i.id = l.item_id
-                   WHERE i.project_id = ? AND l.user_name = ? ORDER BY l.item_id LIMIT 1""",
-                [project_id, user_name],
+                   WHERE i.project_id = ? AND l.user_name = ? AND l.expires_at >= ? ORDER BY l.item_id LIMIT 1""",
+                [project_id, user_name, now],
             ).fetchone()
             if row is None:
                 # Counted once per item and joined (DuckDB ran the per-item subqueries this replaces at twice the CPU).
@@ -58,20 +58,30 @@ class LabelingQueries:
                     """
                     WITH decided AS (SELECT item_id, count(*) FILTER (WHERE status = 'accepted') AS accepted,
                                             count(*) FILTER (WHERE created_by = ?) AS mine
-                                     FROM examples WHERE item_id IS NOT NULL GROUP BY item_id),
-                         held AS (SELECT item_id, count(*) AS n FROM leases GROUP BY item_id)
+                                     FROM examples WHERE project_id = ? AND item_id IS NOT NULL GROUP BY item_id),
+                         held AS (SELECT item_id, count(*) AS n FROM leases WHERE expires_at >= ? GROUP BY item_id)
                     SELECT i.id FROM items i LEFT JOIN decided d ON d.item_id = i.id LEFT JOIN held h ON h.item_id = i.id
                     WHERE i.project_id = ? AND coalesce(d.mine, 0) = 0
                       AND coalesce(d.accepted, 0) + coalesce(h.n, 0) < ?
                     ORDER BY i.id LIMIT 1
                     """,
-                    [user_name, project_id, overlap],
+                    [user_name, project_id, now, project_id, overlap],
                 ).fetchone()
                 if row is None:
                     return None
             tx.execute("DELETE FROM leases WHERE item_id = ? AND user_name = ?", [row[0], user_name])
             tx.execute("INSERT INTO leases VALUES (?, ?, ?)", [row[0], user_name, now + timedelta(seconds=lease_seconds)])
             return row[0]
+
+    # Expired leases are ignored by the queries above and deleted at most once a minute: the DELETE ran on
+    # every call, inside the write lock every labeler waits on (as for review holds, store/review.py).
+    FORGET_EXPIRED_LEASES_EVERY = timedelta(minutes=1)
+
+    def _forget_expired_leases(self, tx, now: datetime) -> None:
+        last = getattr(self, "_leases_forgotten_at", None)
+        if last is None or now - last >= self.FORGET_EXPIRED_LEASES_EVERY or now < last:
+            tx.execute("DELETE FROM leases WHERE expires_at < ?", [now])
+            self._leases_forgotten_at = now
 
     def release_lease(self, item_id: int, user_name: str) -> None:
         with self._write_lock:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +91,7 @@ class ProjectQueries:
                  json.dumps(json_schema) if json_schema else None],
             ).fetchone()
             self.audit("create_project", name, {"task_type": task_type}, user_name, tx)
+        self._projects_changed()
         return self.get_project(project_id)
 
     def _projects(self, where: str = "", params: list | tuple = ()) -> list[Project]:
@@ -111,6 +114,7 @@ class ProjectQueries:
                  json.dumps({**current.settings, **(settings or {})}), project_id],
             )
             self.audit("update_project", current.name, {"labels": labels, "settings": settings}, user_name, tx)
+        self._projects_changed()
         return self.get_project(project_id)
 
     def rename_project(self, project_id: int, new_name: str, user_name: str | None = None) -> Project:
@@ -119,6 +123,7 @@ class ProjectQueries:
         with self.transaction() as tx:
             tx.execute("UPDATE projects SET name = ? WHERE id = ?", [new_name, project_id])
             self.audit("rename_project", new_name, {"from": current.name}, user_name, tx)
+        self._projects_changed()
         return self.get_project(project_id)
 
     def delete_project(self, project_id: int, user_name: str | None = None) -> dict[str, int]:
@@ -134,6 +139,7 @@ class ProjectQueries:
                 tx.execute(f"DELETE FROM {table} WHERE {condition}", [project_id])
                 removed[table] = int(count)
             self.audit("delete_project", current.name, {"project_id": project_id, "removed": removed}, user_name, tx)
+        self._projects_changed()
         return removed
 
     def get_project(self, project_id: int) -> Project:
@@ -143,8 +149,35 @@ class ProjectQueries:
         return rows[0]
 
     def find_project(self, name: str) -> Project | None:
-        rows = self._projects("WHERE lower(name) = lower(?)", [(name or "").strip()])
-        return rows[0] if rows else None
+        """A project by name (any case). Remembered until a project is created, changed, renamed or deleted
+        through this store (the only writer while the app holds the database): every labeling and voting call
+        looks its project up by the name in the page's bar, and the query was a tenth of a label call's CPU."""
+        key = (name or "").strip().lower()
+        known, generation = self._known_projects()
+        if key in known:
+            return dataclasses.replace(known[key])
+        rows = self._projects("WHERE lower(name) = lower(?)", [key])
+        if rows:
+            with self._projects_lock:
+                if self._projects_generation == generation:
+                    known[key] = rows[0]
+        return dataclasses.replace(rows[0]) if rows else None
+
+    def _known_projects(self) -> tuple[dict, int]:
+        if not hasattr(self, "_projects_lock"):
+            with self._write_lock:  # made once, by whichever thread comes first
+                if not hasattr(self, "_projects_lock"):
+                    self._projects_generation, self._projects_by_name = 0, {}
+                    self._projects_lock = threading.Lock()
+        with self._projects_lock:
+            return self._projects_by_name, self._projects_generation
+
+    def _projects_changed(self) -> None:
+        """Forget every project remembered by find_project (called after any write to the projects table)."""
+        self._known_projects()
+        with self._projects_lock:
+            self._projects_generation += 1
+            self._projects_by_name = {}
 
     def list_projects(self) -> list[Project]:
         return self._projects()

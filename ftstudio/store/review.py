@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from ftstudio.store.connection import StoreError
+from ftstudio.store.connection import StoreError, loads
 
 WINNERS = ("a", "b", "tie", "both_bad")
 
@@ -202,13 +202,16 @@ class ReviewQueries:
         return added
 
     def queue_fingerprint(self, project_id: int) -> tuple:
-        """Changes whenever answers or runs are added to or removed from a project: what a review's queue plan
-        (which pairs, which are identical, which inputs are left out) is computed from. One cheap query."""
+        """Changes whenever answers, runs or reviews are added to or removed from a project, a review's answers
+        are generated again, or its reviewers per pair change: what a review's queue plan (which pairs, which are
+        identical, which inputs are left out) and a voting call's run and review are read from. One query."""
         return self.cursor().execute(
             """SELECT (SELECT count(*) FROM generations WHERE project_id = ?),
                       (SELECT max(id) FROM generations WHERE project_id = ?),
-                      (SELECT count(*) FROM runs WHERE project_id = ?), (SELECT max(id) FROM runs WHERE project_id = ?)""",
-            [project_id] * 4).fetchone()
+                      (SELECT count(*) FROM runs WHERE project_id = ?), (SELECT max(id) FROM runs WHERE project_id = ?),
+                      (SELECT string_agg(id || ':' || overlap || ':' || coalesce(generated_at, created_at), ',' ORDER BY id)
+                       FROM reviews WHERE project_id = ?)""",
+            [project_id] * 5).fetchone()
 
     def review_pairs(self, review_id: int) -> list[ReviewPair]:
         return self._rows(ReviewPair, "SELECT * FROM review_pairs WHERE review_id = ? ORDER BY position", [review_id])
@@ -221,25 +224,28 @@ class ReviewQueries:
     def assign_next_pair(self, review_id: int, reviewer: str, token: str, left_first: bool, lease_seconds: int,
                          overlap: int, now: datetime | None = None) -> Assignment | None:
         """The reviewer's open assignment (a reload resumes it), else the next pair they have not rated that
-        fewer than `overlap` people have rated or hold; None when their queue is empty."""
+        fewer than `overlap` people have rated or hold; None when their queue is empty. An expired hold counts
+        for nobody (it is deleted now and then, not on every call: see _forget_expired_holds)."""
         now = now or datetime.now()
         with self._write_lock, self.transaction() as tx:
-            tx.execute("DELETE FROM review_assignments WHERE expires_at < ?", [now])
+            self._forget_expired_holds(tx, now)
             mine = self._one(Assignment, """SELECT a.* FROM review_assignments a JOIN review_pairs p ON p.id = a.pair_id
-                                            WHERE p.review_id = ? AND a.reviewer = ? ORDER BY a.created_at LIMIT 1""",
-                             [review_id, reviewer], cursor=tx)
+                                            WHERE p.review_id = ? AND a.reviewer = ? AND a.expires_at >= ?
+                                            ORDER BY a.created_at LIMIT 1""",
+                             [review_id, reviewer, now], cursor=tx)
             if mine is not None:
                 return mine
-            # Counted once per pair and joined (DuckDB ran the per-pair subqueries this replaces at twice the CPU).
+            # Counted once per pair of this review and joined (DuckDB ran per-pair subqueries at twice the CPU).
             row = tx.execute(
                 """WITH rated AS (SELECT pair_id, count(*) AS n, count(*) FILTER (WHERE rater = ?) AS mine
-                                  FROM ratings GROUP BY pair_id),
-                        held AS (SELECT pair_id, count(*) AS n FROM review_assignments GROUP BY pair_id)
+                                  FROM ratings WHERE review_id = ? GROUP BY pair_id),
+                        held AS (SELECT pair_id, count(*) AS n FROM review_assignments WHERE expires_at >= ?
+                                 GROUP BY pair_id)
                    SELECT p.id, p.generation_a, p.generation_b FROM review_pairs p
                    LEFT JOIN rated r ON r.pair_id = p.id LEFT JOIN held h ON h.pair_id = p.id
                    WHERE p.review_id = ? AND coalesce(r.mine, 0) = 0 AND coalesce(r.n, 0) + coalesce(h.n, 0) < ?
                    ORDER BY p.position LIMIT 1""",
-                [reviewer, review_id, overlap]).fetchone()
+                [reviewer, review_id, now, review_id, overlap]).fetchone()
             if row is None:
                 return None
             pair_id, first, second = row
@@ -249,8 +255,43 @@ class ReviewQueries:
                              [token, pair_id, reviewer, first if left_first else second,
                               now + timedelta(seconds=lease_seconds)], cursor=tx)
 
-    def get_assignment(self, token: str) -> Assignment | None:
-        return self._one(Assignment, "SELECT * FROM review_assignments WHERE token = ?", [token])
+    # Expired holds are left in place and ignored (every query above filters them) and deleted at most once a
+    # minute: the DELETE scanned the whole table on every call, inside the write lock every reviewer waits on.
+    FORGET_EXPIRED_EVERY = timedelta(minutes=1)
+
+    def _forget_expired_holds(self, tx, now: datetime) -> None:
+        last = getattr(self, "_holds_forgotten_at", None)
+        if last is None or now - last >= self.FORGET_EXPIRED_EVERY or now < last:
+            tx.execute("DELETE FROM review_assignments WHERE expires_at < ?", [now])
+            self._holds_forgotten_at = now
+
+    def get_assignment(self, token: str, now: datetime | None = None) -> Assignment | None:
+        """The hold behind a token while it lasts; None once it has expired (as if deleted)."""
+        return self._one(Assignment, "SELECT * FROM review_assignments WHERE token = ? AND expires_at >= ?",
+                         [token, now or datetime.now()])
+
+    def assigned_pair(self, token: str, now: datetime | None = None) -> tuple[Assignment, ReviewPair,
+                                                                               dict[int, Generation]] | None:
+        """A live hold with its pair and the pair's two answers, in one query (a vote reads all three)."""
+        row = self.cursor().execute(
+            """SELECT a, p, ga, gb FROM review_assignments a JOIN review_pairs p ON p.id = a.pair_id
+               JOIN generations ga ON ga.id = p.generation_a JOIN generations gb ON gb.id = p.generation_b
+               WHERE a.token = ? AND a.expires_at >= ?""", [token, now or datetime.now()]).fetchone()
+        if row is None:
+            return None
+        held, pair, first, second = row
+        answers = {g["id"]: _generation(g) for g in (first, second)}
+        return _fields(Assignment, held), _fields(ReviewPair, pair), answers
+
+    def pair_answers(self, pair_id: int) -> tuple[ReviewPair, dict[int, Generation]] | None:
+        """A pair and its two answers, in one query (showing a blind pair reads both)."""
+        row = self.cursor().execute(
+            """SELECT p, ga, gb FROM review_pairs p JOIN generations ga ON ga.id = p.generation_a
+               JOIN generations gb ON gb.id = p.generation_b WHERE p.id = ?""", [pair_id]).fetchone()
+        if row is None:
+            return None
+        pair, first, second = row
+        return _fields(ReviewPair, pair), {g["id"]: _generation(g) for g in (first, second)}
 
     def record_rating(self, assignment: Assignment, winner: str, score_a: int | None, score_b: int | None,
                       comment: str | None, pair: ReviewPair | None = None) -> Rating:
@@ -262,15 +303,16 @@ class ReviewQueries:
             pair = self.get_review_pair(assignment.pair_id)
         seconds = (datetime.now() - assignment.created_at).total_seconds()
         with self._write_lock, self.transaction() as tx:
-            if tx.execute("SELECT 1 FROM ratings WHERE pair_id = ? AND rater = ?",
-                          [pair.id, assignment.reviewer]).fetchone():
-                raise StoreError("You already rated this pair: load the next one.")
-            rating = self._one(Rating,
+            rating = self._one(Rating,  # nothing comes back when this reviewer has rated the pair already
                 """INSERT INTO ratings (review_id, pair_id, generation_a, generation_b, shown_left, winner,
                                         score_a, score_b, comment, rater, seconds)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                   SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                   WHERE NOT EXISTS (SELECT 1 FROM ratings WHERE pair_id = ? AND rater = ?) RETURNING *""",
                 [pair.review_id, pair.id, pair.generation_a, pair.generation_b, assignment.left_generation, winner,
-                 score_a, score_b, comment or None, assignment.reviewer, seconds], cursor=tx)
+                 score_a, score_b, comment or None, assignment.reviewer, seconds, pair.id, assignment.reviewer],
+                cursor=tx)
+            if rating is None:
+                raise StoreError("You already rated this pair: load the next one.")
             tx.execute("DELETE FROM review_assignments WHERE token = ?", [assignment.token])
             self.audit("rate", f"review {pair.review_id}", {"pair_id": pair.id, "winner": winner},
                        assignment.reviewer, tx)
@@ -288,3 +330,13 @@ class ReviewQueries:
                       (SELECT count(*) FROM ratings WHERE review_id = ?)""",
             [review_id, review_id, overlap, review_id, reviewer, review_id]).fetchone()
         return {"pairs": pairs, "done": complete, "left": pairs - complete, "mine": mine, "ratings": ratings}
+
+
+def _fields(cls, row: dict):
+    """A dataclass from a table's row read as one STRUCT column (`SELECT alias FROM table alias`)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in row.items() if k in names})
+
+
+def _generation(row: dict) -> Generation:
+    return _fields(Generation, {**row, "settings": loads(row["settings"]), "metadata": loads(row["metadata"])})

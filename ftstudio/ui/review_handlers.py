@@ -9,7 +9,7 @@ import gradio as gr
 
 from ftstudio.config import Settings
 from ftstudio.evaluation import review as reviewing
-from ftstudio.evaluation.compare import IdenticalCounts, compare_run, identical_sentence
+from ftstudio.evaluation.compare import IdenticalCounts, VotingContexts, compare_run, identical_sentence
 from ftstudio.evaluation.generations import DecodingSettings, describe_progress, parse_prompts, read_prompt_file
 from ftstudio.evaluation.jobs import GenerationError
 from ftstudio.evaluation.systems import EvaluationError
@@ -30,6 +30,7 @@ class ReviewHandlers:
         self.project_runs, self.run_choices = project_runs, run_choices
         self.system_choices, self.win_rate_line = system_choices, win_rate_line
         self.identical_count = IdenticalCounts(store)
+        self.voting = VotingContexts(store)
         self._tallies: dict[tuple, str] = {}  # the win-rate line per review and number of votes (see tally)
 
     # --- lookups ---
@@ -43,11 +44,14 @@ class ReviewHandlers:
         return run
 
     def current_review(self, picked, run_value):
-        run = self.current_run(picked, run_value)
-        found = reviewing.newest_review(self.store, run)  # the answers generated last are the ones to vote on
-        if found is None:
-            raise EvaluationError(f"Run {run.id} has no answers to review yet: press Generate answers above.")
-        return found
+        return self.voting_context(picked, run_value).review
+
+    def voting_context(self, picked, run_value):
+        """The run picked, its newest review (the answers generated last are the ones to vote on) and its
+        systems' names."""
+        if picked is None:  # the project the guard looked up from the bar's name
+            raise EvaluationError("Pick a project first.")
+        return self.voting(picked, run_value)
 
     # --- what to compare ---
 
@@ -128,10 +132,10 @@ class ReviewHandlers:
                 w.answer_b: gr.update(value=answer_b, placeholder=placeholder), w.score_a: None, w.score_b: None,
                 w.comment: "", w.counter: counter, w.reveal: note, w.live: tally}
 
-    def show(self, found, pair, reviewer, note=""):
+    def show(self, found, pair, reviewer, note="", fingerprint=None):
         """The next pair, or, once the reviewer's queue is done, the tally by name (never between pairs: it would
-        sway the next vote)."""
-        identical = self.identical_count(found)
+        sway the next vote). `fingerprint`: the project's queue fingerprint, when just read."""
+        identical = self.identical_count(found, fingerprint)
         same = identical_sentence(identical) if identical else ""
         if pair is None:
             counts = reviewing.progress(self.store, found, reviewer)
@@ -160,8 +164,9 @@ class ReviewHandlers:
     def on_start(self, caller, picked, run_value, reviewer):
         reviewer = caller.recorded_name(reviewer)
         try:
-            found = self.current_review(picked, run_value)
-            return self.show(found, reviewing.next_pair(self.store, found, reviewer), reviewer)
+            context = self.voting_context(picked, run_value)
+            return self.show(context.review, reviewing.next_pair(self.store, context.review, reviewer), reviewer,
+                             fingerprint=context.fingerprint)
         except (EvaluationError, StoreError) as error:
             return self._pair_view(counter=message(str(error), "error"))
 
@@ -169,14 +174,16 @@ class ReviewHandlers:
         def handler(caller, picked, run_value, reviewer, current, first_score, second_score, note_text):
             reviewer = caller.recorded_name(reviewer)
             try:
-                found = self.current_review(picked, run_value)
+                context = self.voting_context(picked, run_value)
+                found = context.review
                 if not current:
                     return self.show(found, reviewing.next_pair(self.store, found, reviewer), reviewer,
-                                     message("Press Start reviewing (or a key) once a pair is on screen.", "info"))
+                                     message("Press Start reviewing (or a key) once a pair is on screen.", "info"),
+                                     context.fingerprint)
                 revealed = reviewing.vote(self.store, current, reviewer, choice, first_score, second_score, note_text,
-                                          found)
+                                          found, context.labels)
                 return self.show(found, reviewing.next_pair(self.store, found, reviewer), reviewer,
-                                 message("Previous pair: " + revealed.message, "ok"))
+                                 message("Previous pair: " + revealed.message, "ok"), context.fingerprint)
             except (EvaluationError, StoreError) as error:
                 return {widget: gr.update() for widget in self.w.pair_outputs} | {
                     self.w.reveal: message(str(error), "error")}

@@ -1,11 +1,16 @@
-"""How the calls a team makes all day are queued: next item, accept, skip, flag and undo on the Label tab; next
+"""How the calls a team makes all day are served: next item, accept, skip, flag and undo on the Label tab; next
 pair and the votes on the Review tab.
 
-They run side by side, up to `FTSTUDIO_TEAM_SLOTS` at once (8 by default), instead of one at a time behind every
-other write: each is a few short queries, and the store keeps the parts that must not interleave (taking a lease,
-recording a vote) in short transactions under its own write lock. `FTSTUDIO_TEAM_SLOTS=1` brings back the
-behaviour before (one slot, shared with every other handler that writes): `ftstudio bench load` measures it as
-its baseline.
+They are quick (a few short queries), show no progress and start no long job, so they skip Gradio's queue
+(`queue=False`): the page sends each as one HTTP POST to /gradio_api/run/NAME and gets its answer back in the
+reply, and the server runs it in its thread pool, side by side with the others, instead of creating a queued
+event, waiting for a slot and streaming the answer back as server-sent events. The store keeps the parts that must
+not interleave (taking a lease, recording a vote) in short transactions under its own write lock, so nothing
+needs the queue's slots for correctness.
+
+`FTSTUDIO_TEAM_SLOTS=1` brings back the behaviour of the first release (queued, one slot shared with every other
+handler that writes): `ftstudio bench load` measures it as its baseline. Any other value (8 by default) is kept for
+compatibility and means "side by side".
 """
 
 from __future__ import annotations
@@ -26,10 +31,9 @@ def team_slots() -> int:
 
 def team_calls() -> dict:
     """Event options for a labeling or voting handler."""
-    slots = team_slots()
-    if slots == 1:
+    if team_slots() == 1:
         return {"concurrency_limit": 1, "concurrency_id": "store-writes"}
-    return {"concurrency_limit": slots, "concurrency_id": "team"}
+    return {"queue": False}
 
 
 def lighter_queue_analytics() -> None:
