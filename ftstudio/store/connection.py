@@ -48,6 +48,23 @@ def loads(value: str | None, default=None):
     return json.loads(value) if value else default
 
 
+# Per database file: how many times its answers, runs or reviews have changed in this process (see
+# ReviewQueries.queue_fingerprint). Keyed by path so that every Store open on one file counts the same changes.
+_QUEUE_CHANGES: dict[str, int] = {}
+_QUEUE_CHANGES_LOCK = threading.Lock()
+
+
+def queue_changed(path: Path) -> None:
+    with _QUEUE_CHANGES_LOCK:
+        key = str(path)
+        _QUEUE_CHANGES[key] = _QUEUE_CHANGES.get(key, 0) + 1
+
+
+def queue_changes(path: Path) -> int:
+    with _QUEUE_CHANGES_LOCK:
+        return _QUEUE_CHANGES.get(str(path), 0)
+
+
 def _busy_message(path: Path, error: Exception) -> str:
     """Name the process holding the lock (and the app's address, if it wrote one) instead of a traceback."""
     pid_match = re.search(r"PID (\d+)", str(error))

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftstudio.store.connection import StoreError
+from ftstudio.store.connection import StoreError, queue_changed
 
 TASK_TYPES = ("generation", "classification", "structured")
 
@@ -140,6 +140,7 @@ class ProjectQueries:
                 removed[table] = int(count)
             self.audit("delete_project", current.name, {"project_id": project_id, "removed": removed}, user_name, tx)
         self._projects_changed()
+        queue_changed(self.path)
         return removed
 
     def get_project(self, project_id: int) -> Project:

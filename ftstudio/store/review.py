@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from ftstudio.store.connection import StoreError, loads
+from ftstudio.store.connection import StoreError, loads, queue_changed, queue_changes
 
 WINNERS = ("a", "b", "tie", "both_bad")
 
@@ -107,6 +107,7 @@ class ReviewQueries:
                         VALUES ({', '.join('?' * len(GENERATION_COLUMNS))}) ON CONFLICT (cache_key) DO NOTHING""",
                     values).fetchone()
                 added += int(result[0]) if result else 0
+        queue_changed(self.path)
         return added
 
     def _generations(self, where: str, params: list) -> list[Generation]:
@@ -160,12 +161,14 @@ class ReviewQueries:
                    VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 [project_id, run_id, json.dumps(systems), settings_key, overlap, user_name, split]).fetchone()
             self.audit("create_review", f"review {review_id}", {"run_id": run_id, "systems": systems}, user_name, tx)
+        queue_changed(self.path)
         return self.get_review(review_id)
 
     def mark_review_generated(self, review_id: int) -> None:
         """Answers were (re)generated for this review just now."""
         with self._write_lock, self.transaction() as tx:
             tx.execute("UPDATE reviews SET generated_at = current_timestamp WHERE id = ?", [review_id])
+        queue_changed(self.path)
 
     def newest_generated_review(self, project_id: int, run_id: int) -> Review | None:
         """The run's review whose answers were generated last."""
@@ -188,6 +191,7 @@ class ReviewQueries:
         with self.transaction() as tx:
             tx.execute("UPDATE reviews SET overlap = ? WHERE id = ?", [overlap, review_id])
             self.audit("review_overlap", f"review {review_id}", {"overlap": overlap}, user_name, tx)
+        queue_changed(self.path)
 
     def add_review_pairs(self, review_id: int, pairs: list[tuple[str, int, int, float]]) -> int:
         """Add (item_key, generation_a, generation_b, position) pairs the review does not hold yet."""
@@ -202,16 +206,12 @@ class ReviewQueries:
         return added
 
     def queue_fingerprint(self, project_id: int) -> tuple:
-        """Changes whenever answers, runs or reviews are added to or removed from a project, a review's answers
-        are generated again, or its reviewers per pair change: what a review's queue plan (which pairs, which are
-        identical, which inputs are left out) and a voting call's run and review are read from. One query."""
-        return self.cursor().execute(
-            """SELECT (SELECT count(*) FROM generations WHERE project_id = ?),
-                      (SELECT max(id) FROM generations WHERE project_id = ?),
-                      (SELECT count(*) FROM runs WHERE project_id = ?), (SELECT max(id) FROM runs WHERE project_id = ?),
-                      (SELECT string_agg(id || ':' || overlap || ':' || coalesce(generated_at, created_at), ',' ORDER BY id)
-                       FROM reviews WHERE project_id = ?)""",
-            [project_id] * 5).fetchone()
+        """Changes whenever answers, runs or reviews are added or removed, a review's answers are generated again,
+        or its reviewers per pair change: what a review's queue plan (which pairs, which are identical, which
+        inputs are left out) and a voting call's run and review are read from. Counted in memory by the store
+        methods that make those writes (this process is the database's only writer), for every Store open on
+        the same file: the query it replaced cost as much as a vote's other reads together."""
+        return (project_id, queue_changes(self.path))
 
     def review_pairs(self, review_id: int) -> list[ReviewPair]:
         return self._rows(ReviewPair, "SELECT * FROM review_pairs WHERE review_id = ? ORDER BY position", [review_id])

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ftstudio.store.connection import StoreError
+from ftstudio.store.connection import StoreError, queue_changed
 
 RUN_SYSTEM_PREFIX = "run-"
 RUN_FIELDS = ("status", "pid", "step", "max_steps", "train_loss", "eval_loss", "started_at", "finished_at", "error")
@@ -63,6 +63,7 @@ class RunQueries:
                 [project_id, version_id, name, base_model, method, json.dumps(config), run_dir, user_name, status],
             ).fetchone()
             self.audit("create_run", name, {"run_id": run_id, "method": method}, user_name, tx)
+        queue_changed(self.path)
         return run_id
 
     def update_run(self, run_id: int, **changes) -> None:
@@ -71,6 +72,8 @@ class RunQueries:
         if changes:
             assignments = ", ".join(f"{name} = ?" for name in changes)
             self.cursor().execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*changes.values(), run_id])
+            if "name" in changes:  # a run's name is how a revealed vote names it
+                queue_changed(self.path)
 
     def get_run(self, run_id: int) -> Run | None:
         return self._one(Run, f"{_SELECT} WHERE r.id = ?", [run_id], json_columns=("config",))
