@@ -405,6 +405,8 @@ def _start_heavy_work(url: str, heavy: dict) -> list[str]:
     """Through the app's API, as an admin would: a long training run, and answers for a finished run's test split."""
     from gradio_client import Client
 
+    from ftstudio.evaluation.systems import run_system_name
+
     admin = Client(url, verbose=False)
     parameters = admin.view_api(print_info=False, return_format="dict")["named_endpoints"]["/train"]["parameters"]
     values = [p.get("parameter_default") for p in parameters]
@@ -417,9 +419,21 @@ def _start_heavy_work(url: str, heavy: dict) -> list[str]:
     # As the page does: picking the run fills the session's system choices that the request is checked against.
     generation.predict(heavy["project"], str(heavy["finished_run"]), api_name="/on_run")
     generation = generation.submit(
-        heavy["project"], str(heavy["finished_run"]), ["run-%d" % heavy["finished_run"], "base"], "test split", "",
+        heavy["project"], str(heavy["finished_run"]), [run_system_name(heavy["finished_run"]), "base"], "test", "",
         None, 64, 0.7, 0.9, 0, 1, "bench", api_name="/generate_answers")
     return [notice], generation
+
+
+def _job_state(job) -> str:
+    """The generation job's state after the busy phase, with its error if it failed (a refused request would
+    otherwise leave a busy phase with training only, looking like both)."""
+    state = str(job.status().code)
+    if job.done():
+        try:
+            job.result(timeout=5)
+        except Exception as error:  # noqa: BLE001 - reported in the bench's JSON, not raised
+            return f"{state}: {type(error).__name__}: {str(error)[:200]}"
+    return state
 
 
 def _wait_for_training_steps(settings: Settings, before: set, timeout: float = 300) -> None:
@@ -487,7 +501,7 @@ def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, c
             notes, generation = _start_heavy_work(app.url, heavy)
             _wait_for_training_steps(settings, before)
             busy = simulate_users(app.url, info["run_id"], seconds, users)
-            generating = str(generation.status().code)
+            generating = _job_state(generation)
         finally:
             app.stop()
         done = _heavy_progress(settings, heavy)
