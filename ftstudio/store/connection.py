@@ -104,9 +104,14 @@ class Connection:
                 raise StoreBusyError(_busy_message(self.path, error)) from None
             raise StoreError(f"Could not open the studio database {self.path}: {error}") from None
         self._local = threading.local()
-        # Serialises read-then-write sequences (leases) between this process's threads;
-        # DuckDB's optimistic concurrency would let two of them take the same item.
+        # Serialises read-then-write sequences between this process's threads; DuckDB's optimistic concurrency
+        # would let two of them take the same item, or two deletes of one row conflict. The labeling queue
+        # (leases, decisions) and the review queue (holds, votes) never touch each other's rows, so each has a
+        # lock of its own and a team's labelers do not wait on its reviewers; the rest share the write lock, and
+        # what deletes across all of them takes every lock (everything_locked), always in this order.
         self._write_lock = threading.RLock()
+        self._labeling_lock = threading.RLock()
+        self._review_lock = threading.RLock()
         self._migrate()
         discard = getattr(self, "discard_unfinished_imports", None)  # from ItemQueries, in a full Store
         if discard is not None:
@@ -119,6 +124,12 @@ class Connection:
             cursor = self._connection.cursor()
             self._local.cursor = cursor
         return cursor
+
+    @contextmanager
+    def everything_locked(self) -> Iterator[None]:
+        """The write lock and both queues' locks (in the one order every caller takes them)."""
+        with self._write_lock, self._labeling_lock, self._review_lock:
+            yield
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

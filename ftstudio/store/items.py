@@ -288,7 +288,7 @@ class ItemQueries:
         item = self.get_item(item_id)
         if item is None:
             raise StoreError(f"No item with id {item_id}.")
-        with self._write_lock, self.transaction() as tx:
+        with self.everything_locked(), self.transaction() as tx:
             tx.execute("DELETE FROM example_history WHERE example_id IN (SELECT id FROM examples WHERE item_id = ?)",
                        [item_id])
             tx.execute("DELETE FROM examples WHERE item_id = ?", [item_id])

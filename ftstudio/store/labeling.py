@@ -45,7 +45,7 @@ class LabelingQueries:
         handled. Their own unexpired lease comes back first, so a reload resumes.
         """
         now = now or datetime.now()
-        with self._write_lock, self.transaction() as tx:
+        with self._labeling_lock, self.transaction() as tx:
             self._forget_expired_leases(tx, now)
             row = tx.execute(
                 """SELECT l.item_id FROM leases l JOIN items i ON i.id = l.item_id
@@ -86,7 +86,7 @@ class LabelingQueries:
             self._leases_forgotten_at = now
 
     def release_lease(self, item_id: int, user_name: str) -> None:
-        with self._write_lock:
+        with self._labeling_lock:
             self.cursor().execute("DELETE FROM leases WHERE item_id = ? AND user_name = ?", [item_id, user_name])
 
     def leases_held(self, project_id: int) -> dict[str, int]:
@@ -103,7 +103,7 @@ class LabelingQueries:
         """Record an annotator's decision on an item (accepted, skipped or flagged) and release its lease."""
         # Under the write lock, like taking a lease: both delete lease rows, and two transactions deleting the
         # same row would conflict (DuckDB's optimistic concurrency) now that many people's calls run at once.
-        with self._write_lock, self.transaction() as tx:
+        with self._labeling_lock, self.transaction() as tx:
             (example_id,) = tx.execute(
                 """INSERT INTO examples (project_id, item_id, input, output, label, status, origin, draft, created_by)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
@@ -150,7 +150,7 @@ class LabelingQueries:
         if not found:
             return None
         last = found[0]
-        with self._write_lock, self.transaction() as tx:
+        with self._labeling_lock, self.transaction() as tx:
             tx.execute("INSERT INTO example_history (example_id, previous, changed_by) VALUES (?, ?, ?)",
                        [last.id, json.dumps({**asdict(last), "undone": True}, default=str), user_name])
             tx.execute("DELETE FROM examples WHERE id = ?", [last.id])

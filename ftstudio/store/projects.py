@@ -133,7 +133,7 @@ class ProjectQueries:
         """
         current = self.get_project(project_id)
         removed = {}
-        with self._write_lock, self.transaction() as tx:
+        with self.everything_locked(), self.transaction() as tx:
             for table, condition in _PROJECT_TABLES:
                 (count,) = tx.execute(f"SELECT count(*) FROM {table} WHERE {condition}", [project_id]).fetchone()
                 tx.execute(f"DELETE FROM {table} WHERE {condition}", [project_id])

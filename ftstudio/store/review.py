@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ftstudio.store.connection import StoreError, loads, queue_changed, queue_changes
+from ftstudio.store.connection import StoreError, queue_changed, queue_changes
 
 WINNERS = ("a", "b", "tie", "both_bad")
 
@@ -227,7 +227,7 @@ class ReviewQueries:
         fewer than `overlap` people have rated or hold; None when their queue is empty. An expired hold counts
         for nobody (it is deleted now and then, not on every call: see _forget_expired_holds)."""
         now = now or datetime.now()
-        with self._write_lock, self.transaction() as tx:
+        with self._review_lock, self.transaction() as tx:
             self._forget_expired_holds(tx, now)
             mine = self._one(Assignment, """SELECT a.* FROM review_assignments a JOIN review_pairs p ON p.id = a.pair_id
                                             WHERE p.review_id = ? AND a.reviewer = ? AND a.expires_at >= ?
@@ -272,26 +272,18 @@ class ReviewQueries:
 
     def assigned_pair(self, token: str, now: datetime | None = None) -> tuple[Assignment, ReviewPair,
                                                                                dict[int, Generation]] | None:
-        """A live hold with its pair and the pair's two answers, in one query (a vote reads all three)."""
-        row = self.cursor().execute(
-            """SELECT a, p, ga, gb FROM review_assignments a JOIN review_pairs p ON p.id = a.pair_id
-               JOIN generations ga ON ga.id = p.generation_a JOIN generations gb ON gb.id = p.generation_b
-               WHERE a.token = ? AND a.expires_at >= ?""", [token, now or datetime.now()]).fetchone()
-        if row is None:
+        """A live hold with its pair and the pair's two answers (a vote reads all three)."""
+        held = self.get_assignment(token, now)
+        if held is None:
             return None
-        held, pair, first, second = row
-        answers = {g["id"]: _generation(g) for g in (first, second)}
-        return _fields(Assignment, held), _fields(ReviewPair, pair), answers
+        pair, answers = self.pair_answers(held.pair_id)
+        return held, pair, answers
 
-    def pair_answers(self, pair_id: int) -> tuple[ReviewPair, dict[int, Generation]] | None:
-        """A pair and its two answers, in one query (showing a blind pair reads both)."""
-        row = self.cursor().execute(
-            """SELECT p, ga, gb FROM review_pairs p JOIN generations ga ON ga.id = p.generation_a
-               JOIN generations gb ON gb.id = p.generation_b WHERE p.id = ?""", [pair_id]).fetchone()
-        if row is None:
-            return None
-        pair, first, second = row
-        return _fields(ReviewPair, pair), {g["id"]: _generation(g) for g in (first, second)}
+    def pair_answers(self, pair_id: int) -> tuple[ReviewPair, dict[int, Generation]]:
+        """A pair and its two answers. Two lookups by primary key: one query joining the three rows cost DuckDB
+        twice as much (a join scans the generations table to build its hash table; a key lookup does not)."""
+        pair = self.get_review_pair(pair_id)
+        return pair, self.get_generations([pair.generation_a, pair.generation_b])
 
     def record_rating(self, assignment: Assignment, winner: str, score_a: int | None, score_b: int | None,
                       comment: str | None, pair: ReviewPair | None = None) -> Rating:
@@ -302,7 +294,7 @@ class ReviewQueries:
         if pair is None or pair.id != assignment.pair_id:
             pair = self.get_review_pair(assignment.pair_id)
         seconds = (datetime.now() - assignment.created_at).total_seconds()
-        with self._write_lock, self.transaction() as tx:
+        with self._review_lock, self.transaction() as tx:
             rating = self._one(Rating,  # nothing comes back when this reviewer has rated the pair already
                 """INSERT INTO ratings (review_id, pair_id, generation_a, generation_b, shown_left, winner,
                                         score_a, score_b, comment, rater, seconds)
@@ -331,12 +323,3 @@ class ReviewQueries:
             [review_id, review_id, overlap, review_id, reviewer, review_id]).fetchone()
         return {"pairs": pairs, "done": complete, "left": pairs - complete, "mine": mine, "ratings": ratings}
 
-
-def _fields(cls, row: dict):
-    """A dataclass from a table's row read as one STRUCT column (`SELECT alias FROM table alias`)."""
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in row.items() if k in names})
-
-
-def _generation(row: dict) -> Generation:
-    return _fields(Generation, {**row, "settings": loads(row["settings"]), "metadata": loads(row["metadata"])})
