@@ -18,10 +18,13 @@ from ftstudio.run_folder import RunFolder
 
 def train(run_dir: Path) -> int:
     """Run (or resume) the run in `run_dir` with the recipe its spec names; returns the process exit code."""
+    from ftstudio.models import without_bitsandbytes
     from ftstudio.training.recipes import get_recipe
 
     folder = RunFolder(run_dir)
     spec = folder.spec
+    if spec.config.get("method") != "qlora":  # only QLoRA's 4-bit base needs it
+        without_bitsandbytes()
     return get_recipe(spec.recipe, spec.objective).train(folder)
 
 
