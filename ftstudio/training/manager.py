@@ -39,7 +39,7 @@ CANCEL_GRACE_SECONDS = 120
 
 def worker_command(run_dir: Path, accelerate_config: str | None = None) -> list[str]:
     """The worker under `accelerate launch` given an accelerate config (several GPUs or processes), else directly:
-    the launcher adds an interpreter importing torch (1.5 s of CPU a run) and sets OMP_NUM_THREADS=1 on CPUs."""
+    the launcher adds an interpreter importing torch (docs/benchmarks.md) and sets OMP_NUM_THREADS=1 on CPUs."""
     if accelerate_config:
         return python_module_command("accelerate.commands.launch", "--config_file", accelerate_config, "-m",
                                      "ftstudio.training.worker", str(run_dir))

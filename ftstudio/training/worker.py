@@ -18,7 +18,7 @@ from ftstudio.run_folder import RunFolder
 
 
 def check_data(folder: RunFolder) -> None:
-    """Refuse a damaged data file before the imports and the model load (seconds), with the line that is wrong."""
+    """Refuse a damaged data file before the imports and the model load, with the line that is wrong."""
     from ftstudio.training.harness import StopRun
 
     for path in sorted(folder.data_dir.glob("*.jsonl")):

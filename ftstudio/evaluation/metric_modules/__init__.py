@@ -45,7 +45,7 @@ class MetricModules:
 
     def compute(self, name: str, **inputs) -> dict:
         """A built-in module's result: its arithmetic called directly (scores.py), not through `evaluate`, whose
-        import costs seconds (transformers' pipelines, torch); the module's `compute` returns the same."""
+        import loads transformers' pipelines and torch (docs/benchmarks.md); the module's `compute` returns the same."""
         from ftstudio.evaluation.metric_modules.scores import SCORES
 
         builtin_path(name)  # a KeyError for a name that is not built in

@@ -1,6 +1,6 @@
 """The built-in metrics' arithmetic, shared by their evaluate modules (<name>/<name>.py, for `evaluate.load`) and by
-the studio, which calls these directly: `import evaluate` imports transformers' pipelines and torch (seconds in
-every process that shows results, the CLI's `report` and `metrics` included), for scores that need none of them.
+the studio, which calls these directly: `import evaluate` imports transformers' pipelines and torch in every
+process that shows results, the CLI's `report` and `metrics` included (docs/benchmarks.md), for scores that need none of them.
 Each function takes the keyword arguments its evaluate module's `compute` takes and returns the same dict."""
 
 from __future__ import annotations
