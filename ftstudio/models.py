@@ -168,6 +168,17 @@ def materialize(spec: str, cache_root: Path) -> str:
     return source.hub_id  # only this case may need network
 
 
+def without_bitsandbytes() -> None:
+    """For a child process that loads no 4-bit model: make bitsandbytes read as not installed, before anything
+    imports peft. peft imports bitsandbytes whenever it is installed, and bitsandbytes wraps its kernels in
+    torch.compile at import, which pulls in torch._inductor: a share of every child's start-up (docs/benchmarks.md),
+    spent for nothing outside QLoRA. Must run before peft, transformers' quantizers or bitsandbytes are imported."""
+    import sys
+
+    if "bitsandbytes" not in sys.modules:
+        sys.modules["bitsandbytes"] = None  # `import bitsandbytes` raises ImportError; find_spec() returns None
+
+
 def load_tokenizer(spec: str, cache_root: Path):
     from transformers import AutoTokenizer
 

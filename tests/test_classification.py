@@ -115,9 +115,14 @@ def test_an_encoder_lora_run_trains_the_head_saves_the_label_map_and_reloads_in_
     assert sum(map(sum, results["test"]["confusion"]["matrix"])) == len(test_rows)
 
 
-def test_an_encoder_run_cancels_and_resumes(store, settings, mail):
+def test_an_encoder_run_cancels_resumes_and_full_fine_tuning_changes_the_encoder_weights(store, settings, mail,
+                                                                                          tiny_encoder_dir):
+    """One full fine-tuning run, cancelled and resumed from its checkpoint: it reaches its steps, and the saved
+    encoder's weights moved from the base's."""
+    from transformers import AutoModel
+
     manager = RunManager(store, settings)
-    run_id = manager.create_run(mail, "v1", small(max_steps=80, save_steps=2, eval_steps=0))
+    run_id = manager.create_run(mail, "v1", small(method="full", max_steps=80, save_steps=2, eval_steps=0))
     wait_until(lambda: manager.poll() or store.get_run(run_id).step >= 2, timeout=120, what="the run's step 2")
     manager.cancel(run_id)
     run = manager.wait(run_id, interval=0.3, timeout=120)
@@ -126,14 +131,6 @@ def test_an_encoder_run_cancels_and_resumes(store, settings, mail):
     manager.resume(run_id)
     run = manager.wait(run_id, interval=0.5, timeout=300)
     assert run.status == "finished" and run.step == 80, (Path(run.run_dir) / "worker.log").read_text()[-2000:]
-
-
-def test_full_fine_tuning_changes_the_encoder_weights(store, settings, mail, tiny_encoder_dir):
-    from transformers import AutoModel
-
-    manager = RunManager(store, settings)
-    run = manager.wait(manager.create_run(mail, "v1", small(method="full", max_steps=4, eval_steps=0)), timeout=300)
-    assert run.status == "finished", (Path(run.run_dir) / "worker.log").read_text()[-3000:]
     base = AutoModel.from_pretrained(tiny_encoder_dir)
     tuned = AutoModel.from_pretrained(Path(run.run_dir) / "model")
     assert not torch.equal(base.encoder.layer[0].attention.self.query.weight,
@@ -153,33 +150,6 @@ def test_the_recipe_follows_the_model_and_refuses_what_does_not_fit(store, setti
     freeze_version(store, posts, Template("alpaca"), SplitPlan((1.0, 0.0, 0.0)))
     with pytest.raises(RunError, match="it classifies, it does not write text"):
         manager.create_run(posts, "v1", small())
-
-
-def test_the_feature_baseline_fits_a_logistic_regression_with_the_same_metrics(store, settings, mail):
-    manager = RunManager(store, settings)
-    run_id = manager.create_run(mail, "v1", TrainConfig(method="features", max_length=64),
-                                base_model=settings.base_model)
-    run = manager.wait(run_id, interval=0.3, timeout=120)
-    run_dir = Path(run.run_dir)
-    assert run.status == "finished", (run_dir / "worker.log").read_text()[-3000:]
-    assert run.method == "features"
-    import joblib
-
-    from ftstudio.training.recipes.classification import read_split
-    from ftstudio.training.recipes.features import embed
-    from transformers import AutoModel, AutoTokenizer
-
-    results = json.loads((run_dir / "classification.json").read_text())
-    assert set(results["test"]) >= {"accuracy", "macro_f1", "per_class", "confusion"}
-    predictions = [json.loads(l) for l in (run_dir / "predictions.jsonl").read_text().splitlines()]
-    test = [p for p in predictions if p["split"] == "test"]
-    assert results["test"]["accuracy"] == pytest.approx(sum(p["predicted"] == p["label"] for p in test) / len(test))
-    # The saved regression on freshly computed embeddings gives the stored predictions.
-    classifier = joblib.load(run_dir / "features" / "classifier.joblib")
-    texts = [r["text"] for r in read_split(run_dir, "test")]
-    vectors = embed(AutoModel.from_pretrained(settings.base_model), AutoTokenizer.from_pretrained(settings.base_model),
-                    texts, 64, 32)
-    assert list(classifier.predict(vectors)) == [p["predicted"] for p in test]
 
 
 def test_cli_trains_an_encoder_and_reports_its_classification(tmp_path, tiny_encoder_dir):
@@ -206,6 +176,27 @@ def test_cli_trains_an_encoder_and_reports_its_classification(tmp_path, tiny_enc
         classification = report["classification"]
         assert set(classification) >= {"accuracy", "macro_f1", "per_class", "confusion"}
         assert sum(map(sum, classification["confusion"]["matrix"])) == 6
+    feature_baseline_fits_a_logistic_regression_with_the_same_metrics(Path(features["run_dir"]), tiny_encoder_dir)
+
+
+def feature_baseline_fits_a_logistic_regression_with_the_same_metrics(run_dir: Path, model_dir: Path):
+    """The feature baseline's run folder: its metrics follow its predictions, and the saved regression on freshly
+    computed embeddings gives the stored predictions."""
+    import joblib
+    from transformers import AutoModel, AutoTokenizer
+
+    from ftstudio.training.recipes.classification import read_split
+    from ftstudio.training.recipes.features import embed
+
+    results = json.loads((run_dir / "classification.json").read_text())
+    assert set(results["test"]) >= {"accuracy", "macro_f1", "per_class", "confusion"}
+    predictions = [json.loads(l) for l in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    test = [p for p in predictions if p["split"] == "test"]
+    assert results["test"]["accuracy"] == pytest.approx(sum(p["predicted"] == p["label"] for p in test) / len(test))
+    classifier = joblib.load(run_dir / "features" / "classifier.joblib")
+    texts = [r["text"] for r in read_split(run_dir, "test")]
+    vectors = embed(AutoModel.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir), texts, 64, 32)
+    assert list(classifier.predict(vectors)) == [p["predicted"] for p in test]
 
 
 @pytest.mark.slow

@@ -106,7 +106,8 @@ def test_the_estimate_is_within_one_and_a_half_times_the_measured_peak(tmp_path,
 def test_the_estimate_holds_on_the_embedded_model(tmp_path, embedded_model_cache, objective):
     model_dir = next(embedded_model_cache.iterdir())
     rng = random.Random(2)
-    config = TrainConfig(objective=objective, batch_size=4, max_steps=1, save_steps=100, eval_steps=0, compile="off")
+    # Batches of 2: the real model's activations and logits still outweigh its weights, at half the compute.
+    config = TrainConfig(objective=objective, batch_size=2, max_steps=1, save_steps=100, eval_steps=0, compile="off")
     if objective == "dpo":
         rows = [{"prompt": words(rng, 80), "chosen": words(rng, 100), "rejected": words(rng, 50)} for _ in range(4)]
     else:

@@ -137,7 +137,12 @@ def test_the_modules_load_by_path_without_the_network(monkeypatch, tmp_path):
     modules = MetricModules()
     for name in ("rouge", "bleu", "exact_match", "accuracy"):
         assert modules.compute(name, predictions=["a b c"], references=["a b c"])
+        # The studio calls the arithmetic directly; the evaluate module, loaded by its path, gives the same.
+        assert modules.load(builtin_path(name)).compute(predictions=["a b c"], references=["a b c"]) == \
+            modules.compute(name, predictions=["a b c"], references=["a b c"])
     assert modules.compute("json_validity", predictions=["{}"]) == {"json_valid": 1.0, "schema_valid": None}
+    assert modules.load(builtin_path("json_validity")).compute(predictions=["{}"]) == {"json_valid": 1.0,
+                                                                                       "schema_valid": None}
     assert builtin_path("rouge").joinpath("rouge.py").is_file()  # shipped inside the package, nowhere else
 
 

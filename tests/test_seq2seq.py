@@ -32,17 +32,25 @@ def summaries_project(store, settings, tiny_t5_dir, tmp_path):
     return project
 
 
-def test_a_t5_lora_run_trains_q_and_v_and_is_reviewed_with_rouge(store, settings, tiny_t5_dir, tmp_path):
+def test_a_t5_lora_run_cancels_resumes_trains_q_and_v_and_is_reviewed_with_rouge(store, settings, tiny_t5_dir, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForSeq2SeqLM
 
     assert family_of(str(tiny_t5_dir)) == SEQ2SEQ
     project = summaries_project(store, settings, tiny_t5_dir, tmp_path)
     manager = RunManager(store, settings)
-    run_id = manager.create_run(project, "v1", TrainConfig(max_steps=6, batch_size=4, max_length=64, eval_steps=3,
-                                                           save_steps=3, learning_rate=5e-3))
+    # One run for training, cancel and resume: enough steps that the cancel surely lands before the end.
+    run_id = manager.create_run(project, "v1", TrainConfig(max_steps=60, batch_size=4, max_length=64, eval_steps=30,
+                                                           save_steps=2, learning_rate=5e-3))
+    wait_until(lambda: manager.poll() or store.get_run(run_id).step >= 2, timeout=120, what="the run's step 2")
+    manager.cancel(run_id)
+    run = manager.wait(run_id, interval=0.3, timeout=120)
+    assert run.status == "cancelled" and run.step < 60
+    assert latest_complete_checkpoint(Path(run.run_dir)) is not None
+    manager.resume(run_id)
     run = manager.wait(run_id, interval=0.5, timeout=300)
     run_dir = Path(run.run_dir)
+    assert run.status == "finished" and run.step == 60, (run_dir / "worker.log").read_text()[-2000:]
     assert run.status == "finished", (run_dir / "worker.log").read_text()[-3000:]
     assert yaml.safe_load((run_dir / "run.yaml").read_text())["recipe"] == "seq2seq"
     assert run.eval_loss is not None
@@ -66,18 +74,3 @@ def test_a_t5_lora_run_trains_q_and_v_and_is_reviewed_with_rouge(store, settings
     metrics = metrics_table(store, batch.review)
     assert {row["system"] for row in metrics} == {run.system, BASE}
     assert all(row.get("rougeL") is not None for row in metrics)
-
-
-def test_a_t5_run_cancels_and_resumes(store, settings, tiny_t5_dir, tmp_path):
-    project = summaries_project(store, settings, tiny_t5_dir, tmp_path)
-    manager = RunManager(store, settings)
-    run_id = manager.create_run(project, "v1", TrainConfig(max_steps=60, batch_size=4, max_length=64, eval_steps=0,
-                                                           save_steps=2, learning_rate=5e-3))
-    wait_until(lambda: manager.poll() or store.get_run(run_id).step >= 2, timeout=120, what="the run's step 2")
-    manager.cancel(run_id)
-    run = manager.wait(run_id, interval=0.3, timeout=120)
-    assert run.status == "cancelled" and run.step < 60
-    assert latest_complete_checkpoint(Path(run.run_dir)) is not None
-    manager.resume(run_id)
-    run = manager.wait(run_id, interval=0.5, timeout=300)
-    assert run.status == "finished" and run.step == 60, (Path(run.run_dir) / "worker.log").read_text()[-2000:]

@@ -177,5 +177,8 @@ def bench_classify(model: str | None = None, **overrides) -> dict:
 
 
 if __name__ == "__main__":
+    from ftstudio.models import without_bitsandbytes
+
+    without_bitsandbytes()  # as the studio's own children: no 4-bit model here
     kind, model_path, data_path, options = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
     print(json.dumps(measure(kind, model_path, data_path, options)))

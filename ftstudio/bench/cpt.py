@@ -164,6 +164,9 @@ def bench_cpt(model: str | None = None, cache: str | None = None, **overrides) -
 
 
 if __name__ == "__main__":
+    from ftstudio.models import without_bitsandbytes
+
+    without_bitsandbytes()  # as the studio's own children: no 4-bit model here
     kind, model_path, data_path, options = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
     data = json.loads(Path(data_path).read_text())
     print(json.dumps(measure(kind, model_path, data["train"], data["validation"], options)))

@@ -185,6 +185,9 @@ def options_from_args(args) -> dict:
 
 
 if __name__ == "__main__":
+    from ftstudio.models import without_bitsandbytes
+
+    without_bitsandbytes()  # as the studio's own children: no 4-bit model here
     if len(sys.argv) == 3 and sys.argv[1] == "naive":
         print(json.dumps(naive_child(json.loads(Path(sys.argv[2]).read_text()))))
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import time
 from pathlib import Path
 from typing import Callable
@@ -69,7 +70,10 @@ class SubprocessBackend:
                     break
                 if should_stop() and not cancel_requested(job_dir):
                     request_cancel(job_dir)
-                time.sleep(self.poll_seconds)
+                try:  # wakes as soon as the child exits, rather than at the next poll
+                    process.wait(timeout=self.poll_seconds)
+                except subprocess.TimeoutExpired:
+                    pass
         except BaseException:
             process.kill()
             raise

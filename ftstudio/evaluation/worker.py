@@ -319,6 +319,10 @@ def run_job(job_dir: Path) -> int:
     requests, _ = read_jsonl(job_dir / "requests.jsonl")
     task = job.get("task", "generate")
     timings: dict = {}
+    if task in TASKS or pick_backend(job.get("backend", "auto")) == "transformers":
+        from ftstudio.models import without_bitsandbytes
+
+        without_bitsandbytes()  # nothing here loads a 4-bit model (vLLM may use it)
     if task in TASKS:
         backend = "transformers"
         print(f"[ftstudio] {task}: {len(requests)} requests", file=sys.stderr, flush=True)

@@ -38,13 +38,12 @@ CANCEL_GRACE_SECONDS = 120
 
 
 def worker_command(run_dir: Path, accelerate_config: str | None = None) -> list[str]:
-    """`accelerate launch` of the worker, so a run folder trains on several GPUs given an accelerate config."""
+    """The worker under `accelerate launch` given an accelerate config (several GPUs or processes), else directly:
+    the launcher adds an interpreter importing torch (docs/benchmarks.md) and sets OMP_NUM_THREADS=1 on CPUs."""
     if accelerate_config:
-        options = ["--config_file", accelerate_config]
-    else:
-        options = ["--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    return python_module_command("accelerate.commands.launch", *options, "-m", "ftstudio.training.worker",
-                                 str(run_dir))
+        return python_module_command("accelerate.commands.launch", "--config_file", accelerate_config, "-m",
+                                     "ftstudio.training.worker", str(run_dir))
+    return python_module_command("ftstudio.training.worker", str(run_dir))
 
 
 def _pid_runs(pid: int | None, run_dir: str) -> bool:
@@ -374,7 +373,11 @@ class RunManager:
                 return run
             if deadline is not None and time.monotonic() > deadline:
                 raise RunError(f"Run {run_id} is still {run.status} after {timeout:.0f} s.")
-            time.sleep(interval)
+            process = self._processes.get(run_id)  # None: a child this manager did not start
+            try:  # wakes as soon as the child exits, rather than at the next interval
+                process.wait(timeout=interval) if process else time.sleep(interval)
+            except subprocess.TimeoutExpired:
+                pass
 
     # --- background polling in the app -------------------------------------------
 

@@ -9,6 +9,7 @@ never leaves a checkpoint that resume would trust.
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from pathlib import Path
@@ -16,12 +17,31 @@ from pathlib import Path
 from ftstudio.run_folder import RunFolder
 
 
+def check_data(folder: RunFolder) -> None:
+    """Refuse a damaged data file before the imports and the model load, with the line that is wrong."""
+    from ftstudio.training.harness import StopRun
+
+    for path in sorted(folder.data_dir.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    line.strip() and json.loads(line)
+                except ValueError as error:
+                    raise StopRun(f"Line {number} of data/{path.name} in the run folder is not JSON "
+                                  f"({type(error).__name__}: {error}): the folder was damaged or edited; prepare "
+                                  "the run again.") from None
+
+
 def train(run_dir: Path) -> int:
     """Run (or resume) the run in `run_dir` with the recipe its spec names; returns the process exit code."""
+    from ftstudio.models import without_bitsandbytes
     from ftstudio.training.recipes import get_recipe
 
     folder = RunFolder(run_dir)
     spec = folder.spec
+    check_data(folder)
+    if spec.config.get("method") != "qlora":  # only QLoRA's 4-bit base needs it
+        without_bitsandbytes()
     return get_recipe(spec.recipe, spec.objective).train(folder)
 
 

@@ -44,8 +44,12 @@ class MetricModules:
         return self._loaded[key]
 
     def compute(self, name: str, **inputs) -> dict:
-        """A built-in module's result."""
-        return self.load(builtin_path(name)).compute(**inputs)
+        """A built-in module's result: its arithmetic called directly (scores.py), not through `evaluate`, whose
+        import loads transformers' pipelines and torch (docs/benchmarks.md); the module's `compute` returns the same."""
+        from ftstudio.evaluation.metric_modules.scores import SCORES
+
+        builtin_path(name)  # a KeyError for a name that is not built in
+        return SCORES[name](**inputs)
 
     def compute_user(self, path: str, predictions: list[str], references: list[str]) -> dict[str, float | None]:
         """A project's own module on (answers, references): each number it returns as a column named after the

@@ -4,6 +4,8 @@ reads it from the package, never from the Hub."""
 import datasets
 import evaluate
 
+from ftstudio.evaluation.metric_modules import scores
+
 
 class Accuracy(evaluate.Metric):
     def _info(self):
@@ -14,4 +16,4 @@ class Accuracy(evaluate.Metric):
                                         "references": datasets.Value("string")}))
 
     def _compute(self, predictions, references):
-        return {"accuracy": sum(p == t for p, t in zip(predictions, references)) / len(predictions)}
+        return scores.accuracy(predictions, references)

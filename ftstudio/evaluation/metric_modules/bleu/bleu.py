@@ -3,7 +3,8 @@ evaluate module: `evaluate.load(path)` reads it from the package, never from the
 
 import datasets
 import evaluate
-import sacrebleu
+
+from ftstudio.evaluation.metric_modules import scores
 
 
 class Bleu(evaluate.Metric):
@@ -15,4 +16,4 @@ class Bleu(evaluate.Metric):
                                         "references": datasets.Value("string")}))
 
     def _compute(self, predictions, references):
-        return {"bleu": sacrebleu.corpus_bleu(list(predictions), [list(references)]).score}
+        return scores.bleu(predictions, references)

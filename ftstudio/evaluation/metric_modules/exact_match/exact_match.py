@@ -4,9 +4,7 @@
 import datasets
 import evaluate
 
-
-def normalized(text):
-    return " ".join((text or "").split()).casefold()
+from ftstudio.evaluation.metric_modules import scores
 
 
 class ExactMatch(evaluate.Metric):
@@ -18,5 +16,4 @@ class ExactMatch(evaluate.Metric):
                                         "references": datasets.Value("string")}))
 
     def _compute(self, predictions, references):
-        same = sum(normalized(p) == normalized(r) for p, r in zip(predictions, references))
-        return {"exact_match": same / len(predictions)}
+        return scores.exact_match(predictions, references)

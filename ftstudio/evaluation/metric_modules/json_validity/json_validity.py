@@ -2,28 +2,10 @@
 (None without a schema, or when the schema itself is broken). A local evaluate module: `evaluate.load(path)` reads
 it from the package, never from the Hub."""
 
-import json
-
 import datasets
 import evaluate
-import jsonschema
 
-
-def checks(output, schema):
-    """(is valid JSON, conforms to the schema or None without one)."""
-    try:
-        value = json.loads(output)
-    except ValueError:
-        return False, (False if schema else None)
-    if not schema:
-        return True, None
-    try:
-        jsonschema.validate(value, schema)
-        return True, True
-    except jsonschema.ValidationError:
-        return True, False
-    except jsonschema.SchemaError:
-        return True, None
+from ftstudio.evaluation.metric_modules import scores
 
 
 class JsonValidity(evaluate.Metric):
@@ -34,7 +16,4 @@ class JsonValidity(evaluate.Metric):
             features=datasets.Features({"predictions": datasets.Value("string")}))
 
     def _compute(self, predictions, schema=None):
-        results = [checks(output, schema) for output in predictions]
-        conforming = [ok for _, ok in results if ok is not None]
-        return {"json_valid": sum(valid for valid, _ in results) / len(results),
-                "schema_valid": (sum(conforming) / len(conforming)) if conforming else None}
+        return scores.json_validity(predictions, schema)

@@ -3,7 +3,8 @@ never predicted nor true scores 0. A local evaluate module: `evaluate.load(path)
 
 import datasets
 import evaluate
-from sklearn.metrics import f1_score
+
+from ftstudio.evaluation.metric_modules import scores
 
 
 class MacroF1(evaluate.Metric):
@@ -16,5 +17,4 @@ class MacroF1(evaluate.Metric):
                                         "references": datasets.Value("string")}))
 
     def _compute(self, predictions, references, labels=None):
-        return {"macro_f1": float(f1_score(list(references), list(predictions), labels=labels, average="macro",
-                                           zero_division=0))}
+        return scores.macro_f1(predictions, references, labels)

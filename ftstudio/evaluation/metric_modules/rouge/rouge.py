@@ -3,9 +3,8 @@ them. A local evaluate module: `evaluate.load(path)` reads it from the package, 
 
 import datasets
 import evaluate
-from rouge_score import rouge_scorer
 
-ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+from ftstudio.evaluation.metric_modules import scores
 
 
 class Rouge(evaluate.Metric):
@@ -17,9 +16,4 @@ class Rouge(evaluate.Metric):
                                         "references": datasets.Value("string")}))
 
     def _compute(self, predictions, references):
-        scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
-        totals = dict.fromkeys(ROUGE_TYPES, 0.0)
-        for prediction, reference in zip(predictions, references):
-            for name, score in scorer.score(reference, prediction).items():
-                totals[name] += score.fmeasure
-        return {name: total / len(predictions) for name, total in totals.items()}
+        return scores.rouge(predictions, references)
