@@ -47,19 +47,6 @@ def open_app(page, url: str) -> None:
     page.wait_for_function("document.querySelector('#item-caption')?.innerText.trim().length > 0")
 
 
-def generate_and_start_review(page, max_new_tokens: int = 8) -> None:
-    """On the Review tab: generate short answers for the run picked, then put the first blind pair on screen."""
-    page.get_by_role("tab", name="Review").click()
-    page.wait_for_function("document.querySelector('#review-run input')?.value.length > 0")
-    page.get_by_text("Decoding settings").click()
-    page.get_by_label("max new tokens").fill(str(max_new_tokens))
-    page.keyboard.press("Tab")
-    page.locator("#generate-answers").click()
-    page.locator("#generate-notice").get_by_text("blind pairs are ready").wait_for(timeout=180_000)
-    page.locator("#review-start").click()
-    page.locator("#review-counter").get_by_text("Pair 1 for you").wait_for()
-
-
 def record_finished_run(store, settings, base_model_dir, project, version_name: str):
     """A finished run of `version_name` recorded without training (its adapter random, as in
     tests/evaluation_fixtures.finished_run), for a test whose subject is not training."""

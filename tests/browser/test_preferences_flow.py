@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 def test_votes_become_a_preference_version_in_the_datasets_tab(live_app, page, settings, tiny_model_dir, tmp_path):
     url, store = live_app
-    project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
+    _, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
     review = generate_and_review(store, settings, run, backend=FakeBackend(), split="train").review
     vote_by_script(store, review, "ana", lambda key, left, right: "a" if left == run.system else "b")
 
