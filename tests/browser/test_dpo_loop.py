@@ -6,7 +6,7 @@ run, its start run, the base model) on the test split, with the prompts DPO lear
 After every step no "Error" shows anywhere on the page, and every tab answers within a deadline set for a busy
 machine. Screenshots of each step go to the screenshots folder as dpo-loop-*.png.
 
-The walk is one app and one page shared by five tests, its stages in order (each well under a minute); a stage run
+The walk is one app and one page shared by six tests, its stages in order (each well under a minute); a stage run
 alone walks the stages before it first. It also holds what tests/browser/test_preferences_flow.py and
 test_team_loop.py checked of the same path with a trained run of their own (the DPO run's reward curves and start
 run, the run's loss curve and author, the judge's endpoint form and summary): one trained run serves them all."""
@@ -178,6 +178,7 @@ def reach(walk: Walk, stage: str, chat_server) -> None:
     walks its own stage; run alone, a test walks the stages before it first. A stage that failed stops the walk."""
     stages = {"first run": lambda: first_run(walk),
               "grade and judge": lambda: grade_and_judge(walk, chat_server),
+              "sampled review": lambda: sampled_review(walk),
               "preference votes": lambda: preference_votes(walk, walk.browser),
               "dpo": lambda: dpo_from(walk, walk.run),
               "loop review": lambda: loop_review(walk, walk.run, walk.dpo, walk.pairs, walk.test_prompts)}
@@ -207,15 +208,19 @@ def test_2_the_first_run_is_reviewed_judged_and_read_in_results(walk, chat_serve
     reach(walk, "grade and judge", chat_server)
 
 
-def test_3_two_reviewers_vote_on_answers_for_preference_data(walk, chat_server):
+def test_3_a_sampled_review_of_the_test_split_gets_a_blind_vote(walk, chat_server):
+    reach(walk, "sampled review", chat_server)
+
+
+def test_4_two_reviewers_vote_on_answers_for_preference_data(walk, chat_server):
     reach(walk, "preference votes", chat_server)
 
 
-def test_4_the_votes_become_pairs_and_dpo_trains_from_the_first_run(walk, chat_server):
+def test_5_the_votes_become_pairs_and_dpo_trains_from_the_first_run(walk, chat_server):
     reach(walk, "dpo", chat_server)
 
 
-def test_5_the_loop_is_reviewed_without_the_prompts_dpo_learned_from(walk, chat_server):
+def test_6_the_loop_is_reviewed_without_the_prompts_dpo_learned_from(walk, chat_server):
     reach(walk, "loop review", chat_server)
 
 
@@ -312,8 +317,8 @@ def grade_and_judge(walk: Walk, chat_server) -> None:
     shot(page, "7-results")
 
 
-def preference_votes(walk: Walk, browser) -> None:
-    """A sampled test-split review with one vote, then train-split answers voted on by two reviewers."""
+def sampled_review(walk: Walk) -> None:
+    """A sampled test-split review with one vote."""
     page, timings = walk.page, walk.timings
     # Review again on the test split, sampled this time so the tiny model's answers differ; one blind vote.
     open_tab(page, "Review", "document.querySelector('#review-run input')?.value.length > 0", timings)
@@ -325,6 +330,10 @@ def preference_votes(walk: Walk, browser) -> None:
     page.locator("#review-reveal").get_by_text("A was").wait_for()
     no_errors(page, "the sampled review")
 
+
+def preference_votes(walk: Walk, browser) -> None:
+    """Train-split answers (sampled, as the review before), voted on by two reviewers."""
+    page, timings = walk.page, walk.timings
     # Review on the train split: answers to vote on for preference data, by two reviewers.
     train_notice = generate(page, "train split")
     assert "preference data" in train_notice, train_notice
