@@ -11,6 +11,7 @@ import pandas as pd
 
 from ftstudio.config import Settings
 from ftstudio.models import ModelError, materialize
+from ftstudio.run_folder import RunFolder
 from ftstudio.store import Store, StoreError
 from ftstudio.training import results
 from ftstudio.training.config import DPO_LEARNING_RATE, OBJECTIVES, TrainConfig
@@ -102,6 +103,7 @@ class TrainTab:
     timer: gr.Timer
     restored_for: gr.State  # the project whose saved settings the form shows
     cloud: CloudPanel | None = None  # "Run on: this machine | a cloud GPU (SkyPilot)"
+    ticked: gr.State | None = None  # what the timer's last refresh showed (see TrainHandlers.tick)
 
     @property
     def setting_widgets(self) -> list:
@@ -160,7 +162,7 @@ def layout_train_tab() -> TrainTab:
                     runs_table, run_pick, cancel_button, resume_button, progress, curve, rewards_plot, zip_button,
                     merge_button, adapter_file, hub_repo, push_button, export_notice, compare_a, compare_b,
                     compare_button, difference, compare_curve, gr.Timer(2.0, active=True), gr.State(None),
-                    cloud=cloud)
+                    cloud=cloud, ticked=gr.State(None))
 
 
 class TrainHandlers:
@@ -206,6 +208,18 @@ class TrainHandlers:
         return {**updates, tab.progress: line, tab.curve: curve_figure([(f"run {run.id}", curve_data)]),
                 tab.rewards_plot: gr.update(value=rewards_figure(curve_data), visible=True) if rewards
                 else gr.update(visible=False)}
+
+    def tick(self, picked, run_value, ticked):
+        """The timer's refresh, sent only when something it shows has changed: the project's runs, the run picked,
+        or that run's metrics. Re-sending an unchanged curve every 2 s made every open page redraw its plot."""
+        runs, choices = self._runs(picked)
+        current = run_value if run_value in choices else (choices[0] if choices else None)
+        metrics = RunFolder(Path(self.store.get_run(int(current)).run_dir)).metrics_path if current else None
+        stat = metrics.stat() if metrics and metrics.exists() else None
+        seen = repr((picked.name if picked else None, current, runs, stat and (stat.st_size, stat.st_mtime_ns)))
+        if seen == ticked:
+            return gr.skip()
+        return {**self.refresh(picked, run_value), self.tab.ticked: seen}
 
     def cancel(self, run_value):
         try:
@@ -345,9 +359,10 @@ def create_train_tab(app: gr.Blocks, tab: gr.Tab, store: Store, guard: Guard, se
                                                     ui.start), project, [ui.version, ui.objective, ui.method,
                                                                          *ui.setting_widgets],
                      guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs)
-    for event in (ui.timer.tick, ui.run_pick.change):
-        event(guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs,
-              show_progress="hidden", **hidden)
+    ui.timer.tick(guard("train", handle.tick, quiet=True), [project, ui.run_pick, ui.ticked],
+                  [*refresh_outputs, ui.ticked], show_progress="hidden", **hidden)
+    ui.run_pick.change(guard("train", handle.refresh, quiet=True), [project, ui.run_pick], refresh_outputs,
+                       show_progress="hidden", **hidden)
     create_sweep_panel(store, guard, manager, project, [ui.version, ui.objective, ui.method, *ui.setting_widgets], widget_config)
     ui.cancel_button.click(guard("train", handle.cancel, project=False), ui.run_pick, [ui.start_notice],
                            api_name="cancel_run")

@@ -47,14 +47,21 @@ def open_app(page, url: str) -> None:
     page.wait_for_function("document.querySelector('#item-caption')?.innerText.trim().length > 0")
 
 
-def generate_and_start_review(page, max_new_tokens: int = 8) -> None:
-    """On the Review tab: generate short answers for the run picked, then put the first blind pair on screen."""
-    page.get_by_role("tab", name="Review").click()
-    page.wait_for_function("document.querySelector('#review-run input')?.value.length > 0")
-    page.get_by_text("Decoding settings").click()
-    page.get_by_label("max new tokens").fill(str(max_new_tokens))
-    page.keyboard.press("Tab")
-    page.locator("#generate-answers").click()
-    page.locator("#generate-notice").get_by_text("blind pairs are ready").wait_for(timeout=180_000)
-    page.locator("#review-start").click()
-    page.locator("#review-counter").get_by_text("Pair 1 for you").wait_for()
+def record_finished_run(store, settings, base_model_dir, project, version_name: str):
+    """A finished run of `version_name` recorded without training (its adapter random, as in
+    tests/evaluation_fixtures.finished_run), for a test whose subject is not training."""
+    from datetime import datetime
+
+    from ftstudio.training.config import TrainConfig
+    from ftstudio.training.folders import write_status
+    from ftstudio.training.manager import RunManager
+    from tests.evaluation_fixtures import random_adapter
+
+    settings.base_model = str(base_model_dir)
+    run_id = RunManager(store, settings).create_run(project, version_name, TrainConfig(max_steps=1),
+                                                    check_memory=False, queue=False)
+    run = store.get_run(run_id)
+    random_adapter(base_model_dir, Path(run.run_dir) / "adapter", seed=run_id)
+    write_status(Path(run.run_dir), "finished", step=1, max_steps=1)
+    store.update_run(run_id, status="finished", step=1, max_steps=1, finished_at=datetime.now())
+    return store.get_run(run_id)

@@ -4,7 +4,12 @@ train-split prompts; freeze those votes as preference pairs; train DPO from the 
 run, its start run, the base model) on the test split, with the prompts DPO learned from left out; read Results.
 
 After every step no "Error" shows anywhere on the page, and every tab answers within a deadline set for a busy
-machine. Screenshots of each step go to the screenshots folder as dpo-loop-*.png."""
+machine. Screenshots of each step go to the screenshots folder as dpo-loop-*.png.
+
+The walk is one app and one page shared by six tests, its stages in order (each well under a minute); a stage run
+alone walks the stages before it first. It also holds what tests/browser/test_preferences_flow.py and
+test_team_loop.py checked of the same path with a trained run of their own (the DPO run's reward curves and start
+run, the run's loss curve and author, the judge's endpoint form and summary): one trained run serves them all."""
 
 from __future__ import annotations
 
@@ -29,18 +34,28 @@ GRADIO_ERRORS = "[data-testid=status-tracker] .error, .toast-body.error"
 APP_ERROR_SIGN = "\u26a0"
 
 
-@pytest.fixture
-def loop_app(settings, tiny_model_dir, tmp_path):
+@pytest.fixture(scope="module")
+def walk(browser, tiny_model_dir, tmp_path_factory):
+    """One app, one studio and the admin's page for the whole walk: each test below is a stage of it, in order."""
+    from ftstudio.config import Settings
     from ftstudio.ui.app import serve
 
-    book = UserBook(tmp_path / "users.json")
+    home = tmp_path_factory.mktemp("dpo-loop")
+    book = UserBook(home / "users.json")
     book.add("ada", "admin", PASSWORDS["ada"])
     book.add("rita", "reviewer", PASSWORDS["rita"])
-    settings.base_model = str(tiny_model_dir)
+    settings = Settings(home=home / "studio", base_model=str(tiny_model_dir))
+    settings.ensure_dirs()
     port = free_port()
     app, store, manager = serve(settings, host="127.0.0.1", port=port, block=False,
                                 policy=AccessPolicy("password", book=book))
-    yield f"http://127.0.0.1:{port}/", store
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    walk = Walk(page, store, f"http://127.0.0.1:{port}/", browser)
+    yield walk
+    print(f"\nwalked in {time.monotonic() - walk.started:.0f} s; tabs answered in {walk.timings}")
+    context.close()
     manager.stop_polling()
     app.close()
     store.close()
@@ -138,41 +153,81 @@ def generate(page, source: str) -> str:
     return notice.inner_text()
 
 
-def test_the_dpo_loop_as_a_new_user_walks_it(loop_app, page, browser, chat_server):
-    try:
-        walk_the_loop(loop_app, page, browser, chat_server)
-    except Exception:
-        shot(page, "failed")  # the page as it was when the walk stopped
-        raise
-
-
 @dataclass
 class Walk:
-    """One walk through the studio: the admin's page, the store behind the app, and how long each tab took."""
+    """One walk through the studio: the admin's page, the store behind the app, what each stage left for the next
+    (the runs, the prompts, the pairs), and how long each tab took."""
 
     page: object
     store: object
     url: str
+    browser: object
     project: object = None
+    run: object = None
+    test_prompts: set = field(default_factory=set)
+    dpo: object = None
+    pairs: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    done: list = field(default_factory=list)
+    stopped: str | None = None
+    started: float = field(default_factory=time.monotonic)
 
 
-def walk_the_loop(loop_app, page, browser, chat_server) -> None:
-    url, store = loop_app
-    walk = Walk(page, store, url)
-    started = time.monotonic()
-    sign_in(page, url, "ada")
-    run, test_prompts = first_run(walk)
-    grade_and_judge(walk, chat_server)
-    preference_votes(walk, browser)
-    dpo, pairs = dpo_from(walk, run)
-    loop_review(walk, run, dpo, pairs, test_prompts)
-    print(f"\nwalked in {time.monotonic() - started:.0f} s; tabs answered in {walk.timings}")
+def reach(walk: Walk, stage: str, chat_server) -> None:
+    """Walk every stage up to and including `stage` that has not been walked yet: in the file's order each test
+    walks its own stage; run alone, a test walks the stages before it first. A stage that failed stops the walk."""
+    stages = {"first run": lambda: first_run(walk),
+              "grade and judge": lambda: grade_and_judge(walk, chat_server),
+              "sampled review": lambda: sampled_review(walk),
+              "preference votes": lambda: preference_votes(walk, walk.browser),
+              "dpo": lambda: dpo_from(walk, walk.run),
+              "loop review": lambda: loop_review(walk, walk.run, walk.dpo, walk.pairs, walk.test_prompts)}
+    for name, walk_it in stages.items():
+        if name in walk.done:
+            continue
+        if walk.stopped:
+            pytest.fail(f"the walk stopped at the stage {walk.stopped!r}, before {stage!r}")
+        try:
+            if not walk.done:
+                sign_in(walk.page, walk.url, "ada")
+            walk_it()
+        except BaseException:
+            walk.stopped = name
+            shot(walk.page, "failed")  # the page as it was when the walk stopped
+            raise
+        walk.done.append(name)
+        if name == stage:
+            return
+
+
+def test_1_samples_labels_a_frozen_version_and_a_first_run(walk, chat_server):
+    reach(walk, "first run", chat_server)
+
+
+def test_2_the_first_run_is_reviewed_judged_and_read_in_results(walk, chat_server):
+    reach(walk, "grade and judge", chat_server)
+
+
+def test_3_a_sampled_review_of_the_test_split_gets_a_blind_vote(walk, chat_server):
+    reach(walk, "sampled review", chat_server)
+
+
+def test_4_two_reviewers_vote_on_answers_for_preference_data(walk, chat_server):
+    reach(walk, "preference votes", chat_server)
+
+
+def test_5_the_votes_become_pairs_and_dpo_trains_from_the_first_run(walk, chat_server):
+    reach(walk, "dpo", chat_server)
+
+
+def test_6_the_loop_is_reviewed_without_the_prompts_dpo_learned_from(walk, chat_server):
+    reach(walk, "loop review", chat_server)
 
 
 def first_run(walk: Walk):
     """Samples, ten labels, v1 frozen, a short LoRA run: the run and v1's test prompts."""
     page, store, timings = walk.page, walk.store, walk.timings
+    assert not page.locator("#annotator").is_visible()  # no name box: the login is the name
     # Data: the bundled samples, as README says; the posts project is picked.
     page.locator("#sample-button").click()
     page.locator("#import-report").get_by_text("Sample: LinkedIn posts").wait_for(timeout=120_000)
@@ -213,11 +268,12 @@ def first_run(walk: Walk):
     page.locator("#train-start").click()
     page.locator("#train-notice").get_by_text("started").wait_for()
     page.locator("#run-progress").get_by_text("finished").wait_for(timeout=240_000)
+    page.locator("#run-curve .js-plotly-plot").wait_for()  # the loss curve filled in as it went
     run = store.list_runs(project.id)[0]
-    assert run.status == "finished"
+    assert run.status == "finished" and run.created_by == "ada"
     no_errors(page, "training")
     shot(page, "4-trained")
-    return run, test_prompts
+    walk.run, walk.test_prompts = run, test_prompts
 
 
 def grade_and_judge(walk: Walk, chat_server) -> None:
@@ -247,6 +303,7 @@ def grade_and_judge(walk: Walk, chat_server) -> None:
     server = chat_server(consistent)
     open_tab(page, "Judge", "document.querySelector('#judge-run input')?.value.length > 0", timings)
     page.locator("#judge-kind").get_by_text("remote endpoint").click()
+    page.locator("#judge-local-model").wait_for(state="hidden")
     page.locator("#judge-url input, #judge-url textarea").first.fill(server.url)
     page.locator("#judge-model input, #judge-model textarea").first.fill("judge-1")
     page.locator("#judge-start").click()
@@ -260,8 +317,8 @@ def grade_and_judge(walk: Walk, chat_server) -> None:
     shot(page, "7-results")
 
 
-def preference_votes(walk: Walk, browser) -> None:
-    """A sampled test-split review with one vote, then train-split answers voted on by two reviewers."""
+def sampled_review(walk: Walk) -> None:
+    """A sampled test-split review with one vote."""
     page, timings = walk.page, walk.timings
     # Review again on the test split, sampled this time so the tiny model's answers differ; one blind vote.
     open_tab(page, "Review", "document.querySelector('#review-run input')?.value.length > 0", timings)
@@ -270,8 +327,13 @@ def preference_votes(walk: Walk, browser) -> None:
     generate(page, "test split")
     start_reviewing(page)
     assert vote(page, "a", most=1) == 1, counter_text(page)
+    page.locator("#review-reveal").get_by_text("A was").wait_for()
     no_errors(page, "the sampled review")
 
+
+def preference_votes(walk: Walk, browser) -> None:
+    """Train-split answers (sampled, as the review before), voted on by two reviewers."""
+    page, timings = walk.page, walk.timings
     # Review on the train split: answers to vote on for preference data, by two reviewers.
     train_notice = generate(page, "train split")
     assert "preference data" in train_notice, train_notice
@@ -302,6 +364,8 @@ def preference_votes(walk: Walk, browser) -> None:
     open_tab(page, "Results", "document.querySelector('#results-verdict')?.innerText.trim().length > 0", timings)
     no_errors(page, "Results after the train-split votes")
     shot(page, "9b-results-after-train-votes")
+    audit = {(e.user_name, e.action) for e in walk.store.audit_log(limit=500)}
+    assert {("ada", "create_run"), ("ada", "rate")} <= audit
 
 
 def dpo_from(walk: Walk, run):
@@ -325,6 +389,7 @@ def dpo_from(walk: Walk, run):
     open_tab(page, "Train", "document.querySelector('#train-version input')?.value.length > 0", timings)
     page.locator("#train-version input").click()
     page.get_by_role("option", name="v2 · preference pairs").click()
+    page.locator("#train-objective-note").get_by_text("holds preference pairs").wait_for()
     page.wait_for_function("document.querySelector('#train-objective input[value=dpo]')?.checked")
     page.locator("#train-from-run input").click()
     page.get_by_role("option", name=f"run {run.id} (lora on v1)").click()
@@ -333,12 +398,15 @@ def dpo_from(walk: Walk, run):
     page.get_by_label("max completion length").fill("32")
     page.locator("#train-start").click()
     page.locator("#train-notice").get_by_text("started").wait_for()
+    # The new run's own line: until the run picker follows it, the progress line may still be run 1's "finished".
     page.locator("#run-progress").get_by_text(f"Run {run.id + 1} · finished").wait_for(timeout=240_000)
+    page.locator("#run-rewards .js-plotly-plot").wait_for()
+    page.screenshot(path=str(SHOTS / "train-dpo.png"), full_page=True)
     dpo = store.list_runs(project.id)[0]
-    assert dpo.method == "dpo" and dpo.status == "finished"
+    assert dpo.method == "dpo" and dpo.status == "finished" and dpo.config["from_run"] == run.id
     no_errors(page, "training DPO")
     shot(page, "11-dpo-trained")
-    return dpo, pairs
+    walk.dpo, walk.pairs = dpo, pairs
 
 
 def loop_review(walk: Walk, run, dpo, pairs, test_prompts) -> None:
@@ -355,6 +423,7 @@ def loop_review(walk: Walk, run, dpo, pairs, test_prompts) -> None:
     assert learned and f"{len(learned)} prompt" in loop_notice and "left out" in loop_notice, loop_notice
     loop_review = store.list_reviews(project.id, dpo.id)[0]
     assert loop_review.systems == [dpo.system, run.system, "base"]
+    page.screenshot(path=str(SHOTS / "review-dpo.png"), full_page=True)
     reviewed = {store.get_generation(pair.generation_a).input for pair in store.review_pairs(loop_review.id)}
     assert not reviewed & learned, "the loop review grades the DPO run on prompts it learned from"
     start_reviewing(page)

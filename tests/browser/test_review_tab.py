@@ -1,12 +1,14 @@
-"""Blind review in real Chromium: generate base and tuned answers, vote on five pairs with the keyboard,
-watch the win rate update, and read the results."""
+"""Blind review in real Chromium: base and tuned answers ready (made by a fake backend through the real review
+code: generating them from the Review tab in a child process is walked by tests/browser/test_dpo_loop.py), vote on
+five pairs with the keyboard, watch the win rate update, and read the results."""
 
 import re
 
 import pytest
 
-from tests.browser.conftest import SHOTS, generate_and_start_review, open_app
-from tests.evaluation_fixtures import finished_run
+from ftstudio.evaluation.compare import generate_and_review
+from tests.browser.conftest import SHOTS, open_app
+from tests.evaluation_fixtures import FakeBackend, finished_run
 
 pytestmark = pytest.mark.browser
 
@@ -14,11 +16,16 @@ pytestmark = pytest.mark.browser
 def test_a_reviewer_votes_with_the_keyboard_and_the_win_rate_updates(live_app, settings, tiny_model_dir, page,
                                                                      tmp_path):
     url, store = live_app
-    project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=40)
+    # 30 examples: a test split of 6 prompts, 6 pairs (the fake backend's answers all differ), 5 voted key by key.
+    project, run = finished_run(store, settings, tiny_model_dir, tmp_path, examples=30)
+    generate_and_review(store, settings, run, backend=FakeBackend())
     open_app(page, url)
     page.locator("#annotator textarea, #annotator input").first.fill("olivia")
     page.keyboard.press("Tab")
-    generate_and_start_review(page)
+    page.get_by_role("tab", name="Review").click()
+    page.wait_for_function("document.querySelector('#review-run input')?.value.length > 0")
+    page.locator("#review-start").click()
+    page.locator("#review-counter").get_by_text("Pair 1 for you").wait_for()
     panel = page.locator("#review-panel").inner_text()
     for name in (run.system, f"run {run.id}", "base model"):
         assert name not in panel  # nothing on screen names a system before the vote
