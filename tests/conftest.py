@@ -10,6 +10,10 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Training and generation children take the SCHED_IDLE policy in the app, so that people's clicks come first; in
+# the suite two busy pytest-xdist workers could leave such a child no CPU at all and a test waiting on it would
+# time out, so here they keep the ordinary policy (still at nice 10). tests/test_device.py checks the default.
+os.environ.setdefault("FTSTUDIO_WORKER_SCHED", "normal")
 # Under pytest-xdist (`make test`), the workers share the cores: each one's torch (and the training and generation
 # children it starts, which inherit this) takes its share of threads rather than all of them, so two workers'
 # OpenMP pools do not spin against each other on a 2-core machine. Set before anything imports torch.

@@ -29,3 +29,22 @@ def test_the_cpu_measurement_is_a_positive_ratio_and_taken_once():
     device.cpu_bf16_matmul_speedup.cache_clear()
     first = device.cpu_bf16_matmul_speedup()
     assert first > 0 and device.cpu_bf16_matmul_speedup() == first
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_a_worker_yields_to_the_app_with_the_idle_policy_and_a_lower_priority():
+    """What a training or generation child does first: nice 10 and, by default, SCHED_IDLE (people's clicks in
+    the app come first); FTSTUDIO_WORKER_SCHED=normal keeps the ordinary policy."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import os; from ftstudio.training.device import yield_to_the_app; yield_to_the_app(); "
+             "print(os.sched_getscheduler(0) == os.SCHED_IDLE, os.nice(0))")
+    for policy, idle in (("idle", "True"), ("normal", "False")):
+        env = {**os.environ, "FTSTUDIO_WORKER_SCHED": policy, "FTSTUDIO_WORKER_NICE": "10"}
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        was_idle, niceness = out.stdout.split()
+        assert was_idle == idle
+        assert int(niceness) >= 10

@@ -447,6 +447,32 @@ def _wait_for_training_steps(settings: Settings, before: set, timeout: float = 3
     raise RuntimeError(f"The training run logged no step within {timeout:.0f} s.")
 
 
+def _stop_children(app: "AppProcess", settings: Settings, timeout: float = 60) -> bool:
+    """Cancel the bench's training run and generation batch, and see their processes gone: a run outlives the app
+    that started it (it re-attaches on the next start), so its 100,000 steps would otherwise go on using the
+    machine after the bench, under any measurement that follows. Asked to stop first (a cancel request in each
+    run folder), killed if they have not within `timeout` seconds."""
+    import psutil
+
+    from ftstudio.child_process import request_cancel
+
+    try:
+        children = psutil.Process(app.process.pid).children(recursive=True)
+    except psutil.Error:
+        return True
+    for parent in (settings.runs_dir, settings.home / "generations"):  # where runs and generation jobs work
+        for folder in [p for p in parent.glob("*") if p.is_dir()]:
+            request_cancel(folder)
+    app.stop()
+    _, alive = psutil.wait_procs(children, timeout=timeout)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    return not alive
+
+
 def _heavy_progress(settings: Settings, heavy: dict) -> dict:
     """How far the training run and the generation batch got while people worked (so the figure is honest)."""
     store = open_store(settings.database_path)
@@ -503,12 +529,13 @@ def bench_load(seconds: float = 30, users: int = 16, model: str | None = None, c
             busy = simulate_users(app.url, info["run_id"], seconds, users)
             generating = _job_state(generation)
         finally:
-            app.stop()
+            stopped = _stop_children(app, settings)
         done = _heavy_progress(settings, heavy)
         result = {"benchmark": "load", "users": users, "seconds": seconds,
                   "baseline_one_write_slot": summary(baseline, seconds),
                   "alone": summary(alone, seconds), "with_training_and_generation": summary(busy, seconds),
                   "training_started": notes[0][:120], "generation_job": generating, **done,
+                  "children_stopped_by_themselves": stopped,
                   "cpu_count": os.cpu_count()}
         base_p95, alone_p95, busy_p95 = (result[k]["p95_ms"] for k in ("baseline_one_write_slot", "alone",
                                                                        "with_training_and_generation"))

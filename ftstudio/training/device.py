@@ -103,10 +103,20 @@ def cpp_compiler() -> str | None:
 def yield_to_the_app() -> None:
     """Run this worker (training, generation) at a lower CPU priority than the app, so people labeling and voting
     keep quick answers while it works; it still gets every cycle they leave. FTSTUDIO_WORKER_NICE (default 10,
-    0 to keep the app's priority) sets how much lower."""
+    0 to keep the app's priority) sets how much lower.
+
+    On Linux the worker also takes the SCHED_IDLE policy (FTSTUDIO_WORKER_SCHED=normal keeps the usual one): a
+    nice thread still holds a core until the scheduler's next tick when the app wakes up, and a label or vote
+    wakes the app's threads many times; an idle-policy thread gives the core up at once, and runs at full speed
+    whenever nobody else wants it."""
     niceness = int(os.environ.get("FTSTUDIO_WORKER_NICE", "10"))
     if niceness > 0 and hasattr(os, "nice"):
         try:
             os.nice(niceness)
         except OSError:  # not permitted here: run as we are
+            pass
+    if niceness > 0 and os.environ.get("FTSTUDIO_WORKER_SCHED", "idle") == "idle" and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:
             pass
