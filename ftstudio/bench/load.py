@@ -447,7 +447,7 @@ def _wait_for_training_steps(settings: Settings, before: set, timeout: float = 3
     raise RuntimeError(f"The training run logged no step within {timeout:.0f} s.")
 
 
-def _stop_children(app: "AppProcess", settings: Settings, timeout: float = 60) -> bool:
+def _stop_children(app: "AppProcess", settings: Settings, timeout: float = 30) -> bool:
     """Cancel the bench's training run and generation batch, and see their processes gone: a run outlives the app
     that started it (it re-attaches on the next start), so its 100,000 steps would otherwise go on using the
     machine after the bench, under any measurement that follows. Asked to stop first (a cancel request in each

@@ -265,16 +265,16 @@ class ReviewQueries:
             tx.execute("DELETE FROM review_assignments WHERE expires_at < ?", [now])
             self._holds_forgotten_at = now
 
-    def get_assignment(self, token: str, now: datetime | None = None) -> Assignment | None:
-        """The hold behind a token while it lasts; None once it has expired (as if deleted)."""
-        return self._one(Assignment, "SELECT * FROM review_assignments WHERE token = ? AND expires_at >= ?",
-                         [token, now or datetime.now()])
+    def get_assignment(self, token: str) -> Assignment | None:
+        """The hold behind a token, expired or not (an expired one stays until _forget_expired_holds)."""
+        return self._one(Assignment, "SELECT * FROM review_assignments WHERE token = ?", [token])
 
     def assigned_pair(self, token: str, now: datetime | None = None) -> tuple[Assignment, ReviewPair,
                                                                                dict[int, Generation]] | None:
-        """A live hold with its pair and the pair's two answers (a vote reads all three)."""
-        held = self.get_assignment(token, now)
-        if held is None:
+        """A live hold with its pair and the pair's two answers (a vote reads all three); None once the hold
+        has expired, as if it had been deleted."""
+        held = self.get_assignment(token)
+        if held is None or held.expires_at < (now or datetime.now()):
             return None
         pair, answers = self.pair_answers(held.pair_id)
         return held, pair, answers
