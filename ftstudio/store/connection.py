@@ -15,6 +15,7 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -124,6 +125,19 @@ class Connection:
             cursor = self._connection.cursor()
             self._local.cursor = cursor
         return cursor
+
+    # Expired leases and review holds are ignored by every query that reads them (`expires_at >= now`) and
+    # deleted at most once a minute: the DELETE scanned its whole table on every call, inside the lock that every
+    # labeler or reviewer waits on.
+    FORGET_EXPIRED_EVERY = timedelta(minutes=1)
+
+    def forget_expired(self, tx, table: str, now: datetime) -> None:
+        """Delete `table`'s expired rows (leases, review_assignments) if it was not done in the last minute."""
+        forgotten = self.__dict__.setdefault("_expired_forgotten_at", {})
+        last = forgotten.get(table)
+        if last is None or now - last >= self.FORGET_EXPIRED_EVERY or now < last:
+            tx.execute(f"DELETE FROM {table} WHERE expires_at < ?", [now])
+            forgotten[table] = now
 
     @contextmanager
     def everything_locked(self) -> Iterator[None]:

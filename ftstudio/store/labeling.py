@@ -46,7 +46,7 @@ class LabelingQueries:
         """
         now = now or datetime.now()
         with self._labeling_lock, self.transaction() as tx:
-            self._forget_expired_leases(tx, now)
+            self.forget_expired(tx, "leases", now)
             row = tx.execute(
                 """SELECT l.item_id FROM leases l JOIN items i ON i.id = l.item_id
                    WHERE i.project_id = ? AND l.user_name = ? AND l.expires_at >= ? ORDER BY l.item_id LIMIT 1""",
@@ -74,16 +74,6 @@ class LabelingQueries:
             tx.execute("DELETE FROM leases WHERE item_id = ? AND user_name = ?", [row[0], user_name])
             tx.execute("INSERT INTO leases VALUES (?, ?, ?)", [row[0], user_name, now + timedelta(seconds=lease_seconds)])
             return row[0]
-
-    # Expired leases are ignored by the queries above and deleted at most once a minute: the DELETE ran on
-    # every call, inside the write lock every labeler waits on (as for review holds, store/review.py).
-    FORGET_EXPIRED_LEASES_EVERY = timedelta(minutes=1)
-
-    def _forget_expired_leases(self, tx, now: datetime) -> None:
-        last = getattr(self, "_leases_forgotten_at", None)
-        if last is None or now - last >= self.FORGET_EXPIRED_LEASES_EVERY or now < last:
-            tx.execute("DELETE FROM leases WHERE expires_at < ?", [now])
-            self._leases_forgotten_at = now
 
     def release_lease(self, item_id: int, user_name: str) -> None:
         with self._labeling_lock:

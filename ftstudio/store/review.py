@@ -225,10 +225,10 @@ class ReviewQueries:
                          overlap: int, now: datetime | None = None) -> Assignment | None:
         """The reviewer's open assignment (a reload resumes it), else the next pair they have not rated that
         fewer than `overlap` people have rated or hold; None when their queue is empty. An expired hold counts
-        for nobody (it is deleted now and then, not on every call: see _forget_expired_holds)."""
+        for nobody (deleted now and then, not on every call: Connection.forget_expired)."""
         now = now or datetime.now()
         with self._review_lock, self.transaction() as tx:
-            self._forget_expired_holds(tx, now)
+            self.forget_expired(tx, "review_assignments", now)
             mine = self._one(Assignment, """SELECT a.* FROM review_assignments a JOIN review_pairs p ON p.id = a.pair_id
                                             WHERE p.review_id = ? AND a.reviewer = ? AND a.expires_at >= ?
                                             ORDER BY a.created_at LIMIT 1""",
@@ -255,18 +255,8 @@ class ReviewQueries:
                              [token, pair_id, reviewer, first if left_first else second,
                               now + timedelta(seconds=lease_seconds)], cursor=tx)
 
-    # Expired holds are left in place and ignored (every query above filters them) and deleted at most once a
-    # minute: the DELETE scanned the whole table on every call, inside the write lock every reviewer waits on.
-    FORGET_EXPIRED_EVERY = timedelta(minutes=1)
-
-    def _forget_expired_holds(self, tx, now: datetime) -> None:
-        last = getattr(self, "_holds_forgotten_at", None)
-        if last is None or now - last >= self.FORGET_EXPIRED_EVERY or now < last:
-            tx.execute("DELETE FROM review_assignments WHERE expires_at < ?", [now])
-            self._holds_forgotten_at = now
-
     def get_assignment(self, token: str) -> Assignment | None:
-        """The hold behind a token, expired or not (an expired one stays until _forget_expired_holds)."""
+        """The hold behind a token, expired or not (an expired one stays until Connection.forget_expired)."""
         return self._one(Assignment, "SELECT * FROM review_assignments WHERE token = ?", [token])
 
     def assigned_pair(self, token: str, now: datetime | None = None) -> tuple[Assignment, ReviewPair,
