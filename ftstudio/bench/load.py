@@ -401,39 +401,56 @@ def seed_heavy_work(settings: Settings, model_path: str, prompts: int = 96) -> d
         store.close()
 
 
-def _start_heavy_work(url: str, heavy: dict) -> list[str]:
-    """Through the app's API, as an admin would: a long training run, and answers for a finished run's test split."""
+def _start_heavy_work(url: str, heavy: dict) -> tuple[list[str], "_BackgroundCall"]:
+    """Through the app's API, as an admin would: a long training run, and answers for a finished run's test split.
+    The admin's gradio_client session is closed once the run has started and the generation request is followed
+    by a plain HTTP person, as the people are: gradio_client's threads (heartbeat, stream reader) would otherwise
+    run in this process for the whole busy phase, on the app's cores, beside the sixteen people."""
     from gradio_client import Client
 
     from ftstudio.evaluation.systems import run_system_name
 
     admin = Client(url, verbose=False)
-    parameters = admin.view_api(print_info=False, return_format="dict")["named_endpoints"]["/train"]["parameters"]
-    values = [p.get("parameter_default") for p in parameters]
-    values[:4] = [heavy["project"], heavy["version"], "sft", "lora"]
-    for index, parameter in enumerate(parameters):
-        if parameter.get("label") == "max steps":
-            values[index] = 100_000  # runs through the whole measurement; cancelled after it
-    notice, _ = admin.predict(*values, api_name="/train")
-    generation = Client(url, verbose=False)
+    try:
+        parameters = admin.view_api(print_info=False, return_format="dict")["named_endpoints"]["/train"]["parameters"]
+        values = [p.get("parameter_default") for p in parameters]
+        values[:4] = [heavy["project"], heavy["version"], "sft", "lora"]
+        for index, parameter in enumerate(parameters):
+            if parameter.get("label") == "max steps":
+                values[index] = 100_000  # runs through the whole measurement; cancelled after it
+        notice, _ = admin.predict(*values, api_name="/train")
+    finally:
+        admin.close()
+    generation = HttpPerson(url, HttpPerson.api_outputs(url))
     # As the page does: picking the run fills the session's system choices that the request is checked against.
     generation.predict(heavy["project"], str(heavy["finished_run"]), api_name="/on_run")
-    generation = generation.submit(
-        heavy["project"], str(heavy["finished_run"]), [run_system_name(heavy["finished_run"]), "base"], "test", "",
-        None, 64, 0.7, 0.9, 0, 1, "bench", api_name="/generate_answers")
-    return [notice], generation
+    job = _BackgroundCall(generation, heavy["project"], str(heavy["finished_run"]),
+                          [run_system_name(heavy["finished_run"]), "base"], "test", "", None, 64, 0.7, 0.9, 0, 1,
+                          "bench", api_name="/generate_answers")
+    return [notice], job
 
 
-def _job_state(job) -> str:
+class _BackgroundCall:
+    """One person's call followed to its answer in a thread of its own (a long one: generating answers)."""
+
+    def __init__(self, person: HttpPerson, *args, api_name: str):
+        self.answer, self.error = None, None
+        self.thread = threading.Thread(target=self._run, args=(person, args, api_name), daemon=True)
+        self.thread.start()
+
+    def _run(self, person: HttpPerson, args, api_name: str) -> None:
+        try:
+            self.answer = person.predict(*args, api_name=api_name)
+        except Exception as error:  # noqa: BLE001 - reported in the bench's JSON (_job_state)
+            self.error = f"{type(error).__name__}: {str(error)[:200]}"
+
+
+def _job_state(job: _BackgroundCall) -> str:
     """The generation job's state after the busy phase, with its error if it failed (a refused request would
     otherwise leave a busy phase with training only, looking like both)."""
-    state = str(job.status().code)
-    if job.done():
-        try:
-            job.result(timeout=5)
-        except Exception as error:  # noqa: BLE001 - reported in the bench's JSON, not raised
-            return f"{state}: {type(error).__name__}: {str(error)[:200]}"
-    return state
+    if job.thread.is_alive():
+        return "running"
+    return f"failed: {job.error}" if job.error else f"finished: {str(job.answer)[:200]}"
 
 
 def _wait_for_training_steps(settings: Settings, before: set, timeout: float = 300) -> None:
